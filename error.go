@@ -1,0 +1,61 @@
+package tack
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. The http package maps each one to an HTTP status and to the
+// `reason` of the Pinning Service API's error body.
+const (
+	EINVALID      = "invalid"      // bad input: 400
+	EUNAUTHORIZED = "unauthorized" // missing, malformed, unknown or revoked token: 401
+	EFORBIDDEN    = "forbidden"    // the account may not use pinning: 403
+	ENOTFOUND     = "not_found"    // no such object (or not the caller's): 404
+	ECONFLICT     = "conflict"     // the object already exists: 409
+	ETOOLARGE     = "too_large"    // request body over the limit: 413
+	ERATELIMITED  = "rate_limited" // too many requests: 429
+	EINTERNAL     = "internal"     // anything unexpected: 500
+	EUNAVAILABLE  = "unavailable"  // shutting down or overloaded: 503
+)
+
+// Error is an application error: a code from the list above and a message
+// meant for the user.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("tack error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code string, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err if it is (or wraps) an *Error, EINTERNAL
+// for any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-facing message of err if it is an *Error, and
+// "internal error" for any other error: internal details are never shown.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,178 @@
+package tack
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Status is the state of a pin request. These four are the only values the
+// Pinning Service API allows.
+type Status string
+
+// The statuses of a pin request.
+const (
+	StatusQueued  Status = "queued"  // accepted, waiting for a worker
+	StatusPinning Status = "pinning" // a worker is fetching the DAG
+	StatusPinned  Status = "pinned"  // every block of the DAG is stored
+	StatusFailed  Status = "failed"  // given up; Details says why
+)
+
+// ParseStatus returns the Status named s, or EINVALID.
+func ParseStatus(s string) (Status, error) {
+	switch st := Status(s); st {
+	case StatusQueued, StatusPinning, StatusPinned, StatusFailed:
+		return st, nil
+	}
+	return "", Errorf(EINVALID, "unknown status %q: use queued, pinning, pinned or failed", s)
+}
+
+// Limits on what a user may send.
+const (
+	MaxNameBytes   = 255  // Pin.name, in bytes
+	MaxOrigins     = 20   // Pin.origins
+	MaxMetaKeys    = 1000 // Pin.meta
+	MaxFilterCIDs  = 10   // cid filter of GET /pins
+	MaxListLimit   = 1000 // limit of GET /pins
+	DefaultLimit   = 10   // limit of GET /pins when absent
+	MaxMetaKeySize = 255  // bytes of one meta key
+	MaxMetaValSize = 4096 // bytes of one meta value
+)
+
+// Pin is what a user asks to pin: the Pin object of the API.
+type Pin struct {
+	CID     string            // as the client sent it
+	Name    string            // optional, at most MaxNameBytes
+	Origins []string          // multiaddrs of peers that hold the DAG
+	Meta    map[string]string // free-form, returned as is
+}
+
+// PinRequest is one pin request of one account: the PinStatus of the API.
+type PinRequest struct {
+	ID        string // the requestid: random, opaque
+	AccountID int64
+	Pin       Pin
+	Key       string // the DAG's content key (see ContentKey)
+	Status    Status
+	Created   time.Time // unique per account, microsecond precision, UTC
+	Details   string    // progress while pinning, the reason when failed
+	Blocks    int64     // blocks fetched so far; the DAG's block count once pinned
+	Bytes     int64     // bytes fetched so far; the DAG's size once pinned
+}
+
+// Info returns the PinStatus.info map of the request.
+func (r *PinRequest) Info() map[string]string {
+	info := map[string]string{}
+	switch r.Status {
+	case StatusQueued:
+		info["status_details"] = "queued: waiting for a worker"
+		if r.Details != "" {
+			info["status_details"] = r.Details
+		}
+	case StatusPinning:
+		info["status_details"] = "fetching: " + strconv.FormatInt(r.Blocks, 10) + " blocks, " + strconv.FormatInt(r.Bytes, 10) + " bytes so far"
+		if r.Details != "" {
+			info["status_details"] += "; " + r.Details
+		}
+	case StatusPinned:
+		info["dag_size"] = strconv.FormatInt(r.Bytes, 10)
+		info["blocks"] = strconv.FormatInt(r.Blocks, 10)
+	case StatusFailed:
+		info["status_details"] = r.Details
+	}
+	return info
+}
+
+// Match is how GET /pins compares the name filter.
+type Match string
+
+// The four match modes of the API.
+const (
+	MatchExact    Match = "exact"    // case-sensitive, whole name
+	MatchIExact   Match = "iexact"   // case-insensitive, whole name
+	MatchPartial  Match = "partial"  // case-sensitive substring
+	MatchIPartial Match = "ipartial" // case-insensitive substring
+)
+
+// ParseMatch returns the Match named s, or EINVALID.
+func ParseMatch(s string) (Match, error) {
+	switch m := Match(s); m {
+	case MatchExact, MatchIExact, MatchPartial, MatchIPartial:
+		return m, nil
+	}
+	return "", Errorf(EINVALID, "unknown match %q: use exact, iexact, partial or ipartial", s)
+}
+
+// PinFilter selects an account's pin requests. All set fields must match.
+type PinFilter struct {
+	AccountID int64
+	Keys      []string // content keys, any of them (empty: any)
+	Name      *string  // compared with Match
+	Match     Match
+	Statuses  []Status          // any of them (empty: any)
+	Before    time.Time         // created strictly before, if not zero
+	After     time.Time         // created strictly after, if not zero
+	Meta      map[string]string // every pair must be in the pin's meta
+	Limit     int               // 1..MaxListLimit
+}
+
+// DAG is a DAG that tack holds whole.
+type DAG struct {
+	Key    string
+	Blocks int64
+	Bytes  int64
+}
+
+// PinStore keeps pin requests and their queue.
+type PinStore interface {
+	// CreatePin stores a new request. The store sets Created to a time not
+	// before now that is unique for the account, in microseconds. If the
+	// DAG is already held whole (see CompleteDAG), the request is stored
+	// pinned with the DAG's size; otherwise it is stored with r.Status,
+	// which must be queued. Returns ENOTFOUND if the account does not exist.
+	CreatePin(ctx context.Context, r *PinRequest) error
+
+	// FindPinByID returns the account's request. Returns ENOTFOUND if there
+	// is none, or if the request belongs to another account.
+	FindPinByID(ctx context.Context, accountID int64, id string) (*PinRequest, error)
+
+	// FindPins returns the matching requests, newest first (Created, then ID,
+	// descending), at most f.Limit of them, and how many match in all.
+	FindPins(ctx context.Context, f PinFilter) ([]*PinRequest, int, error)
+
+	// ReplacePin stores r as CreatePin does and deletes the request oldID in
+	// the same transaction. Returns ENOTFOUND, storing nothing, if the
+	// account has no request oldID.
+	ReplacePin(ctx context.Context, accountID int64, oldID string, r *PinRequest) error
+
+	// DeletePin deletes the account's request. Returns ENOTFOUND if there is
+	// none, or if it belongs to another account.
+	DeletePin(ctx context.Context, accountID int64, id string) error
+
+	// CountPins returns how many requests the account has in each status.
+	CountPins(ctx context.Context, accountID int64) (map[Status]int, error)
+
+	// ClaimPins hands up to n requests to the worker owner, oldest first:
+	// queued ones, and pinning ones whose lease ran out (their worker died).
+	// They become pinning, leased to owner until until.
+	ClaimPins(ctx context.Context, owner string, n int, until time.Time) ([]*PinRequest, error)
+
+	// RenewLeases extends owner's lease on the given pinning requests until
+	// until and records the fetch's progress so far. It returns the IDs that
+	// owner still holds: a deleted request, or one taken over by another
+	// worker, is left out.
+	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time, blocks, bytes int64) ([]string, error)
+
+	// ReleasePins returns owner's pinning requests among ids to the queue.
+	ReleasePins(ctx context.Context, owner string, ids []string) error
+
+	// FailPins marks owner's pinning requests among ids failed with reason.
+	FailPins(ctx context.Context, owner string, ids []string, reason string) error
+
+	// CompleteDAG records that the DAG is stored whole and marks every
+	// queued or pinning request for it pinned, with its size.
+	CompleteDAG(ctx context.Context, d *DAG) error
+
+	// FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.
+	FindDAG(ctx context.Context, key string) (*DAG, error)
+}

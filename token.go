@@ -1,0 +1,39 @@
+package tack
+
+import (
+	"context"
+	"time"
+)
+
+// Token is an API token. The token itself is a signed JWT handed to the
+// user once; the store keeps only its ID (the JWT's "jti"), so that a
+// revoked token is refused at once.
+type Token struct {
+	ID        string // random, the JWT's jti
+	AccountID int64
+	Name      string
+	Created   time.Time
+	LastUsed  time.Time // zero if never used
+	Revoked   time.Time // zero unless revoked
+}
+
+// TokenStore keeps API tokens.
+type TokenStore interface {
+	// CreateToken stores t and sets Created. Returns ECONFLICT if the ID
+	// exists, ENOTFOUND if the account does not.
+	CreateToken(ctx context.Context, t *Token) error
+
+	// FindTokenByID returns ENOTFOUND if there is no such token. Revoked
+	// tokens are returned with Revoked set.
+	FindTokenByID(ctx context.Context, id string) (*Token, error)
+
+	// FindTokens returns an account's tokens, revoked ones included, oldest first.
+	FindTokens(ctx context.Context, accountID int64) ([]*Token, error)
+
+	// RevokeToken marks the account's token revoked. Returns ENOTFOUND if the
+	// account has no such token.
+	RevokeToken(ctx context.Context, accountID int64, id string) error
+
+	// TouchToken records that the token was used at t.
+	TouchToken(ctx context.Context, id string, t time.Time) error
+}
