@@ -37,3 +37,10 @@ type TokenStore interface {
 	// TouchToken records that the token was used at t.
 	TouchToken(ctx context.Context, id string, t time.Time) error
 }
+
+// Authenticator turns an API token, as sent in `Authorization: Bearer`,
+// into the account it belongs to and the token's record. It returns
+// EUNAUTHORIZED for a missing, malformed, unknown, expired or revoked token.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (*Account, *Token, error)
+}
