@@ -1,0 +1,327 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// newRequestID returns a random UUIDv4: an opaque, URL-safe requestid.
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// CreatePin stores a new request, as the tack.PinStore contract says. If
+// r.ID is empty a random one is set; an ID that exists is ECONFLICT. An
+// empty r.Status means queued. Sets r.ID, r.Created, and, if the DAG is
+// already held whole, r.Status, r.Blocks and r.Bytes.
+func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
+	if err := checkNewPin(r); err != nil {
+		return err
+	}
+	stored := *r
+	if stored.ID == "" {
+		stored.ID = newRequestID()
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		return db.createPin(ctx, tx, &stored)
+	})
+	if err != nil {
+		return err
+	}
+	*r = stored
+	return nil
+}
+
+// ReplacePin stores r as CreatePin does and deletes the account's request
+// oldID in the same transaction. Returns ENOTFOUND, storing nothing, if the
+// account has no request oldID. r.AccountID is set to accountID.
+func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *tack.PinRequest) error {
+	stored := *r
+	stored.AccountID = accountID
+	if err := checkNewPin(&stored); err != nil {
+		return err
+	}
+	if stored.ID == "" {
+		stored.ID = newRequestID()
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := deletePin(ctx, tx, accountID, oldID); err != nil {
+			return err
+		}
+		return db.createPin(ctx, tx, &stored)
+	})
+	if err != nil {
+		return err
+	}
+	*r = stored
+	return nil
+}
+
+// checkNewPin checks the fields of a request about to be created and sets
+// an empty Status to queued.
+func checkNewPin(r *tack.PinRequest) error {
+	if r.Status == "" {
+		r.Status = tack.StatusQueued
+	}
+	if r.Status != tack.StatusQueued {
+		return tack.Errorf(tack.EINVALID, "a new pin request must be queued, not %q", r.Status)
+	}
+	if r.Key == "" {
+		return tack.Errorf(tack.EINVALID, "pin request has no content key")
+	}
+	return nil
+}
+
+// createPin inserts r inside tx, setting r.Created and, if the DAG is held,
+// r.Status, r.Blocks and r.Bytes.
+func (db *DB) createPin(ctx context.Context, tx *sql.Tx, r *tack.PinRequest) error {
+	// A created time unique for the account: now, or 1µs after the
+	// account's last one. The write lock makes this safe against
+	// concurrent inserts.
+	var last int64
+	err := tx.QueryRowContext(ctx, `SELECT last_created FROM accounts WHERE id = ?`, r.AccountID).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tack.Errorf(tack.ENOTFOUND, "account not found")
+	} else if err != nil {
+		return fmt.Errorf("find account: %w", err)
+	}
+	created := max(db.now(), last+1)
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET last_created = ? WHERE id = ?`, created, r.AccountID); err != nil {
+		return fmt.Errorf("update account: %w", err)
+	}
+
+	status, blocks, bytes, details := r.Status, r.Blocks, r.Bytes, r.Details
+	var dagBlocks, dagBytes int64
+	err = tx.QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, r.Key).Scan(&dagBlocks, &dagBytes)
+	if err == nil {
+		status, blocks, bytes, details = tack.StatusPinned, dagBlocks, dagBytes, ""
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("find dag: %w", err)
+	}
+
+	origins, err := json.Marshal(r.Pin.Origins)
+	if err != nil {
+		return fmt.Errorf("marshal origins: %w", err)
+	}
+	meta, err := json.Marshal(r.Pin.Meta)
+	if err != nil {
+		return fmt.Errorf("marshal meta: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO pins (id, account_id, cid, key, name, name_lower, origins, meta,
+		                  status, created, details, blocks, bytes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.AccountID, r.Pin.CID, r.Key, r.Pin.Name, strings.ToLower(r.Pin.Name), string(origins), string(meta),
+		string(status), created, details, blocks, bytes,
+	)
+	if isUniqueViolation(err) {
+		return tack.Errorf(tack.ECONFLICT, "pin request id already exists")
+	} else if err != nil {
+		return fmt.Errorf("insert pin: %w", err)
+	}
+	for k, v := range r.Pin.Meta {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pin_meta (pin_id, key, value) VALUES (?, ?, ?)`, r.ID, k, v); err != nil {
+			return fmt.Errorf("insert pin meta: %w", err)
+		}
+	}
+	r.Created, r.Status, r.Blocks, r.Bytes, r.Details = timeOf(created), status, blocks, bytes, details
+	return nil
+}
+
+// DeletePin deletes the account's request. Returns ENOTFOUND if there is
+// none, or if it belongs to another account.
+func (db *DB) DeletePin(ctx context.Context, accountID int64, id string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		return deletePin(ctx, tx, accountID, id)
+	})
+}
+
+func deletePin(ctx context.Context, tx *sql.Tx, accountID int64, id string) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM pins WHERE id = ? AND account_id = ?`, id, accountID)
+	if err != nil {
+		return fmt.Errorf("delete pin: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("delete pin: %w", err)
+	} else if n == 0 {
+		return tack.Errorf(tack.ENOTFOUND, "pin request not found")
+	}
+	return nil
+}
+
+const pinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes`
+
+func scanPin(row interface{ Scan(...any) error }) (*tack.PinRequest, error) {
+	var r tack.PinRequest
+	var origins, meta, status string
+	var created int64
+	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
+		&status, &created, &r.Details, &r.Blocks, &r.Bytes); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(origins), &r.Pin.Origins); err != nil {
+		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(meta), &r.Pin.Meta); err != nil {
+		return nil, fmt.Errorf("pin %s: meta: %w", r.ID, err)
+	}
+	r.Status, r.Created = tack.Status(status), timeOf(created)
+	return &r, nil
+}
+
+func scanPins(rows *sql.Rows) ([]*tack.PinRequest, error) {
+	defer rows.Close()
+	pins := []*tack.PinRequest{}
+	for rows.Next() {
+		r, err := scanPin(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan pin: %w", err)
+		}
+		pins = append(pins, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return pins, nil
+}
+
+// FindPinByID returns the account's request. Returns ENOTFOUND if there is
+// none, or if the request belongs to another account.
+func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tack.PinRequest, error) {
+	r, err := scanPin(db.db.QueryRowContext(ctx, `
+		SELECT `+pinColumns+` FROM pins
+		WHERE id = ? AND account_id = ?`, id, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tack.Errorf(tack.ENOTFOUND, "pin request not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("find pin: %w", err)
+	}
+	return r, nil
+}
+
+// FindPins returns the matching requests, newest first (created, then ID,
+// descending), at most f.Limit of them, and how many match in all. A zero
+// Limit means tack.DefaultLimit; a negative one or one over
+// tack.MaxListLimit is EINVALID. A nil Name matches any name; an empty
+// Match means exact.
+func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinRequest, int, error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = tack.DefaultLimit
+	}
+	if limit < 0 || limit > tack.MaxListLimit {
+		return nil, 0, tack.Errorf(tack.EINVALID, "limit must be between 1 and %d", tack.MaxListLimit)
+	}
+	where, args, err := pinWhere(f)
+	if err != nil {
+		return nil, 0, err
+	}
+
+	var pins []*tack.PinRequest
+	var count int
+	err = db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT `+pinColumns+` FROM pins
+			WHERE `+where+`
+			ORDER BY created DESC, id DESC
+			LIMIT ?`, append(args, limit)...)
+		if err != nil {
+			return err
+		}
+		if pins, err = scanPins(rows); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT count(*) FROM pins WHERE `+where, args...).Scan(&count)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("find pins: %w", err)
+	}
+	return pins, count, nil
+}
+
+// pinWhere returns the WHERE clause of f, with its arguments.
+func pinWhere(f tack.PinFilter) (string, []any, error) {
+	conds := []string{"account_id = ?"}
+	args := []any{f.AccountID}
+
+	if len(f.Keys) > 0 {
+		conds = append(conds, "key IN ("+placeholders(len(f.Keys))+")")
+		for _, k := range f.Keys {
+			args = append(args, k)
+		}
+	}
+	if f.Name != nil {
+		// Literal comparisons only: user text never reaches LIKE, so % and
+		// _ are ordinary characters. Case folding is Go's, on both sides.
+		switch f.Match {
+		case tack.MatchExact, "":
+			conds, args = append(conds, "name = ?"), append(args, *f.Name)
+		case tack.MatchIExact:
+			conds, args = append(conds, "name_lower = ?"), append(args, strings.ToLower(*f.Name))
+		case tack.MatchPartial:
+			conds, args = append(conds, "instr(name, ?) > 0"), append(args, *f.Name)
+		case tack.MatchIPartial:
+			conds, args = append(conds, "instr(name_lower, ?) > 0"), append(args, strings.ToLower(*f.Name))
+		default:
+			return "", nil, tack.Errorf(tack.EINVALID, "unknown match %q", f.Match)
+		}
+	}
+	if len(f.Statuses) > 0 {
+		conds = append(conds, "status IN ("+placeholders(len(f.Statuses))+")")
+		for _, s := range f.Statuses {
+			args = append(args, string(s))
+		}
+	}
+	if !f.Before.IsZero() {
+		conds, args = append(conds, "created < ?"), append(args, f.Before.UnixMicro())
+	}
+	if !f.After.IsZero() {
+		conds, args = append(conds, "created > ?"), append(args, f.After.UnixMicro())
+	}
+	for k, v := range f.Meta {
+		conds = append(conds, "EXISTS (SELECT 1 FROM pin_meta m WHERE m.pin_id = pins.id AND m.key = ? AND m.value = ?)")
+		args = append(args, k, v)
+	}
+	return strings.Join(conds, " AND "), args, nil
+}
+
+// CountPins returns how many requests the account has in each status. Every
+// status is in the map, with 0 if the account has none.
+func (db *DB) CountPins(ctx context.Context, accountID int64) (map[tack.Status]int, error) {
+	rows, err := db.db.QueryContext(ctx, `
+		SELECT status, count(*) FROM pins
+		WHERE account_id = ?
+		GROUP BY status`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("count pins: %w", err)
+	}
+	defer rows.Close()
+	counts := map[tack.Status]int{
+		tack.StatusQueued: 0, tack.StatusPinning: 0, tack.StatusPinned: 0, tack.StatusFailed: 0,
+	}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("count pins: %w", err)
+		}
+		counts[tack.Status(status)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count pins: %w", err)
+	}
+	return counts, nil
+}

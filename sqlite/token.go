@@ -1,0 +1,141 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// CreateToken stores t and sets Created. Returns EINVALID if the ID is
+// empty, ECONFLICT if it exists, ENOTFOUND if the account does not.
+func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
+	if t.ID == "" {
+		return tack.Errorf(tack.EINVALID, "token id is required")
+	}
+	created := db.now()
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := accountExists(ctx, tx, t.AccountID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO tokens (id, account_id, name, created, last_used, revoked)
+			VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.AccountID, t.Name, created, micros(t.LastUsed), micros(t.Revoked),
+		)
+		if isUniqueViolation(err) {
+			return tack.Errorf(tack.ECONFLICT, "token id already exists")
+		} else if err != nil {
+			return fmt.Errorf("insert token: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	t.Created = timeOf(created)
+	return nil
+}
+
+// accountExists returns ENOTFOUND unless the account exists.
+func accountExists(ctx context.Context, tx *sql.Tx, id int64) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id = ?`, id).Scan(&n); err != nil {
+		return fmt.Errorf("find account: %w", err)
+	} else if n == 0 {
+		return tack.Errorf(tack.ENOTFOUND, "account not found")
+	}
+	return nil
+}
+
+const tokenColumns = `id, account_id, name, created, last_used, revoked`
+
+func scanToken(row interface{ Scan(...any) error }) (*tack.Token, error) {
+	var t tack.Token
+	var created, lastUsed, revoked int64
+	if err := row.Scan(&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked); err != nil {
+		return nil, err
+	}
+	t.Created, t.LastUsed, t.Revoked = timeOf(created), timeOf(lastUsed), timeOf(revoked)
+	return &t, nil
+}
+
+// FindTokenByID returns ENOTFOUND if there is no such token. Revoked
+// tokens are returned with Revoked set.
+func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error) {
+	t, err := scanToken(db.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tack.Errorf(tack.ENOTFOUND, "token not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("find token: %w", err)
+	}
+	return t, nil
+}
+
+// FindTokens returns an account's tokens, revoked ones included, oldest
+// first.
+func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {
+	rows, err := db.db.QueryContext(ctx, `
+		SELECT `+tokenColumns+` FROM tokens
+		WHERE account_id = ?
+		ORDER BY created, id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("find tokens: %w", err)
+	}
+	defer rows.Close()
+	tokens := []*tack.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan token: %w", err)
+		}
+		tokens = append(tokens, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find tokens: %w", err)
+	}
+	return tokens, nil
+}
+
+// RevokeToken marks the account's token revoked. Revoking a revoked token
+// keeps its first revocation time. Returns ENOTFOUND if the account has no
+// such token.
+func (db *DB) RevokeToken(ctx context.Context, accountID int64, id string) error {
+	now := db.now()
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE tokens SET revoked = CASE WHEN revoked = 0 THEN ? ELSE revoked END
+			WHERE id = ? AND account_id = ?`, now, id, accountID)
+		if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("revoke token: %w", err)
+		} else if n == 0 {
+			return tack.Errorf(tack.ENOTFOUND, "token not found")
+		}
+		return nil
+	})
+}
+
+// TouchToken records that the token was used at t. The recorded time never
+// goes back. Returns ENOTFOUND if there is no such token.
+func (db *DB) TouchToken(ctx context.Context, id string, t time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE tokens SET last_used = max(last_used, ?)
+			WHERE id = ?`, micros(t), id)
+		if err != nil {
+			return fmt.Errorf("touch token: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("touch token: %w", err)
+		} else if n == 0 {
+			return tack.Errorf(tack.ENOTFOUND, "token not found")
+		}
+		return nil
+	})
+}
