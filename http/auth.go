@@ -1,0 +1,71 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// accountHandler serves a request of an authenticated account that may pin.
+type accountHandler func(w http.ResponseWriter, r *http.Request, acct *tack.Account)
+
+// authenticated checks the Bearer token (401 if missing, malformed, unknown
+// or revoked), the account's rate limit (429) and its pinning access (403),
+// in that order, then calls h. Cookies are never looked at: the API accepts
+// only Bearer tokens.
+func (s *Server) authenticated(h accountHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		acct, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		if err := s.allow(w, acct.ID); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		if acct.Access != tack.AccessApproved {
+			s.Error(w, r, s.forbidden(acct))
+			return
+		}
+		h(w, r, acct)
+	})
+}
+
+// authenticate returns the account of an Authorization header's Bearer token.
+func (s *Server) authenticate(ctx context.Context, header string) (*tack.Account, error) {
+	if header == "" {
+		return nil, tack.Errorf(tack.EUNAUTHORIZED, "missing API token: send it as Authorization: Bearer <token>")
+	}
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return nil, tack.Errorf(tack.EUNAUTHORIZED, "malformed Authorization header: send the API token as Authorization: Bearer <token>")
+	}
+	acct, _, err := s.Auth.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if acct == nil {
+		return nil, tack.Errorf(tack.EUNAUTHORIZED, "invalid API token")
+	}
+	return acct, nil
+}
+
+// forbidden is the error for an account without approved pinning access;
+// its details name the page where access is requested (decision 16.2).
+func (s *Server) forbidden(acct *tack.Account) error {
+	url := s.AccessURL
+	if url == "" {
+		url = "the operator of this service"
+	}
+	switch acct.Access {
+	case tack.AccessRequested:
+		return tack.Errorf(tack.EFORBIDDEN, "this account's request for pinning access is waiting for approval (see %s)", url)
+	case tack.AccessDenied:
+		return tack.Errorf(tack.EFORBIDDEN, "this account's request for pinning access was denied (see %s)", url)
+	}
+	return tack.Errorf(tack.EFORBIDDEN, "this account has no pinning access yet: request API pinning access at %s", url)
+}

@@ -1,0 +1,218 @@
+// Package http serves tack over HTTP: the IPFS Pinning Service API at /pins
+// (https://ipfs.github.io/pinning-services-api-spec/), with its Bearer token
+// authentication, per-account rate limits and the one map from tack's error
+// codes to HTTP statuses and error bodies.
+package http
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+	"golang.org/x/time/rate"
+)
+
+// MaxBodyBytes is the largest request body that POST /pins and
+// POST /pins/{requestid} accept; a larger one gets 413.
+const MaxBodyBytes = 64 << 10
+
+// Server serves the Pinning Service API. Set its fields, then serve
+// Handler(). A Server must not be copied after first use.
+type Server struct {
+	// Store keeps accounts, tokens and pin requests.
+	Store tack.Store
+	// Auth turns Bearer tokens into accounts.
+	Auth tack.Authenticator
+	// Delegates returns the node's delegates: multiaddrs ending in
+	// /p2p/<peerID>, 1 to 20 of them. At most 20 are sent.
+	Delegates func() []string
+	// Notifier, if not nil, is told when a request is queued or removed.
+	Notifier tack.Notifier
+	// AccessURL is the page where an account requests pinning access. The
+	// 403 of an account without approved access names it.
+	AccessURL string
+	// Logger receives internal errors and recovered panics. Nil discards them.
+	Logger *slog.Logger
+	// RateLimit limits each account's requests. The zero value applies
+	// DefaultRate and DefaultBurst.
+	RateLimit RateLimit
+
+	mu       sync.Mutex
+	limiters map[int64]*rate.Limiter
+}
+
+// Handler returns the HTTP handler of the API: the five /pins routes, a JSON
+// 404 for unknown paths and a JSON 405 for wrong methods, all behind panic
+// recovery. Each mount function, if given, registers more routes on the same
+// mux (the web pages): Go 1.22 pattern precedence lets patterns such as
+// "GET /{$}" or "GET /tokens" coexist with the catch-all 404 on "/".
+func (s *Server) Handler(mount ...func(mux *http.ServeMux)) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /pins", s.authenticated(s.handleListPins))
+	mux.Handle("POST /pins", s.authenticated(s.handleCreatePin))
+	mux.Handle("GET /pins/{requestid}", s.authenticated(s.handleGetPin))
+	mux.Handle("POST /pins/{requestid}", s.authenticated(s.handleReplacePin))
+	mux.Handle("DELETE /pins/{requestid}", s.authenticated(s.handleDeletePin))
+	// The method-less patterns are less specific than the ones above, so
+	// they only see the methods that the API does not serve.
+	mux.Handle("/pins", s.methodNotAllowed("GET, HEAD, POST"))
+	mux.Handle("/pins/{requestid}", s.methodNotAllowed("GET, HEAD, POST, DELETE"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeFailure(w, r, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	for _, m := range mount {
+		m(mux)
+	}
+	return s.recoverPanics(mux)
+}
+
+// Failure is the Pinning Service API's error body.
+type Failure struct {
+	Error FailureError `json:"error"`
+}
+
+// FailureError is the content of a Failure.
+type FailureError struct {
+	Reason  string `json:"reason"`
+	Details string `json:"details,omitempty"`
+}
+
+// errorStatus is the one map from tack's error codes to the HTTP status and
+// the `reason` of the error body.
+var errorStatus = map[string]struct {
+	status int
+	reason string
+}{
+	tack.EINVALID:      {http.StatusBadRequest, "BAD_REQUEST"},
+	tack.EUNAUTHORIZED: {http.StatusUnauthorized, "UNAUTHORIZED"},
+	tack.EFORBIDDEN:    {http.StatusForbidden, "PINNING_NOT_AUTHORIZED"},
+	tack.ENOTFOUND:     {http.StatusNotFound, "NOT_FOUND"},
+	tack.ECONFLICT:     {http.StatusConflict, "CONFLICT"},
+	tack.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"},
+	tack.ERATELIMITED:  {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
+	tack.EUNAVAILABLE:  {http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE"},
+	tack.EINTERNAL:     {http.StatusInternalServerError, "INTERNAL_SERVER_ERROR"},
+}
+
+// ErrorStatus returns the HTTP status and the error body's reason for a tack
+// error code. Unknown codes are internal errors: 500 INTERNAL_SERVER_ERROR.
+func ErrorStatus(code string) (status int, reason string) {
+	if e, ok := errorStatus[code]; ok {
+		return e.status, e.reason
+	}
+	return http.StatusInternalServerError, "INTERNAL_SERVER_ERROR"
+}
+
+// Error writes err as a Failure with the status of its code. Internal errors
+// are logged and shown only as "internal error". A 429 always carries a
+// Retry-After header (1 second unless the caller set one).
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	code := tack.ErrorCode(err)
+	status, reason := ErrorStatus(code)
+	details := tack.ErrorMessage(err)
+	if status == http.StatusInternalServerError {
+		s.logger().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		details = "internal error"
+	}
+	switch status {
+	case http.StatusTooManyRequests:
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1")
+		}
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tack"`)
+	}
+	s.writeFailure(w, r, status, reason, details)
+}
+
+func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, status int, reason, details string) {
+	s.writeJSON(w, r, status, Failure{Error: FailureError{Reason: reason, Details: details}})
+}
+
+// writeJSON writes v as the JSON body of a response with the given status.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.logger().Error("encoding response", "method", r.Method, "path", r.URL.Path, "err", err)
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"reason":"INTERNAL_SERVER_ERROR","details":"internal error"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func (s *Server) methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		s.writeFailure(w, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED",
+			fmt.Sprintf("method %s is not allowed on %s: use %s", r.Method, r.URL.Path, allow))
+	})
+}
+
+// recoverPanics turns a panic in h into a 500 in the error format, if the
+// response has not started yet, and logs it.
+func (s *Server) recoverPanics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &responseWriter{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger().Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+			if rw.wroteHeader {
+				panic(http.ErrAbortHandler) // too late for an error body: cut the connection
+			}
+			h := w.Header()
+			for k := range h {
+				delete(h, k)
+			}
+			s.Error(w, r, fmt.Errorf("panic: %v", v))
+		}()
+		h.ServeHTTP(rw, r)
+	})
+}
+
+// responseWriter records whether the response has started.
+type responseWriter struct {
+	http.ResponseWriter
+	wroteHeader bool
+}
+
+func (w *responseWriter) WriteHeader(status int) {
+	w.wroteHeader = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// formatTime formats a created time as the API emits it: UTC, 'Z', exactly
+// microsecond precision, the precision at which stores keep it.
+func formatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+}

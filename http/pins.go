@@ -1,0 +1,158 @@
+package http
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/tack-ipfs/tack"
+)
+
+// handleListPins serves GET /pins.
+func (s *Server) handleListPins(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	f, err := ParseListQuery(r.URL.Query(), acct.ID)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	reqs, count, err := s.Store.FindPins(r.Context(), f)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	delegates := s.delegates()
+	res := PinResults{Count: count, Results: make([]PinStatus, 0, len(reqs))}
+	for _, req := range reqs {
+		res.Results = append(res.Results, pinStatus(req, delegates))
+	}
+	s.writeJSON(w, r, http.StatusOK, res)
+}
+
+// handleCreatePin serves POST /pins.
+func (s *Server) handleCreatePin(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	req, err := s.readPinRequest(w, r, acct)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.Store.CreatePin(r.Context(), req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if req.Status == tack.StatusQueued && s.Notifier != nil {
+		s.Notifier.Queued()
+	}
+	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
+}
+
+// handleGetPin serves GET /pins/{requestid}.
+func (s *Server) handleGetPin(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	id, err := requestID(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	req, err := s.Store.FindPinByID(r.Context(), acct.ID, id)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, pinStatus(req, s.delegates()))
+}
+
+// handleReplacePin serves POST /pins/{requestid}: the new request gets a new
+// requestid, and the old one is gone.
+func (s *Server) handleReplacePin(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	oldID, err := requestID(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	req, err := s.readPinRequest(w, r, acct)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.Store.ReplacePin(r.Context(), acct.ID, oldID, req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if s.Notifier != nil {
+		s.Notifier.Removed(oldID)
+		if req.Status == tack.StatusQueued {
+			s.Notifier.Queued()
+		}
+	}
+	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
+}
+
+// handleDeletePin serves DELETE /pins/{requestid}: 202 and no body.
+func (s *Server) handleDeletePin(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	id, err := requestID(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.Store.DeletePin(r.Context(), acct.ID, id); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if s.Notifier != nil {
+		s.Notifier.Removed(id)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// readPinRequest reads and checks the Pin in the body of r and returns a new
+// queued request of the account with a random ID.
+func (s *Server) readPinRequest(w http.ResponseWriter, r *http.Request, acct *tack.Account) (*tack.PinRequest, error) {
+	// The Content-Type is not checked: a JSON body is accepted whatever
+	// the client called it.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, tooLarge()
+		}
+		return nil, tack.Errorf(tack.EINVALID, "could not read the request body")
+	}
+	pin, c, err := ParsePin(body)
+	if err != nil {
+		return nil, err
+	}
+	return &tack.PinRequest{
+		ID:        uuid.NewString(),
+		AccountID: acct.ID,
+		Pin:       pin,
+		Key:       tack.ContentKey(c),
+		Status:    tack.StatusQueued,
+	}, nil
+}
+
+// requestID returns the {requestid} of the path. tack's requestids are
+// UUIDs in canonical form; anything else cannot exist, so it is a 404
+// without asking the store.
+func requestID(r *http.Request) (string, error) {
+	id := r.PathValue("requestid")
+	if u, err := uuid.Parse(id); err != nil || u.String() != id {
+		return "", tack.Errorf(tack.ENOTFOUND, "no pin request with requestid %q", clip(id))
+	}
+	return id, nil
+}
+
+// delegates returns the node's delegates, at most 20 and never nil.
+func (s *Server) delegates() []string {
+	var d []string
+	if s.Delegates != nil {
+		d = s.Delegates()
+	}
+	if len(d) > 20 {
+		d = d[:20]
+	}
+	if d == nil {
+		d = []string{}
+	}
+	return d
+}
