@@ -93,11 +93,20 @@ func ParseListQuery(q url.Values, accountID int64) (tack.PinFilter, error) {
 		}
 		*p.dst = t
 	}
-	if q.Has("before") && f.Before.IsZero() {
-		// A zero Before means no filter: keep before=0001-01-01T00:00:00Z
-		// matching nothing, as it should.
-		f.Before = f.Before.Add(time.Microsecond)
+	// Stores keep created at microsecond precision, so "created < before"
+	// is "created < before rounded up to a microsecond", and "created >
+	// after" is "created > after rounded down".
+	if q.Has("before") {
+		if t := f.Before.Truncate(time.Microsecond); !t.Equal(f.Before) {
+			f.Before = t.Add(time.Microsecond)
+		}
+		if f.Before.IsZero() {
+			// A zero Before means no filter: keep before=0001-01-01T00:00:00Z
+			// matching nothing, as it should.
+			f.Before = f.Before.Add(time.Microsecond)
+		}
 	}
+	f.After = f.After.Truncate(time.Microsecond)
 
 	if q.Has("limit") {
 		s := q.Get("limit")
