@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tack-ipfs/tack"
 )
@@ -286,16 +287,26 @@ func pinWhere(f tack.PinFilter) (string, []any, error) {
 		}
 	}
 	if !f.Before.IsZero() {
-		conds, args = append(conds, "created < ?"), append(args, f.Before.UnixMicro())
+		conds, args = append(conds, "created < ?"), append(args, ceilMicros(f.Before))
 	}
 	if !f.After.IsZero() {
-		conds, args = append(conds, "created > ?"), append(args, f.After.UnixMicro())
+		conds, args = append(conds, "created > ?"), append(args, f.After.UnixMicro()) // floor
 	}
 	for k, v := range f.Meta {
 		conds = append(conds, "EXISTS (SELECT 1 FROM pin_meta m WHERE m.pin_id = pins.id AND m.key = ? AND m.value = ?)")
 		args = append(args, k, v)
 	}
 	return strings.Join(conds, " AND "), args, nil
+}
+
+// ceilMicros returns t in microseconds since the epoch, rounded up: a
+// request created at 1µs is before 1.5µs.
+func ceilMicros(t time.Time) int64 {
+	us := t.UnixMicro()
+	if t.After(time.UnixMicro(us)) {
+		us++
+	}
+	return us
 }
 
 // CountPins returns how many requests the account has in each status. Every

@@ -1,0 +1,155 @@
+package storetest
+
+import (
+	"crypto/rand"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// MustCreateToken creates a token with a random ID for the account.
+func MustCreateToken(tb testing.TB, s tack.Store, accountID int64, name string) *tack.Token {
+	tb.Helper()
+	tok := &tack.Token{ID: rand.Text(), AccountID: accountID, Name: name}
+	if err := s.CreateToken(tb.Context(), tok); err != nil {
+		tb.Fatalf("CreateToken(%q): %v", name, err)
+	}
+	return tok
+}
+
+// MustFindToken returns the token id.
+func MustFindToken(tb testing.TB, s tack.Store, id string) *tack.Token {
+	tb.Helper()
+	tok, err := s.FindTokenByID(tb.Context(), id)
+	if err != nil {
+		tb.Fatalf("FindTokenByID(%s): %v", id, err)
+	}
+	return tok
+}
+
+func testCreateToken(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "kate@example.com")
+	start := time.Now()
+	tok := MustCreateToken(t, s, a.ID, "laptop")
+	checkTime(t, "Created", tok.Created, start, time.Now())
+
+	got := MustFindToken(t, s, tok.ID)
+	if *got != *tok {
+		t.Errorf("FindTokenByID = %+v, want %+v", got, tok)
+	}
+	if !got.LastUsed.IsZero() || !got.Revoked.IsZero() {
+		t.Errorf("new token: LastUsed %v, Revoked %v, want both zero", got.LastUsed, got.Revoked)
+	}
+	_, err := s.FindTokenByID(t.Context(), "no-such-token")
+	checkCode(t, "FindTokenByID(unknown)", err, tack.ENOTFOUND)
+}
+
+func testCreateTokenErrors(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "leo@example.com")
+	b := MustCreateAccount(t, s, "mia@example.com")
+	tok := MustCreateToken(t, s, a.ID, "first")
+
+	err := s.CreateToken(t.Context(), &tack.Token{ID: tok.ID, AccountID: b.ID, Name: "copy"})
+	checkCode(t, "CreateToken(existing id)", err, tack.ECONFLICT)
+	if got := MustFindToken(t, s, tok.ID); got.AccountID != a.ID || got.Name != "first" {
+		t.Errorf("after a conflicting create the token is %+v, want it unchanged", got)
+	}
+
+	err = s.CreateToken(t.Context(), &tack.Token{ID: rand.Text(), AccountID: b.ID + 1000, Name: "orphan"})
+	checkCode(t, "CreateToken(unknown account)", err, tack.ENOTFOUND)
+}
+
+func testFindTokens(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "nina@example.com")
+	b := MustCreateAccount(t, s, "omar@example.com")
+
+	got, err := s.FindTokens(t.Context(), a.ID)
+	if err != nil {
+		t.Fatalf("FindTokens: %v", err)
+	}
+	if len(got) != 0 {
+		t.Errorf("FindTokens of a new account = %d tokens, want 0", len(got))
+	}
+
+	var want []string
+	for _, name := range []string{"one", "two", "three", "four"} {
+		want = append(want, MustCreateToken(t, s, a.ID, name).ID)
+		MustCreateToken(t, s, b.ID, "b-"+name)
+	}
+	if err := s.RevokeToken(t.Context(), a.ID, want[1]); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+
+	got, err = s.FindTokens(t.Context(), a.ID)
+	if err != nil {
+		t.Fatalf("FindTokens: %v", err)
+	}
+	var gotIDs []string
+	for i, tok := range got {
+		gotIDs = append(gotIDs, tok.ID)
+		if tok.AccountID != a.ID {
+			t.Errorf("FindTokens(a) returned a token of account %d", tok.AccountID)
+		}
+		if i > 0 && tok.Created.Before(got[i-1].Created) {
+			t.Errorf("FindTokens not oldest first: %v after %v", tok.Created, got[i-1].Created)
+		}
+		if revoked := !tok.Revoked.IsZero(); revoked != (tok.ID == want[1]) {
+			t.Errorf("token %s: revoked %v", tok.Name, revoked)
+		}
+	}
+	// Tokens created in the same microsecond may come in either order.
+	slices.Sort(gotIDs)
+	slices.Sort(want)
+	if !slices.Equal(gotIDs, want) {
+		t.Errorf("FindTokens IDs = %v, want %v", gotIDs, want)
+	}
+}
+
+func testRevokeToken(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "pat@example.com")
+	b := MustCreateAccount(t, s, "quinn@example.com")
+	tok := MustCreateToken(t, s, a.ID, "phone")
+
+	err := s.RevokeToken(t.Context(), b.ID, tok.ID)
+	checkCode(t, "RevokeToken(another account's token)", err, tack.ENOTFOUND)
+	if got := MustFindToken(t, s, tok.ID); !got.Revoked.IsZero() {
+		t.Errorf("another account revoked the token: Revoked = %v", got.Revoked)
+	}
+	err = s.RevokeToken(t.Context(), a.ID, "no-such-token")
+	checkCode(t, "RevokeToken(unknown)", err, tack.ENOTFOUND)
+
+	start := time.Now()
+	if err := s.RevokeToken(t.Context(), a.ID, tok.ID); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	got := MustFindToken(t, s, tok.ID)
+	checkTime(t, "Revoked", got.Revoked, start, time.Now())
+	if got.ID != tok.ID || got.Name != tok.Name || !got.Created.Equal(tok.Created) {
+		t.Errorf("revoked token = %+v, want the same token as %+v", got, tok)
+	}
+}
+
+func testTouchToken(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "rosa@example.com")
+	tok := MustCreateToken(t, s, a.ID, "ci")
+	other := MustCreateToken(t, s, a.ID, "unused")
+	used := time.Date(2026, 11, 23, 12, 34, 56, 789012000, time.UTC)
+	if err := s.TouchToken(t.Context(), tok.ID, used); err != nil {
+		t.Fatalf("TouchToken: %v", err)
+	}
+	if got := MustFindToken(t, s, tok.ID); !got.LastUsed.Equal(used) {
+		t.Errorf("LastUsed = %v, want %v", got.LastUsed, used)
+	}
+	if got := MustFindToken(t, s, other.ID); !got.LastUsed.IsZero() {
+		t.Errorf("untouched token: LastUsed = %v, want zero", got.LastUsed)
+	}
+	later := used.Add(time.Hour)
+	if err := s.TouchToken(t.Context(), tok.ID, later); err != nil {
+		t.Fatalf("TouchToken: %v", err)
+	}
+	if got := MustFindToken(t, s, tok.ID); !got.LastUsed.Equal(later) {
+		t.Errorf("LastUsed = %v, want %v", got.LastUsed, later)
+	}
+}
