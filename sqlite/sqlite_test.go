@@ -1,8 +1,12 @@
 package sqlite_test
 
 import (
+	"fmt"
+	"maps"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/sqlite"
@@ -23,4 +27,149 @@ func MustOpen(tb testing.TB, path string) *sqlite.DB {
 		tb.Fatalf("Open(%s): %v", path, err)
 	}
 	return db
+}
+
+// TestTwoHandles writes through two handles on one file at once, as tack
+// serve and tack account create do: every write must succeed, created
+// times must stay unique per account, and no request may be claimed twice.
+func TestTwoHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tack.db")
+	db1 := MustOpen(t, path)
+	defer db1.Close()
+	db2 := MustOpen(t, path)
+	defer db2.Close()
+
+	a := storetest.MustCreateAccount(t, db1, "shared@example.com")
+	const perHandle = 25
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := map[time.Time]bool{}
+	for i := range 2 * perHandle {
+		db := []*sqlite.DB{db1, db2}[i%2]
+		wg.Go(func() {
+			r := storetest.NewPin(t, a.ID, fmt.Sprint(i))
+			if err := db.CreatePin(t.Context(), r); err != nil {
+				t.Errorf("CreatePin through handle %d: %v", i%2+1, err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if created[r.Created] {
+				t.Errorf("two requests created at %v", r.Created)
+			}
+			created[r.Created] = true
+		})
+		// Accounts too, through the other handle.
+		wg.Go(func() {
+			other := []*sqlite.DB{db2, db1}[i%2]
+			if err := other.CreateAccount(t.Context(), &tack.Account{Email: fmt.Sprintf("u%d@example.com", i)}); err != nil {
+				t.Errorf("CreateAccount: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+
+	claimed := make([][]*tack.PinRequest, 2)
+	for h, db := range []*sqlite.DB{db1, db2} {
+		wg.Go(func() {
+			for {
+				got, err := db.ClaimPins(t.Context(), fmt.Sprintf("handle-%d", h), 2, time.Now().Add(time.Hour))
+				if err != nil {
+					t.Errorf("ClaimPins: %v", err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				claimed[h] = append(claimed[h], got...)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, list := range claimed {
+		for _, r := range list {
+			if seen[r.ID] {
+				t.Errorf("request %s claimed through both handles", r.ID)
+			}
+			seen[r.ID] = true
+		}
+	}
+	if len(seen) != 2*perHandle {
+		t.Errorf("%d requests claimed, want %d", len(seen), 2*perHandle)
+	}
+	if n, err := db2.CountAccounts(t.Context()); err != nil || n != 1+2*perHandle {
+		t.Errorf("CountAccounts = %d, %v; want %d", n, err, 1+2*perHandle)
+	}
+}
+
+// TestReopen checks that what was written survives closing the database,
+// and that opening it again applies no migration twice.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tack.db")
+	db := MustOpen(t, path)
+	a := storetest.MustCreateAccount(t, db, "persist@example.com")
+	tok := storetest.MustCreateToken(t, db, a.ID, "laptop")
+	r := storetest.NewPin(t, a.ID, "kept")
+	r.Pin.Meta = map[string]string{"k": "v"}
+	storetest.MustCreatePin(t, db, r)
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	for range 2 {
+		db = MustOpen(t, path)
+		if got, err := db.FindAccountByEmail(t.Context(), a.Email); err != nil || *got != *a {
+			t.Errorf("after reopen FindAccountByEmail = %+v, %v; want %+v", got, err, a)
+		}
+		if got := storetest.MustFindToken(t, db, tok.ID); *got != *tok {
+			t.Errorf("after reopen FindTokenByID = %+v, want %+v", got, tok)
+		}
+		got := storetest.MustFindPin(t, db, a.ID, r.ID)
+		if got.Pin.Name != r.Pin.Name || !maps.Equal(got.Pin.Meta, r.Pin.Meta) || !got.Created.Equal(r.Created) {
+			t.Errorf("after reopen FindPinByID = %+v, want %+v", got, r)
+		}
+		// created stays increasing across restarts.
+		next := storetest.MustCreatePin(t, db, storetest.NewPin(t, a.ID, "next"))
+		if !next.Created.After(r.Created) {
+			t.Errorf("Created %v after reopen not after %v", next.Created, r.Created)
+		}
+		r = next
+		if err := db.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+}
+
+// TestClock checks that the store takes its time from Now, and that
+// requests created in one microsecond get distinct created times.
+func TestClock(t *testing.T) {
+	db := MustOpen(t, filepath.Join(t.TempDir(), "tack.db"))
+	defer db.Close()
+	now := time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	db.Now = func() time.Time { return now }
+
+	a := storetest.MustCreateAccount(t, db, "clock@example.com")
+	want := time.Date(2026, 11, 23, 9, 0, 0, 123456000, time.UTC)
+	if !a.Created.Equal(want) || a.Created.Location() != time.UTC {
+		t.Errorf("account Created = %v, want %v", a.Created, want)
+	}
+	for i := range 3 {
+		r := storetest.MustCreatePin(t, db, storetest.NewPin(t, a.ID, fmt.Sprint(i)))
+		if got, want := r.Created, want.Add(time.Duration(i)*time.Microsecond); !got.Equal(want) {
+			t.Errorf("pin %d: Created = %v, want %v", i, got, want)
+		}
+	}
+
+	// A lease that ends before Now is claimable; one that ends after is not.
+	r := storetest.MustCreatePin(t, db, storetest.NewPin(t, a.ID, "leased"))
+	storetest.MustClaim(t, db, "w1", 10, now.Add(time.Second))
+	if got := storetest.MustClaim(t, db, "w2", 10, now.Add(time.Hour)); len(got) != 0 {
+		t.Errorf("ClaimPins before the leases end = %d requests, want 0", len(got))
+	}
+	now = now.Add(2 * time.Second)
+	got := storetest.MustClaim(t, db, "w2", 10, now.Add(time.Hour))
+	if len(got) != 4 || got[3].ID != r.ID {
+		t.Errorf("ClaimPins after the leases end = %d requests, want 4 ending with %s", len(got), r.ID)
+	}
 }
