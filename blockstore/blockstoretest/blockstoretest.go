@@ -432,7 +432,6 @@ func BenchmarkPut(b *testing.B, bs blockstore.Blockstore, size int) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "blocks/s")
 }
 
-
 // BenchmarkPutMany is BenchmarkPut with blocks stored through PutMany in
 // batches of batch blocks.
 func BenchmarkPutMany(b *testing.B, bs blockstore.Blockstore, size, batch int) {
