@@ -26,17 +26,27 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	}
 	var pins []*tack.PinRequest
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		// PostgreSQL: add FOR UPDATE SKIP LOCKED to the subquery.
+		// The queued and the expired requests are picked apart, so that
+		// each walks its own index in order. PostgreSQL: add FOR UPDATE
+		// SKIP LOCKED to both inner selects.
 		rows, err := tx.QueryContext(ctx, `
 			UPDATE pins
 			SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
 			WHERE id IN (
-				SELECT id FROM pins
-				WHERE status = 'queued' OR (status = 'pinning' AND lease_until < ?)
+				SELECT id FROM (
+					SELECT id, created FROM (
+						SELECT id, created FROM pins
+						WHERE status = 'queued'
+						ORDER BY created, id LIMIT ?)
+					UNION ALL
+					SELECT id, created FROM (
+						SELECT id, created FROM pins
+						WHERE status = 'pinning' AND lease_until < ?
+						ORDER BY created, id LIMIT ?))
 				ORDER BY created, id
 				LIMIT ?)
 			RETURNING `+pinColumns,
-			owner, micros(until), db.now(), n)
+			owner, micros(until), n, db.now(), n, n)
 		if err != nil {
 			return err
 		}

@@ -50,7 +50,7 @@ CREATE TABLE pins (
 CREATE INDEX pins_account_status_idx ON pins (account_id, status, created);
 CREATE INDEX pins_key_idx            ON pins (key, status);
 -- The queue: queued requests oldest first, and expired leases.
-CREATE INDEX pins_queue_idx          ON pins (status, created);
+CREATE INDEX pins_queue_idx          ON pins (status, created, id);
 CREATE INDEX pins_lease_idx          ON pins (status, lease_until);
 
 CREATE TABLE pin_meta (
