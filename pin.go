@@ -164,6 +164,8 @@ type PinStore interface {
 	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time, blocks, bytes int64) ([]string, error)
 
 	// ReleasePins returns owner's pinning requests among ids to the queue.
+	// With ids nil it returns all of owner's: a process that restarts
+	// takes back what its previous run held without waiting for leases.
 	ReleasePins(ctx context.Context, owner string, ids []string) error
 
 	// FailPins marks owner's pinning requests among ids failed with reason.

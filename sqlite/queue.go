@@ -104,9 +104,21 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 	return held, nil
 }
 
-// ReleasePins returns owner's pinning requests among ids to the queue,
-// with their progress reset.
+// ReleasePins returns owner's pinning requests among ids (all of them if
+// ids is nil) to the queue, with their progress reset.
 func (db *DB) ReleasePins(ctx context.Context, owner string, ids []string) error {
+	if ids == nil {
+		err := db.write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `
+				UPDATE pins SET status = 'queued', lease_owner = '', lease_until = 0, details = '', blocks = 0, bytes = 0
+				WHERE status = 'pinning' AND lease_owner = ?`, owner)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("release pins: %w", err)
+		}
+		return nil
+	}
 	return db.updateOwned(ctx, "release pins", `
 		status = 'queued', lease_owner = '', lease_until = 0, details = '', blocks = 0, bytes = 0`,
 		nil, owner, ids)

@@ -235,6 +235,24 @@ func testReleasePins(t *testing.T, s tack.Store) {
 	}
 }
 
+func testReleaseAllPins(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "zoe@example.com")
+	p := MustCreatePins(t, s, a.ID, "relall", 4)
+	MustClaim(t, s, "w1", 2, hour()) // p0, p1
+	MustClaim(t, s, "w2", 1, hour()) // p2; p3 stays queued
+	if err := s.ReleasePins(t.Context(), "w1", nil); err != nil {
+		t.Fatalf("ReleasePins(nil): %v", err)
+	}
+	checkStatus(t, s, a.ID, p[0].ID, tack.StatusQueued)
+	checkStatus(t, s, a.ID, p[1].ID, tack.StatusQueued)
+	checkStatus(t, s, a.ID, p[2].ID, tack.StatusPinning)
+	checkStatus(t, s, a.ID, p[3].ID, tack.StatusQueued)
+	if err := s.ReleasePins(t.Context(), "w1", []string{}); err != nil {
+		t.Fatalf("ReleasePins(empty): %v", err)
+	}
+	checkStatus(t, s, a.ID, p[2].ID, tack.StatusPinning)
+}
+
 func testFailPins(t *testing.T, s tack.Store) {
 	a := MustCreateAccount(t, s, "abe@example.com")
 	p := MustCreatePins(t, s, a.ID, "fail", 4)

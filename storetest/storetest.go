@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Queue/RenewProgress", testRenewProgress},
 		{"Queue/RenewDeleted", testRenewDeleted},
 		{"Queue/Release", testReleasePins},
+		{"Queue/ReleaseAll", testReleaseAllPins},
 		{"Queue/Fail", testFailPins},
 		{"Queue/CompleteDAG", testCompleteDAG},
 		{"Queue/CompleteThenCreate", testCompleteThenCreate},
