@@ -8,6 +8,7 @@ package testpeer
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/ipfs/boxo/bitswap"
@@ -29,6 +30,7 @@ type Peer struct {
 	bstore  blockstore.Blockstore
 	bitswap *bitswap.Bitswap
 	cancel  context.CancelFunc
+	once    sync.Once
 }
 
 // New starts a peer listening on /ip4/127.0.0.1/tcp/0 with an empty
@@ -61,10 +63,16 @@ func New(tb testing.TB) *Peer {
 }
 
 func (p *Peer) close() {
-	p.bitswap.Close()
-	p.host.Close()
-	p.cancel()
+	p.once.Do(func() {
+		p.bitswap.Close()
+		p.host.Close()
+		p.cancel()
+	})
 }
+
+// Close stops the peer before the test ends: it goes offline, as a user's
+// laptop does once its content is pinned.
+func (p *Peer) Close() { p.close() }
 
 // Addrs returns the peer's full multiaddrs, each ending in /p2p/<id>.
 func (p *Peer) Addrs() []string {

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/auth"
+	"github.com/tack-ipfs/tack/sqlite"
+)
+
+// cli holds what the account and token commands share: the data directory
+// of a tack that may be serving right now (SQLite lets both write).
+type cli struct {
+	data   string
+	email  string
+	stdout io.Writer
+	db     *sqlite.DB
+}
+
+func (c *cli) flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.data, "data", DefaultConfig().Data, "data directory of the tack to manage")
+	fs.StringVar(&c.email, "email", "", "the account's email")
+	return fs
+}
+
+func (c *cli) open(ctx context.Context) error {
+	cfg := Config{Data: c.data}
+	if _, err := os.Stat(cfg.path("tack.db")); err != nil {
+		return fmt.Errorf("no tack data in %s: run 'tack serve --data %s' once first", c.data, c.data)
+	}
+	db, err := sqlite.Open(ctx, cfg.path("tack.db"))
+	if err != nil {
+		return err
+	}
+	c.db = db
+	return nil
+}
+
+func (c *cli) account(ctx context.Context) (*tack.Account, error) {
+	if c.email == "" {
+		return nil, errors.New("--email is required")
+	}
+	a, err := c.db.FindAccountByEmail(ctx, c.email)
+	if tack.ErrorCode(err) == tack.ENOTFOUND {
+		return nil, fmt.Errorf("no account with email %q", c.email)
+	}
+	return a, err
+}
+
+func (c *cli) close() {
+	if c.db != nil {
+		c.db.Close()
+	}
+}
+
+// runAccount runs `tack account create|approve|deny|list`.
+func runAccount(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		return errors.New("usage: tack account create|approve|deny|list --data DIR [--email E]")
+	}
+	c := &cli{stdout: stdout}
+	fs := c.flags("tack account "+args[0], stderr)
+	approve := fs.Bool("approve", false, "give the new account pinning access at once (create)")
+	admin := fs.Bool("admin", false, "make the new account an operator (create)")
+	if err := parse(fs, args[1:], getenv, "data"); err != nil {
+		return err
+	}
+	if err := c.open(ctx); err != nil {
+		return err
+	}
+	defer c.close()
+
+	switch args[0] {
+	case "create":
+		if c.email == "" {
+			return errors.New("--email is required")
+		}
+		a := &tack.Account{Email: c.email, Admin: *admin, Access: tack.AccessNone}
+		if *approve {
+			a.Access = tack.AccessApproved
+		}
+		if err := c.db.CreateAccount(ctx, a); err != nil {
+			return errors.New(tack.ErrorMessage(err))
+		}
+		fmt.Fprintf(stdout, "created account %s (pinning access: %s)\n", a.Email, a.Access)
+		return nil
+	case "approve", "deny":
+		a, err := c.account(ctx)
+		if err != nil {
+			return err
+		}
+		access := tack.AccessApproved
+		if args[0] == "deny" {
+			access = tack.AccessDenied
+		}
+		if err := c.db.SetAccountAccess(ctx, a.ID, access); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "account %s: pinning access %s\n", a.Email, access)
+		return nil
+	case "list":
+		accts, err := c.db.FindAccounts(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "EMAIL\tACCESS\tADMIN\tCREATED")
+		for _, a := range accts {
+			fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", a.Email, a.Access, a.Admin, a.Created.Format(time.RFC3339))
+		}
+		return w.Flush()
+	}
+	return fmt.Errorf("unknown account command %q: use create, approve, deny or list", args[0])
+}
+
+// runToken runs `tack token create|list|revoke`.
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		return errors.New("usage: tack token create|list|revoke --data DIR --email E")
+	}
+	c := &cli{stdout: stdout}
+	fs := c.flags("tack token "+args[0], stderr)
+	name := fs.String("name", "", "the token's name (create)")
+	id := fs.String("id", "", "the token's id (revoke)")
+	if err := parse(fs, args[1:], getenv, "data"); err != nil {
+		return err
+	}
+	if err := c.open(ctx); err != nil {
+		return err
+	}
+	defer c.close()
+	a, err := c.account(ctx)
+	if err != nil {
+		return err
+	}
+
+	switch args[0] {
+	case "create":
+		key, err := auth.LoadOrCreateKey(Config{Data: c.data}.path("jwt.key"))
+		if err != nil {
+			return err
+		}
+		token, _, err := auth.New(c.db, key).Issue(ctx, a.ID, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, token)
+		return nil
+	case "list":
+		tokens, err := c.db.FindTokens(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tNAME\tCREATED\tLAST USED\tREVOKED")
+		for _, t := range tokens {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Created.Format(time.RFC3339), when(t.LastUsed), when(t.Revoked))
+		}
+		return w.Flush()
+	case "revoke":
+		if *id == "" {
+			return errors.New("--id is required (see 'tack token list')")
+		}
+		if err := c.db.RevokeToken(ctx, a.ID, *id); err != nil {
+			return errors.New(tack.ErrorMessage(err))
+		}
+		fmt.Fprintf(stdout, "revoked token %s\n", *id)
+		return nil
+	}
+	return fmt.Errorf("unknown token command %q: use create, list or revoke", args[0])
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tack-ipfs/tack/node"
+)
+
+// Config is the configuration of `tack serve`. Every field has a flag and
+// a TACK_… environment variable; flags win over the environment, which
+// wins over the defaults.
+type Config struct {
+	Data                string        // --data: the data directory
+	Listen              string        // --listen: HTTP host:port
+	PublicURL           string        // --public-url: the address users reach the web pages at
+	P2PListen           []string      // --p2p-listen: libp2p listen multiaddrs
+	Announce            []string      // --announce: multiaddrs to announce (and return as delegates)
+	Bootstrap           []string      // --bootstrap: peers to join the network through; empty: none
+	DHT                 string        // --dht: auto, client, server or off
+	AllowPrivateOrigins bool          // --allow-private-origins: dial loopback and LAN origins
+	Workers             int           // --workers: DAGs fetched at once
+	PinTimeout          time.Duration // --pin-timeout: a fetch with no new block for this long fails
+}
+
+// DefaultConfig returns the embedded defaults: everything under
+// ./tack-data, HTTP on 127.0.0.1:8080, libp2p on port 4001.
+func DefaultConfig() Config {
+	return Config{
+		Data:       "tack-data",
+		Listen:     "127.0.0.1:8080",
+		P2PListen:  []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
+		DHT:        "auto",
+		Workers:    8,
+		PinTimeout: 10 * time.Minute,
+	}
+}
+
+// list is a comma-separated flag value.
+type list struct {
+	v   *[]string
+	set bool
+}
+
+func (l *list) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l *list) Set(s string) error {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	*l.v = out
+	l.set = true
+	return nil
+}
+
+// serveFlags binds the serve configuration to a flag set.
+func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
+	fs.StringVar(&c.Data, "data", c.Data, "data directory (metadata, blocks, keys)")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address, host:port")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL users reach this server at (default http://<listen>)")
+	fs.Var(&list{v: &c.P2PListen}, "p2p-listen", "libp2p listen multiaddrs, comma-separated")
+	fs.Var(&list{v: &c.Announce}, "announce", "multiaddrs to announce and return as delegates, comma-separated (default: the listen addresses)")
+	bootstrap = &list{v: &c.Bootstrap}
+	fs.Var(bootstrap, "bootstrap", "bootstrap peers, comma-separated, or none (default: the public IPFS bootstrap peers)")
+	fs.StringVar(&c.DHT, "dht", c.DHT, "Kademlia DHT mode: auto, client, server or off")
+	fs.BoolVar(&c.AllowPrivateOrigins, "allow-private-origins", c.AllowPrivateOrigins, "dial loopback and private-network origins (for LANs and tests)")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "DAGs fetched at once")
+	fs.DurationVar(&c.PinTimeout, "pin-timeout", c.PinTimeout, "a pin fails after this long without receiving a block")
+	return bootstrap
+}
+
+// parse sets fs's flags from TACK_… environment variables, then from args,
+// so that flags win over the environment. If only names flags, only those
+// are read from the environment.
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string, only ...string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if len(only) > 0 && !slices.Contains(only, f.Name) {
+			return
+		}
+		name := "TACK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// finish checks the configuration and fills in what derives from it.
+func (c *Config) finish(bootstrapSet bool) error {
+	if !bootstrapSet {
+		c.Bootstrap = node.DefaultBootstrap()
+	} else if len(c.Bootstrap) == 1 && c.Bootstrap[0] == "none" {
+		c.Bootstrap = nil
+	}
+	switch c.DHT {
+	case "auto", "client", "server", "off":
+	default:
+		return fmt.Errorf("--dht must be auto, client, server or off, not %q", c.DHT)
+	}
+	if c.Workers < 1 {
+		return fmt.Errorf("--workers must be at least 1")
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return nil
+}
+
+// path returns a file's path in the data directory.
+func (c Config) path(name string) string { return filepath.Join(c.Data, name) }
+
+func getenv(name string) string { return os.Getenv(name) }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	pinclient "github.com/ipfs/boxo/pinning/remote/client"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	"github.com/tack-ipfs/tack/internal/testpeer"
+)
+
+// A tack process killed with SIGKILL in the middle of a fetch loses no
+// accepted request, and the restarted process finishes the fetch.
+func TestKillAndRestartWhileFetching(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir := tempData(t)
+	addr := freeAddr(t)
+	ctx := context.Background()
+
+	// The origin holds all of the DAG but a few leaves, so the fetch gets
+	// most of the way and then waits: a kill lands mid-fetch for sure.
+	peer := testpeer.New(t)
+	root := peer.AddFile(t, 8<<20, 4<<10, 1)
+	all, err := testpeer.AllCIDs(ctx, peer.Blockstore(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []blocks.Block
+	var leaves []cid.Cid
+	for _, c := range all {
+		if c.Prefix().Codec == cid.Raw {
+			leaves = append(leaves, c)
+		}
+	}
+	for _, c := range leaves[len(leaves)-5:] {
+		b, err := peer.Blockstore().Get(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, b)
+		if err := peer.Blockstore().DeleteBlock(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	proc := startProcess(t, bin, dir, addr)
+	token := readToken(t, dir)
+	c := pinclient.NewClient("http://"+addr, token)
+	waitUp(t, c)
+
+	pinning, err := c.Add(ctx, root, pinclient.PinOpts.WithName("big"), pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queued []string
+	for i := 0; i < 5; i++ {
+		ps, err := c.Add(ctx, testpeer.RandomRawCID(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued = append(queued, ps.GetRequestId())
+	}
+	// Wait until most blocks are stored, then kill.
+	waitFor(t, time.Minute, "the fetch to get most blocks", func() bool {
+		ps, err := c.GetStatusByID(ctx, pinning.GetRequestId())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps.GetStatus() == pinclient.StatusPinning && strings.Contains(ps.GetInfo()["status_details"], strconv.Itoa(len(all)-5)+" blocks")
+	})
+	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	proc.Wait()
+
+	// The missing blocks appear; a new process resumes at once (its own
+	// claims come back without waiting for their lease to run out).
+	if err := peer.Blockstore().PutMany(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, bin, dir, addr)
+	waitUp(t, c)
+	for _, id := range append(queued, pinning.GetRequestId()) {
+		if _, err := c.GetStatusByID(ctx, id); err != nil {
+			t.Fatalf("request %s after the restart: %v", id, err)
+		}
+	}
+	WaitStatus(t, c, pinning.GetRequestId(), pinclient.StatusPinned, 20*time.Second)
+}
+
+// buildBinary builds the tack command into a temporary directory.
+func buildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "tack")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startProcess(t testing.TB, bin, dir, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--data", dir, "--listen", addr, "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
+		"--bootstrap", "none", "--dht", "off", "--allow-private-origins")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+func readToken(t testing.TB, dir string) string {
+	t.Helper()
+	var b []byte
+	waitFor(t, 30*time.Second, "admin.token", func() bool {
+		var err error
+		b, err = os.ReadFile(filepath.Join(dir, "admin.token"))
+		return err == nil && len(b) > 0
+	})
+	return strings.TrimSpace(string(b))
+}
+
+func waitUp(t testing.TB, c *pinclient.Client) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "tack to serve", func() bool {
+		_, _, err := c.LsBatchSync(context.Background(), pinclient.PinOpts.Limit(1))
+		return err == nil
+	})
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

@@ -1,0 +1,89 @@
+// Command tack runs a self-hostable IPFS remote pinning service.
+//
+//	tack serve                       run the service (embedded defaults: ./tack-data, http://127.0.0.1:8080)
+//	tack account create|approve|list manage accounts
+//	tack token create|list|revoke    manage API tokens
+//	tack version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `tack: a self-hostable IPFS remote pinning service
+
+Usage:
+  tack serve   [--data DIR] [--listen HOST:PORT] [--p2p-listen MADDR,…] [--announce MADDR,…]
+               [--bootstrap MADDR,…|none] [--dht auto|client|server|off] [--allow-private-origins]
+  tack account create  --data DIR --email E [--approve] [--admin]
+  tack account approve --data DIR --email E
+  tack account deny    --data DIR --email E
+  tack account list    --data DIR
+  tack token create    --data DIR --email E [--name N]
+  tack token list      --data DIR --email E
+  tack token revoke    --data DIR --email E --id ID
+  tack version
+
+Every flag can also be set as a TACK_… environment variable (--p2p-listen as TACK_P2P_LISTEN).
+Run 'tack COMMAND -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "tack:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run dispatches a command line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr, getenv)
+	case "account":
+		return runAccount(ctx, args[1:], stdout, stderr, getenv)
+	case "token":
+		return runToken(ctx, args[1:], stdout, stderr, getenv)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "tack", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// runServe runs the service until ctx ends.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	m := NewMain()
+	m.Stdout, m.Stderr = stdout, stderr
+	if err := m.ParseFlags(args, getenv); err != nil {
+		return err
+	}
+	if err := m.Open(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	return m.Close()
+}

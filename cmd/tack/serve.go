@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/auth"
+	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/http"
+	"github.com/tack-ipfs/tack/node"
+	"github.com/tack-ipfs/tack/pinner"
+	"github.com/tack-ipfs/tack/sqlite"
+)
+
+// Main is a running `tack serve`: the store, the blockstore, the node, the
+// pinner and the HTTP server, wired together. Tests run it in-process on
+// port 0.
+type Main struct {
+	Config         Config
+	Stdout, Stderr io.Writer
+	Logger         *slog.Logger
+
+	DB         *sqlite.DB
+	Blocks     *blockstore.Local
+	Node       *node.Node
+	Pinner     *pinner.Pinner
+	Auth       *auth.Auth
+	AdminToken string // set on the first start, when the admin account is created
+
+	lock     *os.File
+	listener net.Listener
+	server   *nethttp.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{Config: DefaultConfig(), Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// ParseFlags reads the serve flags and TACK_… environment variables.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("tack serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	bootstrap := serveFlags(fs, &m.Config)
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	return m.Config.finish(bootstrap.set)
+}
+
+// Open starts the service and returns once it is serving. Call Close to
+// stop it, also when Open fails.
+func (m *Main) Open(ctx context.Context) (err error) {
+	c := &m.Config
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.NewTextHandler(m.Stderr, nil))
+	}
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return err
+	}
+	if m.lock, err = lockDir(c.path("serve.lock")); err != nil {
+		return fmt.Errorf("%s: %w", c.Data, err)
+	}
+	if m.DB, err = sqlite.Open(ctx, c.path("tack.db")); err != nil {
+		return fmt.Errorf("opening the metadata store: %w", err)
+	}
+	if m.Blocks, err = blockstore.OpenLocal(c.path("blocks")); err != nil {
+		return fmt.Errorf("opening the blockstore: %w", err)
+	}
+	key, err := auth.LoadOrCreateKey(c.path("jwt.key"))
+	if err != nil {
+		return err
+	}
+	m.Auth = auth.New(m.DB, key)
+	if err := m.bootstrapAdmin(ctx); err != nil {
+		return err
+	}
+
+	m.Node, err = node.New(ctx, node.Config{
+		KeyFile:             c.path("node.key"),
+		Listen:              c.P2PListen,
+		Announce:            c.Announce,
+		Bootstrap:           c.Bootstrap,
+		DHT:                 c.DHT,
+		AllowPrivateOrigins: c.AllowPrivateOrigins,
+		Blockstore:          m.Blocks,
+	})
+	if err != nil {
+		return fmt.Errorf("starting the IPFS node: %w", err)
+	}
+
+	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
+		pinner.Config{Workers: c.Workers, Stall: c.PinTimeout}, m.Logger)
+
+	api := &http.Server{
+		Store:     m.DB,
+		Auth:      m.Auth,
+		Delegates: m.Node.Delegates,
+		Notifier:  m.Pinner,
+		AccessURL: c.PublicURL + "/tokens",
+		Logger:    m.Logger,
+	}
+	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
+		return err
+	}
+	m.server = &nethttp.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		if err := m.Pinner.Run(runCtx); err != nil {
+			m.Logger.Error("pinner stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer m.wg.Done()
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+			m.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	m.Logger.Info("tack is serving", "api", "http://"+m.HTTPAddr(), "peer", m.Node.ID(), "delegates", m.Node.Delegates(), "data", c.Data)
+	return nil
+}
+
+// HTTPAddr returns the address the HTTP server listens on.
+func (m *Main) HTTPAddr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Close stops the service: the HTTP server first, then the pinner (whose
+// unfinished claims go back to the queue), the node and the stores.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, m.server.Shutdown(ctx))
+		cancel()
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.Node != nil {
+		errs = append(errs, m.Node.Close())
+	}
+	if m.Blocks != nil {
+		errs = append(errs, m.Blocks.Close())
+	}
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	if m.lock != nil {
+		errs = append(errs, m.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// bootstrapAdmin creates the admin account with approved access on the
+// first start, prints its API token and writes it to <data>/admin.token.
+func (m *Main) bootstrapAdmin(ctx context.Context) error {
+	n, err := m.DB.CountAccounts(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	a := &tack.Account{Email: "admin", Admin: true, Access: tack.AccessApproved}
+	if err := m.DB.CreateAccount(ctx, a); err != nil {
+		return fmt.Errorf("creating the admin account: %w", err)
+	}
+	token, _, err := m.Auth.Issue(ctx, a.ID, "admin")
+	if err != nil {
+		return err
+	}
+	path := m.Config.path("admin.token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return err
+	}
+	m.AdminToken = token
+	fmt.Fprintf(m.Stdout, "Created the account admin with pinning access.\nIts API token (also in %s):\n\n%s\n\n", path, token)
+	fmt.Fprintf(m.Stdout, "Use it from Kubo:\n  ipfs pin remote service add tack %s/ %s\n\n", m.Config.PublicURL, token)
+	return nil
+}
+
+// lockDir takes an exclusive lock so that two servers never share a data
+// directory. The CLI's account and token commands do not take it.
+func lockDir(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, errors.New("another tack serve is running on this data directory")
+	}
+	return f, nil
+}

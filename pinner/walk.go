@@ -1,0 +1,209 @@
+package pinner
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/exchange"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/dag"
+)
+
+// Progress counts what a walk has stored so far. It is safe to read while
+// the walk runs.
+type Progress struct {
+	Blocks atomic.Int64
+	Bytes  atomic.Int64
+	last   atomic.Int64 // unix nanoseconds of the last block received
+}
+
+// LastBlock returns when the walk last received or found a block.
+func (p *Progress) LastBlock() time.Time { return time.Unix(0, p.last.Load()) }
+
+func (p *Progress) add(b blocks.Block) {
+	p.Blocks.Add(1)
+	p.Bytes.Add(int64(len(b.RawData())))
+	p.last.Store(time.Now().UnixNano())
+}
+
+// Walker fetches whole DAGs into a blockstore.
+type Walker struct {
+	Blockstore blockstore.Blockstore
+	// Window is how many blocks may be wanted from the network at once.
+	Window int
+	// Stall is how long the walk may go without receiving a block before it
+	// fails.
+	Stall time.Duration
+}
+
+// errStalled is the reason of a walk that made no progress for too long.
+type errStalled struct{ d time.Duration }
+
+func (e errStalled) Error() string {
+	return fmt.Sprintf("no progress for %s: no peer sent the missing blocks (is the content online, and are the origins reachable?)", e.d)
+}
+
+// Walk fetches every block reachable from root that the blockstore does
+// not hold yet, through sess, checking each block's hash, codec and size,
+// and stores them. Blocks already held are read for their links, so an
+// interrupted walk resumes where it stopped. It returns nil once every
+// block of the DAG is in the blockstore, or the first rule the DAG breaks
+// as a *tack.Error, or ctx's error.
+func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, p *Progress) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.last.Store(time.Now().UnixNano())
+
+	window := w.Window
+	if window <= 0 {
+		window = 512
+	}
+	seen := map[string]struct{}{string(root.Hash()): {}}
+	todo := []cid.Cid{root} // a stack: depth first keeps it small
+	inflight := 0
+	received := make(chan blocks.Block, window)
+	var (
+		batch   []blocks.Block
+		tick    = time.NewTicker(w.stall() / 10)
+		missing []cid.Cid
+	)
+	defer tick.Stop()
+
+	// visit handles a block that is now stored: it queues its unseen links.
+	visit := func(b blocks.Block) error {
+		links, err := dag.Links(b)
+		if err != nil {
+			return tack.Errorf(tack.EINVALID, "block %s cannot be decoded: %v", b.Cid(), err)
+		}
+		for _, l := range links {
+			k := string(l.Hash())
+			if _, ok := seen[k]; ok {
+				continue
+			}
+			seen[k] = struct{}{}
+			todo = append(todo, l)
+		}
+		return nil
+	}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := w.Blockstore.PutMany(ctx, batch); err != nil {
+			return fmt.Errorf("storing blocks: %w", err)
+		}
+		for _, b := range batch {
+			p.add(b)
+			if err := visit(b); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+
+	for len(todo) > 0 || inflight > 0 || len(batch) > 0 {
+		// Ask for more while there is room in the window. Blocks already
+		// held are not fetched again, only read for their links.
+		missing = missing[:0]
+		for len(todo) > 0 && inflight+len(missing) < window {
+			c := todo[len(todo)-1]
+			todo = todo[:len(todo)-1]
+			if err := checkCID(c); err != nil {
+				return err
+			}
+			b, err := w.Blockstore.Get(ctx, c)
+			if err == nil {
+				p.add(b)
+				if err := visit(b); err != nil {
+					return err
+				}
+				continue
+			}
+			missing = append(missing, c)
+		}
+		if len(missing) > 0 {
+			ch, err := sess.GetBlocks(ctx, append([]cid.Cid(nil), missing...))
+			if err != nil {
+				return err
+			}
+			inflight += len(missing)
+			go forward(ctx, ch, received)
+		}
+		if inflight == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+			continue
+		}
+
+		select {
+		case b := <-received:
+			inflight--
+			if err := checkBlock(b); err != nil {
+				return err
+			}
+			batch = append(batch, b)
+			// Store in batches, but never sit on blocks while the
+			// network is quiet: links become wants only once stored.
+			if len(batch) >= 64 || len(received) == 0 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-tick.C:
+			if time.Since(p.LastBlock()) > w.stall() {
+				return tack.Errorf(tack.EINVALID, "%s", errStalled{w.stall()}.Error())
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (w *Walker) stall() time.Duration {
+	if w.Stall <= 0 {
+		return 10 * time.Minute
+	}
+	return w.Stall
+}
+
+// forward copies blocks from a GetBlocks channel to out until it closes.
+func forward(ctx context.Context, in <-chan blocks.Block, out chan<- blocks.Block) {
+	for b := range in {
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// checkCID refuses a link to a codec tack does not accept before asking the
+// network for it.
+func checkCID(c cid.Cid) error {
+	if codec := c.Prefix().Codec; !tack.CodecAllowed(codec) {
+		return tack.Errorf(tack.EINVALID, "the DAG links to %s, which uses codec %s; tack accepts raw, dag-pb, dag-cbor and dag-json", c, tack.CodecName(codec))
+	}
+	return nil
+}
+
+// checkBlock verifies that a block's data hashes to its CID and that tack
+// accepts its codec and size.
+func checkBlock(b blocks.Block) error {
+	c := b.Cid()
+	sum, err := c.Prefix().Sum(b.RawData())
+	if err != nil || !sum.Equals(c) {
+		return tack.Errorf(tack.EINVALID, "block %s does not match its hash", c)
+	}
+	if err := dag.Check(b); err != nil {
+		return tack.Errorf(tack.EINVALID, "%v", err)
+	}
+	return nil
+}
