@@ -62,7 +62,9 @@ func OpenLocal(dir string) (*Local, error) {
 		return nil, fmt.Errorf("blockstore: %w", err)
 	}
 	return &Local{
-		Blockstore: blockstore.NewBlockstore(ds, blockstore.NoPrefix()),
+		// Write through: the pinner looks for a block before it fetches
+		// one, so checking again on every write would only cost a stat.
+		Blockstore: blockstore.NewBlockstore(ds, blockstore.NoPrefix(), blockstore.WriteThrough(true)),
 		ds:         ds,
 		dir:        f,
 	}, nil

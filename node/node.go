@@ -21,6 +21,7 @@ import (
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/routing"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -150,9 +151,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	limits := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&limits)
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits()))
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -279,4 +278,28 @@ func (n *Node) Close() error {
 	}
 	errs = append(errs, n.host.Close())
 	return errors.Join(errs...)
+}
+
+// resourceLimits are libp2p's default limits, scaled to the machine, with
+// room for bitswap's bursts.
+//
+// A bitswap peer sends every message on a new stream, and a peer that
+// serves a DAG fast has many of them open at once. libp2p's default of 64
+// inbound streams per protocol and peer then resets the rest, and the
+// blocks they carried are lost: the session waits for its next
+// rebroadcast, tens of seconds later (a 50,000-block fetch stalled at 78%
+// for 43 s). The per-peer and system limits still bound what one peer or
+// all of them can hold.
+func resourceLimits() rcmgr.ConcreteLimitConfig {
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	for _, proto := range []protocol.ID{bsnet.ProtocolBitswap, bsnet.ProtocolBitswapOneOne, bsnet.ProtocolBitswapOneZero, bsnet.ProtocolBitswapNoVers} {
+		limits.AddProtocolPeerLimit(proto,
+			rcmgr.BaseLimit{StreamsInbound: 1024, StreamsOutbound: 1024, Streams: 2048, Memory: 64 << 20},
+			rcmgr.BaseLimitIncrease{Memory: 64 << 20})
+		limits.AddProtocolLimit(proto,
+			rcmgr.BaseLimit{StreamsInbound: 4096, StreamsOutbound: 4096, Streams: 8192, Memory: 256 << 20},
+			rcmgr.BaseLimitIncrease{StreamsInbound: 1024, StreamsOutbound: 1024, Streams: 2048, Memory: 256 << 20})
+	}
+	return limits.AutoScale()
 }

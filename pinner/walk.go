@@ -3,6 +3,7 @@ package pinner
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,12 +34,18 @@ func (p *Progress) add(b blocks.Block) {
 
 // Walker fetches whole DAGs into a blockstore.
 type Walker struct {
+	// Blockstore receives the blocks. Walk checks Has (through Get) before
+	// it asks the network for a block, so a blockstore opened with
+	// blockstore.WriteThrough saves a second check per block.
 	Blockstore blockstore.Blockstore
 	// Window is how many blocks may be wanted from the network at once.
 	Window int
 	// Stall is how long the walk may go without receiving a block before it
 	// fails.
 	Stall time.Duration
+	// Writers is how many goroutines store blocks. Storing runs beside the
+	// fetch, so that a slow disk never holds up bitswap's receive path.
+	Writers int
 }
 
 // errStalled is the reason of a walk that made no progress for too long.
@@ -48,21 +55,64 @@ func (e errStalled) Error() string {
 	return fmt.Sprintf("no progress for %s: no peer sent the missing blocks (is the content online, and are the origins reachable?)", e.d)
 }
 
+// batchSize is how many blocks go to the blockstore in one PutMany.
+const batchSize = 64
+
 // Walk fetches every block reachable from root that the blockstore does
 // not hold yet, through sess, checking each block's hash, codec and size,
 // and stores them. Blocks already held are read for their links, so an
 // interrupted walk resumes where it stopped. It returns nil once every
 // block of the DAG is in the blockstore, or the first rule the DAG breaks
 // as a *tack.Error, or ctx's error.
+//
+// A block's links are wanted as soon as the block arrives and checks out;
+// it is stored meanwhile by the writers. The order in which blocks reach
+// the disk does not matter: a resumed walk starts again from the root,
+// and the DAG counts as held only once Walk has returned nil.
 func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, p *Progress) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	p.last.Store(time.Now().UnixNano())
 
 	window := w.Window
 	if window <= 0 {
 		window = 512
 	}
+	writers := w.Writers
+	if writers <= 0 {
+		writers = 2
+	}
+
+	// The writers store batches and count them in p. The first error
+	// cancels the walk with itself as the cause.
+	store := make(chan []blocks.Block, writers)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range store {
+				if ctx.Err() != nil {
+					continue // drain: the walk is over
+				}
+				if err := w.Blockstore.PutMany(ctx, batch); err != nil {
+					cancel(fmt.Errorf("storing blocks: %w", err))
+					continue
+				}
+				for _, b := range batch {
+					p.add(b)
+				}
+			}
+		}()
+	}
+	// Stop the writers however the walk ends.
+	defer func() {
+		if store != nil {
+			close(store)
+			wg.Wait()
+		}
+	}()
+
 	seen := map[string]struct{}{string(root.Hash()): {}}
 	todo := []cid.Cid{root} // a stack: depth first keeps it small
 	inflight := 0
@@ -74,7 +124,7 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 	)
 	defer tick.Stop()
 
-	// visit handles a block that is now stored: it queues its unseen links.
+	// visit queues the unseen links of a block that checked out.
 	visit := func(b blocks.Block) error {
 		links, err := dag.Links(b)
 		if err != nil {
@@ -94,20 +144,16 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := w.Blockstore.PutMany(ctx, batch); err != nil {
-			return fmt.Errorf("storing blocks: %w", err)
+		select {
+		case store <- batch:
+			batch = make([]blocks.Block, 0, batchSize)
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
 		}
-		for _, b := range batch {
-			p.add(b)
-			if err := visit(b); err != nil {
-				return err
-			}
-		}
-		batch = batch[:0]
-		return nil
 	}
 
-	for len(todo) > 0 || inflight > 0 || len(batch) > 0 {
+	for len(todo) > 0 || inflight > 0 {
 		// Ask for more while there is room in the window. Blocks already
 		// held are not fetched again, only read for their links.
 		missing = missing[:0]
@@ -136,22 +182,23 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 			go forward(ctx, ch, received)
 		}
 		if inflight == 0 {
-			if err := flush(); err != nil {
-				return err
-			}
 			continue
 		}
 
 		select {
 		case b := <-received:
 			inflight--
+			p.last.Store(time.Now().UnixNano())
 			if err := checkBlock(b); err != nil {
+				return err
+			}
+			if err := visit(b); err != nil {
 				return err
 			}
 			batch = append(batch, b)
 			// Store in batches, but never sit on blocks while the
-			// network is quiet: links become wants only once stored.
-			if len(batch) >= 64 || len(received) == 0 {
+			// network is quiet.
+			if len(batch) >= batchSize || len(received) == 0 {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -161,8 +208,19 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 				return tack.Errorf(tack.EINVALID, "%s", errStalled{w.stall()}.Error())
 			}
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	// Wait for the writers here rather than in the deferred cleanup, so
+	// that a failed write is this walk's error.
+	close(store)
+	wg.Wait()
+	store = nil
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
 	}
 	return nil
 }

@@ -1,0 +1,185 @@
+package pinner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+
+	"github.com/tack-ipfs/tack"
+	tackbs "github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/internal/testpeer"
+	"github.com/tack-ipfs/tack/node"
+	"github.com/tack-ipfs/tack/pinner"
+)
+
+// newNode starts a node on loopback with the DHT off over bs, connected to
+// peer.
+func newNode(tb testing.TB, bs blockstore.Blockstore, peer *testpeer.Peer) *node.Node {
+	tb.Helper()
+	n, err := node.New(context.Background(), node.Config{
+		Listen:              []string{"/ip4/127.0.0.1/tcp/0"},
+		DHT:                 node.DHTOff,
+		AllowPrivateOrigins: true,
+		Blockstore:          bs,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { n.Close() })
+	if peer != nil {
+		n.Connect(context.Background(), peer.Addrs())
+	}
+	return n
+}
+
+func memBlockstore() blockstore.Blockstore {
+	return blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()), blockstore.NoPrefix())
+}
+
+// walk fetches root from peer into bs and checks that every block of the
+// DAG is there afterwards.
+func walk(tb testing.TB, w *pinner.Walker, n *node.Node, root cid.Cid) (*pinner.Progress, error) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var p pinner.Progress
+	err := w.Walk(ctx, n.NewSession(ctx), root, &p)
+	return &p, err
+}
+
+func TestWalkStoresEveryBlock(t *testing.T) {
+	peer := testpeer.New(t)
+	for _, tc := range []struct {
+		name string
+		root cid.Cid
+	}{
+		{"dag-pb v0", peer.AddFile(t, 3<<20, 4<<10, 0)},
+		{"raw leaves v1", peer.AddFile(t, 3<<20, 1<<10, 1)},
+		{"dag-cbor", peer.AddDAGCBOR(t, 300)},
+		{"dag-json", peer.AddDAGJSON(t, 300)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bs := memBlockstore()
+			w := &pinner.Walker{Blockstore: bs}
+			p, err := walk(t, w, newNode(t, bs, peer), tc.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := testpeer.AllCIDs(context.Background(), peer.Blockstore(), tc.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range all {
+				if ok, _ := bs.Has(context.Background(), c); !ok {
+					t.Fatalf("block %s missing after the walk", c)
+				}
+			}
+			if got := p.Blocks.Load(); got != int64(len(all)) {
+				t.Errorf("progress counts %d blocks, the DAG has %d", got, len(all))
+			}
+			// A second walk finds everything held and fetches nothing.
+			bs2 := bs
+			p2, err := walk(t, &pinner.Walker{Blockstore: bs2}, newNode(t, bs2, nil), tc.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p2.Blocks.Load() != int64(len(all)) {
+				t.Errorf("walk of a held DAG counted %d blocks, want %d", p2.Blocks.Load(), len(all))
+			}
+		})
+	}
+}
+
+func TestWalkRefuses(t *testing.T) {
+	peer := testpeer.New(t)
+	for _, tc := range []struct {
+		name, want string
+		root       cid.Cid
+	}{
+		{"unsupported codec inside", "codec", peer.AddWithUnsupportedCodec(t)},
+		{"oversized block", "2 MiB", peer.AddWithOversizedBlock(t)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bs := memBlockstore()
+			_, err := walk(t, &pinner.Walker{Blockstore: bs, Stall: 5 * time.Second}, newNode(t, bs, peer), tc.root)
+			var te *tack.Error
+			if !errors.As(err, &te) || tack.ErrorCode(err) != tack.EINVALID {
+				t.Fatalf("walk = %v, want an EINVALID tack error", err)
+			}
+			if !contains(err.Error(), tc.want) {
+				t.Errorf("walk = %q, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestWalkStalls(t *testing.T) {
+	bs := memBlockstore()
+	start := time.Now()
+	_, err := walk(t, &pinner.Walker{Blockstore: bs, Stall: time.Second}, newNode(t, bs, nil), testpeer.RandomRawCID(t))
+	if err == nil || !contains(err.Error(), "no progress") {
+		t.Fatalf("walk of unreachable content = %v, want a stall", err)
+	}
+	if time.Since(start) > time.Minute {
+		t.Errorf("stall took %s", time.Since(start))
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// BenchmarkWalk fetches files from an in-process peer with the walker, into
+// memory and into the Local blockstore, at several windows.
+//
+//	go test ./pinner -run '^$' -bench Walk -benchtime 1x
+func BenchmarkWalk(b *testing.B) {
+	for _, sh := range []struct {
+		name        string
+		size, chunk int
+	}{
+		{"64MiB-256KiB", 64 << 20, 256 << 10},
+		{"8MiB-1KiB", 8 << 20, 1 << 10},
+		{"50MB-1KiB", 50_000_000, 1 << 10},
+	} {
+		peer := testpeer.New(b)
+		root := peer.AddFile(b, sh.size, sh.chunk, 1)
+		for _, store := range []string{"mem", "local"} {
+			for _, window := range []int{256, 512, 1000} {
+				b.Run(fmt.Sprintf("%s/%s/window=%d", sh.name, store, window), func(b *testing.B) {
+					b.SetBytes(int64(sh.size))
+					var blocks int64
+					for b.Loop() {
+						var bs blockstore.Blockstore = memBlockstore()
+						if store == "local" {
+							l, err := tackbs.OpenLocal(b.TempDir())
+							if err != nil {
+								b.Fatal(err)
+							}
+							defer l.Close()
+							bs = l
+						}
+						p, err := walk(b, &pinner.Walker{Blockstore: bs, Window: window}, newNode(b, bs, peer), root)
+						if err != nil {
+							b.Fatal(err)
+						}
+						blocks += p.Blocks.Load()
+					}
+					b.ReportMetric(float64(blocks)/b.Elapsed().Seconds(), "blocks/s")
+				})
+			}
+		}
+	}
+}
