@@ -11,25 +11,59 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/ipfs/boxo/blockstore"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
 	flatfs "github.com/ipfs/go-ds-flatfs"
+	ipld "github.com/ipfs/go-ipld-format"
+	mh "github.com/multiformats/go-multihash"
 	"golang.org/x/sys/unix"
 )
 
-// Local is a blockstore on the local disk: one file per block in a flatfs
-// directory sharded by next-to-last/2, as Kubo lays out its blocks.
+// SmallBlock is the size up to which Local keeps a block in its key-value
+// store rather than in a file of its own.
+const SmallBlock = 16 << 10
+
+// Local is a blockstore on the local disk in two parts:
+//
+//   - blocks up to SmallBlock bytes (the inner nodes of files and
+//     directories, dag-cbor and dag-json documents, files chunked small)
+//     in a Pebble key-value store under dir/pebble, where a write is an
+//     append to a log;
+//   - larger blocks (the 256 KiB leaves of files as Kubo chunks them) one
+//     file per block under dir/flatfs, sharded by next-to-last/2 as Kubo
+//     lays out its blocks.
+//
+// One file per block costs a file creation and a rename per block, which
+// limits a 1 KiB-block DAG to a few thousand blocks a second here, while
+// a log-structured store takes large blocks only by writing them twice
+// (log, then tables) and again on every compaction.
 //
 // Blocks are written without fsync, which makes fetching fast; Sync makes
 // every block written so far durable, once per pin rather than once per
 // block.
 type Local struct {
-	blockstore.Blockstore
+	small *pebble.DB
+	large blockstore.Blockstore
 
-	ds  *flatfs.Datastore
-	dir *os.File // held open for syncfs(2)
+	flat *flatfs.Datastore
+	dir  *os.File // held open for syncfs(2)
+
+	// Write-behind: every writeBehind bytes of large blocks, a background
+	// syncfs(2) starts writing them out, so that the Sync that ends a pin
+	// finds little left to do. It runs on a descriptor of its own: a
+	// write-back error is reported once per descriptor, and must reach
+	// Sync's.
+	behind      *os.File
+	unflushed   atomic.Int64
+	writingBack atomic.Bool
 
 	mu      sync.Mutex
 	pending *syncCall // the sync that callers arriving now will share
@@ -40,41 +74,261 @@ type Local struct {
 
 var _ blockstore.Blockstore = (*Local)(nil)
 
-// syncCall is one syncfs(2) shared by every Sync caller waiting for it.
+// syncCall is one flush shared by every Sync caller waiting for it.
 type syncCall struct {
 	done chan struct{}
 	err  error
 }
 
-// OpenLocal opens the blockstore in dir, creating the directory and the
-// flatfs layout on first use.
+// OpenLocal opens the blockstore in dir, creating the directory and both
+// stores on first use.
 func OpenLocal(dir string) (*Local, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("blockstore: %w", err)
 	}
-	ds, err := flatfs.CreateOrOpen(dir, flatfs.NextToLast(2), false)
+	flat, err := flatfs.CreateOrOpen(filepath.Join(dir, "flatfs"), flatfs.NextToLast(2), false)
 	if err != nil {
+		return nil, fmt.Errorf("blockstore: open %s: %w", dir, err)
+	}
+	cache := pebble.NewCache(32 << 20)
+	defer cache.Unref()
+	small, err := pebble.Open(filepath.Join(dir, "pebble"), &pebble.Options{
+		Cache:              cache,
+		MemTableSize:       16 << 20,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{},
+	})
+	if err != nil {
+		flat.Close()
 		return nil, fmt.Errorf("blockstore: open %s: %w", dir, err)
 	}
 	f, err := os.Open(dir)
 	if err != nil {
-		ds.Close()
+		small.Close()
+		flat.Close()
+		return nil, fmt.Errorf("blockstore: %w", err)
+	}
+	behind, err := os.Open(dir)
+	if err != nil {
+		f.Close()
+		small.Close()
+		flat.Close()
 		return nil, fmt.Errorf("blockstore: %w", err)
 	}
 	return &Local{
+		behind: behind,
+		small: small,
 		// Write through: the pinner looks for a block before it fetches
 		// one, so checking again on every write would only cost a stat.
-		Blockstore: blockstore.NewBlockstore(ds, blockstore.NoPrefix(), blockstore.WriteThrough(true)),
-		ds:         ds,
-		dir:        f,
+		large: blockstore.NewBlockstore(flat, blockstore.NoPrefix(), blockstore.WriteThrough(true)),
+		flat:  flat,
+		dir:   f,
 	}, nil
 }
 
-// Sync makes every block written before the call durable. It flushes the
-// whole filesystem that holds the blockstore with syncfs(2): flatfs' own
-// Sync does nothing when it was opened without sync. Concurrent callers
-// share flushes (a group commit), so many pins finishing at once cost
-// about one flush.
+// pebbleLogger sends Pebble's errors to slog and drops its chatter.
+type pebbleLogger struct{}
+
+func (pebbleLogger) Infof(string, ...any) {}
+func (pebbleLogger) Errorf(format string, args ...any) {
+	slog.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
+}
+func (pebbleLogger) Fatalf(format string, args ...any) {
+	slog.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
+	os.Exit(1)
+}
+
+// getSmall returns the small block stored under c's multihash, or nil.
+func (l *Local) getSmall(c cid.Cid) ([]byte, error) {
+	v, closer, err := l.small.Get(c.Hash())
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: get %s: %w", c, err)
+	}
+	data := make([]byte, len(v))
+	copy(data, v)
+	return data, closer.Close()
+}
+
+// Get returns the block c names, or an ipld.ErrNotFound.
+func (l *Local) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	if !c.Defined() {
+		return nil, ipld.ErrNotFound{Cid: c}
+	}
+	data, err := l.getSmall(c)
+	if err != nil {
+		return nil, err
+	}
+	if data != nil {
+		return blocks.NewBlockWithCid(data, c)
+	}
+	return l.large.Get(ctx, c)
+}
+
+// Has tells whether the blockstore holds the block c names.
+func (l *Local) Has(ctx context.Context, c cid.Cid) (bool, error) {
+	if _, err := l.GetSize(ctx, c); err != nil {
+		if ipld.IsNotFound(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// GetSize returns the size of the block c names, or an ipld.ErrNotFound.
+func (l *Local) GetSize(ctx context.Context, c cid.Cid) (int, error) {
+	if !c.Defined() {
+		return -1, ipld.ErrNotFound{Cid: c}
+	}
+	v, closer, err := l.small.Get(c.Hash())
+	if err == nil {
+		n := len(v)
+		return n, closer.Close()
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return -1, fmt.Errorf("blockstore: get %s: %w", c, err)
+	}
+	return l.large.GetSize(ctx, c)
+}
+
+// Put stores a block.
+func (l *Local) Put(ctx context.Context, b blocks.Block) error {
+	if len(b.RawData()) <= SmallBlock {
+		if err := l.small.Set(b.Cid().Hash(), b.RawData(), pebble.NoSync); err != nil {
+			return fmt.Errorf("blockstore: put %s: %w", b.Cid(), err)
+		}
+		return nil
+	}
+	if err := l.large.Put(ctx, b); err != nil {
+		return err
+	}
+	l.wrote(len(b.RawData()))
+	return nil
+}
+
+// PutMany stores blocks: the small ones in one batch, the large ones in
+// parallel files.
+func (l *Local) PutMany(ctx context.Context, bs []blocks.Block) error {
+	var large []blocks.Block
+	batch := l.small.NewBatch()
+	defer batch.Close()
+	for _, b := range bs {
+		if len(b.RawData()) > SmallBlock {
+			large = append(large, b)
+			continue
+		}
+		if err := batch.Set(b.Cid().Hash(), b.RawData(), nil); err != nil {
+			return fmt.Errorf("blockstore: put %s: %w", b.Cid(), err)
+		}
+	}
+	if !batch.Empty() {
+		if err := batch.Commit(pebble.NoSync); err != nil {
+			return fmt.Errorf("blockstore: put: %w", err)
+		}
+	}
+	if len(large) > 0 {
+		if err := l.large.PutMany(ctx, large); err != nil {
+			return err
+		}
+		n := 0
+		for _, b := range large {
+			n += len(b.RawData())
+		}
+		l.wrote(n)
+	}
+	return nil
+}
+
+// writeBehind is how many bytes of large blocks may be written before a
+// background write-back starts.
+const writeBehind = 32 << 20
+
+// wrote counts n bytes written to flatfs and starts a write-back once
+// writeBehind bytes have accumulated and none is running.
+func (l *Local) wrote(n int) {
+	if l.unflushed.Add(int64(n)) < writeBehind || !l.writingBack.CompareAndSwap(false, true) {
+		return
+	}
+	l.unflushed.Store(0)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	l.loops.Add(1)
+	go func() {
+		defer l.loops.Done()
+		defer l.writingBack.Store(false)
+		_ = unix.Syncfs(int(l.behind.Fd())) // errors are Sync's to report
+	}()
+}
+
+// DeleteBlock removes a block. Removing a block that is not there is not
+// an error.
+func (l *Local) DeleteBlock(ctx context.Context, c cid.Cid) error {
+	if err := l.small.Delete(c.Hash(), pebble.NoSync); err != nil {
+		return fmt.Errorf("blockstore: delete %s: %w", c, err)
+	}
+	if err := l.large.DeleteBlock(ctx, c); err != nil && !ipld.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// AllKeysChan lists every stored block as a CIDv1 with the raw codec: the
+// blockstore keeps multihashes, not codecs.
+func (l *Local) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {
+	it, err := l.small.NewIterWithContext(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: list: %w", err)
+	}
+	out := make(chan cid.Cid, 64)
+	go func() {
+		defer close(out)
+		send := func(c cid.Cid) bool {
+			select {
+			case out <- c:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for it.First(); it.Valid(); it.Next() {
+			h, err := mh.Cast(append([]byte(nil), it.Key()...))
+			if err != nil {
+				continue // not a block's key
+			}
+			if !send(cid.NewCidV1(cid.Raw, h)) {
+				it.Close()
+				return
+			}
+		}
+		if err := it.Close(); err != nil {
+			slog.Error("blockstore: listing small blocks", "err", err)
+			return
+		}
+		large, err := l.large.AllKeysChan(ctx)
+		if err != nil {
+			slog.Error("blockstore: listing large blocks", "err", err)
+			return
+		}
+		for c := range large {
+			if !send(c) {
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Sync makes every block written before the call durable: it syncs the
+// small blocks' log, then flushes the whole filesystem that holds the
+// large blocks with syncfs(2) (flatfs' own Sync does nothing when it was
+// opened without sync). Concurrent callers share flushes (a group
+// commit), so many pins finishing at once cost about one flush.
 func (l *Local) Sync(ctx context.Context) error {
 	l.mu.Lock()
 	if l.closed {
@@ -115,17 +369,31 @@ func (l *Local) syncLoop() {
 			return
 		}
 		l.mu.Unlock()
-		if err := unix.Syncfs(int(l.dir.Fd())); err != nil {
-			c.err = fmt.Errorf("blockstore: syncfs %s: %w", l.dir.Name(), err)
-		}
+		c.err = l.flush()
 		close(c.done)
 	}
 }
 
-// DiskUsage returns the bytes the blockstore uses on disk, as flatfs
-// accounts them.
+// flush makes both stores durable.
+func (l *Local) flush() error {
+	// A synced write waits for the log to be synced up to itself, so it
+	// covers every write before it.
+	if err := l.small.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("blockstore: sync: %w", err)
+	}
+	if err := unix.Syncfs(int(l.dir.Fd())); err != nil {
+		return fmt.Errorf("blockstore: syncfs %s: %w", l.dir.Name(), err)
+	}
+	return nil
+}
+
+// DiskUsage returns the bytes the blockstore uses on disk.
 func (l *Local) DiskUsage(ctx context.Context) (uint64, error) {
-	return l.ds.DiskUsage(ctx)
+	du, err := l.flat.DiskUsage(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return du + l.small.Metrics().DiskSpaceUsage(), nil
 }
 
 // Close flushes and closes the blockstore. Calling it again does nothing.
@@ -142,5 +410,5 @@ func (l *Local) Close() error {
 	l.closed = true
 	l.mu.Unlock()
 	l.loops.Wait() // syncLoop has let go of the directory
-	return errors.Join(err, l.ds.Close(), l.dir.Close())
+	return errors.Join(err, l.small.Close(), l.flat.Close(), l.dir.Close(), l.behind.Close())
 }

@@ -1,6 +1,7 @@
 package blockstore_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	boxobs "github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/datastore/dshelp"
+	blocks "github.com/ipfs/go-block-format"
 
 	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/blockstore/blockstoretest"
@@ -42,29 +45,44 @@ func TestLocalReopen(t *testing.T) {
 }
 
 func TestLocalLayout(t *testing.T) {
+	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "blocks")
 	l := MustOpenLocal(t, dir)
-	b := blockstoretest.RandomBlocks(t, 1, 10)[0]
-	if err := l.Put(context.Background(), b); err != nil {
+	small := blockstoretest.RandomBlocks(t, 1, blockstore.SmallBlock)[0]
+	large := blockstoretest.RandomBlocks(t, 1, blockstore.SmallBlock+1)[0]
+	if err := l.PutMany(ctx, []blocks.Block{small, large}); err != nil {
 		t.Fatal(err)
 	}
-	shard, err := os.ReadFile(filepath.Join(dir, "SHARDING"))
+	shard, err := os.ReadFile(filepath.Join(dir, "flatfs", "SHARDING"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := string(shard), "/repo/flatfs/shard/v1/next-to-last/2\n"; got != want {
 		t.Errorf("SHARDING: got %q, want %q", got, want)
 	}
-	// Kubo's layout: no /blocks prefix, base32 multihash keys.
-	matches, err := filepath.Glob(filepath.Join(dir, "*", "*.data"))
+	// Large blocks in Kubo's layout: no /blocks prefix, base32 multihash
+	// keys. Small ones in Pebble.
+	matches, err := filepath.Glob(filepath.Join(dir, "flatfs", "*", "*.data"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(matches) != 1 {
-		t.Errorf("got block files %v, want one", matches)
+	if len(matches) != 1 || filepath.Base(matches[0]) != dshelp.MultihashToDsKey(large.Cid().Hash()).String()[1:]+".data" {
+		t.Errorf("got block files %v, want one, for %s", matches, large.Cid())
 	}
-	du, err := l.DiskUsage(context.Background())
-	if err != nil || du == 0 {
+	if ents, err := os.ReadDir(filepath.Join(dir, "pebble")); err != nil || len(ents) == 0 {
+		t.Errorf("no Pebble store for small blocks: %v", err)
+	}
+	for _, b := range []blocks.Block{small, large} {
+		got, err := l.Get(ctx, b.Cid())
+		if err != nil || !bytes.Equal(got.RawData(), b.RawData()) {
+			t.Errorf("Get(%d-byte block): %v", len(b.RawData()), err)
+		}
+		if n, err := l.GetSize(ctx, b.Cid()); n != len(b.RawData()) || err != nil {
+			t.Errorf("GetSize(%d-byte block) = %d, %v", len(b.RawData()), n, err)
+		}
+	}
+	du, err := l.DiskUsage(ctx)
+	if err != nil || du < uint64(len(large.RawData())) {
 		t.Errorf("DiskUsage: got %d, %v", du, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/blockstore"
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
@@ -160,7 +161,7 @@ func BenchmarkWalk(b *testing.B) {
 			for _, window := range []int{256, 512, 1000} {
 				b.Run(fmt.Sprintf("%s/%s/window=%d", sh.name, store, window), func(b *testing.B) {
 					b.SetBytes(int64(sh.size))
-					var blocks int64
+					var nblocks int64
 					for b.Loop() {
 						var bs blockstore.Blockstore = memBlockstore()
 						if store == "local" {
@@ -175,11 +176,42 @@ func BenchmarkWalk(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						blocks += p.Blocks.Load()
+						nblocks += p.Blocks.Load()
 					}
-					b.ReportMetric(float64(blocks)/b.Elapsed().Seconds(), "blocks/s")
+					b.ReportMetric(float64(nblocks)/b.Elapsed().Seconds(), "blocks/s")
 				})
 			}
 		}
+	}
+}
+
+// lyingFetcher answers every want with the same wrong bytes, as a peer
+// behind a fetcher that does not hash what it receives could.
+type lyingFetcher struct{}
+
+func (lyingFetcher) GetBlock(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	return blocks.NewBlockWithCid([]byte("not the block you asked for"), c)
+}
+
+func (f lyingFetcher) GetBlocks(ctx context.Context, cs []cid.Cid) (<-chan blocks.Block, error) {
+	out := make(chan blocks.Block, len(cs))
+	for _, c := range cs {
+		b, _ := f.GetBlock(ctx, c)
+		out <- b
+	}
+	close(out)
+	return out, nil
+}
+
+func TestWalkChecksHashes(t *testing.T) {
+	bs := memBlockstore()
+	root := testpeer.RandomRawCID(t)
+	var p pinner.Progress
+	err := (&pinner.Walker{Blockstore: bs}).Walk(context.Background(), lyingFetcher{}, root, &p)
+	if tack.ErrorCode(err) != tack.EINVALID || !contains(err.Error(), "does not match its hash") {
+		t.Fatalf("walk over a lying fetcher = %v, want a hash mismatch", err)
+	}
+	if ok, _ := bs.Has(context.Background(), root); ok {
+		t.Error("a block that does not match its hash was stored")
 	}
 }

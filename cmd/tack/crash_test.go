@@ -114,7 +114,9 @@ func startProcess(t testing.TB, bin, dir, addr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--data", dir, "--listen", addr, "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
 		"--bootstrap", "none", "--dht", "off", "--allow-private-origins")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// The process's output goes to the test's log, shown with -v or when
+	// the test fails, and kept out of benchmark results.
+	cmd.Stdout, cmd.Stderr = testWriter{t}, testWriter{t}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("starting the IPFS node: %w", err)
 	}
 
-	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
+	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
 		pinner.Config{Workers: c.Workers, Stall: c.PinTimeout}, m.Logger)
 
 	api := &http.Server{
