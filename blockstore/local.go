@@ -116,13 +116,13 @@ func OpenLocal(dir string) (*Local, error) {
 		return nil, fmt.Errorf("blockstore: %w", err)
 	}
 	return &Local{
-		behind: behind,
 		small: small,
 		// Write through: the pinner looks for a block before it fetches
 		// one, so checking again on every write would only cost a stat.
-		large: blockstore.NewBlockstore(flat, blockstore.NoPrefix(), blockstore.WriteThrough(true)),
-		flat:  flat,
-		dir:   f,
+		large:  blockstore.NewBlockstore(flat, blockstore.NoPrefix(), blockstore.WriteThrough(true)),
+		flat:   flat,
+		dir:    f,
+		behind: behind,
 	}, nil
 }
 
