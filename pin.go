@@ -58,6 +58,10 @@ type PinRequest struct {
 	Details   string    // progress while pinning, the reason when failed
 	Blocks    int64     // blocks fetched so far; the DAG's block count once pinned
 	Bytes     int64     // bytes fetched so far; the DAG's size once pinned
+	// Position is, for a queued request, its place in the queue of every
+	// account's requests, as PinStore.QueuePositions found it: 1 is next
+	// in line. 0 means unknown.
+	Position int64
 }
 
 // Info returns the PinStatus.info map of the request.
@@ -65,9 +69,18 @@ func (r *PinRequest) Info() map[string]string {
 	info := map[string]string{}
 	switch r.Status {
 	case StatusQueued:
-		info["status_details"] = "queued: waiting for a worker"
+		switch r.Position {
+		case 0:
+			info["status_details"] = "queued: waiting for a worker"
+		case 1:
+			info["status_details"] = "queued: next in line for a worker"
+		case 2:
+			info["status_details"] = "queued: 1 request ahead in the queue"
+		default:
+			info["status_details"] = "queued: " + strconv.FormatInt(r.Position-1, 10) + " requests ahead in the queue"
+		}
 		if r.Details != "" {
-			info["status_details"] = r.Details
+			info["status_details"] += "; " + r.Details
 		}
 	case StatusPinning:
 		info["status_details"] = "fetching: " + strconv.FormatInt(r.Blocks, 10) + " blocks, " + strconv.FormatInt(r.Bytes, 10) + " bytes so far"
@@ -151,6 +164,11 @@ type PinStore interface {
 
 	// CountPins returns how many requests the account has in each status.
 	CountPins(ctx context.Context, accountID int64) (map[Status]int, error)
+
+	// QueuePositions sets Position on every queued request among reqs:
+	// 1 plus how many queued requests, of any account, come before it in
+	// the order ClaimPins takes them. It leaves the other requests alone.
+	QueuePositions(ctx context.Context, reqs []*PinRequest) error
 
 	// ClaimPins hands up to n requests to the worker owner, oldest first:
 	// queued ones, and pinning ones whose lease ran out (their worker died).

@@ -21,6 +21,7 @@ func (s *Server) handleListPins(w http.ResponseWriter, r *http.Request, acct *ta
 		s.Error(w, r, err)
 		return
 	}
+	s.queuePositions(r, reqs...)
 	delegates := s.delegates()
 	res := PinResults{Count: count, Results: make([]PinStatus, 0, len(reqs))}
 	for _, req := range reqs {
@@ -43,6 +44,7 @@ func (s *Server) handleCreatePin(w http.ResponseWriter, r *http.Request, acct *t
 	if req.Status == tack.StatusQueued && s.Notifier != nil {
 		s.Notifier.Queued()
 	}
+	s.queuePositions(r, req)
 	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
 }
 
@@ -58,6 +60,7 @@ func (s *Server) handleGetPin(w http.ResponseWriter, r *http.Request, acct *tack
 		s.Error(w, r, err)
 		return
 	}
+	s.queuePositions(r, req)
 	s.writeJSON(w, r, http.StatusOK, pinStatus(req, s.delegates()))
 }
 
@@ -84,6 +87,7 @@ func (s *Server) handleReplacePin(w http.ResponseWriter, r *http.Request, acct *
 			s.Notifier.Queued()
 		}
 	}
+	s.queuePositions(r, req)
 	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
 }
 
@@ -155,4 +159,13 @@ func (s *Server) delegates() []string {
 		d = []string{}
 	}
 	return d
+}
+
+// queuePositions fills in where queued requests stand in the queue, for
+// their status_details. Without it they still say they are queued, so a
+// failure is logged rather than answered.
+func (s *Server) queuePositions(r *http.Request, reqs ...*tack.PinRequest) {
+	if err := s.Store.QueuePositions(r.Context(), reqs); err != nil {
+		s.logger().Error("finding queue positions", "err", err)
+	}
 }

@@ -523,3 +523,50 @@ func TestDefaultRateLimitFitsKubo(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestQueuePosition: a queued request says where it stands in the queue of
+// every account's requests (decision 16.9), on every operation that
+// returns it.
+func TestQueuePosition(t *testing.T) {
+	e := newEnv(t, nil)
+	_, ta := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	_, tb := e.MustAccount(t, "b@example.com", tack.AccessApproved)
+	first := e.MustCreate(t, ta, `{"cid":"`+MustCID(t, cid.Raw, "one").String()+`"}`)
+	if got, want := first.Info["status_details"], "queued: next in line for a worker"; got != want {
+		t.Errorf("first request: status_details %q, want %q", got, want)
+	}
+	second := e.MustCreate(t, tb, `{"cid":"`+MustCID(t, cid.Raw, "two").String()+`"}`)
+	if got, want := second.Info["status_details"], "queued: 1 request ahead in the queue"; got != want {
+		t.Errorf("second request: status_details %q, want %q", got, want)
+	}
+	third := e.MustCreate(t, ta, `{"cid":"`+MustCID(t, cid.Raw, "three").String()+`"}`)
+	want := "queued: 2 requests ahead in the queue"
+	if got := third.Info["status_details"]; got != want {
+		t.Errorf("third request: status_details %q, want %q", got, want)
+	}
+	got := MustStatus(t, e.do(t, "GET", "/pins/"+third.RequestID, ta, ""), http.StatusOK)
+	if got.Info["status_details"] != want {
+		t.Errorf("GET third: status_details %q, want %q", got.Info["status_details"], want)
+	}
+	list := MustResults(t, e.do(t, "GET", "/pins?status=queued", ta, ""))
+	var details []string
+	for _, ps := range list.Results {
+		details = append(details, ps.Info["status_details"])
+	}
+	if wantList := []string{want, "queued: next in line for a worker"}; !reflect.DeepEqual(details, wantList) {
+		t.Errorf("list: status_details %q, want %q", details, wantList)
+	}
+	// Deleting the first moves the others up; replacing the second sends
+	// it to the back.
+	if r := e.do(t, "DELETE", "/pins/"+first.RequestID, ta, ""); r.status != http.StatusAccepted {
+		t.Fatalf("DELETE: %d", r.status)
+	}
+	replaced := MustStatus(t, e.do(t, "POST", "/pins/"+second.RequestID, tb, `{"cid":"`+MustCID(t, cid.Raw, "four").String()+`"}`), http.StatusAccepted)
+	if got, want := replaced.Info["status_details"], "queued: 1 request ahead in the queue"; got != want {
+		t.Errorf("replaced request: status_details %q, want %q", got, want)
+	}
+	got = MustStatus(t, e.do(t, "GET", "/pins/"+third.RequestID, ta, ""), http.StatusOK)
+	if want := "queued: next in line for a worker"; got.Info["status_details"] != want {
+		t.Errorf("third after delete and replace: status_details %q, want %q", got.Info["status_details"], want)
+	}
+}

@@ -66,6 +66,59 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	return pins, nil
 }
 
+// QueuePositions sets Position on the queued requests among reqs. It
+// counts, in one read transaction, the queued requests before the first of
+// them and then those between each and the next, so that the index range
+// it walks ends at the last of them, however many it is given.
+func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
+	var queued []*tack.PinRequest
+	for _, r := range reqs {
+		if r.Status == tack.StatusQueued {
+			queued = append(queued, r)
+		}
+	}
+	if len(queued) == 0 {
+		return nil
+	}
+	slices.SortFunc(queued, func(a, b *tack.PinRequest) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		pos := int64(1)
+		for i, r := range queued {
+			var n int64
+			var err error
+			if i == 0 {
+				err = tx.QueryRowContext(ctx, `
+					SELECT count(*) FROM pins
+					WHERE status = 'queued' AND (created, id) < (?, ?)`,
+					micros(r.Created), r.ID).Scan(&n)
+			} else {
+				// The stretch starts at the previous request, which
+				// counts if it is still queued.
+				prev := queued[i-1]
+				err = tx.QueryRowContext(ctx, `
+					SELECT count(*) FROM pins
+					WHERE status = 'queued' AND (created, id) >= (?, ?) AND (created, id) < (?, ?)`,
+					micros(prev.Created), prev.ID, micros(r.Created), r.ID).Scan(&n)
+			}
+			if err != nil {
+				return err
+			}
+			pos += n
+			r.Position = pos
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("queue positions: %w", err)
+	}
+	return nil
+}
+
 // RenewLeases extends owner's lease on the given pinning requests until
 // until and records blocks and bytes as their progress. It returns the IDs
 // that owner still holds: a deleted, finished or taken-over request is left

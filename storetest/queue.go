@@ -374,3 +374,54 @@ func testFindDAG(t *testing.T, s tack.Store) {
 		}
 	}
 }
+
+func testQueuePositions(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "vera@example.com")
+	b := MustCreateAccount(t, s, "walt@example.com")
+	// The queue interleaves both accounts, oldest first.
+	var all []*tack.PinRequest
+	for i := range 3 {
+		all = append(all, MustCreatePins(t, s, a.ID, fmt.Sprintf("a%d", i), 1)...)
+		all = append(all, MustCreatePins(t, s, b.ID, fmt.Sprintf("b%d", i), 1)...)
+	}
+	positions := func(reqs ...*tack.PinRequest) []int64 {
+		t.Helper()
+		if err := s.QueuePositions(t.Context(), reqs); err != nil {
+			t.Fatalf("QueuePositions: %v", err)
+		}
+		out := []int64{}
+		for _, r := range reqs {
+			out = append(out, r.Position)
+		}
+		return out
+	}
+	fresh := func(r *tack.PinRequest) *tack.PinRequest { return MustFindPin(t, s, r.AccountID, r.ID) }
+
+	if got := positions(fresh(all[0])); !slices.Equal(got, []int64{1}) {
+		t.Errorf("oldest request: position %v, want [1]", got)
+	}
+	if got := positions(fresh(all[5]), fresh(all[1]), fresh(all[4])); !slices.Equal(got, []int64{6, 2, 5}) {
+		t.Errorf("positions of 6th, 2nd and 5th = %v, want [6 2 5]", got)
+	}
+	// A claimed request leaves the queue; the others move up.
+	claimed := MustClaim(t, s, "w1", 2, hour())
+	if got := ids(claimed); !slices.Equal(got, ids(all[:2])) {
+		t.Fatalf("claimed %v, want %v", got, ids(all[:2]))
+	}
+	reqs := []*tack.PinRequest{fresh(all[0]), fresh(all[2]), fresh(all[3]), fresh(all[5])}
+	if got := positions(reqs...); !slices.Equal(got, []int64{0, 1, 2, 4}) {
+		t.Errorf("after two claims: positions %v, want [0 1 2 4] (the pinning one untouched)", got)
+	}
+	// A deleted request leaves it too, and one that a listing still shows
+	// as queued counts from where it was.
+	stale := fresh(all[3])
+	if err := s.DeletePin(t.Context(), b.ID, all[3].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := positions(stale, fresh(all[4]), fresh(all[5])); !slices.Equal(got, []int64{2, 2, 3}) {
+		t.Errorf("after a delete: positions %v, want [2 2 3]", got)
+	}
+	if err := s.QueuePositions(t.Context(), nil); err != nil {
+		t.Errorf("QueuePositions(nil): %v", err)
+	}
+}

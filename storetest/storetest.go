@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"FindPins/Empty", testFindPinsEmpty},
 
 		{"Queue/Claim", testClaimPins},
+		{"Queue/Positions", testQueuePositions},
 		{"Queue/ClaimConcurrent", testClaimConcurrent},
 		{"Queue/ExpiredLease", testExpiredLease},
 		{"Queue/RenewProgress", testRenewProgress},
