@@ -26,6 +26,7 @@ type Config struct {
 	AllowPrivateOrigins bool          // --allow-private-origins: dial loopback and LAN origins
 	Workers             int           // --workers: DAGs fetched at once
 	PinTimeout          time.Duration // --pin-timeout: a fetch with no new block for this long fails
+	PinMaxTime          time.Duration // --pin-max-time: a fetch still running after this long fails
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -38,6 +39,7 @@ func DefaultConfig() Config {
 		DHT:        "auto",
 		Workers:    8,
 		PinTimeout: 10 * time.Minute,
+		PinMaxTime: 24 * time.Hour,
 	}
 }
 
@@ -79,6 +81,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.BoolVar(&c.AllowPrivateOrigins, "allow-private-origins", c.AllowPrivateOrigins, "dial loopback and private-network origins (for LANs and tests)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "DAGs fetched at once")
 	fs.DurationVar(&c.PinTimeout, "pin-timeout", c.PinTimeout, "a pin fails after this long without receiving a block")
+	fs.DurationVar(&c.PinMaxTime, "pin-max-time", c.PinMaxTime, "a pin fails if its fetch is still running after this long")
 	return bootstrap
 }
 
@@ -124,6 +127,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.Workers < 1 {
 		return fmt.Errorf("--workers must be at least 1")
+	}
+	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 {
+		return fmt.Errorf("--pin-timeout and --pin-max-time must be positive durations, like 10m or 24h")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen

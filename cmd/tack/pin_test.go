@@ -123,6 +123,33 @@ func TestPinFailures(t *testing.T) {
 	}
 }
 
+// A fetch that still runs after --pin-max-time fails, even while blocks
+// keep arriving now and then: here the origin has the root but not the
+// rest, and the stall timeout is far away.
+func TestPinMaxTime(t *testing.T) {
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.PinTimeout = time.Hour; c.PinMaxTime = 2 * time.Second })
+	peer := testpeer.New(t)
+	root := peer.AddFile(t, 1<<20, 64<<10, 1)
+	all, err := testpeer.AllCIDs(context.Background(), peer.Blockstore(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all[1:] {
+		if err := peer.Blockstore().DeleteBlock(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := m.Client(m.AdminToken)
+	ps, err := c.Add(context.Background(), root, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := WaitStatus(t, c, ps.GetRequestId(), pinclient.StatusFailed, time.Minute)
+	if d, want := got.GetInfo()["status_details"], "gave up after 2s"; !strings.Contains(d, want) {
+		t.Fatalf("status_details = %q, want it to mention %q", d, want)
+	}
+}
+
 // A CID tack already holds whole is pinned at once, and several requests
 // for one CID share its blocks.
 func TestPinHeldContentAtOnce(t *testing.T) {

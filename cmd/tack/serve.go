@@ -103,7 +103,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
-		pinner.Config{Workers: c.Workers, Stall: c.PinTimeout}, m.Logger)
+		pinner.Config{Workers: c.Workers, Stall: c.PinTimeout, MaxTime: c.PinMaxTime}, m.Logger)
 
 	api := &http.Server{
 		Store:     m.DB,

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tack-ipfs/tack/node"
+)
+
+// parseServe parses a serve command line with env as the environment.
+func parseServe(args []string, env map[string]string) (Config, error) {
+	m := NewMain()
+	m.Stderr = io.Discard
+	err := m.ParseFlags(args, func(k string) string { return env[k] })
+	return m.Config, err
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := parseServe(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.Bootstrap = node.DefaultBootstrap()
+	want.PublicURL = "http://127.0.0.1:8080"
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+	if len(c.Bootstrap) == 0 {
+		t.Error("no default bootstrap peers")
+	}
+}
+
+// The same configuration, once from flags and once from TACK_… variables.
+var everyFlag = []struct{ flag, env, value string }{
+	{"--data", "TACK_DATA", "/srv/tack"},
+	{"--listen", "TACK_LISTEN", "0.0.0.0:9090"},
+	{"--public-url", "TACK_PUBLIC_URL", "https://pin.example.com/"},
+	{"--p2p-listen", "TACK_P2P_LISTEN", "/ip4/0.0.0.0/tcp/4002, /ip4/0.0.0.0/udp/4002/quic-v1"},
+	{"--announce", "TACK_ANNOUNCE", "/dns4/pin.example.com/tcp/4002"},
+	{"--bootstrap", "TACK_BOOTSTRAP", "none"},
+	{"--dht", "TACK_DHT", "server"},
+	{"--allow-private-origins", "TACK_ALLOW_PRIVATE_ORIGINS", "true"},
+	{"--workers", "TACK_WORKERS", "3"},
+	{"--pin-timeout", "TACK_PIN_TIMEOUT", "90s"},
+	{"--pin-max-time", "TACK_PIN_MAX_TIME", "2h"},
+}
+
+var everyFlagConfig = Config{
+	Data:                "/srv/tack",
+	Listen:              "0.0.0.0:9090",
+	PublicURL:           "https://pin.example.com",
+	P2PListen:           []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"},
+	Announce:            []string{"/dns4/pin.example.com/tcp/4002"},
+	DHT:                 "server",
+	AllowPrivateOrigins: true,
+	Workers:             3,
+	PinTimeout:          90 * time.Second,
+	PinMaxTime:          2 * time.Hour,
+}
+
+func TestConfigEveryFlag(t *testing.T) {
+	var args []string
+	env := map[string]string{}
+	for _, f := range everyFlag {
+		args = append(args, f.flag+"="+f.value)
+		env[f.env] = f.value
+	}
+	fromFlags, err := parseServe(args, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromFlags, everyFlagConfig) {
+		t.Errorf("from flags:\n got %+v\nwant %+v", fromFlags, everyFlagConfig)
+	}
+	fromEnv, err := parseServe(nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromEnv, everyFlagConfig) {
+		t.Errorf("from the environment:\n got %+v\nwant %+v", fromEnv, everyFlagConfig)
+	}
+	// Every serve flag has its row here, so a new flag cannot miss its
+	// environment variable unnoticed.
+	m := NewMain()
+	var help strings.Builder
+	m.Stderr = &help
+	m.ParseFlags([]string{"--help"}, func(string) string { return "" })
+	for _, f := range everyFlag {
+		if !strings.Contains(help.String(), "-"+f.flag[2:]) {
+			t.Errorf("flag %s missing from the usage", f.flag)
+		}
+	}
+	if n := strings.Count(help.String(), "\n  -"); n != len(everyFlag) {
+		t.Errorf("serve has %d flags, the table here %d:\n%s", n, len(everyFlag), help.String())
+	}
+}
+
+func TestConfigFlagBeatsEnvironment(t *testing.T) {
+	c, err := parseServe([]string{"--listen", "127.0.0.1:7000", "--bootstrap", "/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWQ4fX8Jcxh7gehuBK4xzRjX1cuSwyKXi5kYfSwbxzuuAZ"},
+		map[string]string{"TACK_LISTEN": "127.0.0.1:9000", "TACK_BOOTSTRAP": "none", "TACK_DHT": "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:7000" || c.PublicURL != "http://127.0.0.1:7000" {
+		t.Errorf("listen %q, public URL %q: want the flag's", c.Listen, c.PublicURL)
+	}
+	if len(c.Bootstrap) != 1 {
+		t.Errorf("bootstrap %v: want the flag's one peer", c.Bootstrap)
+	}
+	if c.DHT != "off" {
+		t.Errorf("dht %q: want the environment's off", c.DHT)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad dht", []string{"--dht", "sometimes"}, nil, "--dht must be auto, client, server or off"},
+		{"no workers", []string{"--workers", "0"}, nil, "--workers must be at least 1"},
+		{"bad duration", []string{"--pin-timeout", "soon"}, nil, "invalid value"},
+		{"negative duration", []string{"--pin-max-time", "-1h"}, nil, "must be positive"},
+		{"bad env", nil, map[string]string{"TACK_WORKERS": "many"}, "TACK_WORKERS"},
+		{"bad env bool", nil, map[string]string{"TACK_ALLOW_PRIVATE_ORIGINS": "perhaps"}, "TACK_ALLOW_PRIVATE_ORIGINS"},
+		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
+		{"unknown flag", []string{"--colour"}, nil, "not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseServe(tc.args, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
