@@ -39,6 +39,9 @@ type Config struct {
 	Stall   time.Duration // a fetch with no new block for this long fails (default 10m)
 	MaxTime time.Duration // a fetch running this long fails (default 24h)
 	Dial    time.Duration // how long to wait for origins before fetching (default 10s)
+	// Backoff is how long the pinner stops claiming after it failed to
+	// store blocks, with the requests back in the queue (default 1m).
+	Backoff time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -59,6 +62,7 @@ func (c *Config) setDefaults() {
 	def(&c.Stall, 10*time.Minute)
 	def(&c.MaxTime, 24*time.Hour)
 	def(&c.Dial, 10*time.Second)
+	def(&c.Backoff, time.Minute)
 }
 
 // Pinner claims pin requests and fetches their DAGs. It implements
@@ -73,8 +77,9 @@ type Pinner struct {
 	log    *slog.Logger
 	wake   chan struct{}
 
-	mu   sync.Mutex
-	jobs map[string]*job // by content key
+	mu     sync.Mutex
+	jobs   map[string]*job // by content key
+	paused time.Time       // no claims before this: storing blocks failed
 }
 
 var _ tack.Notifier = (*Pinner)(nil)
@@ -177,8 +182,9 @@ func (p *Pinner) Run(ctx context.Context) error {
 func (p *Pinner) claim(ctx context.Context, wg *sync.WaitGroup) {
 	p.mu.Lock()
 	free := p.cfg.Workers - len(p.jobs)
+	paused := time.Now().Before(p.paused)
 	p.mu.Unlock()
-	if free <= 0 || ctx.Err() != nil {
+	if free <= 0 || paused || ctx.Err() != nil {
 		return
 	}
 	reqs, err := p.store.ClaimPins(ctx, p.owner, free, time.Now().Add(p.cfg.Lease))
@@ -234,7 +240,9 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	sess := p.net.NewSession(ctx)
 	err := p.walker.Walk(ctx, sess, j.root, &j.progress)
 	if err == nil {
-		err = p.sync(ctx)
+		if err = p.sync(ctx); err != nil && ctx.Err() == nil {
+			err = StorageError{fmt.Errorf("syncing blocks to disk: %w", err)}
+		}
 	}
 
 	p.mu.Lock()
@@ -266,6 +274,15 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 		// Every request was deleted: nothing to record.
 	case parent.Err() != nil:
 		// Shutting down: give the claims back for the next run.
+		p.release(ids)
+	case errors.As(err, new(StorageError)):
+		// Nothing is wrong with the request: put it back, and let the
+		// disk recover (or the operator make room) before trying again.
+		p.log.Error("storing a DAG failed; its requests are back in the queue and claiming pauses",
+			"cid", j.root, "err", err, "pause", p.cfg.Backoff)
+		p.mu.Lock()
+		p.paused = time.Now().Add(p.cfg.Backoff)
+		p.mu.Unlock()
 		p.release(ids)
 	case tack.ErrorCode(err) == tack.EINVALID:
 		p.finish(parent, ids, tack.ErrorMessage(err))

@@ -54,6 +54,14 @@ type Walker struct {
 	HashedByFetcher bool
 }
 
+// StorageError is a failure to store blocks (a full or failing disk), as
+// opposed to a fault of the DAG or of the network: the fetch should be
+// tried again later rather than failed.
+type StorageError struct{ Err error }
+
+func (e StorageError) Error() string { return e.Err.Error() }
+func (e StorageError) Unwrap() error { return e.Err }
+
 // errStalled is the reason of a walk that made no progress for too long.
 type errStalled struct{ d time.Duration }
 
@@ -75,9 +83,16 @@ const batchSize = 64
 // it is stored meanwhile by the writers. The order in which blocks reach
 // the disk does not matter: a resumed walk starts again from the root,
 // and the DAG counts as held only once Walk has returned nil.
-func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, p *Progress) error {
+func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, p *Progress) (err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// Once the walk is cancelled, whatever noticed first (the session,
+	// a send) reports the cause: a writer's StorageError, or the caller's.
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+	}()
 	p.last.Store(time.Now().UnixNano())
 
 	window := w.Window
@@ -102,7 +117,7 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 					continue // drain: the walk is over
 				}
 				if err := w.Blockstore.PutMany(ctx, batch); err != nil {
-					cancel(fmt.Errorf("storing blocks: %w", err))
+					cancel(StorageError{fmt.Errorf("storing blocks: %w", err)})
 					continue
 				}
 				for _, b := range batch {

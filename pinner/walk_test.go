@@ -215,3 +215,20 @@ func TestWalkChecksHashes(t *testing.T) {
 		t.Error("a block that does not match its hash was stored")
 	}
 }
+
+// fullDisk is a blockstore whose writes fail, as on a full disk.
+type fullDisk struct{ blockstore.Blockstore }
+
+func (fullDisk) PutMany(context.Context, []blocks.Block) error {
+	return errors.New("no space left on device")
+}
+
+func TestWalkStoreError(t *testing.T) {
+	peer := testpeer.New(t)
+	root := peer.AddFile(t, 1<<20, 4<<10, 1)
+	bs := fullDisk{memBlockstore()}
+	_, err := walk(t, &pinner.Walker{Blockstore: bs}, newNode(t, bs, peer), root)
+	if err == nil || !contains(err.Error(), "storing blocks: no space left on device") {
+		t.Fatalf("walk onto a full disk = %v, want the write error", err)
+	}
+}
