@@ -140,3 +140,23 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// A second tack serve on the same data directory is refused with a clear
+// error, before it touches the stores; the first keeps serving.
+func TestServeTwiceOnOneDataDirectory(t *testing.T) {
+	dir := tempData(t)
+	first := MustOpenMain(t, dir)
+	second := NewMain()
+	second.Stdout, second.Stderr = io.Discard, io.Discard
+	if err := second.ParseFlags([]string{"--data", dir, "--listen", "127.0.0.1:0", "--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", "none", "--dht", "off"}, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	err := second.Open(t.Context())
+	second.Close()
+	if err == nil || !strings.Contains(err.Error(), "another tack serve is running on this data directory") {
+		t.Fatalf("second Open = %v, want the data directory refused", err)
+	}
+	if _, _, err := first.Client(first.AdminToken).LsBatchSync(t.Context()); err != nil {
+		t.Errorf("the first server stopped answering: %v", err)
+	}
+}
