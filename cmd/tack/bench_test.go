@@ -26,6 +26,7 @@ func BenchmarkPin(b *testing.B) {
 	}{
 		{"256MiB-in-256KiB-chunks", 256 << 20, 256 << 10},
 		{"50MB-in-1KiB-chunks", 50_000_000, 1 << 10},
+		{"256MiB-in-1MiB-chunks", 256 << 20, 1 << 20}, // memory with large blocks
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			bin := buildBinary(b)
