@@ -18,13 +18,20 @@ import (
 	"github.com/tack-ipfs/tack/internal/testpeer"
 )
 
-// A tack process killed with SIGKILL in the middle of a fetch loses no
-// accepted request, and the restarted process finishes the fetch.
-func TestKillAndRestartWhileFetching(t *testing.T) {
+// A tack process stopped in the middle of a fetch, killed with SIGKILL or
+// shut down with SIGTERM, loses no accepted request, and the restarted
+// process finishes the fetch.
+func TestStopAndRestartWhileFetching(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { stopAndRestart(t, bin, sig) })
+	}
+}
+
+func stopAndRestart(t *testing.T, bin string, sig syscall.Signal) {
 	dir := tempData(t)
 	addr := freeAddr(t)
 	ctx := context.Background()
@@ -80,10 +87,13 @@ func TestKillAndRestartWhileFetching(t *testing.T) {
 		}
 		return ps.GetStatus() == pinclient.StatusPinning && strings.Contains(ps.GetInfo()["status_details"], strconv.Itoa(len(all)-5)+" blocks")
 	})
-	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := proc.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	proc.Wait()
+	err = proc.Wait()
+	if sig == syscall.SIGTERM && err != nil {
+		t.Fatalf("tack after SIGTERM: %v, want a clean exit", err)
+	}
 
 	// The missing blocks appear; a new process resumes at once (its own
 	// claims come back without waiting for their lease to run out).
