@@ -86,13 +86,6 @@ const batchSize = 64
 func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, p *Progress) (err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// Once the walk is cancelled, whatever noticed first (the session,
-	// a send) reports the cause: a writer's StorageError, or the caller's.
-	defer func() {
-		if err != nil && ctx.Err() != nil {
-			err = context.Cause(ctx)
-		}
-	}()
 	p.last.Store(time.Now().UnixNano())
 
 	window := w.Window
@@ -126,11 +119,15 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 			}
 		}()
 	}
-	// Stop the writers however the walk ends.
+	// However the walk ends, the writers finish first, so that a failed
+	// write is this walk's error. Once the walk is cancelled, whatever
+	// noticed first (the session, a send) reports the cause: a writer's
+	// StorageError, or the caller's.
 	defer func() {
-		if store != nil {
-			close(store)
-			wg.Wait()
+		close(store)
+		wg.Wait()
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
 		}
 	}()
 
@@ -170,7 +167,7 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 			batch = make([]blocks.Block, 0, batchSize)
 			return nil
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return ctx.Err()
 		}
 	}
 
@@ -229,21 +226,10 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 				return tack.Errorf(tack.EINVALID, "%s", errStalled{w.stall()}.Error())
 			}
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return ctx.Err()
 		}
 	}
-	if err := flush(); err != nil {
-		return err
-	}
-	// Wait for the writers here rather than in the deferred cleanup, so
-	// that a failed write is this walk's error.
-	close(store)
-	wg.Wait()
-	store = nil
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return nil
+	return flush()
 }
 
 func (w *Walker) stall() time.Duration {
