@@ -87,29 +87,21 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 		return strings.Compare(a.ID, b.ID)
 	})
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		pos := int64(1)
-		for i, r := range queued {
+		// Each stretch starts at the previous request, which counts if it
+		// is still queued; the first starts before every request.
+		pos, fromCreated, fromID := int64(1), int64(0), ""
+		for _, r := range queued {
 			var n int64
-			var err error
-			if i == 0 {
-				err = tx.QueryRowContext(ctx, `
-					SELECT count(*) FROM pins
-					WHERE status = 'queued' AND (created, id) < (?, ?)`,
-					micros(r.Created), r.ID).Scan(&n)
-			} else {
-				// The stretch starts at the previous request, which
-				// counts if it is still queued.
-				prev := queued[i-1]
-				err = tx.QueryRowContext(ctx, `
-					SELECT count(*) FROM pins
-					WHERE status = 'queued' AND (created, id) >= (?, ?) AND (created, id) < (?, ?)`,
-					micros(prev.Created), prev.ID, micros(r.Created), r.ID).Scan(&n)
-			}
+			err := tx.QueryRowContext(ctx, `
+				SELECT count(*) FROM pins
+				WHERE status = 'queued' AND (created, id) >= (?, ?) AND (created, id) < (?, ?)`,
+				fromCreated, fromID, micros(r.Created), r.ID).Scan(&n)
 			if err != nil {
 				return err
 			}
 			pos += n
 			r.Position = pos
+			fromCreated, fromID = micros(r.Created), r.ID
 		}
 		return nil
 	})
