@@ -41,11 +41,7 @@ func (s *Server) handleCreatePin(w http.ResponseWriter, r *http.Request, acct *t
 		s.Error(w, r, err)
 		return
 	}
-	if req.Status == tack.StatusQueued && s.Notifier != nil {
-		s.Notifier.Queued()
-	}
-	s.queuePositions(r, req)
-	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
+	s.accepted(w, r, req)
 }
 
 // handleGetPin serves GET /pins/{requestid}.
@@ -83,9 +79,15 @@ func (s *Server) handleReplacePin(w http.ResponseWriter, r *http.Request, acct *
 	}
 	if s.Notifier != nil {
 		s.Notifier.Removed(oldID)
-		if req.Status == tack.StatusQueued {
-			s.Notifier.Queued()
-		}
+	}
+	s.accepted(w, r, req)
+}
+
+// accepted answers 202 with a newly stored request, and wakes the pinner
+// if the request waits in the queue.
+func (s *Server) accepted(w http.ResponseWriter, r *http.Request, req *tack.PinRequest) {
+	if req.Status == tack.StatusQueued && s.Notifier != nil {
+		s.Notifier.Queued()
 	}
 	s.queuePositions(r, req)
 	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
