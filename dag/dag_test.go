@@ -20,29 +20,16 @@ import (
 	"github.com/multiformats/go-multihash"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore/blockstoretest"
 	"github.com/tack-ipfs/tack/dag"
 )
-
-// MustBlock returns a block of data under a sha2-256 CIDv1 of codec.
-func MustBlock(tb testing.TB, codec multicodec.Code, data []byte) blocks.Block {
-	tb.Helper()
-	c, err := cid.V1Builder{Codec: uint64(codec), MhType: multihash.SHA2_256}.Sum(data)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b, err := blocks.NewBlockWithCid(data, c)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
 
 // rawCids returns n distinct raw CIDs.
 func rawCids(tb testing.TB, n int) []cid.Cid {
 	tb.Helper()
 	out := make([]cid.Cid, n)
 	for i := range out {
-		out[i] = MustBlock(tb, multicodec.Raw, fmt.Appendf(nil, "leaf %d", i)).Cid()
+		out[i] = blockstoretest.MustBlock(tb, multicodec.Raw, fmt.Appendf(nil, "leaf %d", i)).Cid()
 	}
 	return out
 }
@@ -95,7 +82,7 @@ func pbNode(tb testing.TB, data []byte, ls []cid.Cid) blocks.Block {
 			tb.Fatal(err)
 		}
 	}
-	return MustBlock(tb, multicodec.DagPb, nd.RawData())
+	return blockstoretest.MustBlock(tb, multicodec.DagPb, nd.RawData())
 }
 
 func TestLinks(t *testing.T) {
@@ -105,17 +92,17 @@ func TestLinks(t *testing.T) {
 		block blocks.Block
 		want  []cid.Cid
 	}{
-		{"raw", MustBlock(t, multicodec.Raw, []byte("hello")), nil},
+		{"raw", blockstoretest.MustBlock(t, multicodec.Raw, []byte("hello")), nil},
 		{"dag-pb no links", pbNode(t, []byte("data"), nil), nil},
 		{"dag-pb", pbNode(t, []byte("data"), ls), ls},
-		{"dag-pb empty", MustBlock(t, multicodec.DagPb, nil), nil},
-		{"dag-cbor nested", MustBlock(t, multicodec.DagCbor, encode(t, nested(t, ls), multicodec.DagCbor)), ls},
-		{"dag-json nested", MustBlock(t, multicodec.DagJson, encode(t, nested(t, ls), multicodec.DagJson)), ls},
-		{"dag-cbor scalar", MustBlock(t, multicodec.DagCbor, encode(t, basicnode.NewInt(5), multicodec.DagCbor)), nil},
-		{"dag-json link only", MustBlock(t, multicodec.DagJson, []byte(`{"/":"`+ls[0].String()+`"}`)), ls[:1]},
+		{"dag-pb empty", blockstoretest.MustBlock(t, multicodec.DagPb, nil), nil},
+		{"dag-cbor nested", blockstoretest.MustBlock(t, multicodec.DagCbor, encode(t, nested(t, ls), multicodec.DagCbor)), ls},
+		{"dag-json nested", blockstoretest.MustBlock(t, multicodec.DagJson, encode(t, nested(t, ls), multicodec.DagJson)), ls},
+		{"dag-cbor scalar", blockstoretest.MustBlock(t, multicodec.DagCbor, encode(t, basicnode.NewInt(5), multicodec.DagCbor)), nil},
+		{"dag-json link only", blockstoretest.MustBlock(t, multicodec.DagJson, []byte(`{"/":"`+ls[0].String()+`"}`)), ls[:1]},
 		// Legacy non-canonical CBOR (unsorted keys, non-minimal length)
 		// exists in the wild and still hashes right: accept it.
-		{"dag-cbor non-canonical", MustBlock(t, multicodec.DagCbor, []byte{0xa2, 0x61, 'b', 0x01, 0x61, 'a', 0x18, 0x02}), nil},
+		{"dag-cbor non-canonical", blockstoretest.MustBlock(t, multicodec.DagCbor, []byte{0xa2, 0x61, 'b', 0x01, 0x61, 'a', 0x18, 0x02}), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,11 +128,11 @@ func TestLinksRejectsBadBlocks(t *testing.T) {
 		block blocks.Block
 		want  string
 	}{
-		{"bad dag-pb", MustBlock(t, multicodec.DagPb, []byte{0xff, 0xff}), "not valid dag-pb"},
-		{"bad dag-cbor", MustBlock(t, multicodec.DagCbor, []byte{0xff}), "not valid dag-cbor"},
-		{"bad dag-json", MustBlock(t, multicodec.DagJson, []byte("{nope")), "not valid dag-json"},
-		{"dag-json trailing", MustBlock(t, multicodec.DagJson, []byte("{} {}")), "not valid dag-json"},
-		{"git-raw", MustBlock(t, multicodec.GitRaw, []byte("blob 0\x00")), "uses codec git-raw"},
+		{"bad dag-pb", blockstoretest.MustBlock(t, multicodec.DagPb, []byte{0xff, 0xff}), "not valid dag-pb"},
+		{"bad dag-cbor", blockstoretest.MustBlock(t, multicodec.DagCbor, []byte{0xff}), "not valid dag-cbor"},
+		{"bad dag-json", blockstoretest.MustBlock(t, multicodec.DagJson, []byte("{nope")), "not valid dag-json"},
+		{"dag-json trailing", blockstoretest.MustBlock(t, multicodec.DagJson, []byte("{} {}")), "not valid dag-json"},
+		{"git-raw", blockstoretest.MustBlock(t, multicodec.GitRaw, []byte("blob 0\x00")), "uses codec git-raw"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,14 +151,14 @@ func TestCheck(t *testing.T) {
 		block blocks.Block
 		want  string // "" means accepted
 	}{
-		{"raw", MustBlock(t, multicodec.Raw, []byte("x")), ""},
-		{"dag-pb", MustBlock(t, multicodec.DagPb, nil), ""},
-		{"dag-cbor", MustBlock(t, multicodec.DagCbor, []byte{0xa0}), ""},
-		{"dag-json", MustBlock(t, multicodec.DagJson, []byte("{}")), ""},
-		{"exactly max", MustBlock(t, multicodec.Raw, big[:tack.MaxBlockSize]), ""},
-		{"oversized", MustBlock(t, multicodec.Raw, big), "is 2097153 bytes; tack accepts blocks of at most 2097152 bytes"},
-		{"git-raw", MustBlock(t, multicodec.GitRaw, []byte("blob 0\x00")), "uses codec git-raw; tack accepts raw, dag-pb, dag-cbor and dag-json"},
-		{"libp2p-key", MustBlock(t, multicodec.Libp2pKey, []byte("k")), "uses codec libp2p-key"},
+		{"raw", blockstoretest.MustBlock(t, multicodec.Raw, []byte("x")), ""},
+		{"dag-pb", blockstoretest.MustBlock(t, multicodec.DagPb, nil), ""},
+		{"dag-cbor", blockstoretest.MustBlock(t, multicodec.DagCbor, []byte{0xa0}), ""},
+		{"dag-json", blockstoretest.MustBlock(t, multicodec.DagJson, []byte("{}")), ""},
+		{"exactly max", blockstoretest.MustBlock(t, multicodec.Raw, big[:tack.MaxBlockSize]), ""},
+		{"oversized", blockstoretest.MustBlock(t, multicodec.Raw, big), "is 2097153 bytes; tack accepts blocks of at most 2097152 bytes"},
+		{"git-raw", blockstoretest.MustBlock(t, multicodec.GitRaw, []byte("blob 0\x00")), "uses codec git-raw; tack accepts raw, dag-pb, dag-cbor and dag-json"},
+		{"libp2p-key", blockstoretest.MustBlock(t, multicodec.Libp2pKey, []byte("k")), "uses codec libp2p-key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,9 +199,9 @@ func benchBlocks(b *testing.B) map[string]blocks.Block {
 	}
 	return map[string]blocks.Block{
 		"dag-pb":   pbNode(b, data, ls),
-		"dag-cbor": MustBlock(b, multicodec.DagCbor, encode(b, n, multicodec.DagCbor)),
-		"dag-json": MustBlock(b, multicodec.DagJson, encode(b, n, multicodec.DagJson)),
-		"raw":      MustBlock(b, multicodec.Raw, make([]byte, 1024)),
+		"dag-cbor": blockstoretest.MustBlock(b, multicodec.DagCbor, encode(b, n, multicodec.DagCbor)),
+		"dag-json": blockstoretest.MustBlock(b, multicodec.DagJson, encode(b, n, multicodec.DagJson)),
+		"raw":      blockstoretest.MustBlock(b, multicodec.Raw, make([]byte, 1024)),
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/multiformats/go-multicodec"
 
+	"github.com/tack-ipfs/tack/blockstore/blockstoretest"
 	"github.com/tack-ipfs/tack/dag"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 	"github.com/tack-ipfs/tack/node"
@@ -132,7 +133,7 @@ func TestTwoNodes(t *testing.T) {
 	abs := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()), blockstore.NoPrefix())
 	a := MustNew(t, node.Config{Blockstore: abs})
 	b := MustNew(t, node.Config{AllowPrivateOrigins: true})
-	blk := testpeer.MustBlock(t, multicodec.DagCbor, []byte{0xa1, 0x61, 'a', 0x01})
+	blk := blockstoretest.MustBlock(t, multicodec.DagCbor, []byte{0xa1, 0x61, 'a', 0x01})
 	if err := abs.Put(ctx, blk); err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +393,7 @@ func TestDHTModes(t *testing.T) {
 	for _, mode := range []string{node.DHTAuto, node.DHTClient, node.DHTServer, node.DHTOff} {
 		n := MustNew(t, node.Config{DHT: mode})
 		if mode == node.DHTOff {
-			if err := n.Provide(context.Background(), testpeer.MustBlock(t, multicodec.Raw, nil).Cid()); err != nil {
+			if err := n.Provide(context.Background(), blockstoretest.MustBlock(t, multicodec.Raw, nil).Cid()); err != nil {
 				t.Errorf("Provide with the DHT off: %v", err)
 			}
 		}

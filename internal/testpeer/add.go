@@ -22,9 +22,9 @@ import (
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	"github.com/ipld/go-ipld-prime/node/basicnode"
 	"github.com/multiformats/go-multicodec"
-	"github.com/multiformats/go-multihash"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore/blockstoretest"
 )
 
 // newRand returns a fast random source, different on each call.
@@ -190,7 +190,7 @@ func (p *Peer) rootOf(tb testing.TB, cs ...cid.Cid) cid.Cid {
 // the block.
 func (p *Peer) Put(tb testing.TB, codec multicodec.Code, data []byte) blocks.Block {
 	tb.Helper()
-	b := MustBlock(tb, codec, data)
+	b := blockstoretest.MustBlock(tb, codec, data)
 	p.AddBlocks(tb, b)
 	return b
 }
@@ -221,18 +221,4 @@ func (p *Peer) AddBlocks(tb testing.TB, bs ...blocks.Block) {
 	if err := p.bstore.PutMany(context.Background(), bs); err != nil {
 		tb.Fatal(err)
 	}
-}
-
-// MustBlock returns data as a block of codec under a sha2-256 CIDv1.
-func MustBlock(tb testing.TB, codec multicodec.Code, data []byte) blocks.Block {
-	tb.Helper()
-	c, err := cid.V1Builder{Codec: uint64(codec), MhType: multihash.SHA2_256}.Sum(data)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b, err := blocks.NewBlockWithCid(data, c)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }
