@@ -12,7 +12,6 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 
-	"github.com/tack-ipfs/tack/dag"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 	"github.com/tack-ipfs/tack/node"
 )
@@ -48,22 +47,7 @@ func fetchWindow(tb testing.TB, ctx context.Context, n *node.Node, bs blockstore
 		case b := <-results:
 			inflight--
 			count++
-			if err := dag.Check(b); err != nil {
-				tb.Fatal(err)
-			}
-			if err := bs.Put(ctx, b); err != nil {
-				tb.Fatal(err)
-			}
-			ls, err := dag.Links(b)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			for _, l := range ls {
-				if !seen[l] {
-					seen[l] = true
-					todo = append(todo, l)
-				}
-			}
+			todo = append(todo, storeBlock(tb, ctx, bs, b, seen)...)
 		case <-ctx.Done():
 			tb.Fatal(ctx.Err())
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/blockstore"
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
@@ -72,22 +73,7 @@ func fetchAll(tb testing.TB, ctx context.Context, n *node.Node, bs blockstore.Bl
 		got := 0
 		for b := range ch {
 			got++
-			if err := dag.Check(b); err != nil {
-				tb.Fatal(err)
-			}
-			if err := bs.Put(ctx, b); err != nil {
-				tb.Fatal(err)
-			}
-			ls, err := dag.Links(b)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			for _, l := range ls {
-				if !seen[l] {
-					seen[l] = true
-					next = append(next, l)
-				}
-			}
+			next = append(next, storeBlock(tb, ctx, bs, b, seen)...)
 		}
 		if got != len(level) {
 			tb.Fatalf("got %d of %d blocks: %v", got, len(level), ctx.Err())
@@ -96,6 +82,30 @@ func fetchAll(tb testing.TB, ctx context.Context, n *node.Node, bs blockstore.Bl
 		level = next
 	}
 	return count
+}
+
+// storeBlock checks b and stores it in bs, and returns its links that are
+// not in seen yet, adding them.
+func storeBlock(tb testing.TB, ctx context.Context, bs blockstore.Blockstore, b blocks.Block, seen map[cid.Cid]bool) []cid.Cid {
+	tb.Helper()
+	if err := dag.Check(b); err != nil {
+		tb.Fatal(err)
+	}
+	if err := bs.Put(ctx, b); err != nil {
+		tb.Fatal(err)
+	}
+	ls, err := dag.Links(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var unseen []cid.Cid
+	for _, l := range ls {
+		if !seen[l] {
+			seen[l] = true
+			unseen = append(unseen, l)
+		}
+	}
+	return unseen
 }
 
 func TestExchange(t *testing.T) {
