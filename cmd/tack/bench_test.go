@@ -14,20 +14,24 @@ import (
 	"github.com/tack-ipfs/tack/internal/testpeer"
 )
 
+// pinBenchDAGs are the files the pin benchmarks pin: the issue's two, and
+// one in large blocks for memory.
+var pinBenchDAGs = []struct {
+	name        string
+	size, chunk int
+}{
+	{"256MiB-in-256KiB-chunks", 256 << 20, 256 << 10},
+	{"50MB-in-1KiB-chunks", 50_000_000, 1 << 10},
+	{"256MiB-in-1MiB-chunks", 256 << 20, 1 << 20},
+}
+
 // BenchmarkPin measures what the issue asks: a tack process pins a DAG from
 // an in-process peer over loopback TCP. It reports MB/s, blocks/s and the
 // tack process's peak resident memory (VmHWM), which excludes the peer.
 //
 //	go test ./cmd/tack -run '^$' -bench Pin -benchtime 1x
 func BenchmarkPin(b *testing.B) {
-	for _, tc := range []struct {
-		name        string
-		size, chunk int
-	}{
-		{"256MiB-in-256KiB-chunks", 256 << 20, 256 << 10},
-		{"50MB-in-1KiB-chunks", 50_000_000, 1 << 10},
-		{"256MiB-in-1MiB-chunks", 256 << 20, 1 << 20}, // memory with large blocks
-	} {
+	for _, tc := range pinBenchDAGs {
 		b.Run(tc.name, func(b *testing.B) {
 			bin := buildBinary(b)
 			peer := testpeer.New(b)
@@ -103,13 +107,7 @@ func peakRSS(tb testing.TB, pid int) int64 {
 //
 //	go test ./cmd/tack -run '^$' -bench PinInProcess -benchtime 1x -cpuprofile cpu.out
 func BenchmarkPinInProcess(b *testing.B) {
-	for _, tc := range []struct {
-		name        string
-		size, chunk int
-	}{
-		{"256MiB-in-256KiB-chunks", 256 << 20, 256 << 10},
-		{"50MB-in-1KiB-chunks", 50_000_000, 1 << 10},
-	} {
+	for _, tc := range pinBenchDAGs {
 		b.Run(tc.name, func(b *testing.B) {
 			peer := testpeer.New(b)
 			ctx := context.Background()
