@@ -138,18 +138,19 @@ func (pebbleLogger) Fatalf(format string, args ...any) {
 	os.Exit(1)
 }
 
-// getSmall returns the small block stored under c's multihash, or nil.
-func (l *Local) getSmall(c cid.Cid) ([]byte, error) {
+// readSmall calls read with the small block stored under c's multihash,
+// if there is one, and tells whether there was. v is only valid during
+// read.
+func (l *Local) readSmall(c cid.Cid, read func(v []byte)) (bool, error) {
 	v, closer, err := l.small.Get(c.Hash())
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("blockstore: get %s: %w", c, err)
+		return false, fmt.Errorf("blockstore: get %s: %w", c, err)
 	}
-	data := make([]byte, len(v))
-	copy(data, v)
-	return data, closer.Close()
+	read(v)
+	return true, closer.Close()
 }
 
 // Get returns the block c names, or an ipld.ErrNotFound.
@@ -157,11 +158,12 @@ func (l *Local) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	if !c.Defined() {
 		return nil, ipld.ErrNotFound{Cid: c}
 	}
-	data, err := l.getSmall(c)
+	var data []byte
+	found, err := l.readSmall(c, func(v []byte) { data = append([]byte(nil), v...) })
 	if err != nil {
 		return nil, err
 	}
-	if data != nil {
+	if found {
 		return blocks.NewBlockWithCid(data, c)
 	}
 	return l.large.Get(ctx, c)
@@ -183,13 +185,13 @@ func (l *Local) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 	if !c.Defined() {
 		return -1, ipld.ErrNotFound{Cid: c}
 	}
-	v, closer, err := l.small.Get(c.Hash())
-	if err == nil {
-		n := len(v)
-		return n, closer.Close()
+	var n int
+	found, err := l.readSmall(c, func(v []byte) { n = len(v) })
+	if err != nil {
+		return -1, err
 	}
-	if !errors.Is(err, pebble.ErrNotFound) {
-		return -1, fmt.Errorf("blockstore: get %s: %w", c, err)
+	if found {
+		return n, nil
 	}
 	return l.large.GetSize(ctx, c)
 }
