@@ -8,20 +8,12 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/auth"
 	"github.com/tack-ipfs/tack/sqlite"
+	"github.com/tack-ipfs/tack/sqlite/sqlitetest"
 )
-
-func MustOpenDB(tb testing.TB) *sqlite.DB {
-	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "tack.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
 
 func MustAccount(tb testing.TB, db *sqlite.DB, email string) *tack.Account {
 	tb.Helper()
@@ -34,7 +26,7 @@ func MustAccount(tb testing.TB, db *sqlite.DB, email string) *tack.Account {
 
 func TestIssueAndAuthenticate(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	key, err := auth.LoadOrCreateKey(filepath.Join(t.TempDir(), "jwt.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +97,7 @@ func TestLoadOrCreateKeyKeepsTheKey(t *testing.T) {
 
 func TestTouchIsThrottled(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	a := auth.New(db, make([]byte, 32))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	a.Now = func() time.Time { return now }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/tack-ipfs/tack/auth"
 	tackhttp "github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/sqlite"
+	"github.com/tack-ipfs/tack/sqlite/sqlitetest"
 )
 
 // delegate is the node's delegate in tests.
@@ -49,21 +49,10 @@ type env struct {
 	url    string
 }
 
-// MustOpenDB opens a fresh SQLite store.
-func MustOpenDB(tb testing.TB) *sqlite.DB {
-	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "tack.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
-
 // newEnv starts a test server; configure may change the Server first.
 func newEnv(tb testing.TB, configure func(s *tackhttp.Server), mount ...func(*http.ServeMux)) *env {
 	tb.Helper()
-	db := MustOpenDB(tb)
+	db := sqlitetest.MustOpen(tb)
 	e := &env{db: db, auth: auth.New(db, []byte(strings.Repeat("k", 32))), notes: &notes{}}
 	e.server = &tackhttp.Server{
 		Store:     db,

@@ -3,7 +3,6 @@ package pinner_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 	"github.com/tack-ipfs/tack/pinner"
-	"github.com/tack-ipfs/tack/sqlite"
+	"github.com/tack-ipfs/tack/sqlite/sqlitetest"
 	"github.com/tack-ipfs/tack/storetest"
 )
 
@@ -37,11 +36,7 @@ func (d *fillingDisk) PutMany(ctx context.Context, bs []blocks.Block) error {
 func TestStorageErrorRequeues(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tack.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.MustOpen(t)
 	peer := testpeer.New(t)
 	root := peer.AddFile(t, 1<<20, 4<<10, 1)
 
