@@ -22,6 +22,9 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	format "github.com/ipfs/go-ipld-format"
+	"github.com/ipld/go-ipld-prime/codec/dagcbor"
+	"github.com/ipld/go-ipld-prime/codec/dagjson"
+	"github.com/ipld/go-ipld-prime/datamodel"
 	"github.com/multiformats/go-multicodec"
 	"github.com/multiformats/go-multihash"
 
@@ -338,6 +341,26 @@ func countKeys(t *testing.T, bs blockstore.Blockstore) int {
 		n++
 	}
 	return n
+}
+
+// MustNodeBlock encodes nd in codec, dag-cbor or dag-json, and returns the
+// block.
+func MustNodeBlock(tb testing.TB, codec multicodec.Code, nd datamodel.Node) blocks.Block {
+	tb.Helper()
+	var buf bytes.Buffer
+	var err error
+	switch codec {
+	case multicodec.DagCbor:
+		err = dagcbor.Encode(nd, &buf)
+	case multicodec.DagJson:
+		err = dagjson.Encode(nd, &buf)
+	default:
+		tb.Fatalf("blockstoretest: MustNodeBlock of codec %s", codec)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return MustBlock(tb, codec, buf.Bytes())
 }
 
 // MustBlock returns data as a block of codec under a sha2-256 CIDv1.

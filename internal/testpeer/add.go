@@ -1,7 +1,6 @@
 package testpeer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,8 +14,6 @@ import (
 	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
-	"github.com/ipld/go-ipld-prime/codec/dagcbor"
-	"github.com/ipld/go-ipld-prime/codec/dagjson"
 	"github.com/ipld/go-ipld-prime/datamodel"
 	"github.com/ipld/go-ipld-prime/fluent/qp"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
@@ -199,20 +196,9 @@ func (p *Peer) Put(tb testing.TB, codec multicodec.Code, data []byte) blocks.Blo
 // returns its CID.
 func (p *Peer) PutNode(tb testing.TB, codec multicodec.Code, nd datamodel.Node) cid.Cid {
 	tb.Helper()
-	var buf bytes.Buffer
-	var err error
-	switch codec {
-	case multicodec.DagCbor:
-		err = dagcbor.Encode(nd, &buf)
-	case multicodec.DagJson:
-		err = dagjson.Encode(nd, &buf)
-	default:
-		tb.Fatalf("testpeer: PutNode of codec %s", codec)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return p.Put(tb, codec, buf.Bytes()).Cid()
+	b := blockstoretest.MustNodeBlock(tb, codec, nd)
+	p.AddBlocks(tb, b)
+	return b.Cid()
 }
 
 // AddBlocks stores blocks as they are, whatever their codec or size.
