@@ -32,6 +32,34 @@ type Account struct {
 	Admin   bool   // operators can approve access for others
 	Access  Access
 	Created time.Time
+	// Blocked accounts are refused by the API and cannot sign in; their
+	// pins stay stored. Only operators block and unblock.
+	Blocked bool
+	// PasswordHash is the web sign-in password, hashed (argon2id, in the
+	// PHC string format). Empty means the account cannot sign in on the
+	// web pages: accounts made by the CLI until a password is set.
+	PasswordHash string
+}
+
+// AccessRequest is an account's request for pinning access, with the
+// operator's answer. An account has at most one: asking again replaces it.
+type AccessRequest struct {
+	AccountID int64
+	Email     string   // the account's, filled in by the finds
+	What      string   // what the account will pin
+	Volume    string   // the expected volume, in the user's words
+	CIDs      []string // a few example CIDs, as the user wrote them
+	Requested time.Time
+	Message   string    // the operator's message with the decision
+	Decided   time.Time // zero until approved or denied
+}
+
+// Usage is what an account holds.
+type Usage struct {
+	Pins map[Status]int // how many requests are in each status; every status is present
+	// Bytes is the size of the account's pinned DAGs, each distinct DAG
+	// counted once however many of its requests pin it.
+	Bytes int64
 }
 
 // AccountStore keeps accounts.
@@ -50,9 +78,38 @@ type AccountStore interface {
 	// FindAccounts returns all accounts, oldest first.
 	FindAccounts(ctx context.Context) ([]*Account, error)
 
-	// SetAccountAccess changes an account's pinning access.
-	// Returns ENOTFOUND if there is no such account.
-	SetAccountAccess(ctx context.Context, id int64, access Access) error
+	// SetAccountAccess changes an account's pinning access. If the account
+	// has an access request, message and the time become its answer.
+	// Returns ENOTFOUND if there is no such account, EINVALID if access is
+	// unknown.
+	SetAccountAccess(ctx context.Context, id int64, access Access, message string) error
+
+	// SetAccountBlocked blocks or unblocks an account. Returns ENOTFOUND if
+	// there is no such account.
+	SetAccountBlocked(ctx context.Context, id int64, blocked bool) error
+
+	// SetAccountPassword replaces an account's password hash. Returns
+	// ENOTFOUND if there is no such account.
+	SetAccountPassword(ctx context.Context, id int64, hash string) error
+
+	// RequestAccess stores r as the account's access request, replacing any
+	// earlier one and its answer, sets r.Requested, and sets the account's
+	// access to requested. Returns ENOTFOUND if the account does not exist.
+	RequestAccess(ctx context.Context, r *AccessRequest) error
+
+	// FindAccessRequest returns the account's access request, or ENOTFOUND.
+	FindAccessRequest(ctx context.Context, accountID int64) (*AccessRequest, error)
+
+	// FindAccessRequests returns the requests of the accounts whose access
+	// is access (AccessRequested: the ones waiting), oldest first.
+	FindAccessRequests(ctx context.Context, access Access) ([]*AccessRequest, error)
+
+	// FindUsage returns an account's usage; a new account's is all zeros.
+	FindUsage(ctx context.Context, accountID int64) (*Usage, error)
+
+	// FindUsages returns the usage of every account that has pin requests,
+	// by account ID.
+	FindUsages(ctx context.Context) (map[int64]*Usage, error)
 
 	// CountAccounts returns how many accounts exist.
 	CountAccounts(ctx context.Context) (int, error)

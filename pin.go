@@ -162,9 +162,6 @@ type PinStore interface {
 	// none, or if it belongs to another account.
 	DeletePin(ctx context.Context, accountID int64, id string) error
 
-	// CountPins returns how many requests the account has in each status.
-	CountPins(ctx context.Context, accountID int64) (map[Status]int, error)
-
 	// QueuePositions sets Position on every queued request among reqs:
 	// 1 plus how many queued requests, of any account, come before it in
 	// the order ClaimPins takes them. It leaves the other requests alone.

@@ -8,12 +8,14 @@ package tack
 
 import "time"
 
-// Store is the metadata store: accounts, tokens and pin requests with their
-// queue. Implementations must pass the storetest conformance suite.
+// Store is the metadata store: accounts with their access requests, tokens,
+// web sessions, invitations, and pin requests with their queue. Implementations must pass the storetest conformance suite.
 type Store interface {
 	AccountStore
 	TokenStore
 	PinStore
+	SessionStore
+	InviteStore
 	Close() error
 }
 

@@ -1,0 +1,62 @@
+package tack
+
+import (
+	"context"
+	"time"
+)
+
+// Session is a signed-in browser of the web pages. The browser holds a
+// random secret in a cookie; stores keep only its hash, which is the ID.
+type Session struct {
+	ID        string // hex SHA-256 of the cookie's secret
+	AccountID int64
+	Created   time.Time
+	Expires   time.Time
+}
+
+// SessionStore keeps web sessions.
+type SessionStore interface {
+	// CreateSession stores s and sets Created. Sessions that have expired
+	// by then may be deleted. Returns ENOTFOUND if the account does not
+	// exist, ECONFLICT if the ID does.
+	CreateSession(ctx context.Context, s *Session) error
+
+	// FindSession returns ENOTFOUND if there is no such session. Expired
+	// sessions may still be returned: callers check Expires.
+	FindSession(ctx context.Context, id string) (*Session, error)
+
+	// DeleteSession deletes a session; deleting a missing one is not an error.
+	DeleteSession(ctx context.Context, id string) error
+
+	// DeleteSessions deletes every session of an account: it is signed
+	// out everywhere.
+	DeleteSessions(ctx context.Context, accountID int64) error
+}
+
+// Invite lets one person sign up when sign-up is by invitation. The
+// operator hands out a random code; stores keep only its hash, the ID.
+type Invite struct {
+	ID        string // hex SHA-256 of the code
+	CreatedBy int64  // the operator's account
+	Created   time.Time
+	Expires   time.Time
+	UsedBy    int64 // 0 until used
+	Used      time.Time
+}
+
+// InviteStore keeps invitations.
+type InviteStore interface {
+	// CreateInvite stores i and sets Created. Returns ECONFLICT if the ID
+	// exists.
+	CreateInvite(ctx context.Context, i *Invite) error
+
+	// FindInvites returns the invitations that are neither used nor
+	// expired at now, newest first.
+	FindInvites(ctx context.Context, now time.Time) ([]*Invite, error)
+
+	// CreateAccountWithInvite creates a as CreateAccount does and uses up
+	// the invitation in the same transaction. Returns ENOTFOUND, creating
+	// nothing, if the invitation does not exist, is used or has expired
+	// at a's creation time; ECONFLICT if the email is taken.
+	CreateAccountWithInvite(ctx context.Context, a *Account, inviteID string) error
+}
