@@ -88,11 +88,11 @@ func TestForbidden(t *testing.T) {
 		acct, token := e.MustAccount(t, string(access)+"@example.com", access)
 		// A pin made while approved, so that get, replace and delete have a
 		// real target.
-		if err := e.db.SetAccountAccess(context.Background(), acct.ID, tack.AccessApproved); err != nil {
+		if err := e.db.SetAccountAccess(context.Background(), acct.ID, tack.AccessApproved, ""); err != nil {
 			t.Fatal(err)
 		}
 		id := e.MustCreate(t, token, pinBody(t, "x")).RequestID
-		if err := e.db.SetAccountAccess(context.Background(), acct.ID, access); err != nil {
+		if err := e.db.SetAccountAccess(context.Background(), acct.ID, access, ""); err != nil {
 			t.Fatal(err)
 		}
 		for _, op := range ops(t, id) {

@@ -17,56 +17,71 @@ func normalizeEmail(email string) string {
 
 // CreateAccount stores a new account and sets its ID, Created and the
 // stored (trimmed, lower-cased) Email. An empty Access becomes AccessNone.
-// Returns ECONFLICT if the email is taken, EINVALID if it is empty or
-// Access is unknown.
+// Blocked and PasswordHash are stored as given. Returns ECONFLICT if the
+// email is taken, EINVALID if it is empty or Access is unknown.
 func (db *DB) CreateAccount(ctx context.Context, a *tack.Account) error {
-	email := normalizeEmail(a.Email)
-	if email == "" {
-		return tack.Errorf(tack.EINVALID, "email is required")
+	stored, err := db.newAccount(a)
+	if err != nil {
+		return err
 	}
-	access := a.Access
-	if access == "" {
-		access = tack.AccessNone
-	}
-	if !access.Valid() {
-		return tack.Errorf(tack.EINVALID, "unknown access %q", a.Access)
-	}
-	created := db.now()
-	var id int64
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE email = ?`, email).Scan(&n); err != nil {
-			return fmt.Errorf("find account: %w", err)
-		} else if n != 0 {
-			return tack.Errorf(tack.ECONFLICT, "an account with this email already exists")
-		}
-		err := tx.QueryRowContext(ctx, `
-			INSERT INTO accounts (email, admin, access, created)
-			VALUES (?, ?, ?, ?)
-			RETURNING id`,
-			email, a.Admin, string(access), created,
-		).Scan(&id)
-		if isUniqueViolation(err) {
-			return tack.Errorf(tack.ECONFLICT, "an account with this email already exists")
-		} else if err != nil {
-			return fmt.Errorf("insert account: %w", err)
-		}
-		return nil
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		return insertAccount(ctx, tx, &stored)
 	})
 	if err != nil {
 		return err
 	}
-	a.ID, a.Email, a.Access, a.Created = id, email, access, timeOf(created)
+	*a = stored
 	return nil
 }
 
-const accountColumns = `id, email, admin, access, created`
+// newAccount checks a new account and returns it as it will be stored:
+// email normalized, access defaulted, created now.
+func (db *DB) newAccount(a *tack.Account) (tack.Account, error) {
+	stored := *a
+	stored.Email = normalizeEmail(a.Email)
+	if stored.Email == "" {
+		return stored, tack.Errorf(tack.EINVALID, "email is required")
+	}
+	if stored.Access == "" {
+		stored.Access = tack.AccessNone
+	}
+	if !stored.Access.Valid() {
+		return stored, tack.Errorf(tack.EINVALID, "unknown access %q", a.Access)
+	}
+	stored.Created = timeOf(db.now())
+	return stored, nil
+}
+
+// insertAccount inserts a, as newAccount returned it, inside tx and sets
+// its ID. Returns ECONFLICT if the email is taken.
+func insertAccount(ctx context.Context, tx *sql.Tx, a *tack.Account) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE email = ?`, a.Email).Scan(&n); err != nil {
+		return fmt.Errorf("find account: %w", err)
+	} else if n != 0 {
+		return tack.Errorf(tack.ECONFLICT, "an account with this email already exists")
+	}
+	err := tx.QueryRowContext(ctx, `
+		INSERT INTO accounts (email, admin, access, created, blocked, password)
+		VALUES (?, ?, ?, ?, ?, ?)
+		RETURNING id`,
+		a.Email, a.Admin, string(a.Access), micros(a.Created), a.Blocked, a.PasswordHash,
+	).Scan(&a.ID)
+	if isUniqueViolation(err) {
+		return tack.Errorf(tack.ECONFLICT, "an account with this email already exists")
+	} else if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	return nil
+}
+
+const accountColumns = `id, email, admin, access, created, blocked, password`
 
 func scanAccount(row interface{ Scan(...any) error }) (*tack.Account, error) {
 	var a tack.Account
 	var access string
 	var created int64
-	if err := row.Scan(&a.ID, &a.Email, &a.Admin, &access, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.Email, &a.Admin, &access, &created, &a.Blocked, &a.PasswordHash); err != nil {
 		return nil, err
 	}
 	a.Access, a.Created = tack.Access(access), timeOf(created)
@@ -117,24 +132,58 @@ func (db *DB) FindAccounts(ctx context.Context) ([]*tack.Account, error) {
 	return accounts, nil
 }
 
-// SetAccountAccess changes an account's pinning access. Returns ENOTFOUND
-// if there is no such account, EINVALID if access is unknown.
-func (db *DB) SetAccountAccess(ctx context.Context, id int64, access tack.Access) error {
+// SetAccountAccess changes an account's pinning access and, if the account
+// has an access request, records message and the current time as its
+// answer, whatever access is. Returns ENOTFOUND if there is no such
+// account, EINVALID if access is unknown.
+func (db *DB) SetAccountAccess(ctx context.Context, id int64, access tack.Access, message string) error {
 	if !access.Valid() {
 		return tack.Errorf(tack.EINVALID, "unknown access %q", access)
 	}
+	now := db.now()
 	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET access = ? WHERE id = ?`, string(access), id)
-		if err != nil {
-			return fmt.Errorf("set access: %w", err)
+		if err := updateAccount(ctx, tx, "access", string(access), id); err != nil {
+			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("set access: %w", err)
-		} else if n == 0 {
-			return tack.Errorf(tack.ENOTFOUND, "account not found")
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE access_requests SET message = ?, decided = ?
+			WHERE account_id = ?`, message, now, id); err != nil {
+			return fmt.Errorf("answer access request: %w", err)
 		}
 		return nil
 	})
+}
+
+// SetAccountBlocked blocks or unblocks an account. Returns ENOTFOUND if
+// there is no such account.
+func (db *DB) SetAccountBlocked(ctx context.Context, id int64, blocked bool) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		return updateAccount(ctx, tx, "blocked", blocked, id)
+	})
+}
+
+// SetAccountPassword replaces an account's password hash. Returns
+// ENOTFOUND if there is no such account.
+func (db *DB) SetAccountPassword(ctx context.Context, id int64, hash string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		return updateAccount(ctx, tx, "password", hash, id)
+	})
+}
+
+// updateAccount sets the account's column to value inside tx. column is
+// one of the constant names above, never user input. Returns ENOTFOUND if
+// there is no such account.
+func updateAccount(ctx context.Context, tx *sql.Tx, column string, value any, id int64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE accounts SET `+column+` = ? WHERE id = ?`, value, id)
+	if err != nil {
+		return fmt.Errorf("set account %s: %w", column, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("set account %s: %w", column, err)
+	} else if n == 0 {
+		return tack.Errorf(tack.ENOTFOUND, "account not found")
+	}
+	return nil
 }
 
 // CountAccounts returns how many accounts exist.

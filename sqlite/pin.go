@@ -308,31 +308,3 @@ func ceilMicros(t time.Time) int64 {
 	}
 	return us
 }
-
-// CountPins returns how many requests the account has in each status. Every
-// status is in the map, with 0 if the account has none.
-func (db *DB) CountPins(ctx context.Context, accountID int64) (map[tack.Status]int, error) {
-	rows, err := db.db.QueryContext(ctx, `
-		SELECT status, count(*) FROM pins
-		WHERE account_id = ?
-		GROUP BY status`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("count pins: %w", err)
-	}
-	defer rows.Close()
-	counts := map[tack.Status]int{
-		tack.StatusQueued: 0, tack.StatusPinning: 0, tack.StatusPinned: 0, tack.StatusFailed: 0,
-	}
-	for rows.Next() {
-		var status string
-		var n int
-		if err := rows.Scan(&status, &n); err != nil {
-			return nil, fmt.Errorf("count pins: %w", err)
-		}
-		counts[tack.Status(status)] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count pins: %w", err)
-	}
-	return counts, nil
-}

@@ -1,8 +1,10 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -139,6 +141,50 @@ func TestReopen(t *testing.T) {
 			t.Fatalf("Close: %v", err)
 		}
 	}
+}
+
+// TestUpgrade opens a database made by the first version of the schema:
+// its accounts come through the later migrations unblocked and without a
+// password, and the new tables work.
+func TestUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tack.db")
+	schema, err := os.ReadFile("migration/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE migrations (name TEXT PRIMARY KEY)`,
+		string(schema),
+		`INSERT INTO migrations (name) VALUES ('migration/0001_init.sql')`,
+		`INSERT INTO accounts (email, admin, access, created) VALUES ('old@example.com', 1, 'approved', 1000000)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db := MustOpen(t, path)
+	defer db.Close()
+	got, err := db.FindAccountByEmail(t.Context(), "old@example.com")
+	if err != nil {
+		t.Fatalf("FindAccountByEmail: %v", err)
+	}
+	want := tack.Account{ID: got.ID, Email: "old@example.com", Admin: true, Access: tack.AccessApproved, Created: time.UnixMicro(1000000).UTC()}
+	if *got != want {
+		t.Errorf("upgraded account = %+v, want %+v", got, want)
+	}
+	if err := db.RequestAccess(t.Context(), &tack.AccessRequest{AccountID: got.ID, What: "more"}); err != nil {
+		t.Errorf("RequestAccess after the upgrade: %v", err)
+	}
+	storetest.MustCreateSession(t, db, got.ID, time.Now().Add(time.Hour))
+	storetest.MustCreateInvite(t, db, got.ID, time.Now().Add(time.Hour))
 }
 
 // TestClock checks that the store takes its time from Now, and that

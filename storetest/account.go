@@ -97,8 +97,12 @@ func testAccountNotFound(t *testing.T, s tack.Store) {
 	a := MustCreateAccount(t, s, "gina@example.com")
 	_, err := s.FindAccountByID(t.Context(), a.ID+1000)
 	checkCode(t, "FindAccountByID(unknown)", err, tack.ENOTFOUND)
-	err = s.SetAccountAccess(t.Context(), a.ID+1000, tack.AccessApproved)
+	err = s.SetAccountAccess(t.Context(), a.ID+1000, tack.AccessApproved, "")
 	checkCode(t, "SetAccountAccess(unknown)", err, tack.ENOTFOUND)
+	err = s.SetAccountBlocked(t.Context(), a.ID+1000, true)
+	checkCode(t, "SetAccountBlocked(unknown)", err, tack.ENOTFOUND)
+	err = s.SetAccountPassword(t.Context(), a.ID+1000, "hash")
+	checkCode(t, "SetAccountPassword(unknown)", err, tack.ENOTFOUND)
 }
 
 func testFindAccounts(t *testing.T, s tack.Store) {
@@ -131,7 +135,7 @@ func testSetAccountAccess(t *testing.T, s tack.Store) {
 	a := MustCreateAccount(t, s, "ivan@example.com")
 	other := MustCreateAccount(t, s, "judy@example.com")
 	for _, access := range []tack.Access{tack.AccessRequested, tack.AccessDenied, tack.AccessApproved, tack.AccessNone} {
-		if err := s.SetAccountAccess(t.Context(), a.ID, access); err != nil {
+		if err := s.SetAccountAccess(t.Context(), a.ID, access, ""); err != nil {
 			t.Fatalf("SetAccountAccess(%s): %v", access, err)
 		}
 		got, err := s.FindAccountByID(t.Context(), a.ID)
@@ -142,7 +146,7 @@ func testSetAccountAccess(t *testing.T, s tack.Store) {
 			t.Errorf("Access = %q, want %q", got.Access, access)
 		}
 	}
-	err := s.SetAccountAccess(t.Context(), a.ID, "superuser")
+	err := s.SetAccountAccess(t.Context(), a.ID, "superuser", "")
 	checkCode(t, "SetAccountAccess(invalid)", err, tack.EINVALID)
 
 	got, err := s.FindAccountByID(t.Context(), other.ID)
@@ -152,4 +156,80 @@ func testSetAccountAccess(t *testing.T, s tack.Store) {
 	if got.Access != tack.AccessApproved {
 		t.Errorf("other account's Access = %q, want it unchanged (%q)", got.Access, tack.AccessApproved)
 	}
+}
+
+// MustFindAccount returns the account id.
+func MustFindAccount(tb testing.TB, s tack.Store, id int64) *tack.Account {
+	tb.Helper()
+	a, err := s.FindAccountByID(tb.Context(), id)
+	if err != nil {
+		tb.Fatalf("FindAccountByID(%d): %v", id, err)
+	}
+	return a
+}
+
+// checkAccountEverywhere fails the test unless FindAccountByID,
+// FindAccountByEmail and FindAccounts all return want.
+func checkAccountEverywhere(tb testing.TB, s tack.Store, want *tack.Account) {
+	tb.Helper()
+	if got := MustFindAccount(tb, s, want.ID); *got != *want {
+		tb.Errorf("FindAccountByID = %+v, want %+v", got, want)
+	}
+	if got, err := s.FindAccountByEmail(tb.Context(), want.Email); err != nil {
+		tb.Errorf("FindAccountByEmail(%s): %v", want.Email, err)
+	} else if *got != *want {
+		tb.Errorf("FindAccountByEmail = %+v, want %+v", got, want)
+	}
+	all, err := s.FindAccounts(tb.Context())
+	if err != nil {
+		tb.Fatalf("FindAccounts: %v", err)
+	}
+	for _, got := range all {
+		if got.ID == want.ID && *got != *want {
+			tb.Errorf("FindAccounts has %+v, want %+v", got, want)
+		}
+	}
+}
+
+func testBlockedAndPassword(t *testing.T, s tack.Store) {
+	ctx := t.Context()
+	plain := MustCreateAccount(t, s, "kim@example.com")
+	if plain.Blocked || plain.PasswordHash != "" {
+		t.Errorf("new account: Blocked %v, PasswordHash %q; want false and empty", plain.Blocked, plain.PasswordHash)
+	}
+	checkAccountEverywhere(t, s, plain)
+
+	a := &tack.Account{Email: "lou@example.com", Blocked: true, PasswordHash: "$argon2id$first"}
+	if err := s.CreateAccount(ctx, a); err != nil {
+		t.Fatalf("CreateAccount: %v", err)
+	}
+	if !a.Blocked || a.PasswordHash != "$argon2id$first" {
+		t.Errorf("CreateAccount changed Blocked or PasswordHash: %+v", a)
+	}
+	checkAccountEverywhere(t, s, a)
+
+	if err := s.SetAccountBlocked(ctx, a.ID, false); err != nil {
+		t.Fatalf("SetAccountBlocked(false): %v", err)
+	}
+	a.Blocked = false
+	checkAccountEverywhere(t, s, a)
+	if err := s.SetAccountPassword(ctx, a.ID, "$argon2id$second"); err != nil {
+		t.Fatalf("SetAccountPassword: %v", err)
+	}
+	a.PasswordHash = "$argon2id$second"
+	checkAccountEverywhere(t, s, a)
+	if err := s.SetAccountBlocked(ctx, plain.ID, true); err != nil {
+		t.Fatalf("SetAccountBlocked(true): %v", err)
+	}
+	plain.Blocked = true
+	checkAccountEverywhere(t, s, plain)
+	// Setting a value again is no error.
+	if err := s.SetAccountBlocked(ctx, plain.ID, true); err != nil {
+		t.Fatalf("SetAccountBlocked(true) twice: %v", err)
+	}
+	if err := s.SetAccountPassword(ctx, plain.ID, ""); err != nil {
+		t.Fatalf("SetAccountPassword(empty): %v", err)
+	}
+	checkAccountEverywhere(t, s, plain)
+	checkAccountEverywhere(t, s, a)
 }

@@ -304,32 +304,6 @@ func testAccountsIsolated(t *testing.T, s tack.Store) {
 	}
 }
 
-func testCountPins(t *testing.T, s tack.Store) {
-	a := MustCreateAccount(t, s, "gus@example.com")
-	b := MustCreateAccount(t, s, "hana@example.com")
-	counts, err := s.CountPins(t.Context(), a.ID)
-	if err != nil {
-		t.Fatalf("CountPins: %v", err)
-	}
-	for _, st := range allStatuses {
-		if counts[st] != 0 {
-			t.Errorf("new account: CountPins[%s] = %d, want 0", st, counts[st])
-		}
-	}
-
-	want := statusMix(t, s, a.ID)
-	MustCreatePins(t, s, b.ID, "other", 3)
-	counts, err = s.CountPins(t.Context(), a.ID)
-	if err != nil {
-		t.Fatalf("CountPins: %v", err)
-	}
-	for _, st := range allStatuses {
-		if got := counts[st]; got != len(want[st]) {
-			t.Errorf("CountPins[%s] = %d, want %d", st, got, len(want[st]))
-		}
-	}
-}
-
 // statusMix creates requests of the account in every status: 3 queued,
 // 2 pinning, 2 pinned and 1 failed, and returns their IDs by status. It
 // claims every queued request in the store, so call it before creating

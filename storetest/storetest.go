@@ -32,6 +32,15 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Account/NotFound", testAccountNotFound},
 		{"Account/FindAll", testFindAccounts},
 		{"Account/SetAccess", testSetAccountAccess},
+		{"Account/BlockedAndPassword", testBlockedAndPassword},
+
+		{"Access/Request", testRequestAccess},
+		{"Access/RequestNotFound", testRequestAccessNotFound},
+		{"Access/AnswerWithoutRequest", testAnswerWithoutRequest},
+		{"Access/FindRequests", testFindAccessRequests},
+
+		{"Usage/Counts", testUsageCounts},
+		{"Usage/DistinctDAGs", testUsageDistinctDAGs},
 
 		{"Token/Create", testCreateToken},
 		{"Token/CreateErrors", testCreateTokenErrors},
@@ -50,7 +59,6 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Pin/ReplaceUnknown", testReplacePinUnknown},
 		{"Pin/ReplaceAtomic", testReplacePinAtomic},
 		{"Pin/AccountsIsolated", testAccountsIsolated},
-		{"Pin/Count", testCountPins},
 
 		{"FindPins/Pagination", testPagination},
 		{"FindPins/BeforeAfter", testBeforeAfter},
@@ -74,6 +82,14 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Queue/CompleteDAG", testCompleteDAG},
 		{"Queue/CompleteThenCreate", testCompleteThenCreate},
 		{"Queue/FindDAG", testFindDAG},
+
+		{"Session/Create", testCreateSession},
+		{"Session/Delete", testDeleteSessions},
+		{"Session/Expired", testExpiredSessions},
+
+		{"Invite/Create", testCreateInvite},
+		{"Invite/CreateAccount", testCreateAccountWithInvite},
+		{"Invite/EmailTaken", testInviteEmailTaken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,97 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// newUsage returns a usage with every status at 0.
+func newUsage() *tack.Usage {
+	return &tack.Usage{Pins: map[tack.Status]int{
+		tack.StatusQueued: 0, tack.StatusPinning: 0, tack.StatusPinned: 0, tack.StatusFailed: 0,
+	}}
+}
+
+// FindUsage returns how many requests the account has in each status
+// (every status present) and the bytes of its distinct pinned DAGs, both
+// read from one snapshot. An account without requests, or an unknown one,
+// has all zeros.
+func (db *DB) FindUsage(ctx context.Context, accountID int64) (*tack.Usage, error) {
+	usages, err := db.findUsages(ctx, "account_id = ?", accountID)
+	if err != nil {
+		return nil, err
+	}
+	if u := usages[accountID]; u != nil {
+		return u, nil
+	}
+	return newUsage(), nil
+}
+
+// FindUsages returns the usage of every account that has pin requests, by
+// account ID. It reads every request; it is meant for the operator's
+// pages, not for each API call.
+func (db *DB) FindUsages(ctx context.Context) (map[int64]*tack.Usage, error) {
+	return db.findUsages(ctx, "true")
+}
+
+// findUsages returns the usages of the accounts whose requests match the
+// condition cond (with args): "true", or "account_id = ?", which the
+// status index serves. A DAG pinned by several requests of an account is counted once,
+// with the largest size its requests recorded.
+func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (map[int64]*tack.Usage, error) {
+	usages := map[int64]*tack.Usage{}
+	usage := func(id int64) *tack.Usage {
+		if usages[id] == nil {
+			usages[id] = newUsage()
+		}
+		return usages[id]
+	}
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT account_id, status, count(*) FROM pins
+			WHERE `+cond+`
+			GROUP BY account_id, status`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var status string
+			var n int
+			if err := rows.Scan(&id, &status, &n); err != nil {
+				return err
+			}
+			usage(id).Pins[tack.Status(status)] = n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, `
+			SELECT account_id, sum(bytes) FROM (
+				SELECT account_id, max(bytes) AS bytes FROM pins
+				WHERE `+cond+` AND status = 'pinned'
+				GROUP BY account_id, key)
+			GROUP BY account_id`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, bytes int64
+			if err := rows.Scan(&id, &bytes); err != nil {
+				return err
+			}
+			usage(id).Bytes = bytes
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find usage: %w", err)
+	}
+	return usages, nil
+}
