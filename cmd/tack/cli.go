@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/auth"
@@ -62,15 +65,20 @@ func (c *cli) close() {
 	}
 }
 
-// runAccount runs `tack account create|approve|deny|list`.
-func runAccount(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+// minPasswordLength is the fewest characters a password set by `tack
+// account password` may have, as on the web pages.
+const minPasswordLength = 8
+
+// runAccount runs `tack account create|approve|deny|password|block|unblock|list`.
+func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
-		return errors.New("usage: tack account create|approve|deny|list --data DIR [--email E]")
+		return errors.New("usage: tack account create|approve|deny|password|block|unblock|list --data DIR [--email E]")
 	}
 	c := &cli{stdout: stdout}
 	fs := c.flags("tack account "+args[0], stderr)
 	approve := fs.Bool("approve", false, "give the new account pinning access at once (create)")
 	admin := fs.Bool("admin", false, "make the new account an operator (create)")
+	message := fs.String("message", "", "a message to the account with the decision, shown on its web pages (approve, deny)")
 	if err := parse(fs, args[1:], getenv, "data"); err != nil {
 		return err
 	}
@@ -102,24 +110,88 @@ func runAccount(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		if args[0] == "deny" {
 			access = tack.AccessDenied
 		}
-		if err := c.db.SetAccountAccess(ctx, a.ID, access); err != nil {
+		if err := c.db.SetAccountAccess(ctx, a.ID, access, *message); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "account %s: pinning access %s\n", a.Email, access)
+		return nil
+	case "password":
+		a, err := c.account(ctx)
+		if err != nil {
+			return err
+		}
+		password, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		hash, err := auth.HashPassword(password)
+		if err != nil {
+			return err
+		}
+		if err := c.db.SetAccountPassword(ctx, a.ID, hash); err != nil {
+			return err
+		}
+		// Whoever knew the old password is signed out.
+		if err := c.db.DeleteSessions(ctx, a.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "account %s: password set, signed out everywhere\n", a.Email)
+		return nil
+	case "block", "unblock":
+		a, err := c.account(ctx)
+		if err != nil {
+			return err
+		}
+		blocked := args[0] == "block"
+		if err := c.db.SetAccountBlocked(ctx, a.ID, blocked); err != nil {
+			return err
+		}
+		if blocked {
+			if err := c.db.DeleteSessions(ctx, a.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "account %s: blocked, signed out everywhere; its pins stay stored\n", a.Email)
+		} else {
+			fmt.Fprintf(stdout, "account %s: unblocked\n", a.Email)
+		}
 		return nil
 	case "list":
 		accts, err := c.db.FindAccounts(ctx)
 		if err != nil {
 			return err
 		}
+		usages, err := c.db.FindUsages(ctx)
+		if err != nil {
+			return err
+		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "EMAIL\tACCESS\tADMIN\tCREATED")
+		fmt.Fprintln(w, "EMAIL\tACCESS\tADMIN\tBLOCKED\tPINS\tCREATED")
 		for _, a := range accts {
-			fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", a.Email, a.Access, a.Admin, a.Created.Format(time.RFC3339))
+			pins := 0
+			if u := usages[a.ID]; u != nil {
+				for _, n := range u.Pins {
+					pins += n
+				}
+			}
+			fmt.Fprintf(w, "%s\t%s\t%v\t%v\t%d\t%s\n", a.Email, a.Access, a.Admin, a.Blocked, pins, a.Created.Format(time.RFC3339))
 		}
 		return w.Flush()
 	}
-	return fmt.Errorf("unknown account command %q: use create, approve, deny or list", args[0])
+	return fmt.Errorf("unknown account command %q: use create, approve, deny, password, block, unblock or list", args[0])
+}
+
+// readPassword returns the first line of r, without its line ending: the
+// new password, which must have at least minPasswordLength characters.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	password := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if utf8.RuneCountInString(password) < minPasswordLength {
+		return "", fmt.Errorf("the password (the first line of standard input) must have at least %d characters", minPasswordLength)
+	}
+	return password, nil
 }
 
 // runToken runs `tack token create|list|revoke`.

@@ -1,7 +1,8 @@
 // Command tack runs a self-hostable IPFS remote pinning service.
 //
 //	tack serve                       run the service (embedded defaults: ./tack-data, http://127.0.0.1:8080)
-//	tack account create|approve|list manage accounts
+//	tack account create|approve|deny|password|block|unblock|list
+//	                                 manage accounts
 //	tack token create|list|revoke    manage API tokens
 //	tack version
 package main
@@ -26,8 +27,11 @@ Usage:
   tack serve   [--data DIR] [--listen HOST:PORT] [--p2p-listen MADDR,…] [--announce MADDR,…]
                [--bootstrap MADDR,…|none] [--dht auto|client|server|off] [--allow-private-origins]
   tack account create  --data DIR --email E [--approve] [--admin]
-  tack account approve --data DIR --email E
-  tack account deny    --data DIR --email E
+  tack account approve --data DIR --email E [--message M]
+  tack account deny    --data DIR --email E [--message M]
+  tack account password --data DIR --email E < FILE   (the new password is the first line)
+  tack account block   --data DIR --email E
+  tack account unblock --data DIR --email E
   tack account list    --data DIR
   tack token create    --data DIR --email E [--name N]
   tack token list      --data DIR --email E
@@ -41,7 +45,7 @@ Run 'tack COMMAND -h' for a command's flags.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "tack:", err)
 		}
@@ -50,7 +54,7 @@ func main() {
 }
 
 // run dispatches a command line.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
@@ -59,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr, getenv)
 	case "account":
-		return runAccount(ctx, args[1:], stdout, stderr, getenv)
+		return runAccount(ctx, args[1:], stdin, stdout, stderr, getenv)
 	case "token":
 		return runToken(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":

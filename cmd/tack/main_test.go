@@ -60,8 +60,15 @@ func (m *Main) Client(token string) *pinclient.Client {
 // MustRun runs a tack command line and returns its standard output.
 func MustRun(tb testing.TB, args ...string) string {
 	tb.Helper()
+	return MustRunStdin(tb, "", args...)
+}
+
+// MustRunStdin runs a tack command line with stdin as its standard input
+// and returns its standard output.
+func MustRunStdin(tb testing.TB, stdin string, args ...string) string {
+	tb.Helper()
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), args, &stdout, &stderr, func(string) string { return "" }); err != nil {
+	if err := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr, func(string) string { return "" }); err != nil {
 		tb.Fatalf("tack %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String()
