@@ -12,7 +12,8 @@ import (
 type accountHandler func(w http.ResponseWriter, r *http.Request, acct *tack.Account)
 
 // authenticated checks the Bearer token (401 if missing, malformed, unknown
-// or revoked), the account's rate limit (429) and its pinning access (403),
+// or revoked), the account's rate limit (429), whether it is blocked and its
+// pinning access (403),
 // in that order, then calls h. Cookies are never looked at: the API accepts
 // only Bearer tokens.
 func (s *Server) authenticated(h accountHandler) http.Handler {
@@ -24,6 +25,10 @@ func (s *Server) authenticated(h accountHandler) http.Handler {
 		}
 		if err := s.allow(w, acct.ID); err != nil {
 			s.Error(w, r, err)
+			return
+		}
+		if acct.Blocked {
+			s.Error(w, r, tack.Errorf(tack.EFORBIDDEN, "this account is blocked by the operator of this service"))
 			return
 		}
 		if acct.Access != tack.AccessApproved {

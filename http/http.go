@@ -10,11 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/tack-ipfs/tack"
-	"golang.org/x/time/rate"
 )
 
 // MaxBodyBytes is the largest request body that POST /pins and
@@ -42,8 +40,7 @@ type Server struct {
 	// DefaultRate and DefaultBurst.
 	RateLimit RateLimit
 
-	mu       sync.Mutex
-	limiters map[int64]*rate.Limiter
+	limiters limiterSet
 }
 
 // Handler returns the HTTP handler of the API: the five /pins routes, a JSON

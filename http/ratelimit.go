@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tack-ipfs/tack"
@@ -18,7 +19,7 @@ const (
 	DefaultBurst            = 200
 )
 
-// maxLimiters is how many per-account limiters are kept before idle ones
+// maxLimiters is how many limiters of one kind are kept before idle ones
 // (those with a full bucket) are dropped.
 const maxLimiters = 10000
 
@@ -51,7 +52,7 @@ func (s *Server) allow(w http.ResponseWriter, accountID int64) error {
 		return nil
 	}
 	now := time.Now()
-	lim := s.limiter(accountID, cfg, now)
+	lim := s.limiters.get(strconv.FormatInt(accountID, 10), cfg, now)
 	r := lim.ReserveN(now, 1)
 	if !r.OK() {
 		w.Header().Set("Retry-After", "60")
@@ -70,25 +71,32 @@ func (s *Server) allow(w http.ResponseWriter, accountID int64) error {
 	return tack.Errorf(tack.ERATELIMITED, "too many requests: this account may send %g requests per second (bursts of %d); retry in %d s", float64(cfg.Rate), cfg.Burst, secs)
 }
 
-// limiter returns the account's limiter, creating it on first use.
-func (s *Server) limiter(accountID int64, cfg RateLimit, now time.Time) *rate.Limiter {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if lim, ok := s.limiters[accountID]; ok {
+// limiterSet holds token buckets by key (an account, an email, an address),
+// creating them on first use and forgetting idle ones when it grows.
+type limiterSet struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+// get returns key's limiter, creating it with cfg on first use.
+func (l *limiterSet) get(key string, cfg RateLimit, now time.Time) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if lim, ok := l.m[key]; ok {
 		return lim
 	}
-	if s.limiters == nil {
-		s.limiters = map[int64]*rate.Limiter{}
+	if l.m == nil {
+		l.m = map[string]*rate.Limiter{}
 	}
-	if len(s.limiters) >= maxLimiters {
+	if len(l.m) >= maxLimiters {
 		// A full bucket is the same as a new one: forget it.
-		for id, lim := range s.limiters {
+		for k, lim := range l.m {
 			if lim.TokensAt(now) >= float64(lim.Burst()) {
-				delete(s.limiters, id)
+				delete(l.m, k)
 			}
 		}
 	}
 	lim := rate.NewLimiter(cfg.Rate, cfg.Burst)
-	s.limiters[accountID] = lim
+	l.m[key] = lim
 	return lim
 }

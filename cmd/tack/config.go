@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/node"
 )
 
@@ -27,6 +28,8 @@ type Config struct {
 	Workers             int           // --workers: DAGs fetched at once
 	PinTimeout          time.Duration // --pin-timeout: a fetch with no new block for this long fails
 	PinMaxTime          time.Duration // --pin-max-time: a fetch still running after this long fails
+	Signup              string        // --signup: open, invite or closed
+	Access              string        // --access: request (the operator approves) or auto
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -40,6 +43,8 @@ func DefaultConfig() Config {
 		Workers:    8,
 		PinTimeout: 10 * time.Minute,
 		PinMaxTime: 24 * time.Hour,
+		Signup:     "open",
+		Access:     "request",
 	}
 }
 
@@ -82,6 +87,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "DAGs fetched at once")
 	fs.DurationVar(&c.PinTimeout, "pin-timeout", c.PinTimeout, "a pin fails after this long without receiving a block")
 	fs.DurationVar(&c.PinMaxTime, "pin-max-time", c.PinMaxTime, "a pin fails if its fetch is still running after this long")
+	fs.StringVar(&c.Signup, "signup", c.Signup, "who may sign up on the web pages: open, invite (by the operator's links) or closed")
+	fs.StringVar(&c.Access, "access", c.Access, "pinning access: request (an operator approves each account) or auto (every account at once)")
 	return bootstrap
 }
 
@@ -130,6 +137,12 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 {
 		return fmt.Errorf("--pin-timeout and --pin-max-time must be positive durations, like 10m or 24h")
+	}
+	if _, err := http.ParseSignupMode(c.Signup); err != nil {
+		return fmt.Errorf("--signup must be open, invite or closed, not %q", c.Signup)
+	}
+	if c.Access != "request" && c.Access != "auto" {
+		return fmt.Errorf("--access must be request or auto, not %q", c.Access)
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen

@@ -47,6 +47,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--workers", "TACK_WORKERS", "3"},
 	{"--pin-timeout", "TACK_PIN_TIMEOUT", "90s"},
 	{"--pin-max-time", "TACK_PIN_MAX_TIME", "2h"},
+	{"--signup", "TACK_SIGNUP", "invite"},
+	{"--access", "TACK_ACCESS", "auto"},
 }
 
 var everyFlagConfig = Config{
@@ -60,6 +62,8 @@ var everyFlagConfig = Config{
 	Workers:             3,
 	PinTimeout:          90 * time.Second,
 	PinMaxTime:          2 * time.Hour,
+	Signup:              "invite",
+	Access:              "auto",
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -127,6 +131,8 @@ func TestConfigErrors(t *testing.T) {
 		{"no workers", []string{"--workers", "0"}, nil, "--workers must be at least 1"},
 		{"bad duration", []string{"--pin-timeout", "soon"}, nil, "invalid value"},
 		{"negative duration", []string{"--pin-max-time", "-1h"}, nil, "must be positive"},
+		{"bad signup", []string{"--signup", "maybe"}, nil, "--signup must be open, invite or closed"},
+		{"bad access", []string{"--access", "everyone"}, nil, "--access must be request or auto"},
 		{"bad env", nil, map[string]string{"TACK_WORKERS": "many"}, "TACK_WORKERS"},
 		{"bad env bool", nil, map[string]string{"TACK_ALLOW_PRIVATE_ORIGINS": "perhaps"}, "TACK_ALLOW_PRIVATE_ORIGINS"},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,12 +32,13 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	Logger         *slog.Logger
 
-	DB         *sqlite.DB
-	Blocks     *blockstore.Local
-	Node       *node.Node
-	Pinner     *pinner.Pinner
-	Auth       *auth.Auth
-	AdminToken string // set on the first start, when the admin account is created
+	DB            *sqlite.DB
+	Blocks        *blockstore.Local
+	Node          *node.Node
+	Pinner        *pinner.Pinner
+	Auth          *auth.Auth
+	AdminToken    string // set on the first start, when the admin account is created
+	AdminPassword string // the admin's web password, set with AdminToken
 
 	lock     *os.File
 	listener net.Listener
@@ -105,6 +107,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
 		pinner.Config{Workers: c.Workers, Stall: c.PinTimeout, MaxTime: c.PinMaxTime}, m.Logger)
 
+	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
+		return err
+	}
+	if c.PublicURL == "http://"+c.Listen && c.Listen != m.HTTPAddr() {
+		// Port 0 (tests): name the port the system chose.
+		c.PublicURL = "http://" + m.HTTPAddr()
+	}
 	api := &http.Server{
 		Store:     m.DB,
 		Auth:      m.Auth,
@@ -113,11 +122,20 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
 	}
-	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
-		return err
+	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
+	web := &http.Web{
+		Store:         m.DB,
+		Issue:         m.Auth.Issue,
+		HashPassword:  auth.HashPassword,
+		CheckPassword: auth.CheckPassword,
+		Key:           key,
+		PublicURL:     c.PublicURL,
+		Signup:        signup,
+		AutoApprove:   c.Access == "auto",
+		Logger:        m.Logger,
 	}
 	m.server = &nethttp.Server{
-		Handler:           api.Handler(),
+		Handler:           api.Handler(web.Mount),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -137,7 +155,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	m.Logger.Info("tack is serving", "api", "http://"+m.HTTPAddr(), "peer", m.Node.ID(), "delegates", m.Node.Delegates(), "data", c.Data)
+	m.Logger.Info("tack is serving", "api", "http://"+m.HTTPAddr(), "web", c.PublicURL, "peer", m.Node.ID(), "delegates", m.Node.Delegates(), "data", c.Data)
 	return nil
 }
 
@@ -178,13 +196,19 @@ func (m *Main) Close() error {
 }
 
 // bootstrapAdmin creates the admin account with approved access on the
-// first start, prints its API token and writes it to <data>/admin.token.
+// first start, prints its API token and web password, and writes them to
+// <data>/admin.token and <data>/admin.password.
 func (m *Main) bootstrapAdmin(ctx context.Context) error {
 	n, err := m.DB.CountAccounts(ctx)
 	if err != nil || n > 0 {
 		return err
 	}
-	a := &tack.Account{Email: "admin", Admin: true, Access: tack.AccessApproved}
+	password := rand.Text()
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	a := &tack.Account{Email: "admin", Admin: true, Access: tack.AccessApproved, PasswordHash: hash}
 	if err := m.DB.CreateAccount(ctx, a); err != nil {
 		return fmt.Errorf("creating the admin account: %w", err)
 	}
@@ -196,8 +220,13 @@ func (m *Main) bootstrapAdmin(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
 		return err
 	}
-	m.AdminToken = token
+	passwordPath := m.Config.path("admin.password")
+	if err := os.WriteFile(passwordPath, []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	m.AdminToken, m.AdminPassword = token, password
 	fmt.Fprintf(m.Stdout, "Created the account admin with pinning access.\nIts API token (also in %s):\n\n%s\n\n", path, token)
+	fmt.Fprintf(m.Stdout, "Sign in to the web pages at %s/signin as admin with the password %s (also in %s);\nchange it with 'tack account password --email admin'.\n\n", m.Config.PublicURL, password, passwordPath)
 	fmt.Fprintf(m.Stdout, "Use it from Kubo:\n  ipfs pin remote service add tack %s/ %s\n\n", m.Config.PublicURL, token)
 	return nil
 }

@@ -1,0 +1,463 @@
+package http
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+)
+
+//go:embed templates static
+var webFiles embed.FS
+
+// SignupMode is who may create an account on the web pages.
+type SignupMode string
+
+// The sign-up modes of `tack serve --signup`.
+const (
+	SignupOpen   SignupMode = "open"   // anyone
+	SignupInvite SignupMode = "invite" // whoever holds an operator's invitation link
+	SignupClosed SignupMode = "closed" // nobody: the operator makes accounts with the CLI
+)
+
+// ParseSignupMode returns the mode named s, or an error naming the choices.
+func ParseSignupMode(s string) (SignupMode, error) {
+	switch m := SignupMode(s); m {
+	case SignupOpen, SignupInvite, SignupClosed:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown sign-up mode %q: use open, invite or closed", s)
+}
+
+// Defaults of Web.
+const (
+	DefaultSessionTTL = 30 * 24 * time.Hour
+	DefaultInviteTTL  = 7 * 24 * time.Hour
+	// MinPasswordLength and MaxPasswordLength bound a new password.
+	MinPasswordLength = 8
+	MaxPasswordLength = 256
+)
+
+// Cookie names. The session cookie holds the session's secret; the CSRF
+// cookie holds a random value that every form's CSRF token is derived from.
+const (
+	sessionCookie = "tack_session"
+	csrfCookie    = "tack_csrf"
+)
+
+// Web serves the web pages: sign-up and sign-in, the token management page
+// with the request for pinning access, the operator's page and the pins
+// page. Set its fields, then pass Mount to Server.Handler. The pages use
+// session cookies; the API never does, so a page cannot be made to call it.
+type Web struct {
+	Store tack.Store
+	// Issue creates an API token named name for the account.
+	Issue func(ctx context.Context, accountID int64, name string) (string, *tack.Token, error)
+	// HashPassword and CheckPassword hash passwords and check them against
+	// a hash.
+	HashPassword  func(password string) (string, error)
+	CheckPassword func(hash, password string) (bool, error)
+	// Key is the secret that CSRF tokens are derived from (32 bytes or more).
+	Key []byte
+	// PublicURL is the service's address as users reach it, without a
+	// trailing slash. An https URL makes the cookies Secure.
+	PublicURL string
+	// Signup says who may create an account. Empty means SignupOpen.
+	Signup SignupMode
+	// AutoApprove approves every account's pinning access at once.
+	AutoApprove bool
+	// SessionTTL is how long a sign-in lasts; zero means DefaultSessionTTL.
+	SessionTTL time.Duration
+	// SignInLimit limits sign-in and sign-up attempts per email and per
+	// client address. Zero means 10 a minute with bursts of 10.
+	SignInLimit RateLimit
+	// Now returns the current time; nil means time.Now.
+	Now tack.Clock
+	// Logger receives internal errors. Nil discards them.
+	Logger *slog.Logger
+
+	pages        map[string]*template.Template
+	static       http.Handler
+	staticSums   map[string]string
+	signInLimits limiterSet
+	hashSlots    chan struct{}
+}
+
+// webPages are the templates under templates/ that are whole pages; each
+// is parsed together with layout.html.
+var webPages = []string{"signin", "signup", "tokens", "access", "admin", "pins", "error"}
+
+// Mount registers the pages' routes on mux. It panics if the embedded
+// templates do not parse, which a test catches.
+func (web *Web) Mount(mux *http.ServeMux) {
+	if err := web.init(); err != nil {
+		panic(err)
+	}
+	mux.HandleFunc("GET /{$}", web.handleHome)
+	mux.Handle("GET /static/", web.static)
+	mux.HandleFunc("GET /signin", web.handleSignInPage)
+	mux.HandleFunc("POST /signin", web.form(web.handleSignIn))
+	mux.HandleFunc("GET /signup", web.handleSignUpPage)
+	mux.HandleFunc("POST /signup", web.form(web.handleSignUp))
+	mux.HandleFunc("POST /signout", web.form(web.handleSignOut))
+	mux.HandleFunc("GET /tokens", web.signedIn(web.handleTokens))
+	mux.HandleFunc("POST /tokens", web.form(web.signedIn(web.handleCreateToken)))
+	mux.HandleFunc("POST /tokens/{id}/revoke", web.form(web.signedIn(web.handleRevokeToken)))
+	mux.HandleFunc("GET /access", web.signedIn(web.handleAccessPage))
+	mux.HandleFunc("POST /access", web.form(web.signedIn(web.handleRequestAccess)))
+	mux.HandleFunc("GET /dashboard", web.signedIn(web.handlePins))
+	mux.HandleFunc("GET /admin", web.signedIn(web.operator(web.handleAdmin)))
+	mux.HandleFunc("POST /admin/accounts/{id}/access", web.form(web.signedIn(web.operator(web.handleDecideAccess))))
+	mux.HandleFunc("POST /admin/accounts/{id}/block", web.form(web.signedIn(web.operator(web.handleBlock))))
+	mux.HandleFunc("POST /admin/invites", web.form(web.signedIn(web.operator(web.handleCreateInvite))))
+}
+
+func (web *Web) init() error {
+	funcs := template.FuncMap{
+		"static": func(name string) string { return "/static/" + name + "?v=" + web.staticSums[name] },
+		"when":   formatWhen,
+		"bytes":  formatBytes,
+		"lower":  strings.ToLower,
+	}
+	web.pages = map[string]*template.Template{}
+	for _, name := range webPages {
+		t, err := template.New(name).Funcs(funcs).ParseFS(webFiles, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return fmt.Errorf("web page %s: %w", name, err)
+		}
+		web.pages[name] = t
+	}
+	static, err := fs.Sub(webFiles, "static")
+	if err != nil {
+		return err
+	}
+	web.staticSums = map[string]string{}
+	entries, err := fs.ReadDir(static, ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		b, err := fs.ReadFile(static, e.Name())
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		web.staticSums[e.Name()] = hex.EncodeToString(sum[:6])
+	}
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	web.static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})
+	// Hashing a password takes 19 MiB and tens of milliseconds: a few at a
+	// time keep a burst of sign-ins from exhausting memory.
+	web.hashSlots = make(chan struct{}, 4)
+	return nil
+}
+
+func (web *Web) now() time.Time {
+	if web.Now == nil {
+		return time.Now()
+	}
+	return web.Now()
+}
+
+func (web *Web) logger() *slog.Logger {
+	if web.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return web.Logger
+}
+
+// page is what every template gets: the layout's parts, and the page's own
+// data in Data.
+type page struct {
+	Title    string
+	Account  *tack.Account // nil when signed out
+	CSRF     string
+	Notice   string
+	Error    string
+	Refresh  bool // the pins page refreshes itself while requests are moving
+	Signup   SignupMode
+	Data     any
+	template string
+}
+
+// render writes a page with the given status. Pages are never cached: some
+// show a token once.
+func (web *Web) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	t := web.pages[name]
+	if p.CSRF == "" {
+		p.CSRF = web.csrfToken(w, r)
+	}
+	if p.Signup == "" {
+		p.Signup = web.signup()
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
+		web.logger().Error("rendering page", "page", name, "err", err)
+		status = http.StatusInternalServerError
+		b.Reset()
+		b.WriteString("<!doctype html><title>tack</title><p>Something went wrong on our side. Please try again.</p>")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	w.Write([]byte(b.String()))
+}
+
+// fail renders the error page. Internal errors are logged and shown only
+// as "something went wrong".
+func (web *Web) fail(w http.ResponseWriter, r *http.Request, acct *tack.Account, err error) {
+	status, _ := ErrorStatus(tack.ErrorCode(err))
+	msg := tack.ErrorMessage(err)
+	if status == http.StatusInternalServerError {
+		web.logger().Error("web page", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "Something went wrong on our side. Please try again in a moment."
+	}
+	web.render(w, r, status, "error", &page{Title: http.StatusText(status), Account: acct, Error: msg})
+}
+
+func (web *Web) signup() SignupMode {
+	if web.Signup == "" {
+		return SignupOpen
+	}
+	return web.Signup
+}
+
+func (web *Web) secureCookies() bool { return strings.HasPrefix(web.PublicURL, "https://") }
+
+func (web *Web) setCookie(w http.ResponseWriter, name, value string, expires time.Time) {
+	c := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   web.secureCookies(),
+		SameSite: http.SameSiteLaxMode,
+	}
+	if value == "" {
+		c.MaxAge = -1
+	} else if !expires.IsZero() {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+}
+
+// randomSecret returns 32 random bytes, base64url-encoded.
+func randomSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hashSecret is the ID under which stores keep a session or an invitation:
+// the hex SHA-256 of its secret.
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// csrfToken returns the CSRF token that this browser's forms must carry,
+// setting the CSRF cookie if the browser has none. The token is an HMAC of
+// the cookie and the session, so a token works only with both.
+func (web *Web) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	value := ""
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		value = c.Value
+	} else {
+		value = randomSecret()
+		web.setCookie(w, csrfCookie, value, time.Time{})
+		// The rest of this request (a form rendered after a failed POST)
+		// must see the new value.
+		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: value})
+	}
+	session := ""
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		session = c.Value
+	}
+	return web.csrfFor(value, session)
+}
+
+func (web *Web) csrfFor(cookie, session string) string {
+	mac := hmac.New(sha256.New, web.Key)
+	fmt.Fprintf(mac, "tack csrf\x00%s\x00%s", cookie, session)
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// form wraps the handler of a form's POST: it limits the body, parses the
+// form and checks its CSRF token; a missing or wrong one gets 403.
+func (web *Web) form(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if err := r.ParseForm(); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				web.fail(w, r, nil, tack.Errorf(tack.ETOOLARGE, "The form is larger than %d KiB.", MaxBodyBytes>>10))
+				return
+			}
+			web.fail(w, r, nil, tack.Errorf(tack.EINVALID, "The form could not be read: %v.", err))
+			return
+		}
+		if !web.validCSRF(r) {
+			web.fail(w, r, nil, tack.Errorf(tack.EFORBIDDEN, "This form has expired or was sent from another site. Go back, reload the page and try again."))
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (web *Web) validCSRF(r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || c.Value == "" {
+		return false
+	}
+	session := ""
+	if s, err := r.Cookie(sessionCookie); err == nil {
+		session = s.Value
+	}
+	want := web.csrfFor(c.Value, session)
+	return hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(want))
+}
+
+// signedInHandler serves a page for a signed-in account.
+type signedInHandler func(w http.ResponseWriter, r *http.Request, acct *tack.Account)
+
+// signedIn calls h with the session's account, or sends the browser to the
+// sign-in page (and back here afterwards) if there is no valid session.
+func (web *Web) signedIn(h signedInHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		acct, err := web.sessionAccount(r.Context(), r)
+		if err != nil {
+			web.fail(w, r, nil, err)
+			return
+		}
+		if acct == nil {
+			next := r.URL.Path
+			if r.Method == http.MethodGet && r.URL.RawQuery != "" {
+				next += "?" + r.URL.RawQuery
+			}
+			if r.Method != http.MethodGet {
+				next = "/tokens"
+			}
+			http.Redirect(w, r, "/signin?expired=1&next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		}
+		h(w, r, acct)
+	}
+}
+
+// operator lets only operators (admin accounts) through; others get 403.
+func (web *Web) operator(h signedInHandler) signedInHandler {
+	return func(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+		if !acct.Admin {
+			web.fail(w, r, acct, tack.Errorf(tack.EFORBIDDEN, "Only the operators of this service may see this page."))
+			return
+		}
+		h(w, r, acct)
+	}
+}
+
+// sessionAccount returns the account of the request's session cookie, or
+// nil if there is none, it expired, or the account is blocked.
+func (web *Web) sessionAccount(ctx context.Context, r *http.Request) (*tack.Account, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	id := hashSecret(c.Value)
+	s, err := web.Store.FindSession(ctx, id)
+	if tack.ErrorCode(err) == tack.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if !web.now().Before(s.Expires) {
+		if err := web.Store.DeleteSession(ctx, id); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	acct, err := web.Store.FindAccountByID(ctx, s.AccountID)
+	if tack.ErrorCode(err) == tack.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if acct.Blocked {
+		return nil, nil
+	}
+	return acct, nil
+}
+
+// startSession signs the account in: a new session, its cookie, and a
+// redirect to next.
+func (web *Web) startSession(w http.ResponseWriter, r *http.Request, acct *tack.Account, next string) {
+	ttl := web.SessionTTL
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
+	secret := randomSecret()
+	s := &tack.Session{ID: hashSecret(secret), AccountID: acct.ID, Expires: web.now().Add(ttl)}
+	if err := web.Store.CreateSession(r.Context(), s); err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
+	web.setCookie(w, sessionCookie, secret, s.Expires)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// localPath returns next if it is a path on this site, else fallback: a
+// sign-in link must not send the browser elsewhere.
+func localPath(next, fallback string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return fallback
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return fallback
+	}
+	return next
+}
+
+// formatWhen formats a time for the pages: UTC, to the minute, or "never".
+func formatWhen(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// formatBytes formats a size in bytes with binary units.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,264 @@
+package http
+
+import (
+	"context"
+	"math"
+	"net"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tack-ipfs/tack"
+	"golang.org/x/time/rate"
+)
+
+// signInForm is what the sign-in and sign-up pages show again after a
+// failed attempt: never the password.
+type signInForm struct {
+	Email  string
+	Next   string
+	Invite string
+}
+
+// handleHome sends a signed-in browser to its pins and others to sign in.
+func (web *Web) handleHome(w http.ResponseWriter, r *http.Request) {
+	acct, err := web.sessionAccount(r.Context(), r)
+	if err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
+	if acct == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+}
+
+func (web *Web) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+	p := &page{Title: "Sign in", Data: signInForm{Next: localPath(r.URL.Query().Get("next"), "")}}
+	if r.URL.Query().Get("expired") != "" {
+		p.Notice = "Please sign in to continue."
+	}
+	web.render(w, r, http.StatusOK, "signin", p)
+}
+
+func (web *Web) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	form := signInForm{Email: strings.TrimSpace(r.PostForm.Get("email")), Next: localPath(r.PostForm.Get("next"), "")}
+	password := r.PostForm.Get("password")
+	again := func(status int, msg string) {
+		web.render(w, r, status, "signin", &page{Title: "Sign in", Error: msg, Data: form})
+	}
+	if form.Email == "" || password == "" {
+		again(http.StatusBadRequest, "Enter your email and your password.")
+		return
+	}
+	if wait, ok := web.allowSignIn(r, form.Email); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		again(http.StatusTooManyRequests, "Too many sign-in attempts. Wait "+strconv.Itoa(wait)+" seconds, then try again.")
+		return
+	}
+	acct, err := web.Store.FindAccountByEmail(r.Context(), form.Email)
+	if err != nil && tack.ErrorCode(err) != tack.ENOTFOUND {
+		web.fail(w, r, nil, err)
+		return
+	}
+	hash := ""
+	if acct != nil {
+		hash = acct.PasswordHash
+	}
+	ok, err := web.checkPassword(r.Context(), hash, password)
+	if err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
+	if !ok {
+		again(http.StatusUnauthorized, "Wrong email or password.")
+		return
+	}
+	if acct.Blocked {
+		again(http.StatusForbidden, "This account is blocked by the operator of this service.")
+		return
+	}
+	web.startSession(w, r, acct, localPath(form.Next, "/dashboard"))
+}
+
+// dummyHash is checked when the email is unknown or has no password, so
+// that a wrong email takes as long as a wrong password.
+var dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+// checkPassword checks password against hash, a few at a time. An empty
+// hash (an account that has no password) never matches.
+func (web *Web) checkPassword(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case web.hashSlots <- struct{}{}:
+		defer func() { <-web.hashSlots }()
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	if hash == "" {
+		web.CheckPassword(dummyHash, password)
+		return false, nil
+	}
+	return web.CheckPassword(hash, password)
+}
+
+func (web *Web) hashPassword(ctx context.Context, password string) (string, error) {
+	select {
+	case web.hashSlots <- struct{}{}:
+		defer func() { <-web.hashSlots }()
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return web.HashPassword(password)
+}
+
+// allowSignIn takes one attempt from the buckets of the client's address
+// and, unless email is "", of the email. If either is empty it returns how
+// many seconds to wait.
+func (web *Web) allowSignIn(r *http.Request, email string) (wait int, ok bool) {
+	cfg := web.SignInLimit
+	if cfg.Rate == 0 {
+		cfg.Rate = rate.Limit(10.0 / 60)
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 10
+	}
+	if cfg.Rate == rate.Inf {
+		return 0, true
+	}
+	now := web.now()
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	// Many people may share an address (an office, a NAT): its bucket is
+	// three times an email's.
+	perAddr := RateLimit{Rate: 3 * cfg.Rate, Burst: 3 * cfg.Burst}
+	buckets := []struct {
+		key string
+		cfg RateLimit
+	}{{"addr:" + host, perAddr}, {"email:" + strings.ToLower(email), cfg}}
+	if email == "" {
+		buckets = buckets[:1]
+	}
+	var reservations []*rate.Reservation
+	for _, b := range buckets {
+		res := web.signInLimits.get(b.key, b.cfg, now).ReserveN(now, 1)
+		reservations = append(reservations, res)
+		if d := res.DelayFrom(now); !res.OK() || d > 0 {
+			for _, res := range reservations {
+				res.CancelAt(now)
+			}
+			return max(1, int(math.Ceil(d.Seconds()))), false
+		}
+	}
+	return 0, true
+}
+
+func (web *Web) handleSignUpPage(w http.ResponseWriter, r *http.Request) {
+	form := signInForm{Invite: r.URL.Query().Get("invite")}
+	if err := web.signupAllowed(form.Invite); err != nil {
+		web.render(w, r, http.StatusForbidden, "signup", &page{Title: "Sign up", Error: err.Error(), Data: form})
+		return
+	}
+	web.render(w, r, http.StatusOK, "signup", &page{Title: "Sign up", Data: form})
+}
+
+// signupAllowed returns the reason sign-up is refused, if it is.
+func (web *Web) signupAllowed(invite string) error {
+	switch web.signup() {
+	case SignupClosed:
+		return tack.Errorf(tack.EFORBIDDEN, "Sign-up is closed on this service. Ask its operator for an account.")
+	case SignupInvite:
+		if invite == "" {
+			return tack.Errorf(tack.EFORBIDDEN, "Sign-up on this service is by invitation. Ask its operator for an invitation link.")
+		}
+	}
+	return nil
+}
+
+func (web *Web) handleSignUp(w http.ResponseWriter, r *http.Request) {
+	form := signInForm{Email: strings.TrimSpace(r.PostForm.Get("email")), Invite: r.PostForm.Get("invite")}
+	password := r.PostForm.Get("password")
+	again := func(status int, msg string) {
+		web.render(w, r, status, "signup", &page{Title: "Sign up", Error: msg, Data: form})
+	}
+	if err := web.signupAllowed(form.Invite); err != nil {
+		again(http.StatusForbidden, err.Error())
+		return
+	}
+	if msg := checkEmail(form.Email); msg != "" {
+		again(http.StatusBadRequest, msg)
+		return
+	}
+	if n := utf8.RuneCountInString(password); n < MinPasswordLength || len(password) > MaxPasswordLength {
+		again(http.StatusBadRequest, "Choose a password of at least "+strconv.Itoa(MinPasswordLength)+" characters (and at most "+strconv.Itoa(MaxPasswordLength)+" bytes).")
+		return
+	}
+	// Sign-ups count against the address only: trying someone's email
+	// here must not lock them out of signing in.
+	if wait, ok := web.allowSignIn(r, ""); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		again(http.StatusTooManyRequests, "Too many attempts. Wait "+strconv.Itoa(wait)+" seconds, then try again.")
+		return
+	}
+	hash, err := web.hashPassword(r.Context(), password)
+	if err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
+	acct := &tack.Account{Email: form.Email, Access: tack.AccessNone, PasswordHash: hash}
+	if web.AutoApprove {
+		acct.Access = tack.AccessApproved
+	}
+	if web.signup() == SignupInvite {
+		err = web.Store.CreateAccountWithInvite(r.Context(), acct, hashSecret(form.Invite))
+	} else {
+		err = web.Store.CreateAccount(r.Context(), acct)
+	}
+	switch tack.ErrorCode(err) {
+	case "":
+	case tack.ECONFLICT:
+		again(http.StatusConflict, "An account with this email already exists. Sign in instead.")
+		return
+	case tack.ENOTFOUND:
+		again(http.StatusForbidden, "This invitation link is not valid: it was used already or has expired. Ask the operator for a new one.")
+		return
+	default:
+		web.fail(w, r, nil, err)
+		return
+	}
+	web.startSession(w, r, acct, "/tokens")
+}
+
+// checkEmail returns what is wrong with an email address, or "".
+func checkEmail(email string) string {
+	if email == "" {
+		return "Enter your email address."
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" || len(email) > 254 {
+		return "\"" + truncateRunes(email, 100) + "\" is not an email address."
+	}
+	return ""
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+func (web *Web) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if err := web.Store.DeleteSession(r.Context(), hashSecret(c.Value)); err != nil {
+			web.fail(w, r, nil, err)
+			return
+		}
+	}
+	web.setCookie(w, sessionCookie, "", web.now())
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}

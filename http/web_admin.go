@@ -1,0 +1,152 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// maxAccessMessage bounds the operator's message with a decision.
+const maxAccessMessage = 1000
+
+// adminPage is the operator's page's data.
+type adminPage struct {
+	Pending  []*tack.AccessRequest
+	Accounts []adminAccount
+	Invites  []*tack.Invite
+	// InviteURL is the invitation link just created, shown this once.
+	InviteURL string
+}
+
+// adminAccount is one row of the operator's list of accounts.
+type adminAccount struct {
+	*tack.Account
+	Queued, Pinning, Pinned, Failed int
+	Bytes                           int64
+}
+
+func (web *Web) handleAdmin(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: notices[r.URL.Query().Get("notice")]}, &adminPage{})
+}
+
+func (web *Web) renderAdmin(w http.ResponseWriter, r *http.Request, acct *tack.Account, status int, p *page, data *adminPage) {
+	ctx := r.Context()
+	pending, err := web.Store.FindAccessRequests(ctx, tack.AccessRequested)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	accounts, err := web.Store.FindAccounts(ctx)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	usages, err := web.Store.FindUsages(ctx)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	invites, err := web.Store.FindInvites(ctx, web.now())
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	data.Pending, data.Invites = pending, invites
+	for _, a := range accounts {
+		u := usages[a.ID]
+		if u == nil {
+			u = &tack.Usage{Pins: map[tack.Status]int{}}
+		}
+		data.Accounts = append(data.Accounts, adminAccount{
+			Account: a,
+			Queued:  u.Pins[tack.StatusQueued], Pinning: u.Pins[tack.StatusPinning],
+			Pinned: u.Pins[tack.StatusPinned], Failed: u.Pins[tack.StatusFailed],
+			Bytes: u.Bytes,
+		})
+	}
+	p.Title, p.Account, p.Data = "Operator", acct, data
+	web.render(w, r, status, "admin", p)
+}
+
+// targetAccount returns the account named by the {id} in the path.
+func (web *Web) targetAccount(r *http.Request) (*tack.Account, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, tack.Errorf(tack.ENOTFOUND, "There is no such account.")
+	}
+	a, err := web.Store.FindAccountByID(r.Context(), id)
+	if tack.ErrorCode(err) == tack.ENOTFOUND {
+		return nil, tack.Errorf(tack.ENOTFOUND, "There is no such account.")
+	}
+	return a, err
+}
+
+func (web *Web) handleDecideAccess(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	target, err := web.targetAccount(r)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	var access tack.Access
+	switch r.PostForm.Get("decision") {
+	case "approve":
+		access = tack.AccessApproved
+	case "deny":
+		access = tack.AccessDenied
+	default:
+		web.fail(w, r, acct, tack.Errorf(tack.EINVALID, "Choose approve or deny."))
+		return
+	}
+	message := strings.TrimSpace(r.PostForm.Get("message"))
+	if utf8.RuneCountInString(message) > maxAccessMessage {
+		web.renderAdmin(w, r, acct, http.StatusBadRequest, &page{Error: "The message to " + target.Email + " is longer than 1,000 characters."}, &adminPage{})
+		return
+	}
+	if err := web.Store.SetAccountAccess(r.Context(), target.ID, access, message); err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: "Pinning access of " + target.Email + ": " + string(access) + "."}, &adminPage{})
+}
+
+func (web *Web) handleBlock(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	target, err := web.targetAccount(r)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	blocked := r.PostForm.Get("blocked") == "true"
+	if blocked && target.ID == acct.ID {
+		web.renderAdmin(w, r, acct, http.StatusBadRequest, &page{Error: "You cannot block your own account."}, &adminPage{})
+		return
+	}
+	ctx := r.Context()
+	if err := web.Store.SetAccountBlocked(ctx, target.ID, blocked); err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	notice := target.Email + " is unblocked."
+	if blocked {
+		// Signed out everywhere; its API tokens are refused while blocked.
+		if err := web.Store.DeleteSessions(ctx, target.ID); err != nil {
+			web.fail(w, r, acct, err)
+			return
+		}
+		notice = target.Email + " is blocked: signed out, and its API tokens are refused. Its pins stay stored."
+	}
+	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: notice}, &adminPage{})
+}
+
+func (web *Web) handleCreateInvite(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	code := randomSecret()
+	inv := &tack.Invite{ID: hashSecret(code), CreatedBy: acct.ID, Expires: web.now().Add(DefaultInviteTTL)}
+	if err := web.Store.CreateInvite(r.Context(), inv); err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	link := web.PublicURL + "/signup?invite=" + code
+	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: "Invitation created. Send the link to one person: it works once, for 7 days."}, &adminPage{InviteURL: link})
+}

@@ -1,0 +1,163 @@
+package http
+
+import (
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// Limits of the token and access forms.
+const (
+	maxTokenName   = 100
+	maxAccessWhat  = 2000
+	maxVolume      = 200
+	maxExampleCIDs = 10
+)
+
+// tokensPage is the token management page's data.
+type tokensPage struct {
+	Tokens  []*tack.Token
+	Request *tack.AccessRequest // nil if the account never asked
+	// New is the token just created, shown this once, and Command the
+	// Kubo command line that uses it.
+	New     string
+	NewName string
+	Command string
+	URL     string // the service's address for Kubo
+}
+
+// notices are the messages a redirect can ask a page to show, by key, so
+// that no text from the URL reaches the page.
+var notices = map[string]string{
+	"access-requested": "Your request for pinning access was sent. The operator will answer it here.",
+	"access-approved":  "Your pinning access is approved: create a token and start pinning.",
+	"token-revoked":    "The token was revoked. The API refuses it from now on.",
+}
+
+func (web *Web) handleTokens(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	web.renderTokens(w, r, acct, http.StatusOK, &page{Notice: notices[r.URL.Query().Get("notice")]}, &tokensPage{})
+}
+
+func (web *Web) renderTokens(w http.ResponseWriter, r *http.Request, acct *tack.Account, status int, p *page, data *tokensPage) {
+	ctx := r.Context()
+	tokens, err := web.Store.FindTokens(ctx, acct.ID)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	// Newest first: the one just made is at the top.
+	for i, j := 0, len(tokens)-1; i < j; i, j = i+1, j-1 {
+		tokens[i], tokens[j] = tokens[j], tokens[i]
+	}
+	req, err := web.Store.FindAccessRequest(ctx, acct.ID)
+	if err != nil && tack.ErrorCode(err) != tack.ENOTFOUND {
+		web.fail(w, r, acct, err)
+		return
+	}
+	data.Tokens, data.Request, data.URL = tokens, req, web.PublicURL+"/"
+	p.Title, p.Account, p.Data = "API tokens", acct, data
+	web.render(w, r, status, "tokens", p)
+}
+
+func (web *Web) handleCreateToken(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	if name == "" || utf8.RuneCountInString(name) > maxTokenName {
+		web.renderTokens(w, r, acct, http.StatusBadRequest, &page{Error: "Give the token a name of 1 to 100 characters, such as the machine that will use it."}, &tokensPage{NewName: name})
+		return
+	}
+	token, _, err := web.Issue(r.Context(), acct.ID, name)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	data := &tokensPage{New: token, NewName: name, Command: "ipfs pin remote service add tack " + web.PublicURL + "/ " + token}
+	web.renderTokens(w, r, acct, http.StatusOK, &page{}, data)
+}
+
+func (web *Web) handleRevokeToken(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	err := web.Store.RevokeToken(r.Context(), acct.ID, r.PathValue("id"))
+	if tack.ErrorCode(err) == tack.ENOTFOUND {
+		web.fail(w, r, acct, tack.Errorf(tack.ENOTFOUND, "This account has no such token."))
+		return
+	} else if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	http.Redirect(w, r, "/tokens?notice=token-revoked", http.StatusSeeOther)
+}
+
+// accessForm is the request for pinning access as the user typed it.
+type accessForm struct {
+	What   string
+	Volume string
+	CIDs   string
+}
+
+// accessPage is the access request page's data.
+type accessPage struct {
+	Form    accessForm
+	Request *tack.AccessRequest
+}
+
+func (web *Web) handleAccessPage(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	req, err := web.Store.FindAccessRequest(r.Context(), acct.ID)
+	if err != nil && tack.ErrorCode(err) != tack.ENOTFOUND {
+		web.fail(w, r, acct, err)
+		return
+	}
+	data := &accessPage{Request: req}
+	if req != nil {
+		data.Form = accessForm{What: req.What, Volume: req.Volume, CIDs: strings.Join(req.CIDs, "\n")}
+	}
+	web.render(w, r, http.StatusOK, "access", &page{Title: "Request API pinning access", Account: acct, Data: data})
+}
+
+func (web *Web) handleRequestAccess(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	form := accessForm{
+		What:   strings.TrimSpace(r.PostForm.Get("what")),
+		Volume: strings.TrimSpace(r.PostForm.Get("volume")),
+		CIDs:   strings.TrimSpace(r.PostForm.Get("cids")),
+	}
+	again := func(msg string) {
+		web.render(w, r, http.StatusBadRequest, "access", &page{Title: "Request API pinning access", Account: acct, Error: msg, Data: &accessPage{Form: form}})
+	}
+	if acct.Access == tack.AccessApproved {
+		http.Redirect(w, r, "/tokens", http.StatusSeeOther)
+		return
+	}
+	if form.What == "" || utf8.RuneCountInString(form.What) > maxAccessWhat {
+		again("Say what you will pin, in up to 2,000 characters.")
+		return
+	}
+	if form.Volume == "" || utf8.RuneCountInString(form.Volume) > maxVolume {
+		again("Say how much you expect to pin (for example \"about 50 GB over a year\"), in up to 200 characters.")
+		return
+	}
+	cids := strings.Fields(form.CIDs)
+	if len(cids) > maxExampleCIDs {
+		again("Give at most 10 example CIDs.")
+		return
+	}
+	for _, c := range cids {
+		if _, err := tack.ParseCID(c); err != nil {
+			again("Example CID " + truncateRunes(c, 80) + ": " + tack.ErrorMessage(err))
+			return
+		}
+	}
+	req := &tack.AccessRequest{AccountID: acct.ID, What: form.What, Volume: form.Volume, CIDs: cids}
+	if err := web.Store.RequestAccess(r.Context(), req); err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	if web.AutoApprove {
+		if err := web.Store.SetAccountAccess(r.Context(), acct.ID, tack.AccessApproved, "Approved automatically: this service approves every request."); err != nil {
+			web.fail(w, r, acct, err)
+			return
+		}
+		http.Redirect(w, r, "/tokens?notice=access-approved", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/tokens?notice=access-requested", http.StatusSeeOther)
+}
