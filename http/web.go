@@ -95,6 +95,9 @@ type Web struct {
 	staticSums   map[string]string
 	signInLimits limiterSet
 	hashSlots    chan struct{}
+	// crossOrigin refuses forms that a browser says came from another
+	// site, before the CSRF token is even looked at.
+	crossOrigin http.CrossOriginProtection
 }
 
 // webPages are the templates under templates/ that are whole pages; each
@@ -306,7 +309,8 @@ func (web *Web) csrfFor(cookie, session string) string {
 }
 
 // form wraps the handler of a form's POST: it limits the body, parses the
-// form and checks its CSRF token; a missing or wrong one gets 403.
+// form and checks its CSRF token; a missing or wrong one, or a browser's
+// word that the form came from another site, gets 403.
 func (web *Web) form(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -319,7 +323,7 @@ func (web *Web) form(h http.HandlerFunc) http.HandlerFunc {
 			web.fail(w, r, nil, tack.Errorf(tack.EINVALID, "The form could not be read: %v.", err))
 			return
 		}
-		if !web.validCSRF(r) {
+		if web.crossOrigin.Check(r) != nil || !web.validCSRF(r) {
 			web.fail(w, r, nil, tack.Errorf(tack.EFORBIDDEN, "This form has expired or was sent from another site. Go back, reload the page and try again."))
 			return
 		}

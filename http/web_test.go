@@ -321,6 +321,14 @@ func TestWebCSRF(t *testing.T) {
 	other.get(t, "/signin")
 	MustSee(t, "token form with another browser's CSRF token", alice.post(t, "/tokens", url.Values{"csrf": {other.csrf}, "name": {"laptop"}}),
 		http.StatusForbidden, "This form has expired")
+	// The right token, in a form that another site made the browser send.
+	req, err := http.NewRequest("POST", e.url+"/tokens", strings.NewReader(url.Values{"csrf": {good}, "name": {"laptop"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	MustSee(t, "token form from another site", alice.send(t, req), http.StatusForbidden, "This form has expired")
 	tokens, err := e.db.FindTokens(context.Background(), mustAccountByEmail(t, e, "alice@example.com").ID)
 	if err != nil {
 		t.Fatal(err)

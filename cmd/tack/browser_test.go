@@ -96,7 +96,7 @@ func read[T any](t *testing.T, tab context.Context, what string, a chromedp.Acti
 // screenshot saves the whole page as name.png in screenshotDir.
 func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
-		png, err := chromedp.FullScreenshot(90)(ctx, tab)
+		png, err := chromedp.FullScreenshot(100)(ctx, tab)
 		if err != nil {
 			return err
 		}
