@@ -226,8 +226,8 @@ func (m *Main) bootstrapAdmin(ctx context.Context) error {
 	}
 	m.AdminToken, m.AdminPassword = token, password
 	fmt.Fprintf(m.Stdout, "Created the account admin with pinning access.\nIts API token (also in %s):\n\n%s\n\n", path, token)
-	fmt.Fprintf(m.Stdout, "Sign in to the web pages at %s/signin as admin with the password %s (also in %s);\nchange it with 'tack account password --email admin'.\n\n", m.Config.PublicURL, password, passwordPath)
 	fmt.Fprintf(m.Stdout, "Use it from Kubo:\n  ipfs pin remote service add tack %s/ %s\n\n", m.Config.PublicURL, token)
+	fmt.Fprintf(m.Stdout, "Sign in to the web pages at %s/signin as admin with the password %s (also in %s);\nchange it with 'tack account password --email admin'.\n\n", m.Config.PublicURL, password, passwordPath)
 	return nil
 }
 
