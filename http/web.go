@@ -120,6 +120,7 @@ func (web *Web) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /tokens", web.signedIn(web.handleTokens))
 	mux.HandleFunc("POST /tokens", web.form(web.signedIn(web.handleCreateToken)))
 	mux.HandleFunc("POST /tokens/{id}/revoke", web.form(web.signedIn(web.handleRevokeToken)))
+	mux.HandleFunc("POST /password", web.form(web.signedIn(web.handleChangePassword)))
 	mux.HandleFunc("GET /access", web.signedIn(web.handleAccessPage))
 	mux.HandleFunc("POST /access", web.form(web.signedIn(web.handleRequestAccess)))
 	mux.HandleFunc("GET /dashboard", web.signedIn(web.handlePins))

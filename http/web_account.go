@@ -262,3 +262,46 @@ func (web *Web) handleSignOut(w http.ResponseWriter, r *http.Request) {
 	web.setCookie(w, sessionCookie, "", web.now())
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
+
+// handleChangePassword sets a new password after checking the current one,
+// signs the account out everywhere else and keeps this browser signed in.
+func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	current, next := r.PostForm.Get("current"), r.PostForm.Get("password")
+	again := func(status int, msg string) {
+		web.renderTokens(w, r, acct, status, &page{Error: msg}, &tokensPage{})
+	}
+	if n := utf8.RuneCountInString(next); n < MinPasswordLength || len(next) > MaxPasswordLength {
+		again(http.StatusBadRequest, "Choose a new password of at least "+strconv.Itoa(MinPasswordLength)+" characters (and at most "+strconv.Itoa(MaxPasswordLength)+" bytes).")
+		return
+	}
+	// A borrowed session must not be a way to guess the password.
+	if wait, ok := web.allowSignIn(r, acct.Email); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		again(http.StatusTooManyRequests, "Too many attempts. Wait "+strconv.Itoa(wait)+" seconds, then try again.")
+		return
+	}
+	ok, err := web.checkPassword(r.Context(), acct.PasswordHash, current)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	if !ok {
+		again(http.StatusUnauthorized, "Your current password is wrong.")
+		return
+	}
+	hash, err := web.hashPassword(r.Context(), next)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	ctx := r.Context()
+	if err := web.Store.SetAccountPassword(ctx, acct.ID, hash); err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	if err := web.Store.DeleteSessions(ctx, acct.ID); err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	web.startSession(w, r, acct, "/tokens?notice=password-changed")
+}

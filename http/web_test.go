@@ -714,3 +714,21 @@ func TestWebHeadersAndStatic(t *testing.T) {
 	// Unknown paths are still the API's JSON 404.
 	MustFailure(t, e.do(t, "GET", "/no-such-page", "", ""), http.StatusNotFound, "NOT_FOUND")
 }
+
+func TestWebChangePassword(t *testing.T) {
+	e := newWebEnv(t, nil)
+	alice := e.MustSignUp(t, "alice@example.com")
+	other := e.browser(t)
+	other.get(t, "/signin")
+	MustRedirect(t, "second browser", other.post(t, "/signin", url.Values{"email": {"alice@example.com"}, "password": {"correct horse"}}), "/dashboard")
+
+	alice.get(t, "/tokens")
+	MustSee(t, "wrong current password", alice.post(t, "/password", url.Values{"current": {"wrong horse"}, "password": {"staple battery"}}), http.StatusUnauthorized, "Your current password is wrong.")
+	MustSee(t, "short new password", alice.post(t, "/password", url.Values{"current": {"correct horse"}, "password": {"short"}}), http.StatusBadRequest, "at least 8 characters")
+	MustRedirect(t, "change", alice.post(t, "/password", url.Values{"current": {"correct horse"}, "password": {"staple battery"}}), "/tokens?notice=password-changed")
+	MustSee(t, "this browser stays signed in", alice.get(t, "/tokens?notice=password-changed"), http.StatusOK, "Your password was changed")
+	MustRedirect(t, "the other browser is signed out", other.get(t, "/tokens"), "/signin?expired=1&next=%2Ftokens")
+	other.get(t, "/signin?expired=1&next=%2Ftokens")
+	MustSee(t, "old password", other.post(t, "/signin", url.Values{"email": {"alice@example.com"}, "password": {"correct horse"}}), http.StatusUnauthorized)
+	MustRedirect(t, "new password", other.post(t, "/signin", url.Values{"email": {"alice@example.com"}, "password": {"staple battery"}}), "/dashboard")
+}

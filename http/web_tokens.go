@@ -34,6 +34,7 @@ var notices = map[string]string{
 	"access-requested": "Your request for pinning access was sent. The operator will answer it here.",
 	"access-approved":  "Your pinning access is approved: create a token and start pinning.",
 	"token-revoked":    "The token was revoked. The API refuses it from now on.",
+	"password-changed": "Your password was changed, and every other browser was signed out.",
 }
 
 func (web *Web) handleTokens(w http.ResponseWriter, r *http.Request, acct *tack.Account) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/auth"
+	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/sqlite"
 )
 
@@ -64,10 +65,6 @@ func (c *cli) close() {
 		c.db.Close()
 	}
 }
-
-// minPasswordLength is the fewest characters a password set by `tack
-// account password` may have, as on the web pages.
-const minPasswordLength = 8
 
 // runAccount runs `tack account create|approve|deny|password|block|unblock|list`.
 func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -181,15 +178,15 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 // readPassword returns the first line of r, without its line ending: the
-// new password, which must have at least minPasswordLength characters.
+// new password, which must be as long as the web pages ask.
 func readPassword(r io.Reader) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("reading the password from standard input: %w", err)
 	}
 	password := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if utf8.RuneCountInString(password) < minPasswordLength {
-		return "", fmt.Errorf("the password (the first line of standard input) must have at least %d characters", minPasswordLength)
+	if utf8.RuneCountInString(password) < http.MinPasswordLength || len(password) > http.MaxPasswordLength {
+		return "", fmt.Errorf("the password (the first line of standard input) must have at least %d characters and at most %d bytes", http.MinPasswordLength, http.MaxPasswordLength)
 	}
 	return password, nil
 }
