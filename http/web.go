@@ -416,11 +416,18 @@ func (web *Web) sessionAccount(ctx context.Context, r *http.Request) (*tack.Acco
 }
 
 // startSession signs the account in: a new session, its cookie, and a
-// redirect to next.
+// redirect to next. The browser's previous session, if any, is deleted.
 func (web *Web) startSession(w http.ResponseWriter, r *http.Request, acct *tack.Account, next string) {
 	ttl := web.SessionTTL
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
+	}
+	// A session this browser had before (another account's, say) ends.
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if err := web.Store.DeleteSession(r.Context(), hashSecret(c.Value)); err != nil {
+			web.fail(w, r, nil, err)
+			return
+		}
 	}
 	secret := randomSecret()
 	s := &tack.Session{ID: hashSecret(secret), AccountID: acct.ID, Expires: web.now().Add(ttl)}
