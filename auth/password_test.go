@@ -99,3 +99,18 @@ func TestPasswordMalformed(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheckPassword is the cost of one sign-in: the time and memory
+// that the web pages' four hashing slots bound.
+func BenchmarkCheckPassword(b *testing.B) {
+	hash, err := auth.HashPassword("correct horse battery")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := auth.CheckPassword(hash, "correct horse battery"); err != nil || !ok {
+			b.Fatalf("CheckPassword = %v, %v", ok, err)
+		}
+	}
+}

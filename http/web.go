@@ -199,7 +199,6 @@ type page struct {
 	Refresh  bool // the pins page refreshes itself while requests are moving
 	Signup   SignupMode
 	Data     any
-	template string
 }
 
 // render writes a page with the given status. Pages are never cached: some
