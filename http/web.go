@@ -191,14 +191,14 @@ func (web *Web) logger() *slog.Logger {
 // page is what every template gets: the layout's parts, and the page's own
 // data in Data.
 type page struct {
-	Title    string
-	Account  *tack.Account // nil when signed out
-	CSRF     string
-	Notice   string
-	Error    string
-	Refresh  bool // the pins page refreshes itself while requests are moving
-	Signup   SignupMode
-	Data     any
+	Title   string
+	Account *tack.Account // nil when signed out
+	CSRF    string
+	Notice  string
+	Error   string
+	Refresh bool // the pins page refreshes itself while requests are moving
+	Signup  SignupMode
+	Data    any
 }
 
 // render writes a page with the given status. Pages are never cached: some
