@@ -129,10 +129,7 @@ func (web *Web) allowSignIn(r *http.Request, email string) (wait int, ok bool) {
 		return 0, true
 	}
 	now := web.now()
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := clientAddr(r)
 	// Many people may share an address (an office, a NAT): its bucket is
 	// three times an email's.
 	perAddr := RateLimit{Rate: 3 * cfg.Rate, Burst: 3 * cfg.Burst}
@@ -304,4 +301,28 @@ func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acc
 		return
 	}
 	web.startSession(w, r, acct, "/tokens?notice=password-changed")
+}
+
+// clientAddr is the address of the browser. Behind a reverse proxy on the
+// same machine (the usual way to add TLS), every request comes from
+// loopback: then the address the proxy appended last to X-Forwarded-For is
+// the browser's. Other senders cannot set it.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return host
+	}
+	forwarded := r.Header.Values("X-Forwarded-For")
+	if len(forwarded) == 0 {
+		return host
+	}
+	hops := strings.Split(forwarded[len(forwarded)-1], ",")
+	if last := strings.TrimSpace(hops[len(hops)-1]); net.ParseIP(last) != nil {
+		return last
+	}
+	return host
 }
