@@ -164,6 +164,10 @@ func (web *Web) init() error {
 	}
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	web.static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := web.staticSums[strings.TrimPrefix(r.URL.Path, "/static/")]; !ok {
+			web.fail(w, r, nil, tack.Errorf(tack.ENOTFOUND, "There is no such file."))
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)

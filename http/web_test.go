@@ -721,7 +721,11 @@ func TestWebHeadersAndStatic(t *testing.T) {
 			t.Errorf("%s: %d, %d bytes", m, s.status, len(s.body))
 		}
 	}
-	// Unknown paths are still the API's JSON 404.
+	MustSee(t, "unknown static file", b.get(t, "/static/nope.css"), http.StatusNotFound, "There is no such file.")
+	MustSee(t, "static directory", b.get(t, "/static/"), http.StatusNotFound)
+	// Unknown paths, and page paths with other methods, are still the
+	// API's JSON 404.
+	MustFailure(t, e.do(t, "PUT", "/tokens", "", ""), http.StatusNotFound, "NOT_FOUND")
 	MustFailure(t, e.do(t, "GET", "/no-such-page", "", ""), http.StatusNotFound, "NOT_FOUND")
 }
 
