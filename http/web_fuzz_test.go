@@ -1,0 +1,96 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+	tackhttp "github.com/tack-ipfs/tack/http"
+)
+
+// FuzzWebForms sends whatever the fuzzer makes, as the body of every form
+// and as the query of every page, from a signed-in operator with a valid
+// CSRF token: no input may get a 500 or a panic.
+func FuzzWebForms(f *testing.F) {
+	for _, seed := range []string{
+		"email=alice%40example.com&password=correct+horse",
+		"email=&password=",
+		"name=laptop",
+		"what=photos&volume=1+GB&cids=bafkqaaa%0A%2Fipns%2Fx",
+		"decision=approve&message=hi",
+		"blocked=true",
+		"current=a&password=b",
+		"status=pinned&name=x&before=2026-11-24T10%3A00%3A00Z",
+		"status=%00&before=9999999999-99",
+		"next=%2F%2Fevil&invite=%ff",
+		"%zz&&==",
+	} {
+		f.Add(uint8(0), seed)
+	}
+	e := newWebEnv(f, func(w *tackhttp.Web) { w.SignInLimit.Rate = 1e9; w.SignInLimit.Burst = 1e9 })
+	op, operator := e.MustOperator(f, "op@example.com")
+	op.get(f, "/tokens")
+	other := &tack.Account{Email: "other@example.com"}
+	if err := e.db.CreateAccount(context.Background(), other); err != nil {
+		f.Fatal(err)
+	}
+	targets := []string{
+		"POST /signin", "POST /signup", "POST /tokens", "POST /tokens/x/revoke", "POST /access",
+		"POST /password", "POST /admin/accounts/" + itoa(other.ID) + "/access", "POST /admin/accounts/" + itoa(other.ID) + "/block",
+		"POST /admin/invites", "GET /dashboard", "GET /signin", "GET /signup", "GET /admin", "GET /access",
+	}
+	f.Fuzz(func(t *testing.T, which uint8, input string) {
+		method, path, _ := strings.Cut(targets[int(which)%len(targets)], " ")
+		var req *http.Request
+		var err error
+		if method == "GET" {
+			req, err = http.NewRequest("GET", e.url+path, nil)
+			if err == nil {
+				req.URL.RawQuery = rawQuery(input)
+			}
+		} else {
+			body := "csrf=" + url.QueryEscape(op.csrf) + "&" + input
+			req, err = http.NewRequest("POST", e.url+path, strings.NewReader(body))
+		}
+		if err != nil {
+			t.Skip(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := op.client.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			t.Fatalf("%s %s with %q: %d", method, path, input, resp.StatusCode)
+		}
+		// Keep the operator signed in and able to send forms: a password
+		// change or sign-in may have replaced its session.
+		if _, err := e.db.FindAccountByID(context.Background(), operator.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// rawQuery is input as a query string that a client can send: bytes that
+// may not appear in a request line are percent-encoded, the rest (broken
+// escapes included) go as they are.
+func rawQuery(input string) string {
+	var b strings.Builder
+	for i := 0; i < len(input); i++ {
+		c := input[i]
+		if c <= ' ' || c == 0x7f || c >= 0x80 || c == '#' {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
