@@ -665,11 +665,11 @@ func TestWebPinsPage(t *testing.T) {
 	}
 
 	p = alice.get(t, "/dashboard?status=pinned")
-	MustSee(t, "pinned only", p, http.StatusOK, "1 request match", last.Pin.CID)
+	MustSee(t, "pinned only", p, http.StatusOK, "1 request matches", last.Pin.CID)
 	if strings.Contains(p.body, "data-refresh") {
 		t.Error("a page with nothing moving refreshes itself")
 	}
-	MustSee(t, "failed only", alice.get(t, "/dashboard?status=failed"), http.StatusOK, "1 request match", "no provider found for 10m0s")
+	MustSee(t, "failed only", alice.get(t, "/dashboard?status=failed"), http.StatusOK, "1 request matches", "no provider found for 10m0s")
 	p = alice.get(t, "/dashboard?name=BACKUP")
 	MustSee(t, "name filter", p, http.StatusOK, "30 requests match")
 	MustSee(t, "no match", alice.get(t, "/dashboard?name=nothing"), http.StatusOK, "No pin requests match.")
