@@ -60,3 +60,32 @@ type InviteStore interface {
 	// at a's creation time; ECONFLICT if the email is taken.
 	CreateAccountWithInvite(ctx context.Context, a *Account, inviteID string) error
 }
+
+// PasswordReset lets one account set a new password without knowing the
+// old one: an operator makes a link for a user who forgot theirs. The link
+// holds a random code; stores keep only its hash, the ID.
+type PasswordReset struct {
+	ID        string // hex SHA-256 of the code
+	AccountID int64
+	CreatedBy int64 // the operator's account
+	Created   time.Time
+	Expires   time.Time
+}
+
+// PasswordResetStore keeps password reset links.
+type PasswordResetStore interface {
+	// CreatePasswordReset stores r and sets Created. Returns ENOTFOUND if
+	// the account does not exist, ECONFLICT if the ID does.
+	CreatePasswordReset(ctx context.Context, r *PasswordReset) error
+
+	// FindPasswordReset returns ENOTFOUND if there is no such link. An
+	// expired link may still be returned: callers check Expires.
+	FindPasswordReset(ctx context.Context, id string) (*PasswordReset, error)
+
+	// ResetPassword sets the password hash of the link's account, and in
+	// the same transaction deletes every reset link and every session of
+	// that account, so that the link works once and whoever was signed in
+	// is signed out. It returns the account. Returns ENOTFOUND, changing
+	// nothing, if the link does not exist or has expired.
+	ResetPassword(ctx context.Context, id, hash string) (*Account, error)
+}

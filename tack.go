@@ -9,13 +9,15 @@ package tack
 import "time"
 
 // Store is the metadata store: accounts with their access requests, tokens,
-// web sessions, invitations, and pin requests with their queue. Implementations must pass the storetest conformance suite.
+// web sessions, invitations, password reset links, and pin requests with
+// their queue. Implementations must pass the storetest conformance suite.
 type Store interface {
 	AccountStore
 	TokenStore
 	PinStore
 	SessionStore
 	InviteStore
+	PasswordResetStore
 	Close() error
 }
 

@@ -90,6 +90,8 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Invite/Create", testCreateInvite},
 		{"Invite/CreateAccount", testCreateAccountWithInvite},
 		{"Invite/EmailTaken", testInviteEmailTaken},
+		{"PasswordReset", testPasswordReset},
+		{"PasswordReset/Refused", testPasswordResetRefused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
