@@ -47,6 +47,7 @@ func ParseSignupMode(s string) (SignupMode, error) {
 const (
 	DefaultSessionTTL = 30 * 24 * time.Hour
 	DefaultInviteTTL  = 7 * 24 * time.Hour
+	DefaultResetTTL   = 24 * time.Hour
 	// MinPasswordLength and MaxPasswordLength bound a new password.
 	MinPasswordLength = 8
 	MaxPasswordLength = 256
@@ -102,7 +103,7 @@ type Web struct {
 
 // webPages are the templates under templates/ that are whole pages; each
 // is parsed together with layout.html.
-var webPages = []string{"signin", "signup", "tokens", "access", "admin", "pins", "error"}
+var webPages = []string{"signin", "signup", "reset", "tokens", "access", "admin", "pins", "error"}
 
 // Mount registers the pages' routes on mux. It panics if the embedded
 // templates do not parse, which a test catches.
@@ -117,6 +118,8 @@ func (web *Web) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /signup", web.handleSignUpPage)
 	mux.HandleFunc("POST /signup", web.form(web.handleSignUp))
 	mux.HandleFunc("POST /signout", web.form(web.handleSignOut))
+	mux.HandleFunc("GET /reset", web.handleResetPage)
+	mux.HandleFunc("POST /reset", web.form(web.handleReset))
 	mux.HandleFunc("GET /tokens", web.signedIn(web.handleTokens))
 	mux.HandleFunc("POST /tokens", web.form(web.signedIn(web.handleCreateToken)))
 	mux.HandleFunc("POST /tokens/{id}/revoke", web.form(web.signedIn(web.handleRevokeToken)))
@@ -127,6 +130,7 @@ func (web *Web) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin", web.signedIn(web.operator(web.handleAdmin)))
 	mux.HandleFunc("POST /admin/accounts/{id}/access", web.form(web.signedIn(web.operator(web.handleDecideAccess))))
 	mux.HandleFunc("POST /admin/accounts/{id}/block", web.form(web.signedIn(web.operator(web.handleBlock))))
+	mux.HandleFunc("POST /admin/accounts/{id}/reset", web.form(web.signedIn(web.operator(web.handleCreateReset))))
 	mux.HandleFunc("POST /admin/invites", web.form(web.signedIn(web.operator(web.handleCreateInvite))))
 }
 

@@ -326,3 +326,75 @@ func clientAddr(r *http.Request) string {
 	}
 	return host
 }
+
+// resetForm is the password reset page's data.
+type resetForm struct {
+	Code  string
+	Email string
+}
+
+// resetLink returns the reset link of code and its account, or ENOTFOUND
+// if it is unknown, used or expired.
+func (web *Web) resetLink(ctx context.Context, code string) (*tack.Account, error) {
+	invalid := tack.Errorf(tack.ENOTFOUND, "This password reset link is not valid: it was used already or has expired. Ask the operator for a new one.")
+	if code == "" {
+		return nil, invalid
+	}
+	reset, err := web.Store.FindPasswordReset(ctx, hashSecret(code))
+	if tack.ErrorCode(err) == tack.ENOTFOUND {
+		return nil, invalid
+	} else if err != nil {
+		return nil, err
+	}
+	if !web.now().Before(reset.Expires) {
+		return nil, invalid
+	}
+	return web.Store.FindAccountByID(ctx, reset.AccountID)
+}
+
+func (web *Web) handleResetPage(w http.ResponseWriter, r *http.Request) {
+	code := r.URL.Query().Get("code")
+	acct, err := web.resetLink(r.Context(), code)
+	if err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
+	web.render(w, r, http.StatusOK, "reset", &page{Title: "Set a new password", Data: resetForm{Code: code, Email: acct.Email}})
+}
+
+func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
+	code, password := r.PostForm.Get("code"), r.PostForm.Get("password")
+	if wait, ok := web.allowSignIn(r, ""); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		web.fail(w, r, nil, tack.Errorf(tack.ERATELIMITED, "Too many attempts. Wait %d seconds, then try again.", wait))
+		return
+	}
+	acct, err := web.resetLink(r.Context(), code)
+	if err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
+	if n := utf8.RuneCountInString(password); n < MinPasswordLength || len(password) > MaxPasswordLength {
+		web.render(w, r, http.StatusBadRequest, "reset", &page{Title: "Set a new password", Error: "Choose a password of at least " + strconv.Itoa(MinPasswordLength) + " characters (and at most " + strconv.Itoa(MaxPasswordLength) + " bytes).", Data: resetForm{Code: code, Email: acct.Email}})
+		return
+	}
+	hash, err := web.hashPassword(r.Context(), password)
+	if err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
+	// The store checks the link again, in the transaction that uses it up.
+	acct, err = web.Store.ResetPassword(r.Context(), hashSecret(code), hash)
+	if tack.ErrorCode(err) == tack.ENOTFOUND {
+		web.fail(w, r, nil, tack.Errorf(tack.ENOTFOUND, "This password reset link is not valid: it was used already or has expired. Ask the operator for a new one."))
+		return
+	} else if err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
+	if acct.Blocked {
+		web.fail(w, r, nil, tack.Errorf(tack.EFORBIDDEN, "Your password is set, but this account is blocked by the operator of this service."))
+		return
+	}
+	web.startSession(w, r, acct, "/tokens?notice=password-changed")
+}

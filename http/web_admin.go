@@ -17,8 +17,11 @@ type adminPage struct {
 	Pending  []*tack.AccessRequest
 	Accounts []adminAccount
 	Invites  []*tack.Invite
-	// InviteURL is the invitation link just created, shown this once.
-	InviteURL string
+	// InviteURL is the invitation link just created, shown this once;
+	// ResetURL a password reset link, for ResetEmail.
+	InviteURL  string
+	ResetURL   string
+	ResetEmail string
 }
 
 // adminAccount is one row of the operator's list of accounts.
@@ -149,4 +152,20 @@ func (web *Web) handleCreateInvite(w http.ResponseWriter, r *http.Request, acct 
 	}
 	link := web.PublicURL + "/signup?invite=" + code
 	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: "Invitation created. Send the link to one person: it works once, for 7 days."}, &adminPage{InviteURL: link})
+}
+
+func (web *Web) handleCreateReset(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	target, err := web.targetAccount(r)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	code := randomSecret()
+	reset := &tack.PasswordReset{ID: hashSecret(code), AccountID: target.ID, CreatedBy: acct.ID, Expires: web.now().Add(DefaultResetTTL)}
+	if err := web.Store.CreatePasswordReset(r.Context(), reset); err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	data := &adminPage{ResetURL: web.PublicURL + "/reset?code=" + code, ResetEmail: target.Email}
+	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: "Password reset link for " + target.Email + " created. Send it to them: it works once, for 24 hours."}, data)
 }

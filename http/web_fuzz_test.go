@@ -42,7 +42,8 @@ func FuzzWebForms(f *testing.F) {
 	targets := []string{
 		"POST /signin", "POST /signup", "POST /tokens", "POST /tokens/x/revoke", "POST /access",
 		"POST /password", "POST /admin/accounts/" + itoa(other.ID) + "/access", "POST /admin/accounts/" + itoa(other.ID) + "/block",
-		"POST /admin/invites", "GET /dashboard", "GET /signin", "GET /signup", "GET /admin", "GET /access",
+		"POST /admin/invites", "POST /admin/accounts/" + itoa(other.ID) + "/reset", "POST /reset", "GET /reset",
+		"GET /dashboard", "GET /signin", "GET /signup", "GET /admin", "GET /access",
 	}
 	f.Fuzz(func(t *testing.T, which uint8, input string) {
 		method, path, _ := strings.Cut(targets[int(which)%len(targets)], " ")

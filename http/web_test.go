@@ -746,3 +746,48 @@ func TestWebChangePassword(t *testing.T) {
 	MustSee(t, "old password", other.post(t, "/signin", url.Values{"email": {"alice@example.com"}, "password": {"correct horse"}}), http.StatusUnauthorized)
 	MustRedirect(t, "new password", other.post(t, "/signin", url.Values{"email": {"alice@example.com"}, "password": {"staple battery"}}), "/dashboard")
 }
+
+func TestWebPasswordReset(t *testing.T) {
+	e := newWebEnv(t, nil)
+	op, _ := e.MustOperator(t, "op@example.com")
+	alice := e.MustSignUp(t, "alice@example.com")
+	acct := mustAccountByEmail(t, e, "alice@example.com")
+
+	MustSee(t, "a non-operator making a link", alice.post(t, "/admin/accounts/"+itoa(acct.ID)+"/reset", nil), http.StatusForbidden)
+	op.get(t, "/admin")
+	p := op.post(t, "/admin/accounts/"+itoa(acct.ID)+"/reset", nil)
+	MustSee(t, "reset link", p, http.StatusOK, "Password reset link for alice@example.com")
+	m := regexp.MustCompile(`value="http://127\.0\.0\.1:8080(/reset\?code=[^"]+)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no reset link on the page:\n%s", p.body)
+	}
+	link := m[1]
+	code, err := url.ParseQuery(strings.TrimPrefix(link, "/reset?"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := e.browser(t)
+	MustSee(t, "reset page", b.get(t, link), http.StatusOK, "Set a new password", `value="alice@example.com"`)
+	MustSee(t, "short password", b.post(t, "/reset", url.Values{"code": {code.Get("code")}, "password": {"short"}}), http.StatusBadRequest, "at least 8 characters")
+	MustSee(t, "made-up code", b.post(t, "/reset", url.Values{"code": {"made-up"}, "password": {"staple battery"}}), http.StatusNotFound, "This password reset link is not valid")
+	MustRedirect(t, "reset", b.post(t, "/reset", url.Values{"code": {code.Get("code")}, "password": {"staple battery"}}), "/tokens?notice=password-changed")
+	MustSee(t, "signed in with the new password", b.get(t, "/tokens?notice=password-changed"), http.StatusOK, "alice@example.com", "Your password was changed")
+	MustRedirect(t, "the old session is gone", alice.get(t, "/tokens"), "/signin?expired=1&next=%2Ftokens")
+	MustSee(t, "second use", e.browser(t).get(t, link), http.StatusNotFound, "This password reset link is not valid")
+
+	c := e.browser(t)
+	c.get(t, "/signin")
+	MustSee(t, "old password", c.post(t, "/signin", url.Values{"email": {"alice@example.com"}, "password": {"correct horse"}}), http.StatusUnauthorized)
+	MustRedirect(t, "new password", c.post(t, "/signin", url.Values{"email": {"alice@example.com"}, "password": {"staple battery"}}), "/dashboard")
+
+	// A link expires after a day.
+	p = op.post(t, "/admin/accounts/"+itoa(acct.ID)+"/reset", nil)
+	m = regexp.MustCompile(`value="http://127\.0\.0\.1:8080(/reset\?code=[^"]+)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no reset link on the page:\n%s", p.body)
+	}
+	e.advance(tackhttp.DefaultResetTTL + time.Second)
+	MustSee(t, "expired link", e.browser(t).get(t, m[1]), http.StatusNotFound, "This password reset link is not valid")
+	MustSee(t, "no link", e.browser(t).get(t, "/reset"), http.StatusNotFound)
+}
