@@ -190,8 +190,8 @@ func (web *Web) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, msg)
 		return
 	}
-	if n := utf8.RuneCountInString(password); n < MinPasswordLength || len(password) > MaxPasswordLength {
-		again(http.StatusBadRequest, "Choose a password of at least "+strconv.Itoa(MinPasswordLength)+" characters (and at most "+strconv.Itoa(MaxPasswordLength)+" bytes).")
+	if msg := checkNewPassword(password); msg != "" {
+		again(http.StatusBadRequest, msg)
 		return
 	}
 	// Sign-ups count against the address only: trying someone's email
@@ -228,6 +228,14 @@ func (web *Web) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.startSession(w, r, acct, "/tokens")
+}
+
+// checkNewPassword returns what is wrong with a new password, or "".
+func checkNewPassword(password string) string {
+	if utf8.RuneCountInString(password) < MinPasswordLength || len(password) > MaxPasswordLength {
+		return "Choose a password of at least " + strconv.Itoa(MinPasswordLength) + " characters (and at most " + strconv.Itoa(MaxPasswordLength) + " bytes)."
+	}
+	return ""
 }
 
 // checkEmail returns what is wrong with an email address, or "".
@@ -267,8 +275,8 @@ func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acc
 	again := func(status int, msg string) {
 		web.renderTokens(w, r, acct, status, &page{Error: msg}, &tokensPage{})
 	}
-	if n := utf8.RuneCountInString(next); n < MinPasswordLength || len(next) > MaxPasswordLength {
-		again(http.StatusBadRequest, "Choose a new password of at least "+strconv.Itoa(MinPasswordLength)+" characters (and at most "+strconv.Itoa(MaxPasswordLength)+" bytes).")
+	if msg := checkNewPassword(next); msg != "" {
+		again(http.StatusBadRequest, msg)
 		return
 	}
 	// A borrowed session must not be a way to guess the password.
@@ -374,8 +382,8 @@ func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
 		web.fail(w, r, nil, err)
 		return
 	}
-	if n := utf8.RuneCountInString(password); n < MinPasswordLength || len(password) > MaxPasswordLength {
-		web.render(w, r, http.StatusBadRequest, "reset", &page{Title: "Set a new password", Error: "Choose a password of at least " + strconv.Itoa(MinPasswordLength) + " characters (and at most " + strconv.Itoa(MaxPasswordLength) + " bytes).", Data: resetForm{Code: code, Email: acct.Email}})
+	if msg := checkNewPassword(password); msg != "" {
+		web.render(w, r, http.StatusBadRequest, "reset", &page{Title: "Set a new password", Error: msg, Data: resetForm{Code: code, Email: acct.Email}})
 		return
 	}
 	hash, err := web.hashPassword(r.Context(), password)
