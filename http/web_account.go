@@ -54,9 +54,8 @@ func (web *Web) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Enter your email and your password.")
 		return
 	}
-	if wait, ok := web.allowSignIn(r, form.Email); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(wait))
-		again(http.StatusTooManyRequests, "Too many sign-in attempts. Wait "+strconv.Itoa(wait)+" seconds, then try again.")
+	if err := web.allowSignIn(w, r, form.Email); err != nil {
+		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
 	acct, err := web.Store.FindAccountByEmail(r.Context(), form.Email)
@@ -88,15 +87,26 @@ func (web *Web) handleSignIn(w http.ResponseWriter, r *http.Request) {
 // that a wrong email takes as long as a wrong password.
 var dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
+// takeHashSlot waits for one of the few slots in which a password may be
+// hashed; the caller gives it back with releaseHashSlot.
+func (web *Web) takeHashSlot(ctx context.Context) error {
+	select {
+	case web.hashSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (web *Web) releaseHashSlot() { <-web.hashSlots }
+
 // checkPassword checks password against hash, a few at a time. An empty
 // hash (an account that has no password) never matches.
 func (web *Web) checkPassword(ctx context.Context, hash, password string) (bool, error) {
-	select {
-	case web.hashSlots <- struct{}{}:
-		defer func() { <-web.hashSlots }()
-	case <-ctx.Done():
-		return false, ctx.Err()
+	if err := web.takeHashSlot(ctx); err != nil {
+		return false, err
 	}
+	defer web.releaseHashSlot()
 	if hash == "" {
 		web.CheckPassword(dummyHash, password)
 		return false, nil
@@ -104,20 +114,20 @@ func (web *Web) checkPassword(ctx context.Context, hash, password string) (bool,
 	return web.CheckPassword(hash, password)
 }
 
+// hashPassword hashes a new password, a few at a time.
 func (web *Web) hashPassword(ctx context.Context, password string) (string, error) {
-	select {
-	case web.hashSlots <- struct{}{}:
-		defer func() { <-web.hashSlots }()
-	case <-ctx.Done():
-		return "", ctx.Err()
+	if err := web.takeHashSlot(ctx); err != nil {
+		return "", err
 	}
+	defer web.releaseHashSlot()
 	return web.HashPassword(password)
 }
 
 // allowSignIn takes one attempt from the buckets of the client's address
-// and, unless email is "", of the email. If either is empty it returns how
-// many seconds to wait.
-func (web *Web) allowSignIn(r *http.Request, email string) (wait int, ok bool) {
+// and, unless email is "", of the email: sign-in, and everything else that
+// checks or sets a password. If either bucket is empty it sets Retry-After
+// on w and returns ERATELIMITED saying how long to wait.
+func (web *Web) allowSignIn(w http.ResponseWriter, r *http.Request, email string) error {
 	cfg := web.SignInLimit
 	if cfg.Rate == 0 {
 		cfg.Rate = rate.Limit(10.0 / 60)
@@ -126,7 +136,7 @@ func (web *Web) allowSignIn(r *http.Request, email string) (wait int, ok bool) {
 		cfg.Burst = 10
 	}
 	if cfg.Rate == rate.Inf {
-		return 0, true
+		return nil
 	}
 	now := web.now()
 	host := clientAddr(r)
@@ -148,10 +158,12 @@ func (web *Web) allowSignIn(r *http.Request, email string) (wait int, ok bool) {
 			for _, res := range reservations {
 				res.CancelAt(now)
 			}
-			return max(1, int(math.Ceil(d.Seconds()))), false
+			wait := max(1, int(math.Ceil(d.Seconds())))
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			return tack.Errorf(tack.ERATELIMITED, "Too many sign-in attempts. Wait %d seconds, then try again.", wait)
 		}
 	}
-	return 0, true
+	return nil
 }
 
 func (web *Web) handleSignUpPage(w http.ResponseWriter, r *http.Request) {
@@ -196,9 +208,8 @@ func (web *Web) handleSignUp(w http.ResponseWriter, r *http.Request) {
 	}
 	// Sign-ups count against the address only: trying someone's email
 	// here must not lock them out of signing in.
-	if wait, ok := web.allowSignIn(r, ""); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(wait))
-		again(http.StatusTooManyRequests, "Too many attempts. Wait "+strconv.Itoa(wait)+" seconds, then try again.")
+	if err := web.allowSignIn(w, r, ""); err != nil {
+		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
 	hash, err := web.hashPassword(r.Context(), password)
@@ -245,16 +256,9 @@ func checkEmail(email string) string {
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || a.Name != "" || len(email) > 254 {
-		return "\"" + truncateRunes(email, 100) + "\" is not an email address."
+		return "\"" + clip(email) + "\" is not an email address."
 	}
 	return ""
-}
-
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
 }
 
 func (web *Web) handleSignOut(w http.ResponseWriter, r *http.Request) {
@@ -280,9 +284,8 @@ func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acc
 		return
 	}
 	// A borrowed session must not be a way to guess the password.
-	if wait, ok := web.allowSignIn(r, acct.Email); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(wait))
-		again(http.StatusTooManyRequests, "Too many attempts. Wait "+strconv.Itoa(wait)+" seconds, then try again.")
+	if err := web.allowSignIn(w, r, acct.Email); err != nil {
+		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
 	ok, err := web.checkPassword(r.Context(), acct.PasswordHash, current)
@@ -341,21 +344,24 @@ type resetForm struct {
 	Email string
 }
 
-// resetLink returns the reset link of code and its account, or ENOTFOUND
-// if it is unknown, used or expired.
+// errResetLink is the answer to a reset link that is unknown, used or
+// expired.
+var errResetLink = tack.Errorf(tack.ENOTFOUND, "This password reset link is not valid: it was used already or has expired. Ask the operator for a new one.")
+
+// resetLink returns the account of the reset link with code, or
+// errResetLink.
 func (web *Web) resetLink(ctx context.Context, code string) (*tack.Account, error) {
-	invalid := tack.Errorf(tack.ENOTFOUND, "This password reset link is not valid: it was used already or has expired. Ask the operator for a new one.")
 	if code == "" {
-		return nil, invalid
+		return nil, errResetLink
 	}
 	reset, err := web.Store.FindPasswordReset(ctx, hashSecret(code))
 	if tack.ErrorCode(err) == tack.ENOTFOUND {
-		return nil, invalid
+		return nil, errResetLink
 	} else if err != nil {
 		return nil, err
 	}
 	if !web.now().Before(reset.Expires) {
-		return nil, invalid
+		return nil, errResetLink
 	}
 	return web.Store.FindAccountByID(ctx, reset.AccountID)
 }
@@ -372,9 +378,8 @@ func (web *Web) handleResetPage(w http.ResponseWriter, r *http.Request) {
 
 func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
 	code, password := r.PostForm.Get("code"), r.PostForm.Get("password")
-	if wait, ok := web.allowSignIn(r, ""); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(wait))
-		web.fail(w, r, nil, tack.Errorf(tack.ERATELIMITED, "Too many attempts. Wait %d seconds, then try again.", wait))
+	if err := web.allowSignIn(w, r, ""); err != nil {
+		web.fail(w, r, nil, err)
 		return
 	}
 	acct, err := web.resetLink(r.Context(), code)
@@ -394,7 +399,7 @@ func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
 	// The store checks the link again, in the transaction that uses it up.
 	acct, err = web.Store.ResetPassword(r.Context(), hashSecret(code), hash)
 	if tack.ErrorCode(err) == tack.ENOTFOUND {
-		web.fail(w, r, nil, tack.Errorf(tack.ENOTFOUND, "This password reset link is not valid: it was used already or has expired. Ask the operator for a new one."))
+		web.fail(w, r, nil, errResetLink)
 		return
 	} else if err != nil {
 		web.fail(w, r, nil, err)

@@ -45,7 +45,7 @@ func (web *Web) handlePins(w http.ResponseWriter, r *http.Request, acct *tack.Ac
 	if data.Status != "" {
 		st, err := tack.ParseStatus(data.Status)
 		if err != nil {
-			web.fail(w, r, acct, tack.Errorf(tack.EINVALID, "Unknown status %q: choose queued, pinning, pinned or failed.", truncateRunes(data.Status, 40)))
+			web.fail(w, r, acct, tack.Errorf(tack.EINVALID, "Unknown status %q: choose queued, pinning, pinned or failed.", clip(data.Status)))
 			return
 		}
 		f.Statuses = []tack.Status{st}
@@ -60,7 +60,7 @@ func (web *Web) handlePins(w http.ResponseWriter, r *http.Request, acct *tack.Ac
 	if before := q.Get("before"); before != "" {
 		t, err := time.Parse(time.RFC3339Nano, before)
 		if err != nil {
-			web.fail(w, r, acct, tack.Errorf(tack.EINVALID, "The page link is broken: %q is not a time.", truncateRunes(before, 40)))
+			web.fail(w, r, acct, tack.Errorf(tack.EINVALID, "The page link is broken: %q is not a time.", clip(before)))
 			return
 		}
 		f.Before = t

@@ -143,7 +143,7 @@ func (web *Web) handleRequestAccess(w http.ResponseWriter, r *http.Request, acct
 	}
 	for _, c := range cids {
 		if _, err := tack.ParseCID(c); err != nil {
-			again("Example CID " + truncateRunes(c, 80) + ": " + tack.ErrorMessage(err))
+			again("Example CID " + clip(c) + ": " + tack.ErrorMessage(err))
 			return
 		}
 	}
