@@ -12,9 +12,8 @@ import (
 type accountHandler func(w http.ResponseWriter, r *http.Request, acct *tack.Account)
 
 // authenticated checks the Bearer token (401 if missing, malformed, unknown
-// or revoked), the account's rate limit (429), whether it is blocked and its
-// pinning access (403),
-// in that order, then calls h. Cookies are never looked at: the API accepts
+// or revoked), the account's rate limit (429), and whether it may pin (403:
+// not blocked, with approved access), in that order, then calls h. Cookies are never looked at: the API accepts
 // only Bearer tokens.
 func (s *Server) authenticated(h accountHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -27,11 +26,7 @@ func (s *Server) authenticated(h accountHandler) http.Handler {
 			s.Error(w, r, err)
 			return
 		}
-		if acct.Blocked {
-			s.Error(w, r, tack.Errorf(tack.EFORBIDDEN, "this account is blocked by the operator of this service"))
-			return
-		}
-		if acct.Access != tack.AccessApproved {
+		if acct.Blocked || acct.Access != tack.AccessApproved {
 			s.Error(w, r, s.forbidden(acct))
 			return
 		}
@@ -59,9 +54,13 @@ func (s *Server) authenticate(ctx context.Context, header string) (*tack.Account
 	return acct, nil
 }
 
-// forbidden is the error for an account without approved pinning access;
-// its details name the page where access is requested (decision 16.2).
+// forbidden is the error for an account that may not pin: a blocked one,
+// or one without approved pinning access, whose details name the page
+// where access is requested (decision 16.2).
 func (s *Server) forbidden(acct *tack.Account) error {
+	if acct.Blocked {
+		return tack.Errorf(tack.EFORBIDDEN, "this account is blocked by the operator of this service")
+	}
 	url := s.AccessURL
 	if url == "" {
 		url = "the operator of this service"
