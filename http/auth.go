@@ -13,8 +13,8 @@ type accountHandler func(w http.ResponseWriter, r *http.Request, acct *tack.Acco
 
 // authenticated checks the Bearer token (401 if missing, malformed, unknown
 // or revoked), the account's rate limit (429), and whether it may pin (403:
-// not blocked, with approved access), in that order, then calls h. Cookies are never looked at: the API accepts
-// only Bearer tokens.
+// not blocked, with approved access), in that order, then calls h. Cookies
+// are never looked at: the API accepts only Bearer tokens.
 func (s *Server) authenticated(h accountHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		acct, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
