@@ -16,12 +16,16 @@ const maxAccessMessage = 1000
 type adminPage struct {
 	Pending  []*tack.AccessRequest
 	Accounts []adminAccount
-	Invites  []*tack.Invite
-	// InviteURL is the invitation link just created, shown this once;
-	// ResetURL a password reset link, for ResetEmail.
-	InviteURL  string
-	ResetURL   string
-	ResetEmail string
+	Invites  []*tack.Invite // read only when sign-up is by invitation
+	// Link is the invitation or password reset link just made, shown this
+	// once.
+	Link *onceLink
+}
+
+// onceLink is a link the operator's page shows once, with a copy button.
+type onceLink struct {
+	Title string
+	URL   string
 }
 
 // adminAccount is one row of the operator's list of accounts.
@@ -52,23 +56,21 @@ func (web *Web) renderAdmin(w http.ResponseWriter, r *http.Request, acct *tack.A
 		web.fail(w, r, acct, err)
 		return
 	}
-	invites, err := web.Store.FindInvites(ctx, web.now())
-	if err != nil {
-		web.fail(w, r, acct, err)
-		return
-	}
-	data.Pending, data.Invites = pending, invites
-	for _, a := range accounts {
-		u := usages[a.ID]
-		if u == nil {
-			u = &tack.Usage{Pins: map[tack.Status]int{}}
+	if web.signup() == SignupInvite {
+		if data.Invites, err = web.Store.FindInvites(ctx, web.now()); err != nil {
+			web.fail(w, r, acct, err)
+			return
 		}
-		data.Accounts = append(data.Accounts, adminAccount{
-			Account: a,
-			Queued:  u.Pins[tack.StatusQueued], Pinning: u.Pins[tack.StatusPinning],
-			Pinned: u.Pins[tack.StatusPinned], Failed: u.Pins[tack.StatusFailed],
-			Bytes: u.Bytes,
-		})
+	}
+	data.Pending = pending
+	for _, a := range accounts {
+		row := adminAccount{Account: a}
+		if u := usages[a.ID]; u != nil {
+			row.Queued, row.Pinning = u.Pins[tack.StatusQueued], u.Pins[tack.StatusPinning]
+			row.Pinned, row.Failed = u.Pins[tack.StatusPinned], u.Pins[tack.StatusFailed]
+			row.Bytes = u.Bytes
+		}
+		data.Accounts = append(data.Accounts, row)
 	}
 	p.Title, p.Account, p.Data = "Operator", acct, data
 	web.render(w, r, status, "admin", p)
@@ -151,7 +153,7 @@ func (web *Web) handleCreateInvite(w http.ResponseWriter, r *http.Request, acct 
 		return
 	}
 	link := web.PublicURL + "/signup?invite=" + code
-	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: "Invitation created. Send the link to one person: it works once, for 7 days."}, &adminPage{InviteURL: link})
+	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: "Invitation created. Send the link to one person: it works once, for 7 days."}, &adminPage{Link: &onceLink{Title: "Invitation link", URL: link}})
 }
 
 func (web *Web) handleCreateReset(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
@@ -166,6 +168,6 @@ func (web *Web) handleCreateReset(w http.ResponseWriter, r *http.Request, acct *
 		web.fail(w, r, acct, err)
 		return
 	}
-	data := &adminPage{ResetURL: web.PublicURL + "/reset?code=" + code, ResetEmail: target.Email}
+	data := &adminPage{Link: &onceLink{Title: "Password reset link for " + target.Email, URL: web.PublicURL + "/reset?code=" + code}}
 	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: "Password reset link for " + target.Email + " created. Send it to them: it works once, for 24 hours."}, data)
 }
