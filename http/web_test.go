@@ -212,6 +212,32 @@ func mustAccountByEmail(tb testing.TB, e *webEnv, email string) *tack.Account {
 	return a
 }
 
+// MustApprovedUser signs a new user up, approves its pinning access, and
+// returns its browser, its account and a token made on the token page,
+// checked against the API.
+func (e *webEnv) MustApprovedUser(tb testing.TB, email string) (*browser, *tack.Account, string) {
+	tb.Helper()
+	b := e.MustSignUp(tb, email)
+	acct := mustAccountByEmail(tb, e, email)
+	if err := e.db.SetAccountAccess(context.Background(), acct.ID, tack.AccessApproved, ""); err != nil {
+		tb.Fatal(err)
+	}
+	token := b.MustCreateToken(tb, "laptop")
+	MustResults(tb, e.do(tb, "GET", "/pins", token, ""))
+	return b, acct, token
+}
+
+// mustLink returns the path of the made-once link on an operator's page
+// whose path starts with prefix (such as "/reset?code=").
+func mustLink(tb testing.TB, p page, prefix string) string {
+	tb.Helper()
+	m := regexp.MustCompile(`value="http://127\.0\.0\.1:8080(` + regexp.QuoteMeta(prefix) + `[^"]+)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		tb.Fatalf("no %s link on the page:\n%s", prefix, p.body)
+	}
+	return m[1]
+}
+
 var tokenValue = regexp.MustCompile(`id="token-value" class="mono" readonly value="([^"]+)"`)
 
 // MustCreateToken creates a token on the token page and returns it.
@@ -373,13 +399,7 @@ func TestWebOperatorPageForbidden(t *testing.T) {
 func TestWebTokens(t *testing.T) {
 	e := newWebEnv(t, nil)
 	_, operator := e.MustOperator(t, "op@example.com")
-	alice := e.MustSignUp(t, "alice@example.com")
-	acct := mustAccountByEmail(t, e, "alice@example.com")
-	if err := e.db.SetAccountAccess(context.Background(), acct.ID, tack.AccessApproved, ""); err != nil {
-		t.Fatal(err)
-	}
-	token := alice.MustCreateToken(t, "laptop")
-	MustResults(t, e.do(t, "GET", "/pins", token, ""))
+	alice, acct, token := e.MustApprovedUser(t, "alice@example.com")
 
 	list := alice.get(t, "/tokens")
 	MustSee(t, "token list", list, http.StatusOK, "laptop", "Revoke")
@@ -512,11 +532,7 @@ func TestWebSignupModes(t *testing.T) {
 		MustSee(t, "operator's page", op.get(t, "/admin"), http.StatusOK, "0 unused invitations still open.")
 		p := op.post(t, "/admin/invites", nil)
 		MustSee(t, "create invitation", p, http.StatusOK, "1 unused invitation still open.")
-		m := regexp.MustCompile(`value="http://127\.0\.0\.1:8080(/signup\?invite=[^"]+)"`).FindStringSubmatch(p.body)
-		if m == nil {
-			t.Fatalf("no invitation link on the page:\n%s", p.body)
-		}
-		link := strings.ReplaceAll(m[1], "&#43;", "+")
+		link := strings.ReplaceAll(mustLink(t, p, "/signup?invite="), "&#43;", "+")
 		invite, err := url.Parse(link)
 		if err != nil {
 			t.Fatal(err)
@@ -562,13 +578,7 @@ func TestWebSignInRateLimit(t *testing.T) {
 func TestWebBlock(t *testing.T) {
 	e := newWebEnv(t, nil)
 	op, operator := e.MustOperator(t, "op@example.com")
-	alice := e.MustSignUp(t, "alice@example.com")
-	acct := mustAccountByEmail(t, e, "alice@example.com")
-	if err := e.db.SetAccountAccess(context.Background(), acct.ID, tack.AccessApproved, ""); err != nil {
-		t.Fatal(err)
-	}
-	token := alice.MustCreateToken(t, "laptop")
-	MustResults(t, e.do(t, "GET", "/pins", token, ""))
+	alice, acct, token := e.MustApprovedUser(t, "alice@example.com")
 
 	op.get(t, "/admin")
 	MustSee(t, "block", op.post(t, "/admin/accounts/"+itoa(acct.ID)+"/block", url.Values{"blocked": {"true"}}), http.StatusOK, "alice@example.com is blocked", "Unblock")
@@ -757,11 +767,7 @@ func TestWebPasswordReset(t *testing.T) {
 	op.get(t, "/admin")
 	p := op.post(t, "/admin/accounts/"+itoa(acct.ID)+"/reset", nil)
 	MustSee(t, "reset link", p, http.StatusOK, "Password reset link for alice@example.com")
-	m := regexp.MustCompile(`value="http://127\.0\.0\.1:8080(/reset\?code=[^"]+)"`).FindStringSubmatch(p.body)
-	if m == nil {
-		t.Fatalf("no reset link on the page:\n%s", p.body)
-	}
-	link := m[1]
+	link := mustLink(t, p, "/reset?code=")
 	code, err := url.ParseQuery(strings.TrimPrefix(link, "/reset?"))
 	if err != nil {
 		t.Fatal(err)
@@ -783,11 +789,8 @@ func TestWebPasswordReset(t *testing.T) {
 
 	// A link expires after a day.
 	p = op.post(t, "/admin/accounts/"+itoa(acct.ID)+"/reset", nil)
-	m = regexp.MustCompile(`value="http://127\.0\.0\.1:8080(/reset\?code=[^"]+)"`).FindStringSubmatch(p.body)
-	if m == nil {
-		t.Fatalf("no reset link on the page:\n%s", p.body)
-	}
+	link = mustLink(t, p, "/reset?code=")
 	e.advance(tackhttp.DefaultResetTTL + time.Second)
-	MustSee(t, "expired link", e.browser(t).get(t, m[1]), http.StatusNotFound, "This password reset link is not valid")
+	MustSee(t, "expired link", e.browser(t).get(t, link), http.StatusNotFound, "This password reset link is not valid")
 	MustSee(t, "no link", e.browser(t).get(t, "/reset"), http.StatusNotFound)
 }
