@@ -39,6 +39,31 @@ type Account struct {
 	// PHC string format). Empty means the account cannot sign in on the
 	// web pages: accounts made by the CLI until a password is set.
 	PasswordHash string
+	// MaxPending and MaxBytes are the account's own limits (see Limits);
+	// nil takes the server's default.
+	MaxPending *int64
+	MaxBytes   *int64
+}
+
+// Limits cap what an account may hold. Zero means no limit.
+type Limits struct {
+	// MaxPending caps the account's queued plus pinning requests: a new
+	// request over it is refused with EQUOTA.
+	MaxPending int64
+	// MaxBytes caps the bytes of the account's pinned DAGs (each distinct
+	// DAG counted once): a DAG that would take the account over it fails.
+	MaxBytes int64
+}
+
+// Limits returns the account's limits: its own where set, def elsewhere.
+func (a *Account) Limits(def Limits) Limits {
+	if a.MaxPending != nil {
+		def.MaxPending = *a.MaxPending
+	}
+	if a.MaxBytes != nil {
+		def.MaxBytes = *a.MaxBytes
+	}
+	return def
 }
 
 // AccessRequest is an account's request for pinning access, with the
@@ -87,6 +112,11 @@ type AccountStore interface {
 	// SetAccountBlocked blocks or unblocks an account. Returns ENOTFOUND if
 	// there is no such account.
 	SetAccountBlocked(ctx context.Context, id int64, blocked bool) error
+
+	// SetAccountLimits sets the account's own limits; nil returns a limit
+	// to the server's default. Returns ENOTFOUND if there is no such
+	// account, EINVALID for a negative limit.
+	SetAccountLimits(ctx context.Context, id int64, maxPending, maxBytes *int64) error
 
 	// SetAccountPassword replaces an account's password hash. Returns
 	// ENOTFOUND if there is no such account.

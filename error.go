@@ -13,6 +13,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // the account may not use pinning: 403
 	ENOTFOUND     = "not_found"    // no such object (or not the caller's): 404
 	ECONFLICT     = "conflict"     // the object already exists: 409
+	EQUOTA        = "quota"        // over one of the account's limits: 409 INSUFFICIENT_FUNDS
 	ETOOLARGE     = "too_large"    // request body over the limit: 413
 	ERATELIMITED  = "rate_limited" // too many requests: 429
 	EINTERNAL     = "internal"     // anything unexpected: 500

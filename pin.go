@@ -58,23 +58,50 @@ type PinRequest struct {
 	Details   string    // progress while pinning, the reason when failed
 	Blocks    int64     // blocks fetched so far; the DAG's block count once pinned
 	Bytes     int64     // bytes fetched so far; the DAG's size once pinned
-	// Position is, for a queued request, its place in the queue of every
-	// account's requests, as PinStore.QueuePositions found it: 1 is next
-	// in line. 0 means unknown.
-	Position int64
+	// Attempts counts the fetches of this request that ended without the
+	// DAG (nothing found in time); RetryAt, if not zero, is when a queued
+	// request that is waiting to be tried again becomes ready.
+	Attempts int
+	RetryAt  time.Time
+	// ProgressAt is when the request last made progress: its creation, or
+	// the last block a fetch for it received. A request fails after
+	// --pin-timeout without progress.
+	ProgressAt time.Time
+	// Position is, for a ready queued request, its place in the queue of
+	// every account's requests, as PinStore.QueuePositions found it: 1 is
+	// next in line. 0 means unknown. Deep in the queue it is not counted:
+	// PositionOver says that more than MaxCountedPosition requests are
+	// ahead, and OwnAhead estimates how many of those are the account's.
+	Position     int64
+	PositionOver bool
+	OwnAhead     int64
 }
+
+// MaxCountedPosition is how far into the queue positions are counted
+// exactly; beyond it a position is "more than" this, so that it costs the
+// same in a queue of any length.
+const MaxCountedPosition = 1000
 
 // Info returns the PinStatus.info map of the request.
 func (r *PinRequest) Info() map[string]string {
 	info := map[string]string{}
 	switch r.Status {
 	case StatusQueued:
-		switch r.Position {
-		case 0:
+		switch {
+		case !r.RetryAt.IsZero():
+			info["status_details"] = "queued: " + r.Details + "; attempt " + strconv.Itoa(r.Attempts) +
+				", next try " + r.RetryAt.UTC().Format(time.RFC3339)
+			return info
+		case r.PositionOver:
+			info["status_details"] = "queued: more than " + strconv.Itoa(MaxCountedPosition) + " requests ahead in the queue"
+			if r.OwnAhead > 0 {
+				info["status_details"] += ", about " + strconv.FormatInt(r.OwnAhead, 10) + " of them this account's"
+			}
+		case r.Position == 0:
 			info["status_details"] = "queued: waiting for a worker"
-		case 1:
+		case r.Position == 1:
 			info["status_details"] = "queued: next in line for a worker"
-		case 2:
+		case r.Position == 2:
 			info["status_details"] = "queued: 1 request ahead in the queue"
 		default:
 			info["status_details"] = "queued: " + strconv.FormatInt(r.Position-1, 10) + " requests ahead in the queue"
@@ -136,13 +163,27 @@ type DAG struct {
 	Bytes  int64
 }
 
+// Progress is what a fetch has done so far for the requests it serves.
+type Progress struct {
+	Blocks, Bytes int64
+	At            time.Time // the last block received from the network; zero if none
+}
+
+// Retry is when a request that could not be fetched yet is tried again.
+type Retry struct {
+	ID string
+	At time.Time
+}
+
 // PinStore keeps pin requests and their queue.
 type PinStore interface {
 	// CreatePin stores a new request. The store sets Created to a time not
 	// before now that is unique for the account, in microseconds. If the
 	// DAG is already held whole (see CompleteDAG), the request is stored
 	// pinned with the DAG's size; otherwise it is stored with r.Status,
-	// which must be queued. Returns ENOTFOUND if the account does not exist.
+	// which must be queued, at the back of the account's turns (see
+	// ClaimPins). Returns ENOTFOUND if the account does not exist, EQUOTA
+	// if a queued request would take the account over its MaxPending.
 	CreatePin(ctx context.Context, r *PinRequest) error
 
 	// FindPinByID returns the account's request. Returns ENOTFOUND if there
@@ -162,21 +203,33 @@ type PinStore interface {
 	// none, or if it belongs to another account.
 	DeletePin(ctx context.Context, accountID int64, id string) error
 
-	// QueuePositions sets Position on every queued request among reqs:
-	// 1 plus how many queued requests, of any account, come before it in
-	// the order ClaimPins takes them. It leaves the other requests alone.
+	// QueuePositions sets Position on every ready queued request among
+	// reqs: 1 plus how many ready requests, of any account, come before it
+	// in the order ClaimPins takes them. Past MaxCountedPosition it sets
+	// PositionOver and OwnAhead instead. It leaves the other requests
+	// alone, and costs O(MaxCountedPosition + log n) a request at most.
 	QueuePositions(ctx context.Context, reqs []*PinRequest) error
 
-	// ClaimPins hands up to n requests to the worker owner, oldest first:
-	// queued ones, and pinning ones whose lease ran out (their worker died).
-	// They become pinning, leased to owner until until.
+	// ClaimPins hands up to n requests to the worker owner: first pinning
+	// ones whose lease ran out (their worker died), then ready queued ones
+	// in turn order, which takes turns between accounts: every account's
+	// k-th waiting request comes before any account's (k+1)-th. Requests
+	// waiting to retry become ready, at the back of their account's turns,
+	// once their RetryAt has passed. Claimed requests become pinning,
+	// leased to owner until until.
 	ClaimPins(ctx context.Context, owner string, n int, until time.Time) ([]*PinRequest, error)
 
 	// RenewLeases extends owner's lease on the given pinning requests until
-	// until and records the fetch's progress so far. It returns the IDs that
-	// owner still holds: a deleted request, or one taken over by another
-	// worker, is left out.
-	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time, blocks, bytes int64) ([]string, error)
+	// until and records the fetch's progress so far: blocks and bytes, and
+	// p.At, if later than their ProgressAt, as their ProgressAt. It returns
+	// the IDs that owner still holds: a deleted request, or one taken over
+	// by another worker, is left out.
+	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time, p Progress) ([]string, error)
+
+	// RetryPins puts owner's pinning requests among retries back in the
+	// queue to wait until their At, counts an attempt for each, records
+	// reason as their Details and p.At (if later) as their ProgressAt.
+	RetryPins(ctx context.Context, owner string, retries []Retry, reason string, p Progress) error
 
 	// ReleasePins returns owner's pinning requests among ids to the queue.
 	// With ids nil it returns all of owner's: a process that restarts
@@ -187,7 +240,9 @@ type PinStore interface {
 	FailPins(ctx context.Context, owner string, ids []string, reason string) error
 
 	// CompleteDAG records that the DAG is stored whole and marks every
-	// queued or pinning request for it pinned, with its size.
+	// queued or pinning request for it pinned, with its size, except those
+	// of accounts that it would take over their MaxBytes: these fail, with
+	// the limit named in their Details.
 	CompleteDAG(ctx context.Context, d *DAG) error
 
 	// FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.

@@ -90,6 +90,7 @@ var errorStatus = map[string]struct {
 	tack.EFORBIDDEN:    {http.StatusForbidden, "PINNING_NOT_AUTHORIZED"},
 	tack.ENOTFOUND:     {http.StatusNotFound, "NOT_FOUND"},
 	tack.ECONFLICT:     {http.StatusConflict, "CONFLICT"},
+	tack.EQUOTA:        {http.StatusConflict, "INSUFFICIENT_FUNDS"},
 	tack.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"},
 	tack.ERATELIMITED:  {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
 	tack.EUNAVAILABLE:  {http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE"},

@@ -327,7 +327,7 @@ func (p *Pinner) renew(ctx context.Context) {
 		if len(ids) == 0 {
 			continue
 		}
-		alive, err := p.store.RenewLeases(ctx, p.owner, ids, until, j.progress.Blocks.Load(), j.progress.Bytes.Load())
+		alive, err := p.store.RenewLeases(ctx, p.owner, ids, until, tack.Progress{Blocks: j.progress.Blocks.Load(), Bytes: j.progress.Bytes.Load()})
 		if err != nil {
 			if ctx.Err() == nil {
 				p.log.Error("renewing leases", "err", err)

@@ -75,16 +75,23 @@ func insertAccount(ctx context.Context, tx *sql.Tx, a *tack.Account) error {
 	return nil
 }
 
-const accountColumns = `id, email, admin, access, created, blocked, password`
+const accountColumns = `id, email, admin, access, created, blocked, password, max_pending, max_bytes`
 
 func scanAccount(row interface{ Scan(...any) error }) (*tack.Account, error) {
 	var a tack.Account
 	var access string
 	var created int64
-	if err := row.Scan(&a.ID, &a.Email, &a.Admin, &access, &created, &a.Blocked, &a.PasswordHash); err != nil {
+	var maxPending, maxBytes sql.NullInt64
+	if err := row.Scan(&a.ID, &a.Email, &a.Admin, &access, &created, &a.Blocked, &a.PasswordHash, &maxPending, &maxBytes); err != nil {
 		return nil, err
 	}
 	a.Access, a.Created = tack.Access(access), timeOf(created)
+	if maxPending.Valid {
+		a.MaxPending = &maxPending.Int64
+	}
+	if maxBytes.Valid {
+		a.MaxBytes = &maxBytes.Int64
+	}
 	return &a, nil
 }
 
@@ -159,6 +166,21 @@ func (db *DB) SetAccountAccess(ctx context.Context, id int64, access tack.Access
 func (db *DB) SetAccountBlocked(ctx context.Context, id int64, blocked bool) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		return updateAccount(ctx, tx, "blocked", blocked, id)
+	})
+}
+
+// SetAccountLimits sets the account's own limits; nil returns a limit to
+// the server's default (DB.Limits). Returns ENOTFOUND if there is no such
+// account, EINVALID for a negative limit.
+func (db *DB) SetAccountLimits(ctx context.Context, id int64, maxPending, maxBytes *int64) error {
+	if (maxPending != nil && *maxPending < 0) || (maxBytes != nil && *maxBytes < 0) {
+		return tack.Errorf(tack.EINVALID, "limits cannot be negative: give 0 for no limit")
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if err := updateAccount(ctx, tx, "max_pending", maxPending, id); err != nil {
+			return err
+		}
+		return updateAccount(ctx, tx, "max_bytes", maxBytes, id)
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,30 +88,59 @@ func checkNewPin(r *tack.PinRequest) error {
 }
 
 // createPin inserts r inside tx, setting r.Created and, if the DAG is held,
-// r.Status, r.Blocks and r.Bytes.
+// r.Status, r.Blocks and r.Bytes. A queued request takes the account's
+// next turn, never one before the queue's virtual time, and must fit under
+// the account's MaxPending.
 func (db *DB) createPin(ctx context.Context, tx *sql.Tx, r *tack.PinRequest) error {
 	// A created time unique for the account: now, or 1µs after the
 	// account's last one. The write lock makes this safe against
 	// concurrent inserts.
-	var last int64
-	err := tx.QueryRowContext(ctx, `SELECT last_created FROM accounts WHERE id = ?`, r.AccountID).Scan(&last)
+	var last, lastTurn, vtime int64
+	var maxPending sql.NullInt64
+	err := tx.QueryRowContext(ctx, `
+		SELECT last_created, last_turn, max_pending, (SELECT vtime FROM queue_state)
+		FROM accounts WHERE id = ?`, r.AccountID).Scan(&last, &lastTurn, &maxPending, &vtime)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tack.Errorf(tack.ENOTFOUND, "account not found")
 	} else if err != nil {
 		return fmt.Errorf("find account: %w", err)
 	}
 	created := max(db.now(), last+1)
-	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET last_created = ? WHERE id = ?`, created, r.AccountID); err != nil {
-		return fmt.Errorf("update account: %w", err)
-	}
 
-	status, blocks, bytes, details := r.Status, r.Blocks, r.Bytes, r.Details
+	status, blocks, bytes, details, turn := r.Status, r.Blocks, r.Bytes, r.Details, int64(0)
 	var dagBlocks, dagBytes int64
 	err = tx.QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, r.Key).Scan(&dagBlocks, &dagBytes)
 	if err == nil {
+		// Held whole: pinned at once, if the account has room for it.
+		if reason, err := db.overQuota(ctx, tx, r.AccountID, r.Key, dagBytes); err != nil {
+			return err
+		} else if reason != "" {
+			return tack.Errorf(tack.EQUOTA, "%s", reason)
+		}
 		status, blocks, bytes, details = tack.StatusPinned, dagBlocks, dagBytes, ""
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("find dag: %w", err)
+	}
+	if status == tack.StatusQueued {
+		limit := db.Limits.MaxPending
+		if maxPending.Valid {
+			limit = maxPending.Int64
+		}
+		if limit > 0 {
+			pending, err := countPending(ctx, tx, r.AccountID)
+			if err != nil {
+				return err
+			}
+			if pending >= limit {
+				return tack.Errorf(tack.EQUOTA, "this account already has %d pending requests (queued or pinning), its limit: wait for some to finish, or ask the operator for a higher limit", limit)
+			}
+		}
+		turn = max(lastTurn+1, vtime+1)
+		lastTurn = turn
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET last_created = ?, last_turn = ? WHERE id = ?`,
+		created, lastTurn, r.AccountID); err != nil {
+		return fmt.Errorf("update account: %w", err)
 	}
 
 	origins, err := json.Marshal(r.Pin.Origins)
@@ -123,10 +153,10 @@ func (db *DB) createPin(ctx context.Context, tx *sql.Tx, r *tack.PinRequest) err
 	}
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO pins (id, account_id, cid, key, name, name_lower, origins, meta,
-		                  status, created, details, blocks, bytes)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		                  status, created, details, blocks, bytes, turn, progress_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.AccountID, r.Pin.CID, r.Key, r.Pin.Name, strings.ToLower(r.Pin.Name), string(origins), string(meta),
-		string(status), created, details, blocks, bytes,
+		string(status), created, details, blocks, bytes, turn, created,
 	)
 	if isUniqueViolation(err) {
 		return tack.Errorf(tack.ECONFLICT, "pin request id already exists")
@@ -139,7 +169,21 @@ func (db *DB) createPin(ctx context.Context, tx *sql.Tx, r *tack.PinRequest) err
 		}
 	}
 	r.Created, r.Status, r.Blocks, r.Bytes, r.Details = timeOf(created), status, blocks, bytes, details
+	r.ProgressAt, r.Attempts, r.RetryAt = timeOf(created), 0, time.Time{}
 	return nil
+}
+
+// countPending returns how many of the account's requests are queued or
+// pinning, from the counters that triggers keep.
+func countPending(ctx context.Context, tx *sql.Tx, accountID int64) (int64, error) {
+	var n int64
+	err := tx.QueryRowContext(ctx, `
+		SELECT coalesce(sum(n), 0) FROM pin_counts
+		WHERE account_id = ? AND status IN ('queued', 'pinning')`, accountID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pending: %w", err)
+	}
+	return n, nil
 }
 
 // DeletePin deletes the account's request. Returns ENOTFOUND if there is
@@ -163,16 +207,18 @@ func deletePin(ctx context.Context, tx *sql.Tx, accountID int64, id string) erro
 	return nil
 }
 
-const pinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes`
+const pinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes,
+	attempts, retry_at, progress_at`
 
 func scanPin(row interface{ Scan(...any) error }) (*tack.PinRequest, error) {
 	var r tack.PinRequest
 	var origins, meta, status string
-	var created int64
+	var created, retryAt, progressAt int64
 	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
-		&status, &created, &r.Details, &r.Blocks, &r.Bytes); err != nil {
+		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt); err != nil {
 		return nil, err
 	}
+	r.RetryAt, r.ProgressAt = timeOf(retryAt), timeOf(progressAt)
 	if err := json.Unmarshal([]byte(origins), &r.Pin.Origins); err != nil {
 		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
 	}
@@ -245,12 +291,37 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 		if pins, err = scanPins(rows); err != nil {
 			return err
 		}
+		if onlyStatuses(f) {
+			// Kubo's `service ls --stat` asks for this count for each
+			// status: the triggers' counters answer it at once.
+			return countByStatus(ctx, tx, f.AccountID, f.Statuses, &count)
+		}
 		return tx.QueryRowContext(ctx, `SELECT count(*) FROM pins WHERE `+where, args...).Scan(&count)
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find pins: %w", err)
 	}
 	return pins, count, nil
+}
+
+// onlyStatuses reports whether f selects by account and status alone, so
+// that pin_counts holds the count of what it matches.
+func onlyStatuses(f tack.PinFilter) bool {
+	return len(f.Keys) == 0 && f.Name == nil && f.Before.IsZero() && f.After.IsZero() && len(f.Meta) == 0
+}
+
+// countByStatus sets count to how many of the account's requests are in
+// one of statuses (any status if none), from pin_counts.
+func countByStatus(ctx context.Context, tx *sql.Tx, accountID int64, statuses []tack.Status, count *int) error {
+	q, args := `SELECT coalesce(sum(n), 0) FROM pin_counts WHERE account_id = ?`, []any{accountID}
+	if len(statuses) > 0 {
+		distinct := slices.Compact(slices.Sorted(slices.Values(statuses)))
+		q += ` AND status IN (` + placeholders(len(distinct)) + `)`
+		for _, st := range distinct {
+			args = append(args, string(st))
+		}
+	}
+	return tx.QueryRowContext(ctx, q, args...).Scan(count)
 }
 
 // pinWhere returns the WHERE clause of f, with its arguments.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,11 +13,11 @@ import (
 	"github.com/tack-ipfs/tack"
 )
 
-// ClaimPins hands up to n requests to the worker owner, oldest first:
-// queued ones, and pinning ones whose lease ran out before now. They
-// become pinning, leased to owner until until, with their progress reset.
-// The claim is one statement in a write transaction, so no request goes to
-// two owners.
+// ClaimPins hands up to n requests to the worker owner, as the
+// tack.PinStore contract says: expired leases first, then ready requests
+// in turn order. Requests whose retry time has come become ready first.
+// It all happens in one write transaction, so no request goes to two
+// owners; the queue's virtual time moves up to the last turn claimed.
 func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Time) ([]*tack.PinRequest, error) {
 	if owner == "" {
 		return nil, tack.Errorf(tack.EINVALID, "lease owner is required")
@@ -26,82 +27,224 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	}
 	var pins []*tack.PinRequest
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		// The queued and the expired requests are picked apart, so that
-		// each walks its own index in order. PostgreSQL: add FOR UPDATE
-		// SKIP LOCKED to both inner selects.
-		rows, err := tx.QueryContext(ctx, `
-			UPDATE pins
-			SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
-			WHERE id IN (
-				SELECT id FROM (
-					SELECT id, created FROM (
-						SELECT id, created FROM pins
-						WHERE status = 'queued'
-						ORDER BY created, id LIMIT ?)
-					UNION ALL
-					SELECT id, created FROM (
-						SELECT id, created FROM pins
-						WHERE status = 'pinning' AND lease_until < ?
-						ORDER BY created, id LIMIT ?))
-				ORDER BY created, id
-				LIMIT ?)
-			RETURNING `+pinColumns,
-			owner, micros(until), n, db.now(), n, n)
+		now := db.now()
+		if err := readyRetries(ctx, tx, now); err != nil {
+			return err
+		}
+		// PostgreSQL: FOR UPDATE SKIP LOCKED on both selects.
+		ids, err := queryStrings(ctx, tx, `
+			SELECT id FROM pins WHERE status = 'pinning' AND lease_until < ?
+			ORDER BY lease_until LIMIT ?`, now, n)
 		if err != nil {
 			return err
 		}
-		pins, err = scanPins(rows)
-		return err
+		var lastTurn int64
+		if len(ids) < n {
+			rows, err := tx.QueryContext(ctx, `
+				SELECT id, turn FROM pins WHERE status = 'queued' AND retry_at = 0
+				ORDER BY turn, created, id LIMIT ?`, n-len(ids))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id, &lastTurn); err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if lastTurn > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE queue_state SET vtime = max(vtime, ?)`, lastTurn); err != nil {
+				return err
+			}
+		}
+		args := []any{owner, micros(until)}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		rows, err := tx.QueryContext(ctx, `
+			UPDATE pins
+			SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
+			WHERE id IN (`+placeholders(len(ids))+`)
+			RETURNING `+pinColumns, args...)
+		if err != nil {
+			return err
+		}
+		if pins, err = scanPins(rows); err != nil {
+			return err
+		}
+		// RETURNING gives no order: put them back in claim order.
+		order := map[string]int{}
+		for i, id := range ids {
+			order[id] = i
+		}
+		slices.SortFunc(pins, func(a, b *tack.PinRequest) int { return order[a.ID] - order[b.ID] })
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim pins: %w", err)
 	}
-	// RETURNING gives no order.
-	slices.SortFunc(pins, func(a, b *tack.PinRequest) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
 	return pins, nil
 }
 
-// QueuePositions sets Position on the queued requests among reqs. It
-// counts, in one read transaction, the queued requests before the first of
-// them and then those between each and the next, so that the index range
-// it walks ends at the last of them, however many it is given.
-func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
-	var queued []*tack.PinRequest
-	for _, r := range reqs {
-		if r.Status == tack.StatusQueued {
-			queued = append(queued, r)
+// maxReadyRetries is how many waiting requests one claim makes ready, so
+// that a claim costs the same however many retries fall due at once.
+const maxReadyRetries = 1000
+
+// readyRetries makes the queued requests whose retry time has passed
+// ready again, each at the back of its account's turns.
+func readyRetries(ctx context.Context, tx *sql.Tx, now int64) error {
+	rows, err := tx.QueryContext(ctx, `
+		SELECT id, account_id FROM pins WHERE status = 'queued' AND retry_at > 0 AND retry_at <= ?
+		ORDER BY retry_at LIMIT ?`, now, maxReadyRetries)
+	if err != nil {
+		return err
+	}
+	type due struct {
+		id        string
+		accountID int64
+	}
+	var dues []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.accountID); err != nil {
+			rows.Close()
+			return err
+		}
+		dues = append(dues, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(dues) == 0 {
+		return err
+	}
+	var vtime int64
+	if err := tx.QueryRowContext(ctx, `SELECT vtime FROM queue_state`).Scan(&vtime); err != nil {
+		return err
+	}
+	for _, d := range dues {
+		var turn int64
+		if err := tx.QueryRowContext(ctx, `
+			UPDATE accounts SET last_turn = max(last_turn + 1, ?) WHERE id = ?
+			RETURNING last_turn`, vtime+1, d.accountID).Scan(&turn); err != nil {
+			return fmt.Errorf("account %d: %w", d.accountID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE pins SET retry_at = 0, turn = ? WHERE id = ?`, turn, d.id); err != nil {
+			return err
 		}
 	}
-	if len(queued) == 0 {
+	return nil
+}
+
+// queryStrings returns the first column of a query's rows.
+func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// QueuePositions sets Position on the ready queued requests among reqs.
+// It walks them in queue order and counts, in one read transaction, the
+// ready requests between each and the next, but never more than
+// tack.MaxCountedPosition in all: past that, the rest are PositionOver,
+// with OwnAhead estimated from their account's turns.
+func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
+	byID := map[string]*tack.PinRequest{}
+	args := []any{}
+	for _, r := range reqs {
+		if r.Status == tack.StatusQueued && r.RetryAt.IsZero() {
+			byID[r.ID] = r
+			args = append(args, r.ID)
+		}
+	}
+	if len(byID) == 0 {
 		return nil
 	}
-	slices.SortFunc(queued, func(a, b *tack.PinRequest) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	type queued struct {
+		r             *tack.PinRequest
+		turn, created int64
+	}
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		// Each stretch starts at the previous request, which counts if it
-		// is still queued; the first starts before every request.
-		pos, fromCreated, fromID := int64(1), int64(0), ""
-		for _, r := range queued {
-			var n int64
-			err := tx.QueryRowContext(ctx, `
-				SELECT count(*) FROM pins
-				WHERE status = 'queued' AND (created, id) >= (?, ?) AND (created, id) < (?, ?)`,
-				fromCreated, fromID, micros(r.Created), r.ID).Scan(&n)
-			if err != nil {
+		// Where they stand now: a request claimed or deleted since the
+		// caller read it has no position.
+		rows, err := tx.QueryContext(ctx, `
+			SELECT id, turn, created FROM pins
+			WHERE status = 'queued' AND retry_at = 0 AND id IN (`+placeholders(len(args))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		var qs []queued
+		for rows.Next() {
+			var id string
+			var q queued
+			if err := rows.Scan(&id, &q.turn, &q.created); err != nil {
+				rows.Close()
 				return err
 			}
-			pos += n
-			r.Position = pos
-			fromCreated, fromID = micros(r.Created), r.ID
+			q.r = byID[id]
+			qs = append(qs, q)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		slices.SortFunc(qs, func(a, b queued) int {
+			return cmp.Or(cmp.Compare(a.turn, b.turn), cmp.Compare(a.created, b.created), strings.Compare(a.r.ID, b.r.ID))
+		})
+
+		// Each stretch starts at the previous request, which counts as
+		// ahead of the next; the first starts before every request.
+		pos, from := int64(1), queued{turn: -1 << 62}
+		fromID := ""
+		heads := map[int64]int64{}
+		for _, q := range qs {
+			if pos <= tack.MaxCountedPosition {
+				var n int64
+				err := tx.QueryRowContext(ctx, `
+					SELECT count(*) FROM (
+						SELECT 1 FROM pins
+						WHERE status = 'queued' AND retry_at = 0
+						AND (turn, created, id) >= (?, ?, ?) AND (turn, created, id) < (?, ?, ?)
+						LIMIT ?)`,
+					from.turn, from.created, fromID, q.turn, q.created, q.r.ID, tack.MaxCountedPosition+1).Scan(&n)
+				if err != nil {
+					return err
+				}
+				pos += n
+				from, fromID = q, q.r.ID
+			}
+			if pos <= tack.MaxCountedPosition {
+				q.r.Position, q.r.PositionOver = pos, false
+				continue
+			}
+			head, ok := heads[q.r.AccountID]
+			if !ok {
+				if err := tx.QueryRowContext(ctx, `
+					SELECT coalesce(min(turn), 0) FROM pins
+					WHERE account_id = ? AND status = 'queued' AND retry_at = 0`, q.r.AccountID).Scan(&head); err != nil {
+					return err
+				}
+				heads[q.r.AccountID] = head
+			}
+			q.r.Position, q.r.PositionOver, q.r.OwnAhead = tack.MaxCountedPosition+1, true, max(q.turn-head, 0)
 		}
 		return nil
 	})
@@ -115,18 +258,18 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 // until and records blocks and bytes as their progress. It returns the IDs
 // that owner still holds: a deleted, finished or taken-over request is left
 // out.
-func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time, blocks, bytes int64) ([]string, error) {
+func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time, p tack.Progress) ([]string, error) {
 	held := []string{}
 	if len(ids) == 0 {
 		return held, nil
 	}
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		args := []any{micros(until), blocks, bytes, owner}
+		args := []any{micros(until), p.Blocks, p.Bytes, micros(p.At), owner}
 		for _, id := range ids {
 			args = append(args, id)
 		}
 		rows, err := tx.QueryContext(ctx, `
-			UPDATE pins SET lease_until = ?, blocks = ?, bytes = ?
+			UPDATE pins SET lease_until = ?, blocks = ?, bytes = ?, progress_at = max(progress_at, ?)
 			WHERE status = 'pinning' AND lease_owner = ? AND id IN (`+placeholders(len(ids))+`)
 			RETURNING id`, args...)
 		if err != nil {
@@ -169,6 +312,34 @@ func (db *DB) ReleasePins(ctx context.Context, owner string, ids []string) error
 		nil, owner, ids)
 }
 
+// RetryPins puts owner's pinning requests among retries back in the
+// queue, each waiting until its At, with one more attempt counted, reason
+// as their Details, and p.At (if later) as their ProgressAt.
+func (db *DB) RetryPins(ctx context.Context, owner string, retries []tack.Retry, reason string, p tack.Progress) error {
+	if len(retries) == 0 {
+		return nil
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		for _, r := range retries {
+			// retry_at must be positive: 0 means ready.
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE pins
+				SET status = 'queued', lease_owner = '', lease_until = 0, retry_at = max(?, 1),
+				    attempts = attempts + 1, details = ?, blocks = 0, bytes = 0,
+				    progress_at = max(progress_at, ?)
+				WHERE id = ? AND status = 'pinning' AND lease_owner = ?`,
+				micros(r.At), reason, micros(p.At), r.ID, owner); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("retry pins: %w", err)
+	}
+	return nil
+}
+
 // FailPins marks owner's pinning requests among ids failed, with reason as
 // their Details.
 func (db *DB) FailPins(ctx context.Context, owner string, ids []string, reason string) error {
@@ -201,7 +372,8 @@ func (db *DB) updateOwned(ctx context.Context, op, set string, setArgs []any, ow
 
 // CompleteDAG records that the DAG is stored whole and marks every queued
 // or pinning request for it pinned, with its size, no details and no
-// lease.
+// lease; the requests of accounts that the DAG would take over their
+// MaxBytes fail instead.
 func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 	if d.Key == "" {
 		return tack.Errorf(tack.EINVALID, "dag has no content key")
@@ -213,9 +385,39 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 			d.Key, d.Blocks, d.Bytes); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `
+		rows, err := tx.QueryContext(ctx, `
+			SELECT DISTINCT account_id FROM pins WHERE key = ? AND status IN ('queued', 'pinning')`, d.Key)
+		if err != nil {
+			return err
+		}
+		var accounts []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			accounts = append(accounts, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range accounts {
+			if reason, err := db.overQuota(ctx, tx, id, d.Key, d.Bytes); err != nil {
+				return err
+			} else if reason != "" {
+				if _, err := tx.ExecContext(ctx, `
+					UPDATE pins SET status = 'failed', details = ?, lease_owner = '', lease_until = 0, retry_at = 0
+					WHERE key = ? AND account_id = ? AND status IN ('queued', 'pinning')`,
+					reason, d.Key, id); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = tx.ExecContext(ctx, `
 			UPDATE pins
-			SET status = 'pinned', blocks = ?, bytes = ?, details = '', lease_owner = '', lease_until = 0
+			SET status = 'pinned', blocks = ?, bytes = ?, details = '', lease_owner = '', lease_until = 0, retry_at = 0
 			WHERE key = ? AND status IN ('queued', 'pinning')`,
 			d.Blocks, d.Bytes, d.Key)
 		return err
@@ -224,6 +426,31 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 		return fmt.Errorf("complete dag: %w", err)
 	}
 	return nil
+}
+
+// overQuota returns why the account may not hold the DAG key of the given
+// size (it would go over its MaxBytes), or "" if it may: it holds the DAG
+// already, or it has room.
+func (db *DB) overQuota(ctx context.Context, tx *sql.Tx, accountID int64, key string, size int64) (string, error) {
+	var stored int64
+	var maxBytes sql.NullInt64
+	var held bool
+	err := tx.QueryRowContext(ctx, `
+		SELECT stored_bytes, max_bytes,
+		       EXISTS (SELECT 1 FROM account_dags WHERE account_id = accounts.id AND key = ?)
+		FROM accounts WHERE id = ?`, key, accountID).Scan(&stored, &maxBytes, &held)
+	if err != nil {
+		return "", fmt.Errorf("account %d: %w", accountID, err)
+	}
+	limit := db.Limits.MaxBytes
+	if maxBytes.Valid {
+		limit = maxBytes.Int64
+	}
+	if limit <= 0 || held || stored+size <= limit {
+		return "", nil
+	}
+	return fmt.Sprintf("over the account's storage limit: the DAG is %d bytes, the account holds %d of its %d bytes (ask the operator for a higher limit, or delete pins)",
+		size, stored, limit), nil
 }
 
 // FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.

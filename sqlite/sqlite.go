@@ -47,6 +47,10 @@ type DB struct {
 	// Now returns the current time. It defaults to time.Now; tests may
 	// replace it before the DB is used.
 	Now tack.Clock
+
+	// Limits are the limits of accounts that have none of their own. The
+	// zero value limits nothing. Set it before the DB is used.
+	Limits tack.Limits
 }
 
 var _ tack.Store = (*DB)(nil)

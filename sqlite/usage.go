@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/tack-ipfs/tack"
 )
@@ -31,16 +32,14 @@ func (db *DB) FindUsage(ctx context.Context, accountID int64) (*tack.Usage, erro
 }
 
 // FindUsages returns the usage of every account that has pin requests, by
-// account ID. It reads every request; it is meant for the operator's
-// pages, not for each API call.
+// account ID, from counters: it costs one row per account and status.
 func (db *DB) FindUsages(ctx context.Context) (map[int64]*tack.Usage, error) {
 	return db.findUsages(ctx, "true")
 }
 
 // findUsages returns the usages of the accounts whose requests match the
-// condition cond (with args): "true", or "account_id = ?", which the
-// status index serves. A DAG pinned by several requests of an account is counted once,
-// with the largest size its requests recorded.
+// condition cond (with args): "true", or "account_id = ?". A DAG pinned by
+// several requests of an account is counted once.
 func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (map[int64]*tack.Usage, error) {
 	usages := map[int64]*tack.Usage{}
 	usage := func(id int64) *tack.Usage {
@@ -50,10 +49,10 @@ func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (map[int
 		return usages[id]
 	}
 	err := db.read(ctx, func(tx *sql.Tx) error {
+		// Both come from the counters that the triggers keep.
 		rows, err := tx.QueryContext(ctx, `
-			SELECT account_id, status, count(*) FROM pins
-			WHERE `+cond+`
-			GROUP BY account_id, status`, args...)
+			SELECT account_id, status, n FROM pin_counts
+			WHERE n > 0 AND `+cond, args...)
 		if err != nil {
 			return err
 		}
@@ -72,11 +71,8 @@ func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (map[int
 		}
 
 		rows, err = tx.QueryContext(ctx, `
-			SELECT account_id, sum(bytes) FROM (
-				SELECT account_id, max(bytes) AS bytes FROM pins
-				WHERE `+cond+` AND status = 'pinned'
-				GROUP BY account_id, key)
-			GROUP BY account_id`, args...)
+			SELECT id, stored_bytes FROM accounts
+			WHERE stored_bytes > 0 AND `+strings.ReplaceAll(cond, "account_id", "id"), args...)
 		if err != nil {
 			return err
 		}
