@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,13 +34,27 @@ type Network interface {
 
 // Config tunes a Pinner. Zero values take the defaults.
 type Config struct {
-	Workers int           // DAGs fetched at once (default 8)
-	Window  int           // blocks in flight per DAG (default 512)
+	// Fetches is how many DAGs may be fetched at once (default 256). They
+	// share Budget, so many small DAGs keep the network busy and one large
+	// DAG still gets Window blocks in flight.
+	Fetches int
+	Window  int // blocks in flight per DAG (default 512)
+	Budget  int // blocks in flight over every DAG (default 2048)
+	Batch   int // most requests claimed at once (default 64)
 	Lease   time.Duration // how long a claim outlives its worker (default 30s)
 	Renew   time.Duration // how often progress is saved and leases renewed (default 2s)
-	Poll    time.Duration // how often the queue is polled when idle (default 1s)
-	Stall   time.Duration // a fetch with no new block for this long fails (default 10m)
-	MaxTime time.Duration // a fetch running this long fails (default 24h)
+	Poll    time.Duration // how often the queue is polled when idle: due retries, dead workers' claims (default 1s)
+	// Stall is how long one attempt may go without receiving a block. Then
+	// the request steps aside: it goes back to the queue to be tried again
+	// after a delay that doubles with each attempt, from RetryMin to
+	// RetryMax (defaults 1m, 1m and 1h).
+	Stall    time.Duration
+	RetryMin time.Duration
+	RetryMax time.Duration
+	// Timeout is how long a request may go without progress, over all its
+	// attempts, before it fails (default 24h).
+	Timeout time.Duration
+	MaxTime time.Duration // one attempt running this long fails (default 24h)
 	Dial    time.Duration // how long to wait for origins before fetching (default 10s)
 	// Backoff is how long the pinner stops claiming after it failed to
 	// store blocks, with the requests back in the queue (default 1m).
@@ -50,19 +67,37 @@ func (c *Config) setDefaults() {
 			*d = v
 		}
 	}
-	if c.Workers <= 0 {
-		c.Workers = 8
+	defInt := func(n *int, v int) {
+		if *n <= 0 {
+			*n = v
+		}
 	}
-	if c.Window <= 0 {
-		c.Window = 512
-	}
+	defInt(&c.Fetches, 256)
+	defInt(&c.Window, 512)
+	defInt(&c.Budget, 2048)
+	defInt(&c.Batch, 64)
 	def(&c.Lease, 30*time.Second)
 	def(&c.Renew, 2*time.Second)
 	def(&c.Poll, time.Second)
-	def(&c.Stall, 10*time.Minute)
+	def(&c.Stall, time.Minute)
+	def(&c.RetryMin, time.Minute)
+	def(&c.RetryMax, time.Hour)
+	def(&c.Timeout, 24*time.Hour)
 	def(&c.MaxTime, 24*time.Hour)
 	def(&c.Dial, 10*time.Second)
 	def(&c.Backoff, time.Minute)
+}
+
+// retryAfter returns how long a request waits after its attempts-th
+// attempt that found nothing: RetryMin doubled with each attempt, at most
+// RetryMax, less up to a tenth at random so that requests posted together
+// spread out.
+func (c *Config) retryAfter(attempts int) time.Duration {
+	d := c.RetryMax
+	if attempts < 30 {
+		d = min(c.RetryMin<<attempts, c.RetryMax)
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/10+1))
 }
 
 // Pinner claims pin requests and fetches their DAGs. It implements
@@ -88,11 +123,13 @@ var _ tack.Notifier = (*Pinner)(nil)
 type job struct {
 	key      string
 	root     cid.Cid
-	ids      map[string]bool // requests it serves
+	reqs     map[string]*tack.PinRequest // the requests it serves, as claimed
 	origins  []string
 	progress Progress
 	cancel   context.CancelCauseFunc
 	started  time.Time
+	saved    int64     // blocks recorded by the last lease renewal
+	until    time.Time // when the leases run out
 }
 
 // errUnneeded cancels a job whose requests were all deleted or replaced.
@@ -109,6 +146,9 @@ func New(store tack.PinStore, bs Walker, net Network, sync func(context.Context)
 	}
 	if bs.Stall <= 0 {
 		bs.Stall = cfg.Stall
+	}
+	if bs.Budget == nil {
+		bs.Budget = NewBudget(cfg.Budget)
 	}
 	if log == nil {
 		log = slog.Default()
@@ -134,9 +174,9 @@ func (p *Pinner) Removed(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, j := range p.jobs {
-		if j.ids[id] {
-			delete(j.ids, id)
-			if len(j.ids) == 0 {
+		if j.reqs[id] != nil {
+			delete(j.reqs, id)
+			if len(j.reqs) == 0 {
 				j.cancel(errUnneeded)
 			}
 			return
@@ -178,26 +218,36 @@ func (p *Pinner) Run(ctx context.Context) error {
 	}
 }
 
-// claim takes as many requests as there are free workers.
+// claim takes requests, in batches, while fetches are free and requests
+// are waiting.
 func (p *Pinner) claim(ctx context.Context, wg *sync.WaitGroup) {
-	p.mu.Lock()
-	free := p.cfg.Workers - len(p.jobs)
-	paused := time.Now().Before(p.paused)
-	p.mu.Unlock()
-	if free <= 0 || paused || ctx.Err() != nil {
-		return
-	}
-	reqs, err := p.store.ClaimPins(ctx, p.owner, free, time.Now().Add(p.cfg.Lease))
-	if err != nil {
-		if ctx.Err() == nil {
-			p.log.Error("claiming pin requests", "err", err)
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		free := p.cfg.Fetches - len(p.jobs)
+		paused := time.Now().Before(p.paused)
+		p.mu.Unlock()
+		if free <= 0 || paused {
+			return
 		}
-		return
-	}
-	for _, r := range reqs {
-		p.attach(ctx, wg, r)
+		n := min(free, p.cfg.Batch)
+		reqs, err := p.store.ClaimPins(ctx, p.owner, n, time.Now().Add(p.cfg.Lease))
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Error("claiming pin requests", "err", err)
+			}
+			return
+		}
+		for _, r := range reqs {
+			p.attach(ctx, wg, r)
+		}
+		if len(reqs) < n {
+			return // the queue is empty
+		}
 	}
 }
+
+// notify wakes the claim loop.
+func (p *Pinner) notify() { p.Queued() }
 
 // attach adds a claimed request to the fetch of its DAG, starting one if
 // none runs.
@@ -210,7 +260,7 @@ func (p *Pinner) attach(ctx context.Context, wg *sync.WaitGroup, r *tack.PinRequ
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if j, ok := p.jobs[r.Key]; ok {
-		j.ids[r.ID] = true
+		j.reqs[r.ID] = r
 		if len(r.Pin.Origins) > 0 {
 			j.origins = append(j.origins, r.Pin.Origins...)
 			go p.net.Connect(ctx, r.Pin.Origins)
@@ -218,12 +268,15 @@ func (p *Pinner) attach(ctx context.Context, wg *sync.WaitGroup, r *tack.PinRequ
 		return
 	}
 	jctx, cancel := context.WithCancelCause(ctx)
-	j := &job{key: r.Key, root: root, ids: map[string]bool{r.ID: true}, origins: r.Pin.Origins, cancel: cancel, started: time.Now()}
+	now := time.Now()
+	j := &job{key: r.Key, root: root, reqs: map[string]*tack.PinRequest{r.ID: r}, origins: r.Pin.Origins,
+		cancel: cancel, started: now, until: now.Add(p.cfg.Lease)}
 	p.jobs[r.Key] = j
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer cancel(nil)
+		defer p.notify() // a fetch is free: claim at once
 		p.fetch(jctx, ctx, j)
 	}()
 }
@@ -247,13 +300,15 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 
 	p.mu.Lock()
 	delete(p.jobs, j.key)
-	ids := keys(j.ids)
+	reqs := slices.Collect(maps.Values(j.reqs))
+	ids := slices.Collect(maps.Keys(j.reqs))
 	origins := j.origins
 	p.mu.Unlock()
 	p.net.Unprotect(origins)
 
 	// Outcomes are recorded with the parent context: a fetch that ends as
 	// the process stops still gets its result stored if it can.
+	var stalled *StallError
 	switch {
 	case err == nil:
 		d := &tack.DAG{Key: j.key, Blocks: j.progress.Blocks.Load(), Bytes: j.progress.Bytes.Load()}
@@ -275,6 +330,8 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	case parent.Err() != nil:
 		// Shutting down: give the claims back for the next run.
 		p.release(ids)
+	case errors.As(err, &stalled):
+		p.stepAside(parent, j, reqs, stalled)
 	case errors.As(err, new(StorageError)):
 		// Nothing is wrong with the request: put it back, and let the
 		// disk recover (or the operator make room) before trying again.
@@ -291,6 +348,39 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	default:
 		p.log.Error("fetching a DAG", "cid", j.root, "err", err)
 		p.finish(parent, ids, "internal error while fetching: "+err.Error())
+	}
+}
+
+// stepAside handles an attempt that received nothing for a while: each
+// request goes back to the queue to be tried again later, unless it has
+// gone Timeout without progress in all, and then it fails.
+func (p *Pinner) stepAside(ctx context.Context, j *job, reqs []*tack.PinRequest, stalled *StallError) {
+	now := time.Now()
+	received := j.progress.Received()
+	var failed []string
+	retries := map[int][]tack.Retry{} // by attempts, to group the store's writes
+	attempts := 0
+	for _, r := range reqs {
+		last := r.ProgressAt
+		if received.After(last) {
+			last = received
+		}
+		if now.Sub(last) >= p.cfg.Timeout {
+			failed = append(failed, r.ID)
+			attempts = max(attempts, r.Attempts+1)
+			continue
+		}
+		retries[r.Attempts] = append(retries[r.Attempts], tack.Retry{ID: r.ID, At: now.Add(p.cfg.retryAfter(r.Attempts))})
+	}
+	if len(failed) > 0 {
+		p.finish(ctx, failed, fmt.Sprintf("no progress for %s over %d attempts: %v (is the content online, and are the origins reachable?)",
+			p.cfg.Timeout, attempts, stalled))
+	}
+	progress := tack.Progress{At: received}
+	for _, rs := range retries {
+		if err := p.store.RetryPins(context.WithoutCancel(ctx), p.owner, rs, stalled.Error(), progress); err != nil {
+			p.log.Error("putting requests back to retry", "err", err)
+		}
 	}
 }
 
@@ -312,22 +402,31 @@ func (p *Pinner) release(ids []string) {
 
 // renew extends the leases of running jobs and saves their progress; a job
 // whose requests are all gone (deleted, perhaps by another process) stops.
+// A job is renewed when it has made progress since it was last saved, or
+// when its lease is half gone: hundreds of fetches that wait for a provider
+// cost no writes.
 func (p *Pinner) renew(ctx context.Context) {
+	now := time.Now()
 	p.mu.Lock()
 	jobs := make([]*job, 0, len(p.jobs))
 	for _, j := range p.jobs {
-		jobs = append(jobs, j)
+		moved := j.progress.Blocks.Load() != j.saved && now.Sub(j.started) >= p.cfg.Renew
+		if moved || j.until.Sub(now) < p.cfg.Lease/2 {
+			jobs = append(jobs, j)
+		}
 	}
 	p.mu.Unlock()
-	until := time.Now().Add(p.cfg.Lease)
+	until := now.Add(p.cfg.Lease)
 	for _, j := range jobs {
 		p.mu.Lock()
-		ids := keys(j.ids)
+		ids := slices.Collect(maps.Keys(j.reqs))
 		p.mu.Unlock()
 		if len(ids) == 0 {
 			continue
 		}
-		alive, err := p.store.RenewLeases(ctx, p.owner, ids, until, tack.Progress{Blocks: j.progress.Blocks.Load(), Bytes: j.progress.Bytes.Load()})
+		blocks := j.progress.Blocks.Load()
+		alive, err := p.store.RenewLeases(ctx, p.owner, ids, until,
+			tack.Progress{Blocks: blocks, Bytes: j.progress.Bytes.Load(), At: j.progress.Received()})
 		if err != nil {
 			if ctx.Err() == nil {
 				p.log.Error("renewing leases", "err", err)
@@ -339,22 +438,15 @@ func (p *Pinner) renew(ctx context.Context) {
 			held[id] = true
 		}
 		p.mu.Lock()
+		j.saved, j.until = blocks, until
 		for _, id := range ids {
 			if !held[id] {
-				delete(j.ids, id)
+				delete(j.reqs, id)
 			}
 		}
-		if len(j.ids) == 0 {
+		if len(j.reqs) == 0 {
 			j.cancel(errUnneeded)
 		}
 		p.mu.Unlock()
 	}
-}
-
-func keys(m map[string]bool) []string {
-	s := make([]string, 0, len(m))
-	for k := range m {
-		s = append(s, k)
-	}
-	return s
 }

@@ -20,11 +20,21 @@ import (
 type Progress struct {
 	Blocks atomic.Int64
 	Bytes  atomic.Int64
-	last   atomic.Int64 // unix nanoseconds of the last block received
+	last   atomic.Int64 // unix nanoseconds of the last block received or found
+	net    atomic.Int64 // unix nanoseconds of the last block received from the network
 }
 
 // LastBlock returns when the walk last received or found a block.
 func (p *Progress) LastBlock() time.Time { return time.Unix(0, p.last.Load()) }
+
+// Received returns when the walk last received a block from the network,
+// or the zero time if it received none.
+func (p *Progress) Received() time.Time {
+	if n := p.net.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
 
 func (p *Progress) add(b blocks.Block) {
 	p.Blocks.Add(1)
@@ -38,10 +48,14 @@ type Walker struct {
 	// it asks the network for a block, so a blockstore opened with
 	// blockstore.WriteThrough saves a second check per block.
 	Blockstore blockstore.Blockstore
-	// Window is how many blocks may be wanted from the network at once.
+	// Window is how many blocks one walk may want from the network at once.
 	Window int
+	// Budget, if not nil, is shared by every walk: a walk wants a block
+	// from the network only with a block of the budget, which it gives back
+	// when the block arrives. Nil gives each walk a budget of Window.
+	Budget *Budget
 	// Stall is how long the walk may go without receiving a block before it
-	// fails.
+	// gives up with a *StallError.
 	Stall time.Duration
 	// Writers is how many goroutines store blocks. Storing runs beside the
 	// fetch, so that a slow disk never holds up bitswap's receive path.
@@ -62,11 +76,19 @@ type StorageError struct{ Err error }
 func (e StorageError) Error() string { return e.Err.Error() }
 func (e StorageError) Unwrap() error { return e.Err }
 
-// errStalled is the reason of a walk that made no progress for too long.
-type errStalled struct{ d time.Duration }
+// StallError ends a walk that received no block for Walker.Stall: no
+// peer that has the blocks was found, or the peers that had them left.
+// Nothing is wrong with the DAG: the walk can be tried again later.
+type StallError struct {
+	After  time.Duration // the walker's Stall
+	Blocks int64         // blocks the walk had stored or found
+}
 
-func (e errStalled) Error() string {
-	return fmt.Sprintf("no progress for %s: no peer sent the missing blocks (is the content online, and are the origins reachable?)", e.d)
+func (e *StallError) Error() string {
+	if e.Blocks == 0 {
+		return fmt.Sprintf("no provider found yet: no peer sent the root block within %s", e.After)
+	}
+	return fmt.Sprintf("stalled: no peer sent the missing blocks for %s, after %d blocks", e.After, e.Blocks)
 }
 
 // batchSize is how many blocks go to the blockstore in one PutMany.
@@ -77,7 +99,7 @@ const batchSize = 64
 // and stores them. Blocks already held are read for their links, so an
 // interrupted walk resumes where it stopped. It returns nil once every
 // block of the DAG is in the blockstore, or the first rule the DAG breaks
-// as a *tack.Error, or ctx's error.
+// as a *tack.Error, a *StallError if no block came for Stall, or ctx's error.
 //
 // A block's links are wanted as soon as the block arrives and checks out;
 // it is stored meanwhile by the writers. The order in which blocks reach
@@ -91,6 +113,10 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 	window := w.Window
 	if window <= 0 {
 		window = 512
+	}
+	budget := w.Budget
+	if budget == nil {
+		budget = NewBudget(window)
 	}
 	writers := w.Writers
 	if writers <= 0 {
@@ -134,6 +160,7 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 	seen := map[string]struct{}{string(root.Hash()): {}}
 	todo := []cid.Cid{root} // a stack: depth first keeps it small
 	inflight := 0
+	defer func() { budget.give(inflight) }()
 	received := make(chan blocks.Block, window)
 	var (
 		batch   []blocks.Block
@@ -172,24 +199,38 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 	}
 
 	for len(todo) > 0 || inflight > 0 {
-		// Ask for more while there is room in the window. Blocks already
-		// held are not fetched again, only read for their links.
+		// Ask for more while there is room in the window and in the
+		// budget. Blocks already held are not fetched again, only read
+		// for their links. A walk with nothing in flight waits for the
+		// budget: it must make progress, and the wait is not a stall.
 		missing = missing[:0]
-		for len(todo) > 0 && inflight+len(missing) < window {
-			c := todo[len(todo)-1]
-			todo = todo[:len(todo)-1]
-			if err := checkCID(c); err != nil {
-				return err
-			}
-			b, err := w.Blockstore.Get(ctx, c)
-			if err == nil {
-				p.add(b)
-				if err := visit(b); err != nil {
+		if room := min(window-inflight, len(todo)); room > 0 {
+			tokens := budget.take(room)
+			if tokens == 0 && inflight == 0 {
+				if tokens, err = budget.wait(ctx, room); err != nil {
 					return err
 				}
-				continue
+				p.last.Store(time.Now().UnixNano())
 			}
-			missing = append(missing, c)
+			for len(todo) > 0 && len(missing) < tokens {
+				c := todo[len(todo)-1]
+				todo = todo[:len(todo)-1]
+				if err := checkCID(c); err != nil {
+					budget.give(tokens)
+					return err
+				}
+				b, err := w.Blockstore.Get(ctx, c)
+				if err == nil {
+					p.add(b)
+					if err := visit(b); err != nil {
+						budget.give(tokens)
+						return err
+					}
+					continue
+				}
+				missing = append(missing, c)
+			}
+			budget.give(tokens - len(missing))
 		}
 		if len(missing) > 0 {
 			ch, err := sess.GetBlocks(ctx, append([]cid.Cid(nil), missing...))
@@ -206,7 +247,10 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 		select {
 		case b := <-received:
 			inflight--
-			p.last.Store(time.Now().UnixNano())
+			budget.give(1)
+			now := time.Now().UnixNano()
+			p.last.Store(now)
+			p.net.Store(now)
 			if err := checkBlock(b, !w.HashedByFetcher); err != nil {
 				return err
 			}
@@ -223,7 +267,7 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 			}
 		case <-tick.C:
 			if time.Since(p.LastBlock()) > w.stall() {
-				return tack.Errorf(tack.EINVALID, "%s", errStalled{w.stall()}.Error())
+				return &StallError{After: w.stall(), Blocks: p.Blocks.Load()}
 			}
 		case <-ctx.Done():
 			return ctx.Err()

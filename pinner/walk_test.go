@@ -125,8 +125,12 @@ func TestWalkStalls(t *testing.T) {
 	bs := memBlockstore()
 	start := time.Now()
 	_, err := walk(t, &pinner.Walker{Blockstore: bs, Stall: time.Second}, newNode(t, bs, nil), testpeer.RandomRawCID(t))
-	if err == nil || !contains(err.Error(), "no progress") {
-		t.Fatalf("walk of unreachable content = %v, want a stall", err)
+	var stalled *pinner.StallError
+	if !errors.As(err, &stalled) || stalled.Blocks != 0 || !contains(err.Error(), "no provider found yet") {
+		t.Fatalf("walk of unreachable content = %v, want a *StallError before any block", err)
+	}
+	if tack.ErrorCode(err) == tack.EINVALID {
+		t.Errorf("a stall is %v: it must not be the DAG's fault", err)
 	}
 	if time.Since(start) > time.Minute {
 		t.Errorf("stall took %s", time.Since(start))

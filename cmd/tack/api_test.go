@@ -84,7 +84,7 @@ func TestAccountsThroughCLIWhileServing(t *testing.T) {
 // Listing more than three pages the way Kubo does (before = the last
 // created) returns every request once, newest first, with an exact count.
 func TestPaginationLikeKubo(t *testing.T) {
-	m := MustOpenMain(t, tempData(t), func(c *Config) { c.Workers = 1 })
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.Fetches = 1 })
 	c := m.Client(m.AdminToken)
 	ctx := context.Background()
 

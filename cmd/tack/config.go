@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/node"
 )
@@ -25,9 +28,13 @@ type Config struct {
 	Bootstrap           []string      // --bootstrap: peers to join the network through; empty: none
 	DHT                 string        // --dht: auto, client, server or off
 	AllowPrivateOrigins bool          // --allow-private-origins: dial loopback and LAN origins
-	Workers             int           // --workers: DAGs fetched at once
-	PinTimeout          time.Duration // --pin-timeout: a fetch with no new block for this long fails
+	Fetches             int           // --fetches: DAGs fetched at once
+	PinTimeout          time.Duration // --pin-timeout: a request without progress for this long, over all attempts, fails
+	PinStall            time.Duration // --pin-stall: an attempt that receives no block for this long steps aside
+	PinRetry            time.Duration // --pin-retry: the first delay before a request that stepped aside is tried again
 	PinMaxTime          time.Duration // --pin-max-time: a fetch still running after this long fails
+	MaxPending          int64         // --max-pending: default cap on an account's queued plus pinning requests
+	MaxBytes            int64         // --max-bytes: default cap on the bytes of an account's pinned DAGs
 	Signup              string        // --signup: open, invite or closed
 	Access              string        // --access: request (the operator approves) or auto
 }
@@ -40,9 +47,12 @@ func DefaultConfig() Config {
 		Listen:     "127.0.0.1:8080",
 		P2PListen:  []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
 		DHT:        "auto",
-		Workers:    8,
-		PinTimeout: 10 * time.Minute,
+		Fetches:    256,
+		PinTimeout: 24 * time.Hour,
+		PinStall:   time.Minute,
+		PinRetry:   time.Minute,
 		PinMaxTime: 24 * time.Hour,
+		MaxPending: 1_000_000,
 		Signup:     "open",
 		Access:     "request",
 	}
@@ -84,8 +94,12 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.Var(bootstrap, "bootstrap", "bootstrap peers, comma-separated, or none (default: the public IPFS bootstrap peers)")
 	fs.StringVar(&c.DHT, "dht", c.DHT, "Kademlia DHT mode: auto, client, server or off")
 	fs.BoolVar(&c.AllowPrivateOrigins, "allow-private-origins", c.AllowPrivateOrigins, "dial loopback and private-network origins (for LANs and tests)")
-	fs.IntVar(&c.Workers, "workers", c.Workers, "DAGs fetched at once")
-	fs.DurationVar(&c.PinTimeout, "pin-timeout", c.PinTimeout, "a pin fails after this long without receiving a block")
+	fs.IntVar(&c.Fetches, "fetches", c.Fetches, "DAGs fetched at once (they share one budget of blocks in flight)")
+	fs.DurationVar(&c.PinTimeout, "pin-timeout", c.PinTimeout, "a pin fails after this long without progress, over all its attempts")
+	fs.DurationVar(&c.PinStall, "pin-stall", c.PinStall, "an attempt that receives no block for this long steps aside and is tried again later")
+	fs.DurationVar(&c.PinRetry, "pin-retry", c.PinRetry, "the first delay before a request that stepped aside is tried again; it doubles with each attempt, up to 1h")
+	fs.Int64Var(&c.MaxPending, "max-pending", c.MaxPending, "an account's queued plus pinning requests, unless the operator set its own (0: no limit)")
+	fs.Var(sizeFlag{&c.MaxBytes}, "max-bytes", "bytes of an account's pinned DAGs, like 500GB or 2TiB, unless the operator set its own (0: no limit)")
 	fs.DurationVar(&c.PinMaxTime, "pin-max-time", c.PinMaxTime, "a pin fails if its fetch is still running after this long")
 	fs.StringVar(&c.Signup, "signup", c.Signup, "who may sign up on the web pages: open, invite (by the operator's links) or closed")
 	fs.StringVar(&c.Access, "access", c.Access, "pinning access: request (an operator approves each account) or auto (every account at once)")
@@ -132,11 +146,14 @@ func (c *Config) finish(bootstrapSet bool) error {
 	default:
 		return fmt.Errorf("--dht must be auto, client, server or off, not %q", c.DHT)
 	}
-	if c.Workers < 1 {
-		return fmt.Errorf("--workers must be at least 1")
+	if c.Fetches < 1 {
+		return fmt.Errorf("--fetches must be at least 1")
 	}
-	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 {
-		return fmt.Errorf("--pin-timeout and --pin-max-time must be positive durations, like 10m or 24h")
+	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 || c.PinStall <= 0 || c.PinRetry <= 0 {
+		return fmt.Errorf("--pin-timeout, --pin-stall, --pin-retry and --pin-max-time must be positive durations, like 1m or 24h")
+	}
+	if c.MaxPending < 0 || c.MaxBytes < 0 {
+		return fmt.Errorf("--max-pending and --max-bytes cannot be negative: 0 means no limit")
 	}
 	if _, err := http.ParseSignupMode(c.Signup); err != nil {
 		return fmt.Errorf("--signup must be open, invite or closed, not %q", c.Signup)
@@ -151,7 +168,60 @@ func (c *Config) finish(bootstrapSet bool) error {
 	return nil
 }
 
+// sizeFlag is a size in bytes, written as a number with an optional unit:
+// 500GB, 2TiB, 1048576.
+type sizeFlag struct{ v *int64 }
+
+func (f sizeFlag) String() string {
+	if f.v == nil {
+		return "0"
+	}
+	return strconv.FormatInt(*f.v, 10)
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*f.v = n
+	return nil
+}
+
+// sizeUnits are the units ParseSize knows, longest first.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"PiB", 1 << 50},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"PB", 1e15},
+	{"B", 1},
+}
+
+// ParseSize reads a size in bytes: a whole number with an optional unit
+// (B, KB, MB, GB, TB, PB in powers of 1000, KiB … PiB in powers of 1024).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if len(t) > len(u.suffix) && strings.EqualFold(t[len(t)-len(u.suffix):], u.suffix) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("invalid size %q: give a whole number of bytes with an optional unit, like 500GB or 2TiB", s)
+	}
+	return n * mult, nil
+}
+
 // path returns a file's path in the data directory.
 func (c Config) path(name string) string { return filepath.Join(c.Data, name) }
 
 func getenv(name string) string { return os.Getenv(name) }
+
+// limits returns the default limits of accounts.
+func (c Config) limits() tack.Limits {
+	return tack.Limits{MaxPending: c.MaxPending, MaxBytes: c.MaxBytes}
+}

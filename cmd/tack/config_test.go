@@ -44,8 +44,12 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--bootstrap", "TACK_BOOTSTRAP", "none"},
 	{"--dht", "TACK_DHT", "server"},
 	{"--allow-private-origins", "TACK_ALLOW_PRIVATE_ORIGINS", "true"},
-	{"--workers", "TACK_WORKERS", "3"},
+	{"--fetches", "TACK_FETCHES", "3"},
 	{"--pin-timeout", "TACK_PIN_TIMEOUT", "90s"},
+	{"--pin-stall", "TACK_PIN_STALL", "20s"},
+	{"--pin-retry", "TACK_PIN_RETRY", "5s"},
+	{"--max-pending", "TACK_MAX_PENDING", "5000"},
+	{"--max-bytes", "TACK_MAX_BYTES", "2TiB"},
 	{"--pin-max-time", "TACK_PIN_MAX_TIME", "2h"},
 	{"--signup", "TACK_SIGNUP", "invite"},
 	{"--access", "TACK_ACCESS", "auto"},
@@ -59,8 +63,12 @@ var everyFlagConfig = Config{
 	Announce:            []string{"/dns4/pin.example.com/tcp/4002"},
 	DHT:                 "server",
 	AllowPrivateOrigins: true,
-	Workers:             3,
+	Fetches:             3,
 	PinTimeout:          90 * time.Second,
+	PinStall:            20 * time.Second,
+	PinRetry:            5 * time.Second,
+	MaxPending:          5000,
+	MaxBytes:            2 << 40,
 	PinMaxTime:          2 * time.Hour,
 	Signup:              "invite",
 	Access:              "auto",
@@ -128,12 +136,15 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"bad dht", []string{"--dht", "sometimes"}, nil, "--dht must be auto, client, server or off"},
-		{"no workers", []string{"--workers", "0"}, nil, "--workers must be at least 1"},
+		{"no fetches", []string{"--fetches", "0"}, nil, "--fetches must be at least 1"},
+		{"bad size", []string{"--max-bytes", "lots"}, nil, "invalid size"},
+		{"negative pending", []string{"--max-pending", "-5"}, nil, "cannot be negative"},
+		{"zero stall", []string{"--pin-stall", "0s"}, nil, "must be positive"},
 		{"bad duration", []string{"--pin-timeout", "soon"}, nil, "invalid value"},
 		{"negative duration", []string{"--pin-max-time", "-1h"}, nil, "must be positive"},
 		{"bad signup", []string{"--signup", "maybe"}, nil, "--signup must be open, invite or closed"},
 		{"bad access", []string{"--access", "everyone"}, nil, "--access must be request or auto"},
-		{"bad env", nil, map[string]string{"TACK_WORKERS": "many"}, "TACK_WORKERS"},
+		{"bad env", nil, map[string]string{"TACK_FETCHES": "many"}, "TACK_FETCHES"},
 		{"bad env bool", nil, map[string]string{"TACK_ALLOW_PRIVATE_ORIGINS": "perhaps"}, "TACK_ALLOW_PRIVATE_ORIGINS"},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
@@ -164,5 +175,31 @@ func TestServeTwiceOnOneDataDirectory(t *testing.T) {
 	}
 	if _, _, err := first.Client(first.AdminToken).LsBatchSync(t.Context()); err != nil {
 		t.Errorf("the first server stopped answering: %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"1048576", 1 << 20, true},
+		{"500GB", 500e9, true},
+		{"2TiB", 2 << 40, true},
+		{" 3 kib ", 3 << 10, true},
+		{"7B", 7, true},
+		{"", 0, false},
+		{"GB", 0, false},
+		{"-1", 0, false},
+		{"1.5GB", 0, false},
+		{"9999999PiB", 0, false},
+		{"10 apples", 0, false},
+	} {
+		got, err := ParseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
 	}
 }

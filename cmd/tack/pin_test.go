@@ -96,7 +96,9 @@ func TestServeBack(t *testing.T) {
 
 // DAGs that break tack's rules end failed with the reason in status_details.
 func TestPinFailures(t *testing.T) {
-	m := MustOpenMain(t, tempData(t), func(c *Config) { c.PinTimeout = 2 * time.Second })
+	m := MustOpenMain(t, tempData(t), func(c *Config) {
+		c.PinStall, c.PinRetry, c.PinTimeout = time.Second, 200*time.Millisecond, 3*time.Second
+	})
 	peer := testpeer.New(t)
 	c := m.Client(m.AdminToken)
 	ctx := context.Background()
@@ -127,7 +129,7 @@ func TestPinFailures(t *testing.T) {
 // keep arriving now and then: here the origin has the root but not the
 // rest, and the stall timeout is far away.
 func TestPinMaxTime(t *testing.T) {
-	m := MustOpenMain(t, tempData(t), func(c *Config) { c.PinTimeout = time.Hour; c.PinMaxTime = 2 * time.Second })
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.PinStall = time.Hour; c.PinMaxTime = 2 * time.Second })
 	peer := testpeer.New(t)
 	root := peer.AddFile(t, 1<<20, 64<<10, 1)
 	all, err := testpeer.AllCIDs(context.Background(), peer.Blockstore(), root)

@@ -79,6 +79,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.DB, err = sqlite.Open(ctx, c.path("tack.db")); err != nil {
 		return fmt.Errorf("opening the metadata store: %w", err)
 	}
+	m.DB.Limits = c.limits()
 	if m.Blocks, err = blockstore.OpenLocal(c.path("blocks")); err != nil {
 		return fmt.Errorf("opening the blockstore: %w", err)
 	}
@@ -105,7 +106,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
-		pinner.Config{Workers: c.Workers, Stall: c.PinTimeout, MaxTime: c.PinMaxTime}, m.Logger)
+		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime}, m.Logger)
 
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return err

@@ -1,0 +1,68 @@
+package pinner
+
+import (
+	"context"
+	"sync"
+)
+
+// Budget is the number of blocks that every fetch together may want from
+// the network at once. Fetches take from it before they ask for blocks and
+// give back as blocks arrive, so that a thousand small DAGs and one large
+// one share the network the same way: by blocks in flight, not by fetches.
+type Budget struct {
+	mu   sync.Mutex
+	free int
+	more chan struct{} // closed and replaced whenever blocks are given back
+}
+
+// NewBudget returns a budget of n blocks in flight.
+func NewBudget(n int) *Budget {
+	return &Budget{free: n, more: make(chan struct{})}
+}
+
+// take takes up to n blocks, as many as are free, without waiting.
+func (b *Budget) take(n int) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n = min(n, b.free)
+	b.free -= n
+	return n
+}
+
+// wait takes between 1 and n blocks, waiting until some are free.
+func (b *Budget) wait(ctx context.Context, n int) (int, error) {
+	for {
+		b.mu.Lock()
+		if got := min(n, b.free); got > 0 {
+			b.free -= got
+			b.mu.Unlock()
+			return got, nil
+		}
+		more := b.more
+		b.mu.Unlock()
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// give returns n blocks.
+func (b *Budget) give(n int) {
+	if n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	b.free += n
+	close(b.more)
+	b.more = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// Free returns how many blocks are free.
+func (b *Budget) Free() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.free
+}
