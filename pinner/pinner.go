@@ -38,9 +38,9 @@ type Config struct {
 	// share Budget, so many small DAGs keep the network busy and one large
 	// DAG still gets Window blocks in flight.
 	Fetches int
-	Window  int // blocks in flight per DAG (default 512)
-	Budget  int // blocks in flight over every DAG (default 2048)
-	Batch   int // most requests claimed at once (default 64)
+	Window  int           // blocks in flight per DAG (default 512)
+	Budget  int           // blocks in flight over every DAG (default 2048)
+	Batch   int           // most requests claimed at once (default 64)
 	Lease   time.Duration // how long a claim outlives its worker (default 30s)
 	Renew   time.Duration // how often progress is saved and leases renewed (default 2s)
 	Poll    time.Duration // how often the queue is polled when idle: due retries, dead workers' claims (default 1s)

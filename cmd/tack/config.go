@@ -3,9 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
