@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -66,16 +67,18 @@ func (c *cli) close() {
 	}
 }
 
-// runAccount runs `tack account create|approve|deny|password|block|unblock|list`.
+// runAccount runs `tack account create|approve|deny|password|block|unblock|limits|list`.
 func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
-		return errors.New("usage: tack account create|approve|deny|password|block|unblock|list --data DIR [--email E]")
+		return errors.New("usage: tack account create|approve|deny|password|block|unblock|limits|list --data DIR [--email E]")
 	}
 	c := &cli{stdout: stdout}
 	fs := c.flags("tack account "+args[0], stderr)
 	approve := fs.Bool("approve", false, "give the new account pinning access at once (create)")
 	admin := fs.Bool("admin", false, "make the new account an operator (create)")
 	message := fs.String("message", "", "a message to the account with the decision, shown on its web pages (approve, deny)")
+	maxPending := fs.String("max-pending", "", "most queued plus pinning requests: a number, 0 for no limit, or default for the server's --max-pending (limits)")
+	maxBytes := fs.String("max-bytes", "", "most bytes of pinned DAGs: a size like 500GB, 0 for no limit, or default for the server's --max-bytes (limits)")
 	if err := parse(fs, args[1:], getenv, "data"); err != nil {
 		return err
 	}
@@ -152,6 +155,33 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			fmt.Fprintf(stdout, "account %s: unblocked\n", a.Email)
 		}
 		return nil
+	case "limits":
+		a, err := c.account(ctx)
+		if err != nil {
+			return err
+		}
+		if *maxPending != "" || *maxBytes != "" {
+			pending, err := parseLimit(*maxPending, a.MaxPending, strconv.ParseInt)
+			if err != nil {
+				return fmt.Errorf("--max-pending: %w", err)
+			}
+			bytes, err := parseLimit(*maxBytes, a.MaxBytes, func(s string, _, _ int) (int64, error) { return ParseSize(s) })
+			if err != nil {
+				return fmt.Errorf("--max-bytes: %w", err)
+			}
+			if err := c.db.SetAccountLimits(ctx, a.ID, pending, bytes); err != nil {
+				return errors.New(tack.ErrorMessage(err))
+			}
+			a.MaxPending, a.MaxBytes = pending, bytes
+		}
+		u, err := c.db.FindUsage(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "account %s: %d pending requests (limit: %s), %d bytes stored (limit: %s)\n",
+			a.Email, u.Pins[tack.StatusQueued]+u.Pins[tack.StatusPinning], describeLimit(a.MaxPending, ""),
+			u.Bytes, describeLimit(a.MaxBytes, " bytes"))
+		return nil
 	case "list":
 		accts, err := c.db.FindAccounts(ctx)
 		if err != nil {
@@ -174,7 +204,34 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		return w.Flush()
 	}
-	return fmt.Errorf("unknown account command %q: use create, approve, deny, password, block, unblock or list", args[0])
+	return fmt.Errorf("unknown account command %q: use create, approve, deny, password, block, unblock, limits or list", args[0])
+}
+
+// parseLimit reads a limit flag: "" keeps old, "default" is nil (the
+// server's default), anything else is parsed.
+func parseLimit(s string, old *int64, parse func(string, int, int) (int64, error)) (*int64, error) {
+	switch strings.TrimSpace(s) {
+	case "":
+		return old, nil
+	case "default":
+		return nil, nil
+	}
+	n, err := parse(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("invalid limit %q: give a number, 0 for no limit, or default", s)
+	}
+	return &n, nil
+}
+
+// describeLimit says what an account's own limit is.
+func describeLimit(n *int64, unit string) string {
+	switch {
+	case n == nil:
+		return "the server's default"
+	case *n == 0:
+		return "none"
+	}
+	return strconv.FormatInt(*n, 10) + unit
 }
 
 // readPassword returns the first line of r, without its line ending: the

@@ -190,3 +190,32 @@ func TestAccountApproveMessage(t *testing.T) {
 		t.Errorf("eve: Access %s, want approved", got)
 	}
 }
+
+func TestAccountLimits(t *testing.T) {
+	dir, db := MustData(t)
+	MustRun(t, "account", "create", "--data", dir, "--email", "lim@example.com", "--approve")
+	out := MustRun(t, "account", "limits", "--data", dir, "--email", "lim@example.com")
+	if !strings.Contains(out, "limit: the server's default") {
+		t.Errorf("limits of a new account: %q", out)
+	}
+	out = MustRun(t, "account", "limits", "--data", dir, "--email", "lim@example.com", "--max-pending", "500", "--max-bytes", "2GiB")
+	if !strings.Contains(out, "limit: 500)") || !strings.Contains(out, "limit: 2147483648 bytes") {
+		t.Errorf("after setting both: %q", out)
+	}
+	a := MustFindAccount(t, db, "lim@example.com")
+	if a.MaxPending == nil || *a.MaxPending != 500 || a.MaxBytes == nil || *a.MaxBytes != 2<<30 {
+		t.Errorf("stored limits %v, %v", a.MaxPending, a.MaxBytes)
+	}
+	// One flag leaves the other alone; default and 0 mean what they say.
+	MustRun(t, "account", "limits", "--data", dir, "--email", "lim@example.com", "--max-pending", "default")
+	out = MustRun(t, "account", "limits", "--data", dir, "--email", "lim@example.com", "--max-bytes", "0")
+	if !strings.Contains(out, "limit: the server's default)") || !strings.Contains(out, "limit: none)") {
+		t.Errorf("after default and 0: %q", out)
+	}
+	for _, bad := range [][]string{{"--max-pending", "-3"}, {"--max-bytes", "lots"}, {"--max-pending", "1e9"}} {
+		err := runFails(t, "", append([]string{"account", "limits", "--data", dir, "--email", "lim@example.com"}, bad...)...)
+		if !strings.Contains(err.Error(), "invalid") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
