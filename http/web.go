@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,6 +82,9 @@ type Web struct {
 	Signup SignupMode
 	// AutoApprove approves every account's pinning access at once.
 	AutoApprove bool
+	// Limits are the limits of accounts without their own, shown on the
+	// pins page and the operator's page.
+	Limits tack.Limits
 	// SessionTTL is how long a sign-in lasts; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
 	// SignInLimit limits sign-in and sign-up attempts per email and per
@@ -130,6 +134,7 @@ func (web *Web) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin", web.signedIn(web.operator(web.handleAdmin)))
 	mux.HandleFunc("POST /admin/accounts/{id}/access", web.form(web.signedIn(web.operator(web.handleDecideAccess))))
 	mux.HandleFunc("POST /admin/accounts/{id}/block", web.form(web.signedIn(web.operator(web.handleBlock))))
+	mux.HandleFunc("POST /admin/accounts/{id}/limits", web.form(web.signedIn(web.operator(web.handleSetLimits))))
 	mux.HandleFunc("POST /admin/accounts/{id}/reset", web.form(web.signedIn(web.operator(web.handleCreateReset))))
 	mux.HandleFunc("POST /admin/invites", web.form(web.signedIn(web.operator(web.handleCreateInvite))))
 }
@@ -139,7 +144,28 @@ func (web *Web) init() error {
 		"static": func(name string) string { return "/static/" + name + "?v=" + web.staticSums[name] },
 		"when":   formatWhen,
 		"bytes":  formatBytes,
-		"lower":  strings.ToLower,
+		"limit": func(n int64) string {
+			if n == 0 {
+				return "no limit"
+			}
+			return strconv.FormatInt(n, 10)
+		},
+		"limitBytes": func(n int64) string {
+			if n == 0 {
+				return "no limit"
+			}
+			return exactBytes(n)
+		},
+		"own": func(n *int64, bytes bool) string {
+			switch {
+			case n == nil:
+				return ""
+			case bytes:
+				return exactBytes(*n)
+			}
+			return strconv.FormatInt(*n, 10)
+		},
+		"lower": strings.ToLower,
 	}
 	web.pages = map[string]*template.Template{}
 	for _, name := range webPages {
@@ -468,6 +494,20 @@ func formatWhen(t time.Time) string {
 }
 
 // formatBytes formats a size in bytes with binary units.
+// exactBytes writes n in the largest unit that divides it, in the form
+// tack.ParseSize reads back: 2GiB, 500GB, 1234B.
+func exactBytes(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"TiB", 1 << 40}, {"TB", 1e12}, {"GiB", 1 << 30}, {"GB", 1e9}, {"MiB", 1 << 20}, {"MB", 1e6}, {"KiB", 1 << 10}, {"KB", 1e3}} {
+		if n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
+
 func formatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {

@@ -20,6 +20,8 @@ type adminPage struct {
 	// Link is the invitation or password reset link just made, shown this
 	// once.
 	Link *onceLink
+	// Defaults are the limits of accounts without their own.
+	Defaults tack.Limits
 }
 
 // onceLink is a link the operator's page shows once, with a copy button.
@@ -33,6 +35,7 @@ type adminAccount struct {
 	*tack.Account
 	Queued, Pinning, Pinned, Failed int
 	Bytes                           int64
+	Limits                          tack.Limits // in force: the account's own, or the defaults
 }
 
 func (web *Web) handleAdmin(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
@@ -62,9 +65,9 @@ func (web *Web) renderAdmin(w http.ResponseWriter, r *http.Request, acct *tack.A
 			return
 		}
 	}
-	data.Pending = pending
+	data.Pending, data.Defaults = pending, web.Limits
 	for _, a := range accounts {
-		row := adminAccount{Account: a}
+		row := adminAccount{Account: a, Limits: a.Limits(web.Limits)}
 		if u := usages[a.ID]; u != nil {
 			row.Queued, row.Pinning = u.Pins[tack.StatusQueued], u.Pins[tack.StatusPinning]
 			row.Pinned, row.Failed = u.Pins[tack.StatusPinned], u.Pins[tack.StatusFailed]
@@ -170,4 +173,45 @@ func (web *Web) handleCreateReset(w http.ResponseWriter, r *http.Request, acct *
 	}
 	data := &adminPage{Link: &onceLink{Title: "Password reset link for " + target.Email, URL: web.PublicURL + "/reset?code=" + code}}
 	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: "Password reset link for " + target.Email + " created. Send it to them: it works once, for 24 hours."}, data)
+}
+
+func (web *Web) handleSetLimits(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	target, err := web.targetAccount(r)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	pending, err := formLimit(r.PostForm.Get("max_pending"), func(s string) (int64, error) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return 0, tack.Errorf(tack.EINVALID, "The pending limit %q is not a whole number.", clip(s))
+		}
+		return n, nil
+	})
+	if err == nil {
+		var bytes *int64
+		if bytes, err = formLimit(r.PostForm.Get("max_bytes"), tack.ParseSize); err == nil {
+			err = web.Store.SetAccountLimits(r.Context(), target.ID, pending, bytes)
+		}
+	}
+	if tack.ErrorCode(err) == tack.EINVALID {
+		web.renderAdmin(w, r, acct, http.StatusBadRequest, &page{Error: "Limits of " + target.Email + ": " + tack.ErrorMessage(err) + " Leave a field empty for the server's default, or give 0 for no limit."}, &adminPage{})
+		return
+	} else if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: "Limits of " + target.Email + " saved."}, &adminPage{})
+}
+
+// formLimit reads a limit field: empty is nil (the server's default).
+func formLimit(s string, parse func(string) (int64, error)) (*int64, error) {
+	if s = strings.TrimSpace(s); s == "" {
+		return nil, nil
+	}
+	n, err := parse(s)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
 }

@@ -15,6 +15,8 @@ const pinsPageSize = 50
 // pinsPage is the pins page's data.
 type pinsPage struct {
 	Usage    *tack.Usage
+	Pending  int         // queued plus pinning requests
+	Limits   tack.Limits // the account's, in force
 	Statuses []tack.Status
 	Pins     []pinRow
 	Count    int // matching requests in all
@@ -81,6 +83,8 @@ func (web *Web) handlePins(w http.ResponseWriter, r *http.Request, acct *tack.Ac
 		return
 	}
 	data.Usage, data.Count = usage, count
+	data.Pending = usage.Pins[tack.StatusQueued] + usage.Pins[tack.StatusPinning]
+	data.Limits = acct.Limits(web.Limits)
 	for _, req := range reqs {
 		data.Pins = append(data.Pins, pinRow{PinRequest: req, Details: req.Info()["status_details"]})
 		if req.Status == tack.StatusQueued || req.Status == tack.StatusPinning {

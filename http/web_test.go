@@ -794,3 +794,52 @@ func TestWebPasswordReset(t *testing.T) {
 	MustSee(t, "expired link", e.browser(t).get(t, link), http.StatusNotFound, "This password reset link is not valid")
 	MustSee(t, "no link", e.browser(t).get(t, "/reset"), http.StatusNotFound)
 }
+
+func TestWebLimits(t *testing.T) {
+	e := newWebEnv(t, func(w *tackhttp.Web) { w.Limits = tack.Limits{MaxPending: 100} })
+	e.db.Limits = tack.Limits{MaxPending: 100}
+	op, _ := e.MustOperator(t, "op@example.com")
+	alice, acct, token := e.MustApprovedUser(t, "alice@example.com")
+	limits := "/admin/accounts/" + itoa(acct.ID) + "/limits"
+
+	op.get(t, "/admin")
+	MustSee(t, "the defaults as placeholders", op.get(t, "/admin"), http.StatusOK, `placeholder="100"`, `placeholder="no limit"`)
+	p := op.post(t, limits, url.Values{"max_pending": {"2"}, "max_bytes": {"1GiB"}})
+	MustSee(t, "set limits", p, http.StatusOK, "Limits of alice@example.com saved.", `name="max_pending" inputmode="numeric" size="9" value="2"`, `value="1GiB"`)
+
+	pin := func() response {
+		c, _ := mustCID(t)
+		return e.do(t, "POST", "/pins", token, `{"cid":"`+c+`"}`)
+	}
+	for range 2 {
+		if resp := pin(); resp.status != http.StatusAccepted {
+			t.Fatalf("pin under the limit: %d %s", resp.status, resp.body)
+		}
+	}
+	details := MustFailure(t, pin(), http.StatusConflict, "INSUFFICIENT_FUNDS")
+	if !strings.Contains(details, "2 pending requests") {
+		t.Errorf("409 details %q: want the limit named", details)
+	}
+	MustSee(t, "the user's pins page", alice.get(t, "/dashboard"), http.StatusOK, "2 pending (queued or pinning) of at most 2", "storage limit 1.0 GiB", "stored of 1.0 GiB")
+
+	for _, bad := range []url.Values{
+		{"max_pending": {"many"}},
+		{"max_pending": {"-1"}},
+		{"max_bytes": {"lots"}},
+		{"max_bytes": {"-5GB"}},
+	} {
+		MustSee(t, "bad limits "+bad.Encode(), op.post(t, limits, bad), http.StatusBadRequest, "Limits of alice@example.com", "Leave a field empty")
+	}
+	if a := mustAccountByEmail(t, e, "alice@example.com"); *a.MaxPending != 2 {
+		t.Errorf("a refused form changed the limit to %d", *a.MaxPending)
+	}
+	// Empty fields return to the defaults; 0 lifts a limit.
+	MustSee(t, "reset limits", op.post(t, limits, url.Values{"max_pending": {""}, "max_bytes": {"0"}}), http.StatusOK, "saved")
+	if a := mustAccountByEmail(t, e, "alice@example.com"); a.MaxPending != nil || a.MaxBytes == nil || *a.MaxBytes != 0 {
+		t.Errorf("after reset: %v %v", a.MaxPending, a.MaxBytes)
+	}
+	MustSee(t, "pins page after reset", alice.get(t, "/dashboard"), http.StatusOK, "2 pending (queued or pinning) of at most 100.")
+	// Only operators set limits.
+	alice.get(t, "/dashboard")
+	MustSee(t, "a user setting limits", alice.post(t, limits, url.Values{"max_pending": {"0"}}), http.StatusForbidden)
+}

@@ -165,7 +165,7 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			if err != nil {
 				return fmt.Errorf("--max-pending: %w", err)
 			}
-			bytes, err := parseLimit(*maxBytes, a.MaxBytes, func(s string, _, _ int) (int64, error) { return ParseSize(s) })
+			bytes, err := parseLimit(*maxBytes, a.MaxBytes, func(s string, _, _ int) (int64, error) { return tack.ParseSize(s) })
 			if err != nil {
 				return fmt.Errorf("--max-bytes: %w", err)
 			}

@@ -133,6 +133,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		PublicURL:     c.PublicURL,
 		Signup:        signup,
 		AutoApprove:   c.Access == "auto",
+		Limits:        c.limits(),
 		Logger:        m.Logger,
 	}
 	m.server = &nethttp.Server{
