@@ -30,6 +30,8 @@ type Config struct {
 	PinMaxTime          time.Duration // --pin-max-time: a fetch still running after this long fails
 	Signup              string        // --signup: open, invite or closed
 	Access              string        // --access: request (the operator approves) or auto
+
+	RateLimit http.RateLimit // --rate-limit: each account's API requests, RATE[/s][,BURST] or off
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -45,6 +47,8 @@ func DefaultConfig() Config {
 		PinMaxTime: 24 * time.Hour,
 		Signup:     "open",
 		Access:     "request",
+
+		RateLimit: http.RateLimit{Rate: http.DefaultRate, Burst: http.DefaultBurst},
 	}
 }
 
@@ -73,6 +77,25 @@ func (l *list) Set(s string) error {
 	return nil
 }
 
+// rateLimit is the value of --rate-limit.
+type rateLimit struct{ v *http.RateLimit }
+
+func (r rateLimit) String() string {
+	if r.v == nil {
+		return ""
+	}
+	return r.v.String()
+}
+
+func (r rateLimit) Set(s string) error {
+	l, err := http.ParseRateLimit(s)
+	if err != nil {
+		return fmt.Errorf("--rate-limit %w", err)
+	}
+	*r.v = l
+	return nil
+}
+
 // serveFlags binds the serve configuration to a flag set.
 func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.StringVar(&c.Data, "data", c.Data, "data directory (metadata, blocks, keys)")
@@ -89,6 +112,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.DurationVar(&c.PinMaxTime, "pin-max-time", c.PinMaxTime, "a pin fails if its fetch is still running after this long")
 	fs.StringVar(&c.Signup, "signup", c.Signup, "who may sign up on the web pages: open, invite (by the operator's links) or closed")
 	fs.StringVar(&c.Access, "access", c.Access, "pinning access: request (an operator approves each account) or auto (every account at once)")
+	fs.Var(rateLimit{&c.RateLimit}, "rate-limit", "API requests per account: RATE[/s][,BURST] (a token bucket), or off")
 	return bootstrap
 }
 

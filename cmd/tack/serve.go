@@ -121,6 +121,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Notifier:  m.Pinner,
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
+		RateLimit: c.RateLimit,
 	}
 	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
 	web := &http.Web{
