@@ -31,7 +31,9 @@ type Config struct {
 	Signup              string        // --signup: open, invite or closed
 	Access              string        // --access: request (the operator approves) or auto
 
-	RateLimit http.RateLimit // --rate-limit: each account's API requests, RATE[/s][,BURST] or off
+	RateLimit   http.RateLimit // --rate-limit: each account's API requests, RATE[/s][,BURST] or off
+	MaxInFlight int            // --max-inflight: API requests served at once; more are shed with 503
+	MaxConns    int            // --max-conns: HTTP connections open at once
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -48,9 +50,15 @@ func DefaultConfig() Config {
 		Signup:     "open",
 		Access:     "request",
 
-		RateLimit: http.RateLimit{Rate: http.DefaultRate, Burst: http.DefaultBurst},
+		RateLimit:   http.RateLimit{Rate: http.DefaultRate, Burst: http.DefaultBurst},
+		MaxInFlight: http.DefaultMaxInFlight,
+		MaxConns:    DefaultMaxConns,
 	}
 }
+
+// DefaultMaxConns is the default of --max-conns. An idle keep-alive
+// connection costs the server a goroutine and its buffers, some 10 KiB.
+const DefaultMaxConns = 4096
 
 // list is a comma-separated flag value.
 type list struct {
@@ -113,6 +121,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.StringVar(&c.Signup, "signup", c.Signup, "who may sign up on the web pages: open, invite (by the operator's links) or closed")
 	fs.StringVar(&c.Access, "access", c.Access, "pinning access: request (an operator approves each account) or auto (every account at once)")
 	fs.Var(rateLimit{&c.RateLimit}, "rate-limit", "API requests per account: RATE[/s][,BURST] (a token bucket), or off")
+	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "API requests served at once; more wait briefly, then get 503 with Retry-After")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
 	return bootstrap
 }
 
@@ -167,6 +177,12 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.Access != "request" && c.Access != "auto" {
 		return fmt.Errorf("--access must be request or auto, not %q", c.Access)
+	}
+	if c.MaxInFlight < 1 {
+		return fmt.Errorf("--max-inflight must be at least 1")
+	}
+	if c.MaxConns < 1 {
+		return fmt.Errorf("--max-conns must be at least 1")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen

@@ -55,6 +55,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--signup", "TACK_SIGNUP", "invite"},
 	{"--access", "TACK_ACCESS", "auto"},
 	{"--rate-limit", "TACK_RATE_LIMIT", "500/s,2000"},
+	{"--max-inflight", "TACK_MAX_INFLIGHT", "64"},
+	{"--max-conns", "TACK_MAX_CONNS", "1000"},
 }
 
 var everyFlagConfig = Config{
@@ -71,7 +73,9 @@ var everyFlagConfig = Config{
 	Signup:              "invite",
 	Access:              "auto",
 
-	RateLimit: http.RateLimit{Rate: 500, Burst: 2000},
+	RateLimit:   http.RateLimit{Rate: 500, Burst: 2000},
+	MaxInFlight: 64,
+	MaxConns:    1000,
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -146,6 +150,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad rate limit", []string{"--rate-limit", "fast"}, nil, `--rate-limit "fast": the rate must be a positive number`},
 		{"bad burst", []string{"--rate-limit", "50,0"}, nil, `--rate-limit "50,0": the burst must be`},
 		{"bad env rate limit", nil, map[string]string{"TACK_RATE_LIMIT": "lots"}, `TACK_RATE_LIMIT: --rate-limit "lots"`},
+		{"no inflight", []string{"--max-inflight", "0"}, nil, "--max-inflight must be at least 1"},
+		{"no conns", []string{"--max-conns", "-1"}, nil, "--max-conns must be at least 1"},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {

@@ -22,6 +22,7 @@ import (
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
 	"github.com/tack-ipfs/tack/sqlite"
+	"golang.org/x/net/netutil"
 )
 
 // Main is a running `tack serve`: the store, the blockstore, the node, the
@@ -110,6 +111,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return err
 	}
+	// Past MaxConns, new connections wait in the kernel's accept queue
+	// instead of each costing a goroutine and buffers.
+	m.listener = netutil.LimitListener(m.listener, c.MaxConns)
 	if c.PublicURL == "http://"+c.Listen && c.Listen != m.HTTPAddr() {
 		// Port 0 (tests): name the port the system chose.
 		c.PublicURL = "http://" + m.HTTPAddr()
@@ -122,6 +126,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
 		RateLimit: c.RateLimit,
+
+		MaxInFlight: c.MaxInFlight,
 	}
 	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
 	web := &http.Web{
