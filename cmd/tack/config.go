@@ -34,6 +34,7 @@ type Config struct {
 	RateLimit   http.RateLimit // --rate-limit: each account's API requests, RATE[/s][,BURST] or off
 	MaxInFlight int            // --max-inflight: API requests served at once; more are shed with 503
 	MaxConns    int            // --max-conns: HTTP connections open at once
+	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -123,6 +124,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.Var(rateLimit{&c.RateLimit}, "rate-limit", "API requests per account: RATE[/s][,BURST] (a token bucket), or off")
 	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "API requests served at once; more wait briefly, then get 503 with Retry-After")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
+	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
 	return bootstrap
 }
 

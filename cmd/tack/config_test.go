@@ -57,6 +57,7 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--rate-limit", "TACK_RATE_LIMIT", "500/s,2000"},
 	{"--max-inflight", "TACK_MAX_INFLIGHT", "64"},
 	{"--max-conns", "TACK_MAX_CONNS", "1000"},
+	{"--pprof", "TACK_PPROF", "127.0.0.1:6060"},
 }
 
 var everyFlagConfig = Config{
@@ -76,6 +77,7 @@ var everyFlagConfig = Config{
 	RateLimit:   http.RateLimit{Rate: 500, Burst: 2000},
 	MaxInFlight: 64,
 	MaxConns:    1000,
+	PProf:       "127.0.0.1:6060",
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -258,4 +260,27 @@ func burstStatuses(t *testing.T, url, token string, n int) map[int]int {
 	}
 	wg.Wait()
 	return statuses
+}
+
+// TestPProf: --pprof serves the profiles on its own address only.
+func TestPProf(t *testing.T) {
+	get := func(url string) int {
+		resp, err := nethttp.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.PProf = "127.0.0.1:0" })
+	if got := get(m.pprofURL + "cmdline"); got != nethttp.StatusOK {
+		t.Errorf("pprof address: got %d, want 200", got)
+	}
+	if got := get("http://" + m.HTTPAddr() + "/debug/pprof/cmdline"); got != nethttp.StatusNotFound {
+		t.Errorf("API address: got %d, want 404", got)
+	}
+	off := MustOpenMain(t, tempData(t))
+	if off.pprof != nil {
+		t.Error("pprof served without --pprof")
+	}
 }

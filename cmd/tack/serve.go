@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"syscall"
@@ -44,6 +45,8 @@ type Main struct {
 	lock     *os.File
 	listener net.Listener
 	server   *nethttp.Server
+	pprof    *nethttp.Server
+	pprofURL string
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -147,6 +150,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		IdleTimeout:       2 * time.Minute,
 	}
 
+	if c.PProf != "" {
+		if err := m.servePProf(c.PProf); err != nil {
+			return err
+		}
+	}
+
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 	m.wg.Add(2)
@@ -166,6 +175,32 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	return nil
 }
 
+// servePProf serves net/http/pprof on its own address, never on the API's,
+// so that profiles are reachable only where the operator chose.
+func (m *Main) servePProf(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	mux := nethttp.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.pprof = &nethttp.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.pprofURL = "http://" + ln.Addr().String() + "/debug/pprof/"
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.pprof.Serve(ln); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+			m.Logger.Error("pprof server stopped", "err", err)
+		}
+	}()
+	m.Logger.Warn("serving net/http/pprof: keep this address private", "pprof", m.pprofURL)
+	return nil
+}
+
 // HTTPAddr returns the address the HTTP server listens on.
 func (m *Main) HTTPAddr() string {
 	if m.listener == nil {
@@ -182,6 +217,9 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, m.server.Shutdown(ctx))
 		cancel()
+	}
+	if m.pprof != nil {
+		errs = append(errs, m.pprof.Close())
 	}
 	if m.cancel != nil {
 		m.cancel()
