@@ -39,8 +39,16 @@ type Server struct {
 	// RateLimit limits each account's requests. The zero value applies
 	// DefaultRate and DefaultBurst.
 	RateLimit RateLimit
+	// MaxInFlight is how many API requests are served at once; more wait
+	// up to QueueWait for a slot, then get 503 with Retry-After. Zero means
+	// DefaultMaxInFlight.
+	MaxInFlight int
+	// QueueWait is how long a request waits for a slot. Zero means
+	// DefaultQueueWait.
+	QueueWait time.Duration
 
 	limiters limiterSet
+	inflight *inflight
 }
 
 // Handler returns the HTTP handler of the API: the five /pins routes, a JSON
@@ -48,13 +56,20 @@ type Server struct {
 // recovery. Each mount function, if given, registers more routes on the same
 // mux (the web pages): Go 1.22 pattern precedence lets patterns such as
 // "GET /{$}" or "GET /tokens" coexist with the catch-all 404 on "/".
+//
+// Only the five routes count against MaxInFlight: the 404s and 405s cost
+// nothing, and the web pages are for people, who would get a JSON 503 and
+// whose heavy pages are behind a sign-in; an operator can still reach
+// them while the API sheds load.
 func (s *Server) Handler(mount ...func(mux *http.ServeMux)) http.Handler {
+	s.inflight = newInflight(s.MaxInFlight, s.QueueWait)
+	api := func(h accountHandler) http.Handler { return s.inflight.shed(s, s.authenticated(h)) }
 	mux := http.NewServeMux()
-	mux.Handle("GET /pins", s.authenticated(s.handleListPins))
-	mux.Handle("POST /pins", s.authenticated(s.handleCreatePin))
-	mux.Handle("GET /pins/{requestid}", s.authenticated(s.handleGetPin))
-	mux.Handle("POST /pins/{requestid}", s.authenticated(s.handleReplacePin))
-	mux.Handle("DELETE /pins/{requestid}", s.authenticated(s.handleDeletePin))
+	mux.Handle("GET /pins", api(s.handleListPins))
+	mux.Handle("POST /pins", api(s.handleCreatePin))
+	mux.Handle("GET /pins/{requestid}", api(s.handleGetPin))
+	mux.Handle("POST /pins/{requestid}", api(s.handleReplacePin))
+	mux.Handle("DELETE /pins/{requestid}", api(s.handleDeletePin))
 	// The method-less patterns are less specific than the ones above, so
 	// they only see the methods that the API does not serve.
 	mux.Handle("/pins", s.methodNotAllowed("GET, HEAD, POST"))
@@ -107,8 +122,8 @@ func ErrorStatus(code string) (status int, reason string) {
 }
 
 // Error writes err as a Failure with the status of its code. Internal errors
-// are logged and shown only as "internal error". A 429 always carries a
-// Retry-After header (1 second unless the caller set one).
+// are logged and shown only as "internal error". A 429 or a 503 always
+// carries a Retry-After header (1 second unless the caller set one).
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := tack.ErrorCode(err)
 	status, reason := ErrorStatus(code)
@@ -118,7 +133,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		details = "internal error"
 	}
 	switch status {
-	case http.StatusTooManyRequests:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		if w.Header().Get("Retry-After") == "" {
 			w.Header().Set("Retry-After", "1")
 		}

@@ -1,9 +1,11 @@
 package http
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +34,47 @@ type RateLimit struct {
 	Rate rate.Limit
 	// Burst is the bucket size. Zero means DefaultBurst.
 	Burst int
+}
+
+const rateLimitSyntax = "write RATE[/s][,BURST], like 50,200 or 500/s,2000, or off"
+
+// ParseRateLimit parses a rate limit written as RATE[/s][,BURST], such as
+// "50,200" or "500/s,2000", or "0" or "off" for no limit. RATE may be a
+// fraction ("0.5/s"). Without BURST the bucket holds four seconds of RATE,
+// as the defaults do (50 a second, bursts of 200), and at least 1.
+func ParseRateLimit(s string) (RateLimit, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "off") {
+		return RateLimit{Rate: rate.Inf}, nil
+	}
+	rateText, burstText, hasBurst := strings.Cut(s, ",")
+	rateText = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rateText), "/s"))
+	r, err := strconv.ParseFloat(rateText, 64)
+	if err == nil && r == 0 && !hasBurst {
+		return RateLimit{Rate: rate.Inf}, nil
+	}
+	if err != nil || r <= 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+		return RateLimit{}, fmt.Errorf("%q: the rate must be a positive number of requests per second; %s", s, rateLimitSyntax)
+	}
+	l := RateLimit{Rate: rate.Limit(r), Burst: max(1, int(math.Min(4*r, math.MaxInt32)))}
+	if hasBurst {
+		b, err := strconv.Atoi(strings.TrimSpace(burstText))
+		if err != nil || b < 1 {
+			return RateLimit{}, fmt.Errorf("%q: the burst must be a whole number of requests, 1 or more; %s", s, rateLimitSyntax)
+		}
+		l.Burst = b
+	}
+	return l, nil
+}
+
+// String formats l as ParseRateLimit reads it: "off", or RATE,BURST with
+// the defaults filled in.
+func (l RateLimit) String() string {
+	l = l.withDefaults()
+	if l.Rate == rate.Inf {
+		return "off"
+	}
+	return strconv.FormatFloat(float64(l.Rate), 'g', -1, 64) + "," + strconv.Itoa(l.Burst)
 }
 
 func (l RateLimit) withDefaults() RateLimit {

@@ -36,6 +36,11 @@ type Config struct {
 	MaxBytes            int64         // --max-bytes: default cap on the bytes of an account's pinned DAGs
 	Signup              string        // --signup: open, invite or closed
 	Access              string        // --access: request (the operator approves) or auto
+
+	RateLimit   http.RateLimit // --rate-limit: each account's API requests, RATE[/s][,BURST] or off
+	MaxInFlight int            // --max-inflight: API requests served at once; more are shed with 503
+	MaxConns    int            // --max-conns: HTTP connections open at once
+	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -54,8 +59,16 @@ func DefaultConfig() Config {
 		MaxPending: 1_000_000,
 		Signup:     "open",
 		Access:     "request",
+
+		RateLimit:   http.RateLimit{Rate: http.DefaultRate, Burst: http.DefaultBurst},
+		MaxInFlight: http.DefaultMaxInFlight,
+		MaxConns:    DefaultMaxConns,
 	}
 }
+
+// DefaultMaxConns is the default of --max-conns. An idle keep-alive
+// connection costs the server a goroutine and its buffers, some 10 KiB.
+const DefaultMaxConns = 4096
 
 // list is a comma-separated flag value.
 type list struct {
@@ -82,6 +95,25 @@ func (l *list) Set(s string) error {
 	return nil
 }
 
+// rateLimit is the value of --rate-limit.
+type rateLimit struct{ v *http.RateLimit }
+
+func (r rateLimit) String() string {
+	if r.v == nil {
+		return ""
+	}
+	return r.v.String()
+}
+
+func (r rateLimit) Set(s string) error {
+	l, err := http.ParseRateLimit(s)
+	if err != nil {
+		return fmt.Errorf("--rate-limit %w", err)
+	}
+	*r.v = l
+	return nil
+}
+
 // serveFlags binds the serve configuration to a flag set.
 func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.StringVar(&c.Data, "data", c.Data, "data directory (metadata, blocks, keys)")
@@ -102,6 +134,10 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.DurationVar(&c.PinMaxTime, "pin-max-time", c.PinMaxTime, "a pin fails if its fetch is still running after this long")
 	fs.StringVar(&c.Signup, "signup", c.Signup, "who may sign up on the web pages: open, invite (by the operator's links) or closed")
 	fs.StringVar(&c.Access, "access", c.Access, "pinning access: request (an operator approves each account) or auto (every account at once)")
+	fs.Var(rateLimit{&c.RateLimit}, "rate-limit", "API requests per account: RATE[/s][,BURST] (a token bucket), or off")
+	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "API requests served at once; more wait briefly, then get 503 with Retry-After")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
+	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
 	return bootstrap
 }
 
@@ -159,6 +195,12 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.Access != "request" && c.Access != "auto" {
 		return fmt.Errorf("--access must be request or auto, not %q", c.Access)
+	}
+	if c.MaxInFlight < 1 {
+		return fmt.Errorf("--max-inflight must be at least 1")
+	}
+	if c.MaxConns < 1 {
+		return fmt.Errorf("--max-conns must be at least 1")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen

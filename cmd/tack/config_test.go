@@ -1,12 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
+	nethttp "net/http"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/node"
 )
 
@@ -53,6 +58,10 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--pin-max-time", "TACK_PIN_MAX_TIME", "2h"},
 	{"--signup", "TACK_SIGNUP", "invite"},
 	{"--access", "TACK_ACCESS", "auto"},
+	{"--rate-limit", "TACK_RATE_LIMIT", "500/s,2000"},
+	{"--max-inflight", "TACK_MAX_INFLIGHT", "64"},
+	{"--max-conns", "TACK_MAX_CONNS", "1000"},
+	{"--pprof", "TACK_PPROF", "127.0.0.1:6060"},
 }
 
 var everyFlagConfig = Config{
@@ -72,6 +81,11 @@ var everyFlagConfig = Config{
 	PinMaxTime:          2 * time.Hour,
 	Signup:              "invite",
 	Access:              "auto",
+
+	RateLimit:   http.RateLimit{Rate: 500, Burst: 2000},
+	MaxInFlight: 64,
+	MaxConns:    1000,
+	PProf:       "127.0.0.1:6060",
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -146,6 +160,11 @@ func TestConfigErrors(t *testing.T) {
 		{"bad access", []string{"--access", "everyone"}, nil, "--access must be request or auto"},
 		{"bad env", nil, map[string]string{"TACK_FETCHES": "many"}, "TACK_FETCHES"},
 		{"bad env bool", nil, map[string]string{"TACK_ALLOW_PRIVATE_ORIGINS": "perhaps"}, "TACK_ALLOW_PRIVATE_ORIGINS"},
+		{"bad rate limit", []string{"--rate-limit", "fast"}, nil, `--rate-limit "fast": the rate must be a positive number`},
+		{"bad burst", []string{"--rate-limit", "50,0"}, nil, `--rate-limit "50,0": the burst must be`},
+		{"bad env rate limit", nil, map[string]string{"TACK_RATE_LIMIT": "lots"}, `TACK_RATE_LIMIT: --rate-limit "lots"`},
+		{"no inflight", []string{"--max-inflight", "0"}, nil, "--max-inflight must be at least 1"},
+		{"no conns", []string{"--max-conns", "-1"}, nil, "--max-conns must be at least 1"},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {
@@ -175,5 +194,104 @@ func TestServeTwiceOnOneDataDirectory(t *testing.T) {
 	}
 	if _, _, err := first.Client(first.AdminToken).LsBatchSync(t.Context()); err != nil {
 		t.Errorf("the first server stopped answering: %v", err)
+	}
+}
+
+// TestRateLimitFlag: under the default limit, a burst of 1,000 requests of
+// one account meets 429 with Retry-After; with --rate-limit off all of
+// them are served.
+func TestRateLimitFlag(t *testing.T) {
+	const burst = 1000
+	for _, tc := range []struct {
+		name, flag string // flag empty: the default
+		limited    bool
+	}{{"default", "", true}, {"off", "off", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := MustOpenMain(t, tempData(t), func(c *Config) {
+				if tc.flag != "" {
+					if err := (rateLimit{&c.RateLimit}).Set(tc.flag); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			statuses := burstStatuses(t, "http://"+m.HTTPAddr()+"/pins?limit=1", m.AdminToken, burst)
+			if got := statuses[nethttp.StatusOK] + statuses[nethttp.StatusTooManyRequests]; got != burst {
+				t.Fatalf("statuses %v: want only 200 and 429", statuses)
+			}
+			if tc.limited && statuses[nethttp.StatusTooManyRequests] == 0 {
+				t.Errorf("statuses %v: want some 429 past the default burst of %d", statuses, http.DefaultBurst)
+			}
+			if !tc.limited && statuses[nethttp.StatusOK] != burst {
+				t.Errorf("statuses %v: want every request served", statuses)
+			}
+		})
+	}
+}
+
+// burstStatuses sends n GET requests, 8 at a time, and counts the answers
+// by status. A 429 must carry Retry-After and the API's error body.
+func burstStatuses(t *testing.T, url, token string, n int) map[int]int {
+	t.Helper()
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	next := make(chan struct{}, n)
+	for range n {
+		next <- struct{}{}
+	}
+	close(next)
+	c := &nethttp.Client{Transport: &nethttp.Transport{}}
+	defer c.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range next {
+				req, _ := nethttp.NewRequest("GET", url, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var f http.Failure
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == nethttp.StatusTooManyRequests {
+					if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || secs < 1 {
+						t.Errorf("429 with Retry-After %q", resp.Header.Get("Retry-After"))
+					}
+					if err := json.Unmarshal(body, &f); err != nil || f.Error.Reason != "TOO_MANY_REQUESTS" {
+						t.Errorf("429 with body %s", body)
+					}
+				}
+				mu.Lock()
+				statuses[resp.StatusCode]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return statuses
+}
+
+// TestPProf: --pprof serves the profiles on its own address only.
+func TestPProf(t *testing.T) {
+	get := func(url string) int {
+		resp, err := nethttp.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.PProf = "127.0.0.1:0" })
+	if got := get(m.pprofURL + "cmdline"); got != nethttp.StatusOK {
+		t.Errorf("pprof address: got %d, want 200", got)
+	}
+	if got := get("http://" + m.HTTPAddr() + "/debug/pprof/cmdline"); got != nethttp.StatusNotFound {
+		t.Errorf("API address: got %d, want 404", got)
+	}
+	off := MustOpenMain(t, tempData(t))
+	if off.pprof != nil {
+		t.Error("pprof served without --pprof")
 	}
 }

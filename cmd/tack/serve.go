@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
 	"github.com/tack-ipfs/tack/sqlite"
+	"golang.org/x/net/netutil"
 )
 
 // Main is a running `tack serve`: the store, the blockstore, the node, the
@@ -43,6 +45,8 @@ type Main struct {
 	lock     *os.File
 	listener net.Listener
 	server   *nethttp.Server
+	pprof    *nethttp.Server
+	pprofURL string
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -111,6 +115,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return err
 	}
+	// Past MaxConns, new connections wait in the kernel's accept queue
+	// instead of each costing a goroutine and buffers.
+	m.listener = netutil.LimitListener(m.listener, c.MaxConns)
 	if c.PublicURL == "http://"+c.Listen && c.Listen != m.HTTPAddr() {
 		// Port 0 (tests): name the port the system chose.
 		c.PublicURL = "http://" + m.HTTPAddr()
@@ -122,6 +129,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Notifier:  m.Pinner,
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
+		RateLimit: c.RateLimit,
+
+		MaxInFlight: c.MaxInFlight,
 	}
 	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
 	web := &http.Web{
@@ -140,6 +150,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Handler:           api.Handler(web.Mount),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+	}
+
+	if c.PProf != "" {
+		if err := m.servePProf(c.PProf); err != nil {
+			return err
+		}
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -161,6 +177,32 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	return nil
 }
 
+// servePProf serves net/http/pprof on its own address, never on the API's,
+// so that profiles are reachable only where the operator chose.
+func (m *Main) servePProf(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	mux := nethttp.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.pprof = &nethttp.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.pprofURL = "http://" + ln.Addr().String() + "/debug/pprof/"
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.pprof.Serve(ln); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+			m.Logger.Error("pprof server stopped", "err", err)
+		}
+	}()
+	m.Logger.Warn("serving net/http/pprof: keep this address private", "pprof", m.pprofURL)
+	return nil
+}
+
 // HTTPAddr returns the address the HTTP server listens on.
 func (m *Main) HTTPAddr() string {
 	if m.listener == nil {
@@ -177,6 +219,9 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, m.server.Shutdown(ctx))
 		cancel()
+	}
+	if m.pprof != nil {
+		errs = append(errs, m.pprof.Close())
 	}
 	if m.cancel != nil {
 		m.cancel()

@@ -1,0 +1,4 @@
+package http
+
+// Waiting returns how many API requests wait for a slot (see MaxInFlight).
+func (s *Server) Waiting() int { return int(s.inflight.waiting.Load()) }
