@@ -26,7 +26,7 @@ func (db *DB) RequestAccess(ctx context.Context, r *tack.AccessRequest) error {
 		return fmt.Errorf("marshal cids: %w", err)
 	}
 	requested := db.now()
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if err := updateAccount(ctx, tx, "access", string(tack.AccessRequested), r.AccountID); err != nil {
 			return err
 		}
@@ -71,7 +71,7 @@ func scanAccessRequest(row interface{ Scan(...any) error }) (*tack.AccessRequest
 // FindAccessRequest returns the account's access request, with the
 // account's email. Returns ENOTFOUND if it has none.
 func (db *DB) FindAccessRequest(ctx context.Context, accountID int64) (*tack.AccessRequest, error) {
-	r, err := scanAccessRequest(db.db.QueryRowContext(ctx, `
+	r, err := scanAccessRequest(db.pool().QueryRowContext(ctx, `
 		SELECT `+accessRequestColumns+` FROM `+accessRequestFrom+`
 		WHERE r.account_id = ?`, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -85,7 +85,7 @@ func (db *DB) FindAccessRequest(ctx context.Context, accountID int64) (*tack.Acc
 // FindAccessRequests returns the requests of the accounts whose access is
 // access, oldest request first. An unknown access matches nothing.
 func (db *DB) FindAccessRequests(ctx context.Context, access tack.Access) ([]*tack.AccessRequest, error) {
-	rows, err := db.db.QueryContext(ctx, `
+	rows, err := db.pool().QueryContext(ctx, `
 		SELECT `+accessRequestColumns+` FROM `+accessRequestFrom+`
 		WHERE a.access = ?
 		ORDER BY r.requested, r.account_id`, string(access))

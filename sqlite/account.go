@@ -24,7 +24,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *tack.Account) error {
 	if err != nil {
 		return err
 	}
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(ctx context.Context, tx *txn) error {
 		return insertAccount(ctx, tx, &stored)
 	})
 	if err != nil {
@@ -54,7 +54,7 @@ func (db *DB) newAccount(a *tack.Account) (tack.Account, error) {
 
 // insertAccount inserts a, as newAccount returned it, inside tx and sets
 // its ID. Returns ECONFLICT if the email is taken.
-func insertAccount(ctx context.Context, tx *sql.Tx, a *tack.Account) error {
+func insertAccount(ctx context.Context, tx *txn, a *tack.Account) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE email = ?`, a.Email).Scan(&n); err != nil {
 		return fmt.Errorf("find account: %w", err)
@@ -97,7 +97,7 @@ func scanAccount(row interface{ Scan(...any) error }) (*tack.Account, error) {
 
 // FindAccountByID returns ENOTFOUND if there is no such account.
 func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, error) {
-	a, err := scanAccount(db.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
+	a, err := scanAccount(db.pool().QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
 	} else if err != nil {
@@ -109,7 +109,7 @@ func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, err
 // FindAccountByEmail returns ENOTFOUND if there is no such account. The
 // email is compared case-insensitively, ignoring surrounding space.
 func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Account, error) {
-	a, err := scanAccount(db.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = ?`, normalizeEmail(email)))
+	a, err := scanAccount(db.pool().QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = ?`, normalizeEmail(email)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
 	} else if err != nil {
@@ -120,7 +120,7 @@ func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Accou
 
 // FindAccounts returns all accounts, oldest first.
 func (db *DB) FindAccounts(ctx context.Context) ([]*tack.Account, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
+	rows, err := db.pool().QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("find accounts: %w", err)
 	}
@@ -148,7 +148,7 @@ func (db *DB) SetAccountAccess(ctx context.Context, id int64, access tack.Access
 		return tack.Errorf(tack.EINVALID, "unknown access %q", access)
 	}
 	now := db.now()
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if err := updateAccount(ctx, tx, "access", string(access), id); err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func (db *DB) SetAccountAccess(ctx context.Context, id int64, access tack.Access
 // SetAccountBlocked blocks or unblocks an account. Returns ENOTFOUND if
 // there is no such account.
 func (db *DB) SetAccountBlocked(ctx context.Context, id int64, blocked bool) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		return updateAccount(ctx, tx, "blocked", blocked, id)
 	})
 }
@@ -176,7 +176,7 @@ func (db *DB) SetAccountLimits(ctx context.Context, id int64, maxPending, maxByt
 	if (maxPending != nil && *maxPending < 0) || (maxBytes != nil && *maxBytes < 0) {
 		return tack.Errorf(tack.EINVALID, "limits cannot be negative: give 0 for no limit")
 	}
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if err := updateAccount(ctx, tx, "max_pending", maxPending, id); err != nil {
 			return err
 		}
@@ -187,7 +187,7 @@ func (db *DB) SetAccountLimits(ctx context.Context, id int64, maxPending, maxByt
 // SetAccountPassword replaces an account's password hash. Returns
 // ENOTFOUND if there is no such account.
 func (db *DB) SetAccountPassword(ctx context.Context, id int64, hash string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		return updateAccount(ctx, tx, "password", hash, id)
 	})
 }
@@ -195,7 +195,7 @@ func (db *DB) SetAccountPassword(ctx context.Context, id int64, hash string) err
 // updateAccount sets the account's column to value inside tx. column is
 // one of the constant names above, never user input. Returns ENOTFOUND if
 // there is no such account.
-func updateAccount(ctx context.Context, tx *sql.Tx, column string, value any, id int64) error {
+func updateAccount(ctx context.Context, tx *txn, column string, value any, id int64) error {
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET `+column+` = ? WHERE id = ?`, value, id)
 	if err != nil {
 		return fmt.Errorf("set account %s: %w", column, err)
@@ -211,7 +211,7 @@ func updateAccount(ctx context.Context, tx *sql.Tx, column string, value any, id
 // CountAccounts returns how many accounts exist.
 func (db *DB) CountAccounts(ctx context.Context) (int, error) {
 	var n int
-	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {
+	if err := db.pool().QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count accounts: %w", err)
 	}
 	return n, nil

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -17,7 +16,7 @@ func (db *DB) CreateInvite(ctx context.Context, i *tack.Invite) error {
 		return tack.Errorf(tack.EINVALID, "invitation id is required")
 	}
 	created := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO invites (id, created_by, created, expires, used_by, used)
 			VALUES (?, ?, ?, ?, ?, ?)`,
@@ -39,7 +38,7 @@ func (db *DB) CreateInvite(ctx context.Context, i *tack.Invite) error {
 // FindInvites returns the invitations that are unused and expire after
 // now, newest first.
 func (db *DB) FindInvites(ctx context.Context, now time.Time) ([]*tack.Invite, error) {
-	rows, err := db.db.QueryContext(ctx, `
+	rows, err := db.pool().QueryContext(ctx, `
 		SELECT id, created_by, created, expires, used_by, used FROM invites
 		WHERE used_by = 0 AND expires > ?
 		ORDER BY created DESC, id DESC`, micros(now))
@@ -74,7 +73,7 @@ func (db *DB) CreateAccountWithInvite(ctx context.Context, a *tack.Account, invi
 		return err
 	}
 	created := micros(stored.Created)
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(ctx context.Context, tx *txn) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `
 			SELECT count(*) FROM invites

@@ -37,7 +37,7 @@ func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
 	if stored.ID == "" {
 		stored.ID = newRequestID()
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		return db.createPin(ctx, tx, &stored)
 	})
 	if err != nil {
@@ -59,7 +59,7 @@ func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *
 	if stored.ID == "" {
 		stored.ID = newRequestID()
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if err := deletePin(ctx, tx, accountID, oldID); err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func checkNewPin(r *tack.PinRequest) error {
 // r.Status, r.Blocks and r.Bytes. A queued request takes the account's
 // next turn, never one before the queue's virtual time, and must fit under
 // the account's MaxPending.
-func (db *DB) createPin(ctx context.Context, tx *sql.Tx, r *tack.PinRequest) error {
+func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error {
 	// A created time unique for the account: now, or 1µs after the
 	// account's last one. The write lock makes this safe against
 	// concurrent inserts.
@@ -175,7 +175,7 @@ func (db *DB) createPin(ctx context.Context, tx *sql.Tx, r *tack.PinRequest) err
 
 // countPending returns how many of the account's requests are queued or
 // pinning, from the counters that triggers keep.
-func countPending(ctx context.Context, tx *sql.Tx, accountID int64) (int64, error) {
+func countPending(ctx context.Context, tx *txn, accountID int64) (int64, error) {
 	var n int64
 	err := tx.QueryRowContext(ctx, `
 		SELECT coalesce(sum(n), 0) FROM pin_counts
@@ -189,12 +189,12 @@ func countPending(ctx context.Context, tx *sql.Tx, accountID int64) (int64, erro
 // DeletePin deletes the account's request. Returns ENOTFOUND if there is
 // none, or if it belongs to another account.
 func (db *DB) DeletePin(ctx context.Context, accountID int64, id string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		return deletePin(ctx, tx, accountID, id)
 	})
 }
 
-func deletePin(ctx context.Context, tx *sql.Tx, accountID int64, id string) error {
+func deletePin(ctx context.Context, tx *txn, accountID int64, id string) error {
 	res, err := tx.ExecContext(ctx, `DELETE FROM pins WHERE id = ? AND account_id = ?`, id, accountID)
 	if err != nil {
 		return fmt.Errorf("delete pin: %w", err)
@@ -248,7 +248,7 @@ func scanPins(rows *sql.Rows) ([]*tack.PinRequest, error) {
 // FindPinByID returns the account's request. Returns ENOTFOUND if there is
 // none, or if the request belongs to another account.
 func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tack.PinRequest, error) {
-	r, err := scanPin(db.db.QueryRowContext(ctx, `
+	r, err := scanPin(db.pool().QueryRowContext(ctx, `
 		SELECT `+pinColumns+` FROM pins
 		WHERE id = ? AND account_id = ?`, id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -277,14 +277,14 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 		return nil, 0, err
 	}
 
+	list, listArgs, err := pinList(f, where, args, limit)
+	if err != nil {
+		return nil, 0, err
+	}
 	var pins []*tack.PinRequest
 	var count int
-	err = db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
-			SELECT `+pinColumns+` FROM pins
-			WHERE `+where+`
-			ORDER BY created DESC, id DESC
-			LIMIT ?`, append(args, limit)...)
+	err = db.read(ctx, func(tx *txn) error {
+		rows, err := tx.QueryContext(ctx, list, listArgs...)
 		if err != nil {
 			return err
 		}
@@ -304,6 +304,40 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 	return pins, count, nil
 }
 
+// pinList returns the query that lists the newest limit requests that f
+// matches (where and args are f's WHERE clause). With a status filter and
+// no CID filter, each status is read newest first from the account's index
+// of that status, and the lists are merged: a status that the account has
+// few requests in costs as little as one it has many in, so Kubo's
+// `?status=failed&limit=1` is cheap in an account of a million pins. The
+// created times of an account are unique, so they order its requests.
+func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []any, error) {
+	if len(f.Statuses) == 0 || len(f.Keys) > 0 {
+		return `
+			SELECT ` + pinColumns + ` FROM pins
+			WHERE ` + where + `
+			ORDER BY created DESC, id DESC
+			LIMIT ?`, append(args, limit), nil
+	}
+	var parts []string
+	var all []any
+	for _, st := range slices.Compact(slices.Sorted(slices.Values(f.Statuses))) {
+		g := f
+		g.Statuses = []tack.Status{st}
+		w, a, err := pinWhere(g)
+		if err != nil {
+			return "", nil, err
+		}
+		parts = append(parts, `SELECT * FROM (
+			SELECT `+pinColumns+` FROM pins INDEXED BY pins_account_status_idx
+			WHERE `+w+`
+			ORDER BY created DESC
+			LIMIT ?)`)
+		all = append(append(all, a...), limit)
+	}
+	return strings.Join(parts, " UNION ALL ") + ` ORDER BY created DESC, id DESC LIMIT ?`, append(all, limit), nil
+}
+
 // onlyStatuses reports whether f selects by account and status alone, so
 // that pin_counts holds the count of what it matches.
 func onlyStatuses(f tack.PinFilter) bool {
@@ -312,7 +346,7 @@ func onlyStatuses(f tack.PinFilter) bool {
 
 // countByStatus sets count to how many of the account's requests are in
 // one of statuses (any status if none), from pin_counts.
-func countByStatus(ctx context.Context, tx *sql.Tx, accountID int64, statuses []tack.Status, count *int) error {
+func countByStatus(ctx context.Context, tx *txn, accountID int64, statuses []tack.Status, count *int) error {
 	q, args := `SELECT coalesce(sum(n), 0) FROM pin_counts WHERE account_id = ?`, []any{accountID}
 	if len(statuses) > 0 {
 		distinct := slices.Compact(slices.Sorted(slices.Values(statuses)))

@@ -26,14 +26,15 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 		return []*tack.PinRequest{}, nil
 	}
 	var pins []*tack.PinRequest
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		now := db.now()
 		if err := readyRetries(ctx, tx, now); err != nil {
 			return err
 		}
 		// PostgreSQL: FOR UPDATE SKIP LOCKED on both selects.
 		ids, err := queryStrings(ctx, tx, `
-			SELECT id FROM pins WHERE status = 'pinning' AND lease_until < ?
+			SELECT id FROM pins INDEXED BY pins_lease_idx
+			WHERE status = 'pinning' AND lease_until < ?
 			ORDER BY lease_until LIMIT ?`, now, n)
 		if err != nil {
 			return err
@@ -41,7 +42,8 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 		var lastTurn int64
 		if len(ids) < n {
 			rows, err := tx.QueryContext(ctx, `
-				SELECT id, turn FROM pins WHERE status = 'queued' AND retry_at = 0
+				SELECT id, turn FROM pins INDEXED BY pins_ready_idx
+				WHERE status = 'queued' AND retry_at = 0
 				ORDER BY turn, created, id LIMIT ?`, n-len(ids))
 			if err != nil {
 				return err
@@ -101,9 +103,10 @@ const maxReadyRetries = 1000
 
 // readyRetries makes the queued requests whose retry time has passed
 // ready again, each at the back of its account's turns.
-func readyRetries(ctx context.Context, tx *sql.Tx, now int64) error {
+func readyRetries(ctx context.Context, tx *txn, now int64) error {
 	rows, err := tx.QueryContext(ctx, `
-		SELECT id, account_id FROM pins WHERE status = 'queued' AND retry_at > 0 AND retry_at <= ?
+		SELECT id, account_id FROM pins INDEXED BY pins_retry_idx
+		WHERE status = 'queued' AND retry_at > 0 AND retry_at <= ?
 		ORDER BY retry_at LIMIT ?`, now, maxReadyRetries)
 	if err != nil {
 		return err
@@ -144,7 +147,7 @@ func readyRetries(ctx context.Context, tx *sql.Tx, now int64) error {
 }
 
 // queryStrings returns the first column of a query's rows.
-func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+func queryStrings(ctx context.Context, tx *txn, query string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -182,7 +185,7 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 		r             *tack.PinRequest
 		turn, created int64
 	}
-	err := db.read(ctx, func(tx *sql.Tx) error {
+	err := db.read(ctx, func(tx *txn) error {
 		// Where they stand now: a request claimed or deleted since the
 		// caller read it has no position.
 		rows, err := tx.QueryContext(ctx, `
@@ -220,7 +223,7 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 				var n int64
 				err := tx.QueryRowContext(ctx, `
 					SELECT count(*) FROM (
-						SELECT 1 FROM pins
+						SELECT 1 FROM pins INDEXED BY pins_ready_idx
 						WHERE status = 'queued' AND retry_at = 0
 						AND (turn, created, id) >= (?, ?, ?) AND (turn, created, id) < (?, ?, ?)
 						LIMIT ?)`,
@@ -263,7 +266,7 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 	if len(ids) == 0 {
 		return held, nil
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		args := []any{micros(until), p.Blocks, p.Bytes, micros(p.At), owner}
 		for _, id := range ids {
 			args = append(args, id)
@@ -296,7 +299,7 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 // ids is nil) to the queue, with their progress reset.
 func (db *DB) ReleasePins(ctx context.Context, owner string, ids []string) error {
 	if ids == nil {
-		err := db.write(ctx, func(tx *sql.Tx) error {
+		err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 			_, err := tx.ExecContext(ctx, `
 				UPDATE pins SET status = 'queued', lease_owner = '', lease_until = 0, details = '', blocks = 0, bytes = 0
 				WHERE status = 'pinning' AND lease_owner = ?`, owner)
@@ -319,7 +322,7 @@ func (db *DB) RetryPins(ctx context.Context, owner string, retries []tack.Retry,
 	if len(retries) == 0 {
 		return nil
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		for _, r := range retries {
 			// retry_at must be positive: 0 means ready.
 			if _, err := tx.ExecContext(ctx, `
@@ -358,7 +361,7 @@ func (db *DB) updateOwned(ctx context.Context, op, set string, setArgs []any, ow
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		_, err := tx.ExecContext(ctx, `
 			UPDATE pins SET `+set+`
 			WHERE status = 'pinning' AND lease_owner = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
@@ -378,7 +381,7 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 	if d.Key == "" {
 		return tack.Errorf(tack.EINVALID, "dag has no content key")
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO dags (key, blocks, bytes) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET blocks = excluded.blocks, bytes = excluded.bytes`,
@@ -431,7 +434,7 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 // overQuota returns why the account may not hold the DAG key of the given
 // size (it would go over its MaxBytes), or "" if it may: it holds the DAG
 // already, or it has room.
-func (db *DB) overQuota(ctx context.Context, tx *sql.Tx, accountID int64, key string, size int64) (string, error) {
+func (db *DB) overQuota(ctx context.Context, tx *txn, accountID int64, key string, size int64) (string, error) {
 	var stored int64
 	var maxBytes sql.NullInt64
 	var held bool
@@ -456,7 +459,7 @@ func (db *DB) overQuota(ctx context.Context, tx *sql.Tx, accountID int64, key st
 // FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.
 func (db *DB) FindDAG(ctx context.Context, key string) (*tack.DAG, error) {
 	d := tack.DAG{Key: key}
-	err := db.db.QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, key).Scan(&d.Blocks, &d.Bytes)
+	err := db.pool().QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, key).Scan(&d.Blocks, &d.Bytes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "dag not found")
 	} else if err != nil {

@@ -17,7 +17,7 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) er
 		return tack.Errorf(tack.EINVALID, "password reset id is required")
 	}
 	created := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if err := accountExists(ctx, tx, r.AccountID); err != nil {
 			return err
 		}
@@ -44,7 +44,7 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) er
 func (db *DB) FindPasswordReset(ctx context.Context, id string) (*tack.PasswordReset, error) {
 	var r tack.PasswordReset
 	var created, expires int64
-	err := db.db.QueryRowContext(ctx, `
+	err := db.pool().QueryRowContext(ctx, `
 		SELECT id, account_id, created_by, created, expires FROM password_resets
 		WHERE id = ?`, id).Scan(&r.ID, &r.AccountID, &r.CreatedBy, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -63,7 +63,7 @@ func (db *DB) FindPasswordReset(ctx context.Context, id string) (*tack.PasswordR
 func (db *DB) ResetPassword(ctx context.Context, id, hash string) (*tack.Account, error) {
 	now := db.now()
 	var acct *tack.Account
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		var accountID int64
 		err := tx.QueryRowContext(ctx, `
 			SELECT account_id FROM password_resets

@@ -18,7 +18,7 @@ func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
 		return tack.Errorf(tack.EINVALID, "session id is required")
 	}
 	created := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires < ?`, created); err != nil {
 			return fmt.Errorf("delete expired sessions: %w", err)
 		}
@@ -49,7 +49,7 @@ func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
 func (db *DB) FindSession(ctx context.Context, id string) (*tack.Session, error) {
 	var s tack.Session
 	var created, expires int64
-	err := db.db.QueryRowContext(ctx, `
+	err := db.pool().QueryRowContext(ctx, `
 		SELECT id, account_id, created, expires FROM sessions
 		WHERE id = ?`, id).Scan(&s.ID, &s.AccountID, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -63,7 +63,7 @@ func (db *DB) FindSession(ctx context.Context, id string) (*tack.Session, error)
 
 // DeleteSession deletes a session; deleting a missing one is not an error.
 func (db *DB) DeleteSession(ctx context.Context, id string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
 			return fmt.Errorf("delete session: %w", err)
 		}
@@ -74,7 +74,7 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 // DeleteSessions deletes every session of the account. An unknown account
 // has none: that is not an error.
 func (db *DB) DeleteSessions(ctx context.Context, accountID int64) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID); err != nil {
 			return fmt.Errorf("delete sessions: %w", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tack-ipfs/tack"
@@ -39,10 +40,16 @@ const dsnParams = "_pragma=busy_timeout(10000)" +
 type DB struct {
 	db *sql.DB
 
-	// writeSem serialises this process's write transactions, so that they
-	// queue in Go instead of polling SQLite's lock. Other processes are
-	// kept out by SQLite's own lock and busy_timeout.
+	// writeSem is held by the one goroutine that runs this process's write
+	// transactions, so that they queue in Go instead of polling SQLite's
+	// lock; the writes waiting meanwhile are in queue, and the holder
+	// commits them together (see write). Other processes are kept out by
+	// SQLite's own lock and busy_timeout.
 	writeSem chan struct{}
+	mu       sync.Mutex
+	queue    []*writeReq
+
+	stmts stmtCache
 
 	// Now returns the current time. It defaults to time.Now; tests may
 	// replace it before the DB is used.
@@ -68,6 +75,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	// Keep connections, and the statements prepared on them, instead of
+	// closing all but two after each burst of reads.
+	sdb.SetMaxIdleConns(16)
 	db := &DB{db: sdb, writeSem: make(chan struct{}, 1), Now: time.Now}
 	if err := db.migrate(ctx); err != nil {
 		sdb.Close()
@@ -78,6 +88,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.stmts.close()
 	return db.db.Close()
 }
 
@@ -101,7 +112,7 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 func (db *DB) migrateFile(ctx context.Context, name string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
 			return err
@@ -120,39 +131,116 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 	})
 }
 
+// maxGroupCommit is how many waiting writes one transaction commits.
+const maxGroupCommit = 128
+
+// writeReq is a write waiting for its transaction.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *txn) error
+	done chan error // buffered: the writer never waits on the caller
+}
+
 // write runs fn in a write transaction (BEGIN IMMEDIATE) and commits it if
-// fn returns nil.
-func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// fn returns nil, as if alone: an error of fn undoes only what fn did.
+//
+// Writes that arrive while another is being committed wait, and are then
+// run one after another in one transaction, each inside its own
+// savepoint, and committed together: one fsync for many writes (group
+// commit). fn gets ctx without its cancellation, because cancelling a
+// statement in SQLite can roll back the whole transaction, and with it the
+// other writes; a write whose ctx is done before it runs is skipped.
+func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *txn) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	db.mu.Lock()
+	db.queue = append(db.queue, req)
+	db.mu.Unlock()
 	select {
+	case err := <-req.done:
+		return err // another goroutine committed it
 	case db.writeSem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	defer func() { <-db.writeSem }()
+	for {
+		select {
+		case err := <-req.done:
+			return err
+		default:
+		}
+		db.mu.Lock()
+		n := min(len(db.queue), maxGroupCommit)
+		batch := db.queue[:n:n]
+		db.queue = db.queue[n:]
+		db.mu.Unlock()
+		db.commit(batch)
+	}
+}
 
-	tx, err := db.db.BeginTx(ctx, nil)
+// commit runs the writes of batch in one transaction and answers each.
+func (db *DB) commit(batch []*writeReq) {
+	errs := make([]error, len(batch))
+	answer := func(err error) {
+		for i, r := range batch {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+			r.done <- errs[i]
+		}
+	}
+	tx, err := db.db.BeginTx(context.Background(), nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		answer(fmt.Errorf("begin: %w", err))
+		return
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
+	alone := len(batch) == 1
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if !alone {
+			if _, err := tx.Exec(`SAVEPOINT write`); err != nil {
+				answer(fmt.Errorf("savepoint: %w", err))
+				return
+			}
+		}
+		errs[i] = r.fn(context.WithoutCancel(r.ctx), &txn{Tx: tx, db: db})
+		switch {
+		case alone && errs[i] != nil:
+			answer(nil)
+			return
+		case alone:
+		case errs[i] != nil:
+			// Undo this write alone. If the transaction is gone (SQLite
+			// rolls back on some errors), every write of it is.
+			if _, err := tx.Exec(`ROLLBACK TO write; RELEASE write`); err != nil {
+				answer(fmt.Errorf("write rolled back with the transaction: %w", errs[i]))
+				return
+			}
+		default:
+			if _, err := tx.Exec(`RELEASE write`); err != nil {
+				answer(fmt.Errorf("release savepoint: %w", err))
+				return
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		answer(fmt.Errorf("commit: %w", err))
+		return
 	}
-	return nil
+	answer(nil)
 }
 
 // read runs fn in a read-only transaction, so that its queries see one
 // snapshot.
-func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) read(ctx context.Context, fn func(tx *txn) error) error {
 	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(tx)
+	return fn(&txn{Tx: tx, db: db})
 }
 
 // now returns the current time in microseconds since the epoch.

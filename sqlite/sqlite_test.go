@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"maps"
@@ -217,5 +218,60 @@ func TestClock(t *testing.T) {
 	got := storetest.MustClaim(t, db, "w2", 10, now.Add(time.Hour))
 	if len(got) != 4 || got[3].ID != r.ID {
 		t.Errorf("ClaimPins after the leases end = %d requests, want 4 ending with %s", len(got), r.ID)
+	}
+}
+
+// TestGroupCommit: writes that arrive together are committed together, yet
+// each succeeds or fails alone. A request with a requestid that exists
+// fails after it has already written (the account's last created time);
+// that write must be undone without undoing the others', and a write
+// whose context is cancelled must not take the others with it.
+func TestGroupCommit(t *testing.T) {
+	db := MustOpen(t, filepath.Join(t.TempDir(), "tack.db"))
+	defer db.Close()
+	a := storetest.MustCreateAccount(t, db, "group@example.com")
+	taken := storetest.MustCreatePin(t, db, storetest.NewPin(t, a.ID, "taken"))
+
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			r := storetest.NewPin(t, a.ID, fmt.Sprintf("p%d", i))
+			ctx := t.Context()
+			switch i % 10 {
+			case 3:
+				r.ID = taken.ID // fails after writing
+			case 7:
+				c, cancel := context.WithCancel(ctx)
+				cancel()
+				ctx = c
+			}
+			errs[i] = db.CreatePin(ctx, r)
+		})
+	}
+	wg.Wait()
+	stored := 1
+	for i, err := range errs {
+		switch i % 10 {
+		case 3:
+			if tack.ErrorCode(err) != tack.ECONFLICT {
+				t.Errorf("write %d with a taken id: %v, want ECONFLICT", i, err)
+			}
+		case 7:
+			if err == nil {
+				stored++ // it may have run before its context was cancelled
+			}
+		default:
+			if err != nil {
+				t.Errorf("write %d: %v", i, err)
+			}
+			stored++
+		}
+	}
+	_, count := storetest.MustFindPins(t, db, tack.PinFilter{AccountID: a.ID, Statuses: []tack.Status{tack.StatusQueued}})
+	_, slow := storetest.MustFindPins(t, db, tack.PinFilter{AccountID: a.ID, Statuses: []tack.Status{tack.StatusQueued}, Name: new(string), Match: tack.MatchPartial})
+	if count != stored || slow != stored {
+		t.Errorf("%d requests counted (%d by reading them), want %d", count, slow, stored)
 	}
 }

@@ -17,7 +17,7 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 		return tack.Errorf(tack.EINVALID, "token id is required")
 	}
 	created := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if err := accountExists(ctx, tx, t.AccountID); err != nil {
 			return err
 		}
@@ -41,7 +41,7 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 }
 
 // accountExists returns ENOTFOUND unless the account exists.
-func accountExists(ctx context.Context, tx *sql.Tx, id int64) error {
+func accountExists(ctx context.Context, tx *txn, id int64) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id = ?`, id).Scan(&n); err != nil {
 		return fmt.Errorf("find account: %w", err)
@@ -66,7 +66,7 @@ func scanToken(row interface{ Scan(...any) error }) (*tack.Token, error) {
 // FindTokenByID returns ENOTFOUND if there is no such token. Revoked
 // tokens are returned with Revoked set.
 func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error) {
-	t, err := scanToken(db.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	t, err := scanToken(db.pool().QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "token not found")
 	} else if err != nil {
@@ -78,7 +78,7 @@ func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error)
 // FindTokens returns an account's tokens, revoked ones included, oldest
 // first.
 func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {
-	rows, err := db.db.QueryContext(ctx, `
+	rows, err := db.pool().QueryContext(ctx, `
 		SELECT `+tokenColumns+` FROM tokens
 		WHERE account_id = ?
 		ORDER BY created, id`, accountID)
@@ -105,7 +105,7 @@ func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, e
 // such token.
 func (db *DB) RevokeToken(ctx context.Context, accountID int64, id string) error {
 	now := db.now()
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE tokens SET revoked = CASE WHEN revoked = 0 THEN ? ELSE revoked END
 			WHERE id = ? AND account_id = ?`, now, id, accountID)
@@ -124,7 +124,7 @@ func (db *DB) RevokeToken(ctx context.Context, accountID int64, id string) error
 // TouchToken records that the token was used at t. The recorded time never
 // goes back. Returns ENOTFOUND if there is no such token.
 func (db *DB) TouchToken(ctx context.Context, id string, t time.Time) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE tokens SET last_used = max(last_used, ?)
 			WHERE id = ?`, micros(t), id)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -48,7 +47,7 @@ func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (map[int
 		}
 		return usages[id]
 	}
-	err := db.read(ctx, func(tx *sql.Tx) error {
+	err := db.read(ctx, func(tx *txn) error {
 		// Both come from the counters that the triggers keep.
 		rows, err := tx.QueryContext(ctx, `
 			SELECT account_id, status, n FROM pin_counts

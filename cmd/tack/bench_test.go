@@ -3,13 +3,23 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	nethttp "net/http"
+	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
 	pinclient "github.com/ipfs/boxo/pinning/remote/client"
+	"github.com/ipfs/go-cid"
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 )
@@ -139,4 +149,218 @@ func BenchmarkPinInProcess(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// BenchmarkManyPins measures a migration's load: 1,000 DAGs of one 64 KiB
+// block each, held by one in-process peer, posted 8 at a time with the
+// peer as origin to a tack process, until every findable one is pinned.
+// The unfindable case replaces 1% of them, spread among the rest, with
+// CIDs that nobody has: they must not slow the others down. It reports
+// pins/s (findable pins over the time from the first post to the last
+// pinned) and the tack process's peak RSS.
+//
+//	go test ./cmd/tack -run '^$' -bench ManyPins -benchtime 1x -count 3
+func BenchmarkManyPins(b *testing.B) {
+	for _, tc := range []struct {
+		name       string
+		unfindable int // of every 100
+	}{
+		{"1000x64KiB", 0},
+		{"1000x64KiB-1pct-unfindable", 1},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			bin := buildBinary(b)
+			peer := testpeer.New(b)
+			ctx := context.Background()
+			var secs, pins, peak float64
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				roots := addSmallDAGs(b, peer, 1000, 64<<10)
+				findable := len(roots)
+				for j := 50; j < len(roots); j += 100 {
+					for k := 0; k < tc.unfindable; k++ {
+						roots[j+k] = testpeer.RandomRawCID(b)
+						findable--
+					}
+				}
+				dir, addr := tempData(b), freeAddr(b)
+				proc := startProcess(b, bin, dir, addr, append([]string{"--rate-limit", "off"}, benchFlags()...)...)
+				c := pinclient.NewClient("http://"+addr, readToken(b, dir))
+				waitUp(b, c)
+				origins := pinclient.PinOpts.WithOrigins(Origins(b, peer)...)
+				b.StartTimer()
+
+				start := time.Now()
+				work := make(chan cid.Cid)
+				errs := make(chan error, 8)
+				for range 8 {
+					go func() {
+						for root := range work {
+							if _, err := c.Add(ctx, root, origins); err != nil {
+								errs <- err
+								return
+							}
+						}
+						errs <- nil
+					}()
+				}
+				for _, root := range roots {
+					work <- root
+				}
+				close(work)
+				for range 8 {
+					if err := <-errs; err != nil {
+						b.Fatal(err)
+					}
+				}
+				posted := time.Since(start)
+				for {
+					_, n, err := c.LsBatchSync(ctx, pinclient.PinOpts.FilterStatus(pinclient.StatusPinned), pinclient.PinOpts.Limit(1))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if n >= findable {
+						break
+					}
+					if time.Since(start) > 5*time.Minute {
+						b.Fatalf("%d of %d pinned after 5 minutes", n, findable)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				elapsed := time.Since(start)
+				b.StopTimer()
+				b.Logf("posted %d in %s, all pinned after %s", len(roots), posted.Round(time.Millisecond), elapsed.Round(time.Millisecond))
+				secs += elapsed.Seconds()
+				pins += float64(findable)
+				peak = max(peak, float64(peakRSS(b, proc.Process.Pid))/(1<<20))
+				proc.Process.Kill()
+				proc.Wait()
+			}
+			b.ReportMetric(pins/secs, "pins/s")
+			b.ReportMetric(peak, "peak-MiB")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// benchFlags returns extra flags for the tack process of a benchmark, from
+// TACK_BENCH_FLAGS (space-separated), such as "--pprof 127.0.0.1:6060" to
+// profile it while it runs.
+func benchFlags() []string { return strings.Fields(os.Getenv("TACK_BENCH_FLAGS")) }
+
+// kuboBin returns the Kubo binary the comparisons run, from TACK_KUBO or
+// the PATH, or skips the benchmark. Kubo v0.42.0 builds from the Go module
+// proxy: `go build -o BIN ./cmd/ipfs` in the folder that
+// `go mod download -json github.com/ipfs/kubo@v0.42.0` names.
+func kuboBin(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("TACK_KUBO"); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("ipfs")
+	if err != nil {
+		tb.Skip("no Kubo: set TACK_KUBO to an ipfs binary (see kuboBin)")
+	}
+	return p
+}
+
+// startKubo starts a Kubo daemon on loopback with the test profile, and
+// returns the base URL of its RPC API.
+func startKubo(tb testing.TB, bin string) string {
+	tb.Helper()
+	repo := filepath.Join(tb.TempDir(), "ipfs")
+	env := append(os.Environ(), "IPFS_PATH="+repo)
+	run := func(args ...string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("ipfs %v: %v\n%s", args, err, out)
+		}
+	}
+	run("init", "--profile=test")
+	run("config", "--json", "Routing.Type", `"none"`)
+	daemon := exec.Command(bin, "daemon")
+	daemon.Env = env
+	daemon.Stdout, daemon.Stderr = testWriter{tb}, testWriter{tb}
+	if err := daemon.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
+	var api string
+	waitFor(tb, time.Minute, "Kubo's API", func() bool {
+		b, err := os.ReadFile(filepath.Join(repo, "api"))
+		if err != nil {
+			return false
+		}
+		ma, err := multiaddr.NewMultiaddr(strings.TrimSpace(string(b)))
+		if err != nil {
+			return false
+		}
+		_, addr, err := manet.DialArgs(ma)
+		if err != nil {
+			return false
+		}
+		api = "http://" + addr
+		resp, err := nethttp.Post(api+"/api/v0/id", "", nil)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return api
+}
+
+// kuboRPC calls Kubo's RPC API and fails the test unless it answers 200.
+func kuboRPC(tb testing.TB, api, path string) {
+	resp, err := nethttp.Post(api+path, "", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		tb.Fatalf("Kubo %s: %d %s", path, resp.StatusCode, body)
+	}
+}
+
+// BenchmarkManyPinsKubo is the baseline of BenchmarkManyPins: a fresh Kubo
+// pins the same kind of 1,000 single-block DAGs from the same kind of peer,
+// 8 `ipfs pin add` at a time, after connecting to the peer. Run both in one
+// go for a ratio on this shared machine:
+//
+//	TACK_KUBO=/path/to/ipfs go test ./cmd/tack -run '^$' -bench 'ManyPins' -benchtime 1x -count 3
+func BenchmarkManyPinsKubo(b *testing.B) {
+	bin := kuboBin(b)
+	peer := testpeer.New(b)
+	var secs, pins float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		roots := addSmallDAGs(b, peer, 1000, 64<<10)
+		api := startKubo(b, bin)
+		for _, a := range peer.Addrs() {
+			kuboRPC(b, api, "/api/v0/swarm/connect?arg="+url.QueryEscape(a))
+		}
+		b.StartTimer()
+		start := time.Now()
+		work := make(chan cid.Cid)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for root := range work {
+					kuboRPC(b, api, "/api/v0/pin/add?arg="+root.String())
+				}
+			})
+		}
+		for _, root := range roots {
+			work <- root
+		}
+		close(work)
+		wg.Wait()
+		secs += time.Since(start).Seconds()
+		pins += float64(len(roots))
+		b.StopTimer()
+	}
+	b.ReportMetric(pins/secs, "pins/s")
+	b.ReportMetric(0, "ns/op")
 }

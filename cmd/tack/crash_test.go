@@ -120,10 +120,10 @@ func buildBinary(tb testing.TB) string {
 	return bin
 }
 
-func startProcess(t testing.TB, bin, dir, addr string) *exec.Cmd {
+func startProcess(t testing.TB, bin, dir, addr string, flags ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", dir, "--listen", addr, "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
-		"--bootstrap", "none", "--dht", "off", "--allow-private-origins")
+	cmd := exec.Command(bin, append([]string{"serve", "--data", dir, "--listen", addr, "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
+		"--bootstrap", "none", "--dht", "off", "--allow-private-origins"}, flags...)...)
 	// The process's output goes to the test's log, shown with -v or when
 	// the test fails, and kept out of benchmark results.
 	cmd.Stdout, cmd.Stderr = testWriter{t}, testWriter{t}

@@ -34,7 +34,12 @@ INSERT INTO queue_state (id, vtime) VALUES (1, 0);
 
 -- The ready queue, the same queue per account (for the approximate
 -- position of a request deep in it), and the requests waiting to retry.
+-- Each index covers one status, so that the planner never walks a
+-- status-wide index and sorts: claims, positions and lease checks are
+-- index range scans whatever the queue's length.
 DROP INDEX pins_queue_idx;
+DROP INDEX pins_lease_idx;
+CREATE INDEX pins_lease_idx ON pins (lease_until) WHERE status = 'pinning';
 CREATE INDEX pins_ready_idx ON pins (turn, created, id) WHERE status = 'queued' AND retry_at = 0;
 CREATE INDEX pins_ready_account_idx ON pins (account_id, turn) WHERE status = 'queued' AND retry_at = 0;
 CREATE INDEX pins_retry_idx ON pins (retry_at) WHERE status = 'queued' AND retry_at > 0;
