@@ -31,6 +31,9 @@ type Main struct {
 	Config         Config
 	Stdout, Stderr io.Writer
 	Logger         *slog.Logger
+	// RateLimit limits each account's API requests; the zero value is the
+	// http package's default. Tests tighten it.
+	RateLimit http.RateLimit
 
 	DB            *sqlite.DB
 	Blocks        *blockstore.Local
@@ -121,6 +124,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Notifier:  m.Pinner,
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
+		RateLimit: m.RateLimit,
 	}
 	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
 	web := &http.Web{
