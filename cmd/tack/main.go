@@ -4,6 +4,7 @@
 //	tack account create|approve|deny|password|block|unblock|list
 //	                                 manage accounts
 //	tack token create|list|revoke    manage API tokens
+//	tack migrate                     move pins from a pinning service or a list of CIDs into one
 //	tack version
 package main
 
@@ -36,6 +37,8 @@ Usage:
   tack token create    --data DIR --email E [--name N]
   tack token list      --data DIR --email E
   tack token revoke    --data DIR --email E --id ID
+  tack migrate (--from URL --from-token T | --from-file FILE|-) --to URL --token T
+               [--origin MADDR,…]… [--concurrency N] [--wait] [--dry-run]
   tack version
 
 Every flag can also be set as a TACK_… environment variable (--p2p-listen as TACK_P2P_LISTEN).
@@ -49,9 +52,23 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "tack:", err)
 		}
+		var exit *exitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.code)
+		}
 		os.Exit(2)
 	}
 }
+
+// exitError ends tack with its code rather than 2, the status of usage
+// errors: a command that ran, reported what failed, and exits 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
 
 // run dispatches a command line.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -66,6 +83,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runAccount(ctx, args[1:], stdin, stdout, stderr, getenv)
 	case "token":
 		return runToken(ctx, args[1:], stdout, stderr, getenv)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdin, stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "tack", version)
 		return nil

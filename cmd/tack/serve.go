@@ -33,7 +33,6 @@ type Main struct {
 	Config         Config
 	Stdout, Stderr io.Writer
 	Logger         *slog.Logger
-
 	DB            *sqlite.DB
 	Blocks        *blockstore.Local
 	Node          *node.Node

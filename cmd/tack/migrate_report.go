@@ -1,0 +1,185 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// report prints what a migration does: a line for each item (or, on a
+// terminal, only the failures, above a progress bar) and a summary.
+type report struct {
+	mu    sync.Mutex
+	out   io.Writer // item lines and the summary
+	bar   io.Writer // the progress bar; nil without a terminal
+	quiet bool      // print only failures as lines: out is the terminal the bar is on
+
+	phase    string // what the bar is counting
+	done     int
+	total    int
+	drawn    time.Time
+	barShown bool
+}
+
+// newReport prints to stdout, with a progress bar on stderr if it is a
+// terminal. On a terminal that stdout shares, only failures get a line.
+func newReport(stdout, stderr io.Writer) *report {
+	r := &report{out: stdout}
+	if isTerminal(stderr) {
+		r.bar = stderr
+		r.quiet = isTerminal(stdout)
+	}
+	return r
+}
+
+// isTerminal reports whether w is a character device, as a terminal is
+// (golang.org/x/term is not among tack's dependencies). /dev/null is one
+// too, which only means a bar nobody sees.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// start begins a phase of the bar: total steps of what.
+func (r *report) start(phase string, total int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.phase, r.done, r.total = phase, 0, total
+	r.draw(true)
+}
+
+// progress sets how many steps of the phase are done.
+func (r *report) progress(done int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = done
+	r.draw(r.done == r.total)
+}
+
+// item prints the line of an item whose outcome (or status, with --wait)
+// is now known, and counts a step. verb is what to say, detail why.
+func (r *report) item(it *migrateItem, verb, detail string, isFailure bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done++
+	if !r.quiet || isFailure {
+		var b strings.Builder
+		if it.line > 0 {
+			fmt.Fprintf(&b, "line %d: ", it.line)
+		}
+		fmt.Fprintf(&b, "%s %s", verb, it.text)
+		if it.name != "" {
+			fmt.Fprintf(&b, " %q", it.name)
+		}
+		if detail != "" {
+			b.WriteString(": " + detail)
+		}
+		r.println(b.String())
+	}
+	r.draw(r.done == r.total)
+}
+
+// printf prints a line of its own, above the bar.
+func (r *report) printf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.println(fmt.Sprintf(format, args...))
+}
+
+func (r *report) println(s string) {
+	if r.barShown {
+		fmt.Fprint(r.bar, "\r\033[K")
+		r.barShown = false
+	}
+	fmt.Fprintln(r.out, s)
+	r.draw(true)
+}
+
+// draw redraws the bar, at most ten times a second unless forced.
+func (r *report) draw(force bool) {
+	if r.bar == nil || r.phase == "" || !force && time.Since(r.drawn) < 100*time.Millisecond {
+		return
+	}
+	r.drawn = time.Now()
+	r.barShown = true
+	if r.total <= 0 { // not known yet
+		fmt.Fprintf(r.bar, "\r\033[K%s: %d", r.phase, r.done)
+		return
+	}
+	const width = 30
+	filled := width * min(r.done, r.total) / r.total
+	fmt.Fprintf(r.bar, "\r\033[K%s [%s%s] %d/%d", r.phase, strings.Repeat("#", filled), strings.Repeat(".", width-filled), r.done, r.total)
+}
+
+// clearBar removes the bar before the summary.
+func (r *report) clearBar() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.barShown {
+		fmt.Fprint(r.bar, "\r\033[K")
+		r.barShown = false
+	}
+	r.phase = ""
+}
+
+// summary prints the counts of each outcome and, for skipped and failed
+// items, their reasons, grouped, with the lines (or CIDs) of each.
+func (r *report) summary(items []*migrateItem, dryRun bool) {
+	r.clearBar()
+	var count [wouldCreate + 1]int
+	type group struct {
+		o       outcome
+		reason  string
+		members []string
+	}
+	var groups []*group
+	byReason := map[string]*group{}
+	for _, it := range items {
+		count[it.outcome]++
+		if it.outcome != skipped && it.outcome != failed {
+			continue
+		}
+		k := it.outcome.String() + "\x00" + it.reason
+		g := byReason[k]
+		if g == nil {
+			g = &group{o: it.outcome, reason: it.reason}
+			byReason[k] = g
+			groups = append(groups, g)
+		}
+		g.members = append(g.members, it.where())
+	}
+	var b strings.Builder
+	if dryRun {
+		fmt.Fprintf(&b, "dry run, nothing was created: %d to create, %d skipped, %d failed", count[wouldCreate], count[skipped], count[failed])
+	} else {
+		fmt.Fprintf(&b, "%d created, %d skipped, %d failed", count[created], count[skipped], count[failed])
+	}
+	if count[notDone] > 0 {
+		fmt.Fprintf(&b, ", %d not done", count[notDone])
+	}
+	fmt.Fprintln(r.out, b.String())
+	// Failures first, the largest groups first within each outcome.
+	slices.SortStableFunc(groups, func(a, b *group) int {
+		if a.o != b.o {
+			return int(b.o) - int(a.o)
+		}
+		return len(b.members) - len(a.members)
+	})
+	for _, g := range groups {
+		members := g.members
+		more := ""
+		if len(members) > 10 {
+			more = fmt.Sprintf(" and %d more", len(members)-10)
+			members = members[:10]
+		}
+		fmt.Fprintf(r.out, "  %s %d: %s (%s%s)\n", g.o, len(g.members), g.reason, strings.Join(members, ", "), more)
+	}
+}
