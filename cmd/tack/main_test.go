@@ -22,17 +22,6 @@ import (
 // on 127.0.0.1). It is closed when the test ends.
 func MustOpenMain(tb testing.TB, dir string, configure ...func(*Config)) *Main {
 	tb.Helper()
-	return MustOpenMainWith(tb, dir, func(m *Main) {
-		for _, f := range configure {
-			f(&m.Config)
-		}
-	})
-}
-
-// MustOpenMainWith is MustOpenMain with a function that sets up the Main
-// itself, its configuration and fields, before it opens.
-func MustOpenMainWith(tb testing.TB, dir string, setup func(*Main)) *Main {
-	tb.Helper()
 	m := NewMain()
 	var out bytes.Buffer
 	m.Stdout, m.Stderr = &out, io.Discard
@@ -44,7 +33,9 @@ func MustOpenMainWith(tb testing.TB, dir string, setup func(*Main)) *Main {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	setup(m)
+	for _, f := range configure {
+		f(&m.Config)
+	}
 	if err := m.Open(context.Background()); err != nil {
 		m.Close()
 		tb.Fatal(err)

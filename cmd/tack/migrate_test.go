@@ -332,7 +332,7 @@ func TestParsePinLine(t *testing.T) {
 
 // A target that answers 429 to most requests still gets every pin, once.
 func TestMigrateRateLimited(t *testing.T) {
-	dst := MustOpenMainWith(t, tempData(t), func(m *Main) { m.Config.RateLimit = http.RateLimit{Rate: 20, Burst: 10} })
+	dst := MustOpenMain(t, tempData(t), func(c *Config) { c.RateLimit = http.RateLimit{Rate: 20, Burst: 10} })
 	want := map[string]bool{}
 	var list strings.Builder
 	for range 40 {
