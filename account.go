@@ -109,8 +109,10 @@ type AccountStore interface {
 	// unknown.
 	SetAccountAccess(ctx context.Context, id int64, access Access, message string) error
 
-	// SetAccountBlocked blocks or unblocks an account. Returns ENOTFOUND if
-	// there is no such account.
+	// SetAccountBlocked blocks or unblocks an account. A blocked account's
+	// queued requests are Held: ClaimPins hands none of them out until the
+	// account is unblocked, when they go to the back of the queue's turns.
+	// Returns ENOTFOUND if there is no such account.
 	SetAccountBlocked(ctx context.Context, id int64, blocked bool) error
 
 	// SetAccountLimits sets the account's own limits; nil returns a limit

@@ -63,6 +63,9 @@ type PinRequest struct {
 	// request that is waiting to be tried again becomes ready.
 	Attempts int
 	RetryAt  time.Time
+	// Held says that a queued request is not claimed because its account
+	// is blocked; it waits, keeping its place in the account's turns.
+	Held bool
 	// ProgressAt is when the request last made progress: its creation, or
 	// the last block a fetch for it received. A request fails after
 	// --pin-timeout without progress.
@@ -88,6 +91,9 @@ func (r *PinRequest) Info() map[string]string {
 	switch r.Status {
 	case StatusQueued:
 		switch {
+		case r.Held:
+			info["status_details"] = "queued: held: the account is blocked"
+			return info
 		case !r.RetryAt.IsZero():
 			info["status_details"] = "queued: " + r.Details + "; attempt " + strconv.Itoa(r.Attempts) +
 				", next try " + r.RetryAt.UTC().Format(time.RFC3339)
@@ -247,4 +253,9 @@ type PinStore interface {
 
 	// FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.
 	FindDAG(ctx context.Context, key string) (*DAG, error)
+
+	// PurgePins deletes every request of the account, whatever its status,
+	// and returns how many there were. Fetches that only they needed stop
+	// when their workers next renew their leases.
+	PurgePins(ctx context.Context, accountID int64) (int, error)
 }

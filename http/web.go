@@ -134,6 +134,7 @@ func (web *Web) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin", web.signedIn(web.operator(web.handleAdmin)))
 	mux.HandleFunc("POST /admin/accounts/{id}/access", web.form(web.signedIn(web.operator(web.handleDecideAccess))))
 	mux.HandleFunc("POST /admin/accounts/{id}/block", web.form(web.signedIn(web.operator(web.handleBlock))))
+	mux.HandleFunc("POST /admin/accounts/{id}/purge", web.form(web.signedIn(web.operator(web.handlePurge))))
 	mux.HandleFunc("POST /admin/accounts/{id}/limits", web.form(web.signedIn(web.operator(web.handleSetLimits))))
 	mux.HandleFunc("POST /admin/accounts/{id}/reset", web.form(web.signedIn(web.operator(web.handleCreateReset))))
 	mux.HandleFunc("POST /admin/invites", web.form(web.signedIn(web.operator(web.handleCreateInvite))))

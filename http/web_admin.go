@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +23,15 @@ type adminPage struct {
 	Link *onceLink
 	// Defaults are the limits of accounts without their own.
 	Defaults tack.Limits
+	// Purge asks the operator to confirm deleting every request of an
+	// account.
+	Purge *purgeConfirm
+}
+
+// purgeConfirm is the question before an account's requests are deleted.
+type purgeConfirm struct {
+	Account  *tack.Account
+	Requests int
 }
 
 // onceLink is a link the operator's page shows once, with a copy button.
@@ -143,7 +153,7 @@ func (web *Web) handleBlock(w http.ResponseWriter, r *http.Request, acct *tack.A
 			web.fail(w, r, acct, err)
 			return
 		}
-		notice = target.Email + " is blocked: signed out, and its API tokens are refused. Its pins stay stored."
+		notice = target.Email + " is blocked: signed out, and its API tokens are refused. Its queued requests are held until it is unblocked; its pins stay stored."
 	}
 	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: notice}, &adminPage{})
 }
@@ -214,4 +224,34 @@ func formLimit(s string, parse func(string) (int64, error)) (*int64, error) {
 		return nil, err
 	}
 	return &n, nil
+}
+
+// handlePurge deletes every pin request of an account, once the operator
+// has confirmed on the page that asked.
+func (web *Web) handlePurge(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
+	target, err := web.targetAccount(r)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	ctx := r.Context()
+	if r.PostForm.Get("confirm") != "yes" {
+		u, err := web.Store.FindUsage(ctx, target.ID)
+		if err != nil {
+			web.fail(w, r, acct, err)
+			return
+		}
+		n := 0
+		for _, c := range u.Pins {
+			n += c
+		}
+		web.renderAdmin(w, r, acct, http.StatusOK, &page{}, &adminPage{Purge: &purgeConfirm{Account: target, Requests: n}})
+		return
+	}
+	n, err := web.Store.PurgePins(ctx, target.ID)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: fmt.Sprintf("Deleted %d pin requests of %s.", n, target.Email)}, &adminPage{})
 }

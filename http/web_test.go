@@ -843,3 +843,29 @@ func TestWebLimits(t *testing.T) {
 	alice.get(t, "/dashboard")
 	MustSee(t, "a user setting limits", alice.post(t, limits, url.Values{"max_pending": {"0"}}), http.StatusForbidden)
 }
+
+func TestWebPurge(t *testing.T) {
+	e := newWebEnv(t, nil)
+	op, _ := e.MustOperator(t, "op@example.com")
+	alice, acct, token := e.MustApprovedUser(t, "alice@example.com")
+	for range 3 {
+		c, _ := mustCID(t)
+		if r := e.do(t, "POST", "/pins", token, `{"cid":"`+c+`"}`); r.status != http.StatusAccepted {
+			t.Fatalf("pin: %d %s", r.status, r.body)
+		}
+	}
+	purge := "/admin/accounts/" + itoa(acct.ID) + "/purge"
+	op.get(t, "/admin")
+	// The first press asks; nothing is deleted yet.
+	MustSee(t, "asked to confirm", op.post(t, purge, nil), http.StatusOK, "Delete every pin request of alice@example.com?", "all 3 of its pin requests", `name="confirm" value="yes"`)
+	if n := len(MustResults(t, e.do(t, "GET", "/pins?status=queued", token, "")).Results); n != 3 {
+		t.Fatalf("%d requests after the question, want 3", n)
+	}
+	// A user cannot purge, not even their own account.
+	alice.get(t, "/dashboard")
+	MustSee(t, "a user purging", alice.post(t, purge, url.Values{"confirm": {"yes"}}), http.StatusForbidden)
+	MustSee(t, "confirmed", op.post(t, purge, url.Values{"confirm": {"yes"}}), http.StatusOK, "Deleted 3 pin requests of alice@example.com.")
+	if r := MustResults(t, e.do(t, "GET", "/pins?status=queued,pinning,pinned,failed", token, "")); r.Count != 0 {
+		t.Errorf("%d requests after the purge", r.Count)
+	}
+}

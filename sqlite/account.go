@@ -165,8 +165,41 @@ func (db *DB) SetAccountAccess(ctx context.Context, id int64, access tack.Access
 // there is no such account.
 func (db *DB) SetAccountBlocked(ctx context.Context, id int64, blocked bool) error {
 	return db.write(ctx, func(ctx context.Context, tx *txn) error {
-		return updateAccount(ctx, tx, "blocked", blocked, id)
+		if err := updateAccount(ctx, tx, "blocked", blocked, id); err != nil {
+			return err
+		}
+		if blocked {
+			_, err := tx.ExecContext(ctx, `
+				UPDATE pins SET retry_at = `+retryHeld+` WHERE account_id = ? AND status = 'queued'`, id)
+			return err
+		}
+		return unhold(ctx, tx, id)
 	})
+}
+
+// unhold makes the account's held requests ready, oldest first, each
+// taking the account's next turn as a new request would.
+func unhold(ctx context.Context, tx *txn, accountID int64) error {
+	var base int64
+	if err := tx.QueryRowContext(ctx, `
+		SELECT max(a.last_turn, q.vtime) FROM accounts a, queue_state q WHERE a.id = ?`, accountID).Scan(&base); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `
+		WITH held AS (
+			SELECT id, row_number() OVER (ORDER BY created) AS n FROM pins
+			WHERE account_id = ? AND status = 'queued' AND retry_at = `+retryHeld+`)
+		UPDATE pins SET retry_at = 0, turn = ? + (SELECT n FROM held WHERE held.id = pins.id)
+		WHERE id IN (SELECT id FROM held)`, accountID, base)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE accounts SET last_turn = ? WHERE id = ?`, base+n, accountID)
+	return err
 }
 
 // SetAccountLimits sets the account's own limits; nil returns a limit to

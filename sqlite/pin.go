@@ -186,6 +186,24 @@ func countPending(ctx context.Context, tx *txn, accountID int64) (int64, error) 
 	return n, nil
 }
 
+// PurgePins deletes every request of the account and returns how many
+// there were.
+func (db *DB) PurgePins(ctx context.Context, accountID int64) (int, error) {
+	var n int64
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM pins WHERE account_id = ?`, accountID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge pins: %w", err)
+	}
+	return int(n), nil
+}
+
 // DeletePin deletes the account's request. Returns ENOTFOUND if there is
 // none, or if it belongs to another account.
 func (db *DB) DeletePin(ctx context.Context, accountID int64, id string) error {
@@ -218,7 +236,12 @@ func scanPin(row interface{ Scan(...any) error }) (*tack.PinRequest, error) {
 		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt); err != nil {
 		return nil, err
 	}
-	r.RetryAt, r.ProgressAt = timeOf(retryAt), timeOf(progressAt)
+	r.ProgressAt = timeOf(progressAt)
+	if retryAt < 0 {
+		r.Held = true // retryHeld
+	} else {
+		r.RetryAt = timeOf(retryAt)
+	}
 	if err := json.Unmarshal([]byte(origins), &r.Pin.Origins); err != nil {
 		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
 	}

@@ -31,32 +31,22 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 		if err := readyRetries(ctx, tx, now); err != nil {
 			return err
 		}
-		// PostgreSQL: FOR UPDATE SKIP LOCKED on both selects.
-		ids, err := queryStrings(ctx, tx, `
-			SELECT id FROM pins INDEXED BY pins_lease_idx
-			WHERE status = 'pinning' AND lease_until < ?
-			ORDER BY lease_until LIMIT ?`, now, n)
+		// PostgreSQL: FOR UPDATE SKIP LOCKED on both selects. Requests of
+		// blocked accounts are held instead of claimed, whichever way they
+		// came back to the queue.
+		ids, err := db.claimable(ctx, tx, `
+			SELECT p.id, 0, a.blocked FROM pins p INDEXED BY pins_lease_idx JOIN accounts a ON a.id = p.account_id
+			WHERE p.status = 'pinning' AND p.lease_until < ?
+			ORDER BY p.lease_until LIMIT ?`, now, n, nil)
 		if err != nil {
 			return err
 		}
 		var lastTurn int64
 		if len(ids) < n {
-			rows, err := tx.QueryContext(ctx, `
-				SELECT id, turn FROM pins INDEXED BY pins_ready_idx
-				WHERE status = 'queued' AND retry_at = 0
-				ORDER BY turn, created, id LIMIT ?`, n-len(ids))
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id, &lastTurn); err != nil {
-					return err
-				}
-				ids = append(ids, id)
-			}
-			if err := rows.Err(); err != nil {
+			if ids, err = db.claimable(ctx, tx, `
+				SELECT p.id, p.turn, a.blocked FROM pins p INDEXED BY pins_ready_idx JOIN accounts a ON a.id = p.account_id
+				WHERE p.status = 'queued' AND p.retry_at = 0
+				ORDER BY p.turn, p.created, p.id LIMIT ?`, nil, n-len(ids), &lastTurn, ids...); err != nil {
 				return err
 			}
 		}
@@ -97,6 +87,70 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	return pins, nil
 }
 
+// retryHeld, as a request's retry_at, holds a queued request of a blocked
+// account: neither ready (0) nor waiting for a time (> 0).
+const retryHeld = "-1"
+
+// claimable runs query (with arg, if not nil, and limit) for candidate
+// claims: rows of id, turn and whether the account is blocked. It holds
+// the requests of blocked accounts, which leaves them out of the query's
+// index, and asks again, a few times at most. It returns ids with the
+// claimable ones added; lastTurn, if not nil, is set to the last
+// claimable one's turn.
+func (db *DB) claimable(ctx context.Context, tx *txn, query string, arg any, limit int, lastTurn *int64, ids ...string) ([]string, error) {
+	args := []any{limit}
+	if arg != nil {
+		args = []any{arg, limit}
+	}
+	var found []string
+	for range 4 {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		var held []string
+		found = found[:0]
+		for rows.Next() {
+			var id string
+			var turn int64
+			var blocked bool
+			if err := rows.Scan(&id, &turn, &blocked); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if blocked {
+				held = append(held, id)
+				continue
+			}
+			found = append(found, id)
+			if lastTurn != nil {
+				*lastTurn = turn
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for _, id := range held {
+			if err := hold(ctx, tx, id); err != nil {
+				return nil, err
+			}
+		}
+		if len(held) == 0 {
+			break
+		}
+	}
+	return append(ids, found...), nil
+}
+
+// hold puts a request of a blocked account back in the queue, held.
+func hold(ctx context.Context, tx *txn, id string) error {
+	_, err := tx.ExecContext(ctx, `
+		UPDATE pins SET status = 'queued', retry_at = `+retryHeld+`, lease_owner = '', lease_until = 0, blocks = 0, bytes = 0
+		WHERE id = ?`, id)
+	return err
+}
+
 // maxReadyRetries is how many waiting requests one claim makes ready, so
 // that a claim costs the same however many retries fall due at once.
 const maxReadyRetries = 1000
@@ -135,8 +189,13 @@ func readyRetries(ctx context.Context, tx *txn, now int64) error {
 	for _, d := range dues {
 		var turn int64
 		if err := tx.QueryRowContext(ctx, `
-			UPDATE accounts SET last_turn = max(last_turn + 1, ?) WHERE id = ?
-			RETURNING last_turn`, vtime+1, d.accountID).Scan(&turn); err != nil {
+			UPDATE accounts SET last_turn = max(last_turn + 1, ?) WHERE id = ? AND NOT blocked
+			RETURNING last_turn`, vtime+1, d.accountID).Scan(&turn); errors.Is(err, sql.ErrNoRows) {
+			if err := hold(ctx, tx, d.id); err != nil {
+				return err
+			}
+			continue
+		} else if err != nil {
 			return fmt.Errorf("account %d: %w", d.accountID, err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE pins SET retry_at = 0, turn = ? WHERE id = ?`, turn, d.id); err != nil {

@@ -316,3 +316,67 @@ func testDeepPositions(t *testing.T, s tack.Store) {
 		t.Errorf("another account's first request: Position %d, want 2", theirs.Position)
 	}
 }
+
+func testBlockedHeld(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "oli@example.com")
+	b := MustCreateAccount(t, s, "pia@example.com")
+	pa := MustCreatePins(t, s, a.ID, "a", 4)
+	MustCreatePins(t, s, b.ID, "b", 2)
+	// Turns alternate: a-0, b-0 and a-1 are claimed, with leases that have
+	// run out (their worker died); a-1 then waits to retry, and is due.
+	if got := MustClaim(t, s, "w1", 3, time.Now().Add(-time.Second)); len(got) != 3 {
+		t.Fatalf("claimed %v", ids(got))
+	}
+	MustRetry(t, s, "w1", []string{pa[1].ID}, time.Now().Add(-time.Second), "later", tack.Progress{})
+
+	if err := s.SetAccountBlocked(t.Context(), a.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	r := checkStatus(t, s, a.ID, pa[2].ID, tack.StatusQueued)
+	if !r.Held || !strings.Contains(r.Info()["status_details"], "held: the account is blocked") {
+		t.Errorf("a blocked account's queued request: Held %v, details %q", r.Held, r.Info()["status_details"])
+	}
+	// Nothing of a's is claimed, however it came back to the queue.
+	got := MustClaim(t, s, "w2", 10, hour())
+	for _, r := range got {
+		if r.AccountID == a.ID {
+			t.Errorf("claimed %s of the blocked account", r.Pin.Name)
+		}
+	}
+	if want := []string{"b-0", "b-1"}; !slices.Equal(names(got), want) {
+		t.Errorf("claimed %v, want %v: b's expired claim, then its queued request", names(got), want)
+	}
+	for _, p := range pa {
+		if r := MustFindPin(t, s, a.ID, p.ID); r.Status != tack.StatusQueued || !r.Held {
+			t.Errorf("%s: %s, held %v; want queued and held", r.Pin.Name, r.Status, r.Held)
+		}
+	}
+
+	if err := s.SetAccountBlocked(t.Context(), a.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	got = MustClaim(t, s, "w2", 10, hour())
+	if want := []string{"a-0", "a-1", "a-2", "a-3"}; !slices.Equal(names(got), want) {
+		t.Errorf("after unblocking: claimed %v, want %v", names(got), want)
+	}
+
+	n, err := s.PurgePins(t.Context(), a.ID)
+	if err != nil || n != 4 {
+		t.Errorf("PurgePins = %d, %v; want 4", n, err)
+	}
+	if _, n := MustFindPins(t, s, tack.PinFilter{AccountID: a.ID, Statuses: allStatuses}); n != 0 {
+		t.Errorf("%d requests left after a purge", n)
+	}
+	if _, n := MustFindPins(t, s, tack.PinFilter{AccountID: b.ID, Statuses: allStatuses}); n != 2 {
+		t.Errorf("the other account has %d requests after a purge, want 2", n)
+	}
+}
+
+// names returns the names of pins.
+func names(pins []*tack.PinRequest) []string {
+	out := []string{}
+	for _, r := range pins {
+		out = append(out, r.Pin.Name)
+	}
+	return out
+}

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Queue/RetryProgress", testRetryProgress},
 		{"Queue/StatusCounts", testStatusCounts},
 		{"Queue/DeepPositions", testDeepPositions},
+		{"Queue/BlockedHeld", testBlockedHeld},
 		{"Limits/Pending", testLimitsPending},
 		{"Limits/Bytes", testLimitsBytes},
 

@@ -67,16 +67,17 @@ func (c *cli) close() {
 	}
 }
 
-// runAccount runs `tack account create|approve|deny|password|block|unblock|limits|list`.
+// runAccount runs `tack account create|approve|deny|password|block|unblock|limits|purge|list`.
 func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
-		return errors.New("usage: tack account create|approve|deny|password|block|unblock|limits|list --data DIR [--email E]")
+		return errors.New("usage: tack account create|approve|deny|password|block|unblock|limits|purge|list --data DIR [--email E]")
 	}
 	c := &cli{stdout: stdout}
 	fs := c.flags("tack account "+args[0], stderr)
 	approve := fs.Bool("approve", false, "give the new account pinning access at once (create)")
 	admin := fs.Bool("admin", false, "make the new account an operator (create)")
 	message := fs.String("message", "", "a message to the account with the decision, shown on its web pages (approve, deny)")
+	yes := fs.Bool("yes", false, "really delete every request of the account (purge)")
 	maxPending := fs.String("max-pending", "", "most queued plus pinning requests: a number, 0 for no limit, or default for the server's --max-pending (limits)")
 	maxBytes := fs.String("max-bytes", "", "most bytes of pinned DAGs: a size like 500GB, 0 for no limit, or default for the server's --max-bytes (limits)")
 	if err := parse(fs, args[1:], getenv, "data"); err != nil {
@@ -150,10 +151,32 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			if err := c.db.DeleteSessions(ctx, a.ID); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "account %s: blocked, signed out everywhere; its pins stay stored\n", a.Email)
+			fmt.Fprintf(stdout, "account %s: blocked, signed out everywhere; its queued requests are held until it is unblocked, its pins stay stored\n", a.Email)
 		} else {
 			fmt.Fprintf(stdout, "account %s: unblocked\n", a.Email)
 		}
+		return nil
+	case "purge":
+		a, err := c.account(ctx)
+		if err != nil {
+			return err
+		}
+		u, err := c.db.FindUsage(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		total := 0
+		for _, n := range u.Pins {
+			total += n
+		}
+		if !*yes {
+			return fmt.Errorf("account %s has %d pin requests: add --yes to delete them all", a.Email, total)
+		}
+		n, err := c.db.PurgePins(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "account %s: deleted %d pin requests; blocks no other pin needs are left for garbage collection\n", a.Email, n)
 		return nil
 	case "limits":
 		a, err := c.account(ctx)
@@ -204,7 +227,7 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		return w.Flush()
 	}
-	return fmt.Errorf("unknown account command %q: use create, approve, deny, password, block, unblock, limits or list", args[0])
+	return fmt.Errorf("unknown account command %q: use create, approve, deny, password, block, unblock, limits, purge or list", args[0])
 }
 
 // parseLimit reads a limit flag: "" keeps old, "default" is nil (the

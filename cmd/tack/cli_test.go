@@ -219,3 +219,24 @@ func TestAccountLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestAccountPurge(t *testing.T) {
+	dir, db := MustData(t)
+	MustRun(t, "account", "create", "--data", dir, "--email", "gone@example.com", "--approve")
+	MustRun(t, "account", "create", "--data", dir, "--email", "stays@example.com", "--approve")
+	gone, stays := MustFindAccount(t, db, "gone@example.com"), MustFindAccount(t, db, "stays@example.com")
+	storetest.MustCreatePins(t, db, gone.ID, "g", 5)
+	storetest.MustCreatePins(t, db, stays.ID, "s", 2)
+
+	if err := runFails(t, "", "account", "purge", "--data", dir, "--email", "gone@example.com"); !strings.Contains(err.Error(), "has 5 pin requests: add --yes") {
+		t.Errorf("purge without --yes: %v", err)
+	}
+	if out := MustRun(t, "account", "purge", "--data", dir, "--email", "gone@example.com", "--yes"); !strings.Contains(out, "deleted 5 pin requests") {
+		t.Errorf("purge: %q", out)
+	}
+	for acct, want := range map[int64]int{gone.ID: 0, stays.ID: 2} {
+		if _, n := storetest.MustFindPins(t, db, tack.PinFilter{AccountID: acct, Statuses: []tack.Status{tack.StatusQueued}}); n != want {
+			t.Errorf("account %d: %d requests, want %d", acct, n, want)
+		}
+	}
+}

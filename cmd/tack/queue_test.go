@@ -182,3 +182,51 @@ func TestPendingLimit(t *testing.T) {
 		t.Errorf("%d of 6 requests refused with a limit of 3 pending, want 3", refused)
 	}
 }
+
+// A blocked account's queued requests are held: the pinner claims none of
+// them, while other accounts' pins go on, and they are pinned once the
+// account is unblocked.
+func TestBlockedAccountHeld(t *testing.T) {
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.Fetches = 2 })
+	peer := testpeer.New(t)
+	origins := pinclient.PinOpts.WithOrigins(Origins(t, peer)...)
+	ctx := context.Background()
+	other := m.MustApprovedClient(t, "other@example.com")
+	blocked := &tack.Account{Email: "blocked@example.com", Access: tack.AccessApproved}
+	if err := m.DB.CreateAccount(ctx, blocked); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DB.SetAccountBlocked(ctx, blocked.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	// Its requests were queued before the block: stored directly, as the
+	// API refuses a blocked account.
+	var held []string
+	for _, root := range addSmallDAGs(t, peer, 10, 16<<10) {
+		r := &tack.PinRequest{AccountID: blocked.ID, Pin: tack.Pin{CID: root.String(), Origins: peer.Addrs()}, Key: tack.ContentKey(root)}
+		if err := m.DB.CreatePin(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, r.ID)
+	}
+	m.Pinner.Queued()
+	for _, id := range postAll(t, other, "other", addSmallDAGs(t, peer, 5, 16<<10), origins) {
+		WaitStatus(t, other, id, pinclient.StatusPinned, time.Minute)
+	}
+	for _, id := range held {
+		r, err := m.DB.FindPinByID(ctx, blocked.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != tack.StatusQueued || !r.Held {
+			t.Errorf("a blocked account's request: %s, held %v; want queued and held", r.Status, r.Held)
+		}
+	}
+	if err := m.DB.SetAccountBlocked(ctx, blocked.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	m.Pinner.Queued()
+	waitFor(t, time.Minute, "the unblocked account's pins", func() bool {
+		return countStatus(t, m, "blocked@example.com", tack.StatusPinned) == len(held)
+	})
+}

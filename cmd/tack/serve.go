@@ -33,13 +33,13 @@ type Main struct {
 	Config         Config
 	Stdout, Stderr io.Writer
 	Logger         *slog.Logger
-	DB            *sqlite.DB
-	Blocks        *blockstore.Local
-	Node          *node.Node
-	Pinner        *pinner.Pinner
-	Auth          *auth.Auth
-	AdminToken    string // set on the first start, when the admin account is created
-	AdminPassword string // the admin's web password, set with AdminToken
+	DB             *sqlite.DB
+	Blocks         *blockstore.Local
+	Node           *node.Node
+	Pinner         *pinner.Pinner
+	Auth           *auth.Auth
+	AdminToken     string // set on the first start, when the admin account is created
+	AdminPassword  string // the admin's web password, set with AdminToken
 
 	lock     *os.File
 	listener net.Listener
