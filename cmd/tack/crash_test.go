@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -161,4 +162,82 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// A migration killed halfway loses nothing: a tack process is killed with
+// SIGKILL while 8 clients post 400 small pins (some of them unfindable) and
+// it pins them; every request that was answered 202 is there after the
+// restart, and every findable one is pinned.
+func TestKillMidMigration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir, addr := tempData(t), freeAddr(t)
+	ctx := context.Background()
+	peer := testpeer.New(t)
+	roots := addSmallDAGs(t, peer, 400, 16<<10)
+	unfindable := map[cid.Cid]bool{}
+	for i := 25; i < len(roots); i += 100 {
+		roots[i] = testpeer.RandomRawCID(t)
+		unfindable[roots[i]] = true
+	}
+	flags := []string{"--rate-limit", "off", "--pin-stall", "1s", "--pin-retry", "500ms"}
+	proc := startProcess(t, bin, dir, addr, flags...)
+	c := pinclient.NewClient("http://"+addr, readToken(t, dir))
+	waitUp(t, c)
+	origins := pinclient.PinOpts.WithOrigins(Origins(t, peer)...)
+
+	var mu sync.Mutex
+	accepted := map[string]cid.Cid{}
+	work := make(chan cid.Cid)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for root := range work {
+				ps, err := c.Add(ctx, root, origins)
+				if err != nil {
+					continue // the process was killed: this one was never accepted
+				}
+				mu.Lock()
+				accepted[ps.GetRequestId()] = root
+				mu.Unlock()
+			}
+		})
+	}
+	for i, root := range roots {
+		if i == len(roots)/2 {
+			// Half posted, some pinned, some fetching: kill.
+			waitFor(t, time.Minute, "some pins", func() bool {
+				_, n, err := c.LsBatchSync(ctx, pinclient.PinOpts.FilterStatus(pinclient.StatusPinned), pinclient.PinOpts.Limit(1))
+				return err == nil && n > 20
+			})
+			if err := proc.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			proc.Wait()
+			proc = startProcess(t, bin, dir, addr, flags...)
+			waitUp(t, c)
+		}
+		work <- root
+	}
+	close(work)
+	wg.Wait()
+	if len(accepted) < len(roots)/2 {
+		t.Fatalf("only %d of %d requests accepted", len(accepted), len(roots))
+	}
+	for id, root := range accepted {
+		want := pinclient.StatusPinned
+		if unfindable[root] {
+			ps, err := c.GetStatusByID(ctx, id)
+			if err != nil {
+				t.Fatalf("accepted request %s lost: %v", id, err)
+			}
+			if s := ps.GetStatus(); s != pinclient.StatusQueued && s != pinclient.StatusPinning {
+				t.Errorf("unfindable %s: %s, want it still being tried", id, s)
+			}
+			continue
+		}
+		WaitStatus(t, c, id, want, time.Minute)
+	}
 }
