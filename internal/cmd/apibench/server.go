@@ -56,7 +56,7 @@ func StartServer(ctx context.Context, bin, dir string, extra []string) (*Server,
 	}
 	s := &Server{URL: "http://" + addr, PProfURL: "http://" + pprofAddr + "/debug/pprof/", LogPath: filepath.Join(dir, "serve.log"), Bin: bin}
 	s.Args = append([]string{"serve", "--data", dataDir(dir), "--listen", addr,
-		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", "none", "--dht", "off", "--workers", "1",
+		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", "none", "--dht", "off", "--fetches", "1",
 		"--rate-limit", "off", "--pprof", pprofAddr}, extra...)
 	if s.log, err = os.Create(s.LogPath); err != nil {
 		return nil, err
