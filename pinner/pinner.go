@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/boxo/exchange"
@@ -48,7 +49,10 @@ type Config struct {
 	// the request steps aside: it goes back to the queue to be tried again
 	// after a delay that doubles with each attempt, from RetryMin to
 	// RetryMax (defaults 1m, 1m and 1h).
-	Stall    time.Duration
+	Stall time.Duration
+	// Yield is how long an attempt that has received nothing may hold a
+	// fetch while every fetch is taken and requests wait (default 5s).
+	Yield    time.Duration
 	RetryMin time.Duration
 	RetryMax time.Duration
 	// Timeout is how long a request may go without progress, over all its
@@ -80,6 +84,7 @@ func (c *Config) setDefaults() {
 	def(&c.Renew, 2*time.Second)
 	def(&c.Poll, time.Second)
 	def(&c.Stall, time.Minute)
+	def(&c.Yield, 5*time.Second)
 	def(&c.RetryMin, time.Minute)
 	def(&c.RetryMax, time.Hour)
 	def(&c.Timeout, 24*time.Hour)
@@ -111,6 +116,10 @@ type Pinner struct {
 	cfg    Config
 	log    *slog.Logger
 	wake   chan struct{}
+
+	// waiting says that requests may be waiting for a fetch: the last
+	// claim filled its batch, or the API has queued one since.
+	waiting atomic.Bool
 
 	mu     sync.Mutex
 	jobs   map[string]*job // by content key
@@ -150,18 +159,37 @@ func New(store tack.PinStore, bs Walker, net Network, sync func(context.Context)
 	if bs.Budget == nil {
 		bs.Budget = NewBudget(cfg.Budget)
 	}
+	if bs.Yield <= 0 {
+		bs.Yield = cfg.Yield
+	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pinner{
+	p := &Pinner{
 		store: store, net: net, walker: bs, sync: sync, owner: owner, cfg: cfg, log: log,
 		wake: make(chan struct{}, 1),
 		jobs: map[string]*job{},
 	}
+	if p.walker.Crowded == nil {
+		p.walker.Crowded = p.crowded
+	}
+	return p
+}
+
+// crowded reports whether every fetch is taken while requests may be
+// waiting for one.
+func (p *Pinner) crowded() bool {
+	if !p.waiting.Load() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.jobs) >= p.cfg.Fetches
 }
 
 // Queued wakes the pinner to claim new requests.
 func (p *Pinner) Queued() {
+	p.waiting.Store(true)
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -241,13 +269,20 @@ func (p *Pinner) claim(ctx context.Context, wg *sync.WaitGroup) {
 			p.attach(ctx, wg, r)
 		}
 		if len(reqs) < n {
-			return // the queue is empty
+			p.waiting.Store(false) // the queue is empty, for now
+			return
 		}
+		p.waiting.Store(true)
 	}
 }
 
 // notify wakes the claim loop.
-func (p *Pinner) notify() { p.Queued() }
+func (p *Pinner) notify() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
 
 // attach adds a claimed request to the fetch of its DAG, starting one if
 // none runs.

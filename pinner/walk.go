@@ -57,6 +57,13 @@ type Walker struct {
 	// Stall is how long the walk may go without receiving a block before it
 	// gives up with a *StallError.
 	Stall time.Duration
+	// Yield, with Crowded, lets a walk that has received nothing from the
+	// network give way sooner: after Yield, if Crowded says that other
+	// requests wait for a fetch, it gives up with a *StallError too. A DAG
+	// whose provider cannot be found then holds no fetch that content
+	// someone has could use.
+	Yield   time.Duration
+	Crowded func() bool
 	// Writers is how many goroutines store blocks. Storing runs beside the
 	// fetch, so that a slow disk never holds up bitswap's receive path.
 	Writers int
@@ -80,11 +87,17 @@ func (e StorageError) Unwrap() error { return e.Err }
 // peer that has the blocks was found, or the peers that had them left.
 // Nothing is wrong with the DAG: the walk can be tried again later.
 type StallError struct {
-	After  time.Duration // the walker's Stall
+	After  time.Duration // the walker's Stall, or Yield
 	Blocks int64         // blocks the walk had stored or found
+	// Yielded says that the walk gave way to waiting requests before its
+	// Stall.
+	Yielded bool
 }
 
 func (e *StallError) Error() string {
+	if e.Yielded {
+		return fmt.Sprintf("no provider found yet: no peer sent a block within %s, and other requests were waiting", e.After)
+	}
 	if e.Blocks == 0 {
 		return fmt.Sprintf("no provider found yet: no peer sent the root block within %s", e.After)
 	}
@@ -164,7 +177,8 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 	received := make(chan blocks.Block, window)
 	var (
 		batch   []blocks.Block
-		tick    = time.NewTicker(w.stall() / 10)
+		tick    = time.NewTicker(w.tick())
+		started = time.Now()
 		missing []cid.Cid
 	)
 	defer tick.Stop()
@@ -269,11 +283,23 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 			if time.Since(p.LastBlock()) > w.stall() {
 				return &StallError{After: w.stall(), Blocks: p.Blocks.Load()}
 			}
+			if w.Crowded != nil && w.Yield > 0 && p.net.Load() == 0 && time.Since(started) > w.Yield && w.Crowded() {
+				return &StallError{After: w.Yield, Blocks: p.Blocks.Load(), Yielded: true}
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 	return flush()
+}
+
+// tick is how often the walk checks for a stall.
+func (w *Walker) tick() time.Duration {
+	d := min(w.stall()/10, time.Second)
+	if w.Yield > 0 {
+		d = min(d, w.Yield/4)
+	}
+	return max(d, time.Millisecond)
 }
 
 func (w *Walker) stall() time.Duration {

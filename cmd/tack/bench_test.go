@@ -22,6 +22,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/internal/testpeer"
+	"github.com/tack-ipfs/tack/sqlite"
 )
 
 // pinBenchDAGs are the files the pin benchmarks pin: the two, and
@@ -362,5 +363,96 @@ func BenchmarkManyPinsKubo(b *testing.B) {
 		b.StopTimer()
 	}
 	b.ReportMetric(pins/secs, "pins/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkFairness measures what one account's backlog costs another: a
+// tack process holds 100,000 queued requests of account A, half of them for
+// content nobody has and half for one-block DAGs its peer holds, while it
+// works through them; then the admin account posts 10 new pins, and the
+// benchmark reports the seconds until all 10 are pinned.
+//
+//	go test ./cmd/tack -run '^$' -bench Fairness -benchtime 1x
+func BenchmarkFairness(b *testing.B) {
+	const backlog = 100_000
+	bin := buildBinary(b)
+	peer := testpeer.New(b)
+	ctx := context.Background()
+	findable := addSmallDAGs(b, peer, backlog/2, 1<<10)
+	var worst, total float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dir, addr := tempData(b), freeAddr(b)
+		proc := startProcess(b, bin, dir, addr, append([]string{"--rate-limit", "off"}, benchFlags()...)...)
+		admin := pinclient.NewClient("http://"+addr, readToken(b, dir))
+		waitUp(b, admin)
+
+		// A's backlog goes straight into the store, from this process,
+		// while the server runs: SQLite takes writers from both.
+		db, err := sqlite.Open(ctx, filepath.Join(dir, "tack.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := &tack.Account{Email: "backlog@example.com", Access: tack.AccessApproved}
+		if err := db.CreateAccount(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+		work := make(chan cid.Cid)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for root := range work {
+					r := &tack.PinRequest{AccountID: a.ID, Pin: tack.Pin{CID: root.String(), Origins: peer.Addrs()}, Key: tack.ContentKey(root)}
+					if err := db.CreatePin(ctx, r); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+		for j := range backlog {
+			if j%2 == 0 {
+				work <- findable[j/2]
+			} else {
+				work <- testpeer.RandomRawCID(b)
+			}
+		}
+		close(work)
+		wg.Wait()
+		db.Close()
+
+		mine := addSmallDAGs(b, peer, 10, 64<<10)
+		b.StartTimer()
+		start := time.Now()
+		var ids []string
+		for _, root := range mine {
+			ps, err := admin.Add(ctx, root, pinclient.PinOpts.WithOrigins(Origins(b, peer)...))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, ps.GetRequestId())
+		}
+		for _, id := range ids {
+			for {
+				ps, err := admin.GetStatusByID(ctx, id)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if ps.GetStatus() == pinclient.StatusPinned {
+					break
+				}
+				if time.Since(start) > 5*time.Minute {
+					b.Fatalf("not pinned after 5 minutes: %v", ps.GetInfo())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		secs := time.Since(start).Seconds()
+		b.StopTimer()
+		worst, total = max(worst, secs), total+secs
+		proc.Process.Kill()
+		proc.Wait()
+	}
+	b.ReportMetric(total/float64(b.N), "s-to-pin-10")
+	b.ReportMetric(worst, "worst-s")
 	b.ReportMetric(0, "ns/op")
 }

@@ -30,6 +30,7 @@ type Config struct {
 	Fetches             int           // --fetches: DAGs fetched at once
 	PinTimeout          time.Duration // --pin-timeout: a request without progress for this long, over all attempts, fails
 	PinStall            time.Duration // --pin-stall: an attempt that receives no block for this long steps aside
+	PinYield            time.Duration // --pin-yield: an attempt that received nothing gives way this soon when requests wait
 	PinRetry            time.Duration // --pin-retry: the first delay before a request that stepped aside is tried again
 	PinMaxTime          time.Duration // --pin-max-time: a fetch still running after this long fails
 	MaxPending          int64         // --max-pending: default cap on an account's queued plus pinning requests
@@ -54,6 +55,7 @@ func DefaultConfig() Config {
 		Fetches:    256,
 		PinTimeout: 24 * time.Hour,
 		PinStall:   time.Minute,
+		PinYield:   5 * time.Second,
 		PinRetry:   time.Minute,
 		PinMaxTime: 24 * time.Hour,
 		MaxPending: 1_000_000,
@@ -128,6 +130,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.Fetches, "fetches", c.Fetches, "DAGs fetched at once (they share one budget of blocks in flight)")
 	fs.DurationVar(&c.PinTimeout, "pin-timeout", c.PinTimeout, "a pin fails after this long without progress, over all its attempts")
 	fs.DurationVar(&c.PinStall, "pin-stall", c.PinStall, "an attempt that receives no block for this long steps aside and is tried again later")
+	fs.DurationVar(&c.PinYield, "pin-yield", c.PinYield, "while every fetch is taken and requests wait, an attempt that has received no block gives way after this long")
 	fs.DurationVar(&c.PinRetry, "pin-retry", c.PinRetry, "the first delay before a request that stepped aside is tried again; it doubles with each attempt, up to 1h")
 	fs.Int64Var(&c.MaxPending, "max-pending", c.MaxPending, "an account's queued plus pinning requests, unless the operator set its own (0: no limit)")
 	fs.Var(sizeFlag{&c.MaxBytes}, "max-bytes", "bytes of an account's pinned DAGs, like 500GB or 2TiB, unless the operator set its own (0: no limit)")
@@ -184,8 +187,8 @@ func (c *Config) finish(bootstrapSet bool) error {
 	if c.Fetches < 1 {
 		return fmt.Errorf("--fetches must be at least 1")
 	}
-	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 || c.PinStall <= 0 || c.PinRetry <= 0 {
-		return fmt.Errorf("--pin-timeout, --pin-stall, --pin-retry and --pin-max-time must be positive durations, like 1m or 24h")
+	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 || c.PinStall <= 0 || c.PinYield <= 0 || c.PinRetry <= 0 {
+		return fmt.Errorf("--pin-timeout, --pin-stall, --pin-yield, --pin-retry and --pin-max-time must be positive durations, like 5s or 24h")
 	}
 	if c.MaxPending < 0 || c.MaxBytes < 0 {
 		return fmt.Errorf("--max-pending and --max-bytes cannot be negative: 0 means no limit")

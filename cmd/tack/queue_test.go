@@ -230,3 +230,24 @@ func TestBlockedAccountHeld(t *testing.T) {
 		return countStatus(t, m, "blocked@example.com", tack.StatusPinned) == len(held)
 	})
 }
+
+// While every fetch is taken by content nobody has and requests wait, the
+// fetches that have received nothing give way after --pin-yield, long
+// before --pin-stall: another account's findable pins go through.
+func TestUnfindableBacklogGivesWay(t *testing.T) {
+	m := MustOpenMain(t, tempData(t), func(c *Config) {
+		c.Fetches = 4
+		c.PinStall, c.PinYield, c.PinRetry = time.Hour, 300*time.Millisecond, time.Hour
+	})
+	peer := testpeer.New(t)
+	a := m.MustApprovedClient(t, "lost@example.com")
+	b := m.MustApprovedClient(t, "found@example.com")
+	var lost []cid.Cid
+	for range 40 {
+		lost = append(lost, testpeer.RandomRawCID(t))
+	}
+	postAll(t, a, "lost", lost)
+	for _, id := range postAll(t, b, "found", addSmallDAGs(t, peer, 5, 16<<10), pinclient.PinOpts.WithOrigins(Origins(t, peer)...)) {
+		WaitStatus(t, b, id, pinclient.StatusPinned, time.Minute)
+	}
+}
