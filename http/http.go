@@ -129,7 +129,11 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	status, reason := ErrorStatus(code)
 	details := tack.ErrorMessage(err)
 	if status == http.StatusInternalServerError {
-		s.logger().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		// A client that went away cancels the request's store calls: that
+		// is no fault of the server's, and nobody reads the answer.
+		if r.Context().Err() == nil {
+			s.logger().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 		details = "internal error"
 	}
 	switch status {

@@ -167,7 +167,7 @@ func (s *Server) delegates() []string {
 // their status_details. Without it they still say they are queued, so a
 // failure is logged rather than answered.
 func (s *Server) queuePositions(r *http.Request, reqs ...*tack.PinRequest) {
-	if err := s.Store.QueuePositions(r.Context(), reqs); err != nil {
+	if err := s.Store.QueuePositions(r.Context(), reqs); err != nil && r.Context().Err() == nil {
 		s.logger().Error("finding queue positions", "err", err)
 	}
 }

@@ -76,8 +76,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	// Keep connections, and the statements prepared on them, instead of
-	// closing all but two after each burst of reads.
+	// closing all but two after each burst of reads; and bound them, since
+	// each holds its own page cache: reads beyond the bound wait.
 	sdb.SetMaxIdleConns(16)
+	sdb.SetMaxOpenConns(maxConns)
 	db := &DB{db: sdb, writeSem: make(chan struct{}, 1), Now: time.Now}
 	if err := db.migrate(ctx); err != nil {
 		sdb.Close()
@@ -130,6 +132,9 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 		return err
 	})
 }
+
+// maxConns bounds the connections to the database file.
+const maxConns = 32
 
 // maxGroupCommit is how many waiting writes one transaction commits.
 const maxGroupCommit = 128

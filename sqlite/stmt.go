@@ -16,34 +16,56 @@ const maxCachedStatements = 512
 // third of the cost of a short write here, and more for statements on pins,
 // whose triggers SQLite compiles into every statement that fires them.
 type stmtCache struct {
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	mu        sync.Mutex
+	m         map[string]*sql.Stmt
+	preparing map[string]bool
+	closed    bool
 }
 
-// get returns the statement prepared for query, preparing it on first use,
-// or nil if it is not to be cached: several statements in one string, or
-// a full cache.
-func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) *sql.Stmt {
+// get returns the statement prepared for query, or nil if it is not to be
+// cached (several statements in one string, or a full cache) or not
+// prepared yet. With wait it prepares a missing one before it returns;
+// without, it prepares it in the background: a caller inside a
+// transaction holds a connection, and preparing on the pool takes another,
+// so waiting there could deadlock once every connection is in a
+// transaction.
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string, wait bool) *sql.Stmt {
 	if strings.Contains(query, ";") {
 		return nil
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
+	st, ok := c.m[query]
+	if ok || len(c.m) >= maxCachedStatements || c.preparing[query] {
+		c.mu.Unlock()
 		return st
 	}
-	if len(c.m) >= maxCachedStatements {
-		return nil
+	if c.preparing == nil {
+		c.preparing = map[string]bool{}
 	}
-	st, err := db.PrepareContext(context.WithoutCancel(ctx), query)
-	if err != nil {
-		return nil // the caller runs it unprepared and reports the error
+	c.preparing[query] = true
+	c.mu.Unlock()
+	prepare := func() *sql.Stmt {
+		st, err := db.PrepareContext(context.WithoutCancel(ctx), query)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.preparing, query)
+		if err != nil || c.closed {
+			if st != nil {
+				st.Close()
+			}
+			return nil // the caller runs it unprepared and reports any error
+		}
+		if c.m == nil {
+			c.m = map[string]*sql.Stmt{}
+		}
+		c.m[query] = st
+		return st
 	}
-	if c.m == nil {
-		c.m = map[string]*sql.Stmt{}
+	if wait {
+		return prepare()
 	}
-	c.m[query] = st
-	return st
+	go prepare()
+	return nil
 }
 
 // close closes every cached statement.
@@ -53,7 +75,7 @@ func (c *stmtCache) close() {
 	for _, st := range c.m {
 		st.Close()
 	}
-	c.m = nil
+	c.m, c.closed = nil, true
 }
 
 // txn runs statements in a transaction, or on the pool when Tx is nil,
@@ -68,7 +90,7 @@ type txn struct {
 func (db *DB) pool() *txn { return &txn{db: db} }
 
 func (t *txn) stmt(ctx context.Context, query string) *sql.Stmt {
-	st := t.db.stmts.get(ctx, t.db.db, query)
+	st := t.db.stmts.get(ctx, t.db.db, query, t.Tx == nil)
 	if st != nil && t.Tx != nil {
 		st = t.Tx.StmtContext(ctx, st)
 	}
