@@ -1,10 +1,14 @@
 package tack
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 
+	"github.com/ipfs/boxo/verifcid"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multicodec"
+	"github.com/multiformats/go-multihash"
 )
 
 // Codecs tack accepts, anywhere in a DAG.
@@ -26,8 +30,50 @@ func CodecName(codec uint64) string {
 	return multicodec.Code(codec).String()
 }
 
+// MaxIdentitySize is the most data an identity CID (multihash 0x00, which
+// carries its block inline instead of a hash of it) may hold: 128 bytes,
+// the largest --inline-limit Kubo's `ipfs add --inline` accepts and the
+// limit of boxo's verifcid, which Kubo applies to every CID it fetches.
+const MaxIdentitySize = verifcid.DefaultMaxIdentityDigestSize
+
+// MaxCIDLength is the longest cid string ParseCID reads, in bytes. Every
+// CID that CheckHash accepts is at most 136 bytes long, which is 1,089
+// characters in the longest multibase (base2); anything longer is refused
+// before it is decoded.
+const MaxCIDLength = 2048
+
+// CheckHash reports why tack refuses the multihash of a CID, or nil: the
+// rules boxo's verifcid makes Kubo apply to every CID it fetches. An
+// identity CID may inline at most MaxIdentitySize bytes; any other hash
+// must be one Kubo accepts (sha2, sha3, blake2b/s from 160 bits, blake3,
+// keccak, sha1 for git, …) with a digest of 20 to 128 bytes, so that a
+// block can be checked against it.
+func CheckHash(c cid.Cid) error {
+	err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c)
+	if err == nil {
+		return nil
+	}
+	p := c.Prefix()
+	name := multihash.Codes[p.MhType]
+	if name == "" {
+		name = fmt.Sprintf("0x%x", p.MhType)
+	}
+	switch {
+	case p.MhType == multihash.IDENTITY:
+		return fmt.Errorf("it is an identity CID with %d bytes of data inline; tack accepts at most %d, the most `ipfs add --inline-limit` allows", p.MhLength, MaxIdentitySize)
+	case errors.Is(err, verifcid.ErrPossiblyInsecureHashFunction):
+		return fmt.Errorf("its hash function %s is not accepted: tack accepts the hash functions Kubo does, such as sha2-256", name)
+	case errors.Is(err, verifcid.ErrDigestTooSmall):
+		return fmt.Errorf("its %s digest is %d bytes, too short to check a block against; tack accepts %d to %d bytes", name, p.MhLength, verifcid.DefaultMinDigestSize, verifcid.DefaultMaxDigestSize)
+	case errors.Is(err, verifcid.ErrDigestTooLarge):
+		return fmt.Errorf("its %s digest is %d bytes; tack accepts %d to %d bytes", name, p.MhLength, verifcid.DefaultMinDigestSize, verifcid.DefaultMaxDigestSize)
+	}
+	return err
+}
+
 // ParseCID parses the cid of a Pin and checks that tack can pin it: it must
-// be a CID (not a path or an IPNS name) of an accepted codec.
+// be a CID (not a path or an IPNS name) of an accepted codec, no longer
+// than MaxCIDLength, whose hash CheckHash accepts.
 func ParseCID(s string) (cid.Cid, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -35,6 +81,9 @@ func ParseCID(s string) (cid.Cid, error) {
 	}
 	if strings.HasPrefix(s, "/ipns/") || strings.HasPrefix(s, "ipns://") {
 		return cid.Undef, Errorf(EINVALID, "pinning IPNS names is not supported: resolve the name and pin the CID it points to")
+	}
+	if len(s) > MaxCIDLength {
+		return cid.Undef, Errorf(EINVALID, "cid is %d characters long; no CID tack accepts is longer than %d (an identity CID holds at most %d bytes inline)", len(s), MaxCIDLength, MaxIdentitySize)
 	}
 	c, err := cid.Decode(s)
 	if err != nil {
@@ -46,6 +95,9 @@ func ParseCID(s string) (cid.Cid, error) {
 	}
 	if !CodecAllowed(codec) {
 		return cid.Undef, Errorf(EINVALID, "IPLD codec not supported: %s; tack accepts raw, dag-pb, dag-cbor and dag-json", CodecName(codec))
+	}
+	if err := CheckHash(c); err != nil {
+		return cid.Undef, Errorf(EINVALID, "cid %s is refused: %v", truncate(s, 100), err)
 	}
 	return c, nil
 }

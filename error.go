@@ -15,6 +15,7 @@ const (
 	ECONFLICT     = "conflict"     // the object already exists: 409
 	EQUOTA        = "quota"        // over one of the account's limits: 409 INSUFFICIENT_FUNDS
 	ETOOLARGE     = "too_large"    // request body over the limit: 413
+	ETIMEOUT      = "timeout"      // request body still arriving after the time allowed: 408
 	ERATELIMITED  = "rate_limited" // too many requests: 429
 	EINTERNAL     = "internal"     // anything unexpected: 500
 	EUNAVAILABLE  = "unavailable"  // shutting down or overloaded: 503

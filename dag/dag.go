@@ -16,6 +16,7 @@ import (
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	"github.com/ipld/go-ipld-prime/node/basicnode"
 	"github.com/multiformats/go-multicodec"
+	"github.com/multiformats/go-multihash"
 
 	"github.com/tack-ipfs/tack"
 )
@@ -33,6 +34,25 @@ func Check(b blocks.Block) error {
 		return fmt.Errorf("block %s is %d bytes; tack accepts blocks of at most %d bytes (2 MiB)", c, n, tack.MaxBlockSize)
 	}
 	return nil
+}
+
+// Inline returns the block an identity CID (multihash 0x00) carries in
+// itself, and true; for any other CID it returns false. The block is
+// never fetched or stored: whoever holds the CID holds the block. Its
+// codec is the CID's, so Check and Links apply to it as to any block.
+func Inline(c cid.Cid) (blocks.Block, bool) {
+	if c.Prefix().MhType != multihash.IDENTITY {
+		return nil, false
+	}
+	dm, err := multihash.Decode(c.Hash())
+	if err != nil {
+		return nil, false // a decoded CID holds a valid multihash
+	}
+	b, err := blocks.NewBlockWithCid(dm.Digest, c)
+	if err != nil {
+		return nil, false
+	}
+	return b, true
 }
 
 // Links returns the CIDs a block links to, in the order they appear, for

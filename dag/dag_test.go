@@ -220,3 +220,39 @@ func BenchmarkLinks(b *testing.B) {
 		}
 	})
 }
+
+// An identity CID carries its block: Inline returns it, with its links,
+// and Check and Links treat it as any block of its codec.
+func TestInline(t *testing.T) {
+	identity := func(codec multicodec.Code, data []byte) cid.Cid {
+		t.Helper()
+		c, err := cid.V1Builder{Codec: uint64(codec), MhType: multihash.IDENTITY}.Sum(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	leaves := rawCids(t, 3)
+	cbor := blockstoretest.MustNodeBlock(t, multicodec.DagCbor, nested(t, leaves)).RawData()
+
+	b, ok := dag.Inline(identity(multicodec.DagCbor, cbor))
+	if !ok || !bytes.Equal(b.RawData(), cbor) {
+		t.Fatalf("Inline = %v, %v; want the dag-cbor block", b, ok)
+	}
+	if err := dag.Check(b); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := dag.Links(b); err != nil || len(got) != 3 || !got[0].Equals(leaves[0]) {
+		t.Fatalf("Links of an inline block = %v, %v; want the 3 leaves", got, err)
+	}
+
+	if b, ok := dag.Inline(identity(multicodec.Raw, nil)); !ok || len(b.RawData()) != 0 {
+		t.Fatalf("Inline of bafkqaaa = %v, %v; want an empty raw block", b, ok)
+	}
+	if b, ok := dag.Inline(identity(multicodec.GitRaw, []byte("blob 0\x00"))); !ok || dag.Check(b) == nil {
+		t.Fatalf("Inline of a git-raw identity CID = %v, %v; want a block that Check refuses", b, ok)
+	}
+	if _, ok := dag.Inline(leaves[0]); ok {
+		t.Fatal("Inline of a sha2-256 CID returned a block")
+	}
+}

@@ -19,6 +19,10 @@ import (
 // POST /pins/{requestid} accept; a larger one gets 413.
 const MaxBodyBytes = 64 << 10
 
+// DefaultBodyTimeout is the default Server.BodyTimeout: 64 KiB take 30
+// seconds at about 2 KiB/s.
+const DefaultBodyTimeout = 30 * time.Second
+
 // Server serves the Pinning Service API. Set its fields, then serve
 // Handler(). A Server must not be copied after first use.
 type Server struct {
@@ -46,6 +50,14 @@ type Server struct {
 	// QueueWait is how long a request waits for a slot. Zero means
 	// DefaultQueueWait.
 	QueueWait time.Duration
+	// BodyTimeout is how long a request's body may take to arrive, from
+	// when its headers have: a body still arriving then gets 408 and the
+	// connection is closed, so that clients sending a byte now and then
+	// cannot hold connections. It covers every route, the web pages' too;
+	// a route that takes larger bodies sets its own deadline with
+	// http.ResponseController.SetReadDeadline. Zero means
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
 
 	limiters limiterSet
 	inflight *inflight
@@ -53,7 +65,7 @@ type Server struct {
 
 // Handler returns the HTTP handler of the API: the five /pins routes, a JSON
 // 404 for unknown paths and a JSON 405 for wrong methods, all behind panic
-// recovery. Each mount function, if given, registers more routes on the same
+// recovery and BodyTimeout. Each mount function, if given, registers more routes on the same
 // mux (the web pages): Go 1.22 pattern precedence lets patterns such as
 // "GET /{$}" or "GET /tokens" coexist with the catch-all 404 on "/".
 //
@@ -80,7 +92,7 @@ func (s *Server) Handler(mount ...func(mux *http.ServeMux)) http.Handler {
 	for _, m := range mount {
 		m(mux)
 	}
-	return s.recoverPanics(mux)
+	return s.recoverPanics(s.bodyDeadline(mux))
 }
 
 // Failure is the Pinning Service API's error body.
@@ -107,6 +119,7 @@ var errorStatus = map[string]struct {
 	tack.ECONFLICT:     {http.StatusConflict, "CONFLICT"},
 	tack.EQUOTA:        {http.StatusConflict, "INSUFFICIENT_FUNDS"},
 	tack.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"},
+	tack.ETIMEOUT:      {http.StatusRequestTimeout, "REQUEST_TIMEOUT"},
 	tack.ERATELIMITED:  {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
 	tack.EUNAVAILABLE:  {http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE"},
 	tack.EINTERNAL:     {http.StatusInternalServerError, "INTERNAL_SERVER_ERROR"},

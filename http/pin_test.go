@@ -9,6 +9,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multibase"
+	mh "github.com/multiformats/go-multihash"
 	"github.com/tack-ipfs/tack"
 	tackhttp "github.com/tack-ipfs/tack/http"
 )
@@ -24,6 +25,15 @@ func TestParsePin(t *testing.T) {
 	ipns := MustCID(t, cid.Libp2pKey, "k")
 	gitRaw := MustCID(t, 0x78, "git")
 	b36 := MustEncode(t, raw, multibase.Base36)
+	// Identity CIDs carry their data inline, as `ipfs add --inline` makes
+	// them; tack takes up to 128 bytes, Kubo's largest --inline-limit.
+	inline := func(codec uint64, n int) cid.Cid {
+		return MustHashCID(t, codec, mh.IDENTITY, []byte(strings.Repeat("x", n)))
+	}
+	inline128 := inline(cid.DagCBOR, 128)
+	inline128raw := inline(cid.Raw, 128)
+	inline128base2 := MustEncode(t, inline128raw, multibase.Base2)
+	huge := inline(cid.Raw, 37_500).String()
 
 	origins := func(n int) string {
 		var o []string
@@ -63,6 +73,10 @@ func TestParsePin(t *testing.T) {
 		{name: "1000 meta keys", body: `{"cid":"` + raw.String() + `","meta":` + meta(1000) + `}`, wantCID: raw},
 		{name: "name 255 bytes", body: `{"cid":"` + raw.String() + `","name":"` + strings.Repeat("é", 127) + `a"}`,
 			want: tack.Pin{CID: raw.String(), Name: strings.Repeat("é", 127) + "a"}, wantCID: raw},
+		{name: "identity", body: `{"cid":"bafkqaatine"}`, want: tack.Pin{CID: "bafkqaatine"}, wantCID: MustHashCID(t, cid.Raw, mh.IDENTITY, []byte("hi"))},
+		{name: "identity 128 bytes", body: `{"cid":"` + inline128.String() + `"}`, wantCID: inline128},
+		{name: "identity 128 bytes in base2", body: `{"cid":"` + inline128base2 + `"}`, want: tack.Pin{CID: inline128base2}, wantCID: inline128raw},
+		{name: "identity empty", body: `{"cid":"bafkqaaa"}`, wantCID: inline(cid.Raw, 0)},
 		{name: "whitespace around body", body: "\n {\"cid\":\"" + raw.String() + "\"} \n", want: tack.Pin{CID: raw.String()}, wantCID: raw},
 
 		{name: "empty body", body: "", wantCode: tack.EINVALID, wantErr: "must be a JSON Pin object"},
@@ -80,6 +94,12 @@ func TestParsePin(t *testing.T) {
 		{name: "cid ipns path", body: `{"cid":"/ipns/example.com"}`, wantCode: tack.EINVALID, wantErr: "pinning IPNS names is not supported"},
 		{name: "cid ipns key", body: `{"cid":"` + MustEncode(t, ipns, multibase.Base36) + `"}`, wantCode: tack.EINVALID, wantErr: "libp2p-key"},
 		{name: "cid unsupported codec", body: `{"cid":"` + gitRaw.String() + `"}`, wantCode: tack.EINVALID, wantErr: "IPLD codec not supported: git-raw"},
+		{name: "identity 129 bytes", body: `{"cid":"` + inline(cid.Raw, 129).String() + `"}`, wantCode: tack.EINVALID, wantErr: "an identity CID with 129 bytes of data inline; tack accepts at most 128"},
+		{name: "identity 60,000 characters", body: `{"cid":"` + huge + `"}`, wantCode: tack.EINVALID, wantErr: "cid is " + strconv.Itoa(len(huge)) + " characters long"},
+		{name: "identity unsupported codec", body: `{"cid":"` + inline(0x78, 10).String() + `"}`, wantCode: tack.EINVALID, wantErr: "IPLD codec not supported: git-raw"},
+		{name: "digest truncated", body: `{"cid":"` + MustHashCID(t, cid.Raw, mh.SHA2_256, make([]byte, 8)).String() + `"}`, wantCode: tack.EINVALID, wantErr: "sha2-256 digest is 8 bytes"},
+		{name: "digest oversized", body: `{"cid":"` + MustHashCID(t, cid.Raw, mh.SHA2_256, make([]byte, 200)).String() + `"}`, wantCode: tack.EINVALID, wantErr: "sha2-256 digest is 200 bytes"},
+		{name: "insecure hash", body: `{"cid":"` + MustHashCID(t, cid.Raw, mh.MD5, make([]byte, 16)).String() + `"}`, wantCode: tack.EINVALID, wantErr: "hash function md5"},
 		{name: "name 256 bytes", body: `{"cid":"` + raw.String() + `","name":"` + strings.Repeat("é", 128) + `"}`, wantCode: tack.EINVALID, wantErr: "name is 256 bytes long"},
 		{name: "name number", body: `{"cid":"` + raw.String() + `","name":1}`, wantCode: tack.EINVALID, wantErr: "invalid name: must be a string"},
 		{name: "name NUL", body: `{"cid":"` + raw.String() + `","name":"a\u0000b"}`, wantCode: tack.EINVALID, wantErr: "NUL"},
@@ -106,7 +126,7 @@ func TestParsePin(t *testing.T) {
 			got, gotCID, err := tackhttp.ParsePin([]byte(tt.body))
 			if tt.wantCode != "" {
 				if err == nil {
-					t.Fatalf("got %+v, want error containing %q", got, tt.wantErr)
+					t.Fatalf("got cid %.100s…, want error containing %q", got.CID, tt.wantErr)
 				}
 				if code := tack.ErrorCode(err); code != tt.wantCode {
 					t.Errorf("got code %q, want %q", code, tt.wantCode)

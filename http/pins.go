@@ -122,6 +122,9 @@ func (s *Server) readPinRequest(w http.ResponseWriter, r *http.Request, acct *ta
 		if errors.As(err, &tooBig) {
 			return nil, tooLarge()
 		}
+		if tack.ErrorCode(err) == tack.ETIMEOUT {
+			return nil, err
+		}
 		return nil, tack.Errorf(tack.EINVALID, "could not read the request body")
 	}
 	pin, c, err := ParsePin(body)

@@ -25,6 +25,18 @@ func MustCID(tb testing.TB, codec uint64, data string) cid.Cid {
 	return cid.NewCidV1(codec, h)
 }
 
+// MustHashCID returns the CIDv1 of the codec whose multihash is digest under
+// the hash function code, whatever its length: identity CIDs, truncated or
+// oversized digests.
+func MustHashCID(tb testing.TB, codec, code uint64, digest []byte) cid.Cid {
+	tb.Helper()
+	h, err := mh.Encode(digest, code)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cid.NewCidV1(codec, h)
+}
+
 // MustEncode returns c in the multibase base.
 func MustEncode(tb testing.TB, c cid.Cid, base multibase.Encoding) string {
 	tb.Helper()

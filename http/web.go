@@ -355,6 +355,10 @@ func (web *Web) form(h http.HandlerFunc) http.HandlerFunc {
 				web.fail(w, r, nil, tack.Errorf(tack.ETOOLARGE, "The form is larger than %d KiB.", MaxBodyBytes>>10))
 				return
 			}
+			if tack.ErrorCode(err) == tack.ETIMEOUT {
+				web.fail(w, r, nil, tack.Errorf(tack.ETIMEOUT, "The form took too long to arrive. Go back and send it again."))
+				return
+			}
 			web.fail(w, r, nil, tack.Errorf(tack.EINVALID, "The form could not be read: %v.", err))
 			return
 		}

@@ -95,9 +95,10 @@ func parseP2pAddrs(ss []string) ([]peer.AddrInfo, error) {
 }
 
 // dialable reports whether the node may dial a: public addresses always,
-// loopback, private and unroutable ones only when allowPrivate.
+// loopback, private and unroutable ones (see isPublicAddr) only when
+// allowPrivate.
 func dialable(a multiaddr.Multiaddr, allowPrivate bool) bool {
-	return allowPrivate || manet.IsPublicAddr(a)
+	return allowPrivate || isPublicAddr(a)
 }
 
 // gater refuses dials to addresses that are not dialable, whoever asks

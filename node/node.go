@@ -28,6 +28,7 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/multiformats/go-multiaddr"
+	"github.com/multiformats/go-multihash"
 )
 
 // The DHT modes Config.DHT accepts.
@@ -256,9 +257,10 @@ func (n *Node) NewSession(ctx context.Context) exchange.Fetcher {
 }
 
 // Provide announces on the DHT that the node has c. It returns nil at
-// once when the DHT is off.
+// once when the DHT is off, and for an identity CID, which carries its
+// block: no peer looks for providers of one.
 func (n *Node) Provide(ctx context.Context, c cid.Cid) error {
-	if n.dht == nil {
+	if n.dht == nil || c.Prefix().MhType == multihash.IDENTITY {
 		return nil
 	}
 	if err := n.dht.Provide(ctx, c, true); err != nil {

@@ -435,3 +435,18 @@ func TestDefaultBootstrap(t *testing.T) {
 		}
 	}
 }
+
+// An identity CID is never announced: it carries its block, and no peer
+// looks for providers of one.
+func TestProvideIdentity(t *testing.T) {
+	n := MustNew(t, node.Config{DHT: node.DHTClient})
+	identity, err := cid.Decode("bafkqaatine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Provide(ctx, identity); err != nil {
+		t.Fatalf("Provide(%s) = %v, want nil without announcing", identity, err)
+	}
+}

@@ -110,9 +110,12 @@ const batchSize = 64
 // Walk fetches every block reachable from root that the blockstore does
 // not hold yet, through sess, checking each block's hash, codec and size,
 // and stores them. Blocks already held are read for their links, so an
-// interrupted walk resumes where it stopped. It returns nil once every
-// block of the DAG is in the blockstore, or the first rule the DAG breaks
-// as a *tack.Error, a *StallError if no block came for Stall, or ctx's error.
+// interrupted walk resumes where it stopped. Identity CIDs are read from
+// the CID itself, checked and followed like any block, and neither
+// fetched nor stored; Progress counts them as blocks of the DAG. It
+// returns nil once every block of the DAG is in the blockstore, or the
+// first rule the DAG breaks as a *tack.Error, a *StallError if no block
+// came for Stall, or ctx's error.
 //
 // A block's links are wanted as soon as the block arrives and checks out;
 // it is stored meanwhile by the writers. The order in which blocks reach
@@ -233,6 +236,18 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 					budget.give(tokens)
 					return err
 				}
+				if b, ok := dag.Inline(c); ok {
+					// An identity CID is its own block: no peer
+					// would send it (bitswap servers ignore wants
+					// for them), and storing it would only copy
+					// the CID.
+					p.add(b)
+					if err := visit(b); err != nil {
+						budget.give(tokens)
+						return err
+					}
+					continue
+				}
 				b, err := w.Blockstore.Get(ctx, c)
 				if err == nil {
 					p.add(b)
@@ -320,11 +335,15 @@ func forward(ctx context.Context, in <-chan blocks.Block, out chan<- blocks.Bloc
 	}
 }
 
-// checkCID refuses a link to a codec tack does not accept before asking the
-// network for it.
+// checkCID refuses a link to a codec or a hash tack does not accept
+// (tack.CheckHash: an identity CID over 128 bytes, a truncated digest)
+// before the walk asks the network for it or reads it inline.
 func checkCID(c cid.Cid) error {
 	if codec := c.Prefix().Codec; !tack.CodecAllowed(codec) {
-		return tack.Errorf(tack.EINVALID, "the DAG links to %s, which uses codec %s; tack accepts raw, dag-pb, dag-cbor and dag-json", c, tack.CodecName(codec))
+		return tack.Errorf(tack.EINVALID, "the DAG links to %.120s, which uses codec %s; tack accepts raw, dag-pb, dag-cbor and dag-json", c, tack.CodecName(codec))
+	}
+	if err := tack.CheckHash(c); err != nil {
+		return tack.Errorf(tack.EINVALID, "the DAG links to %.120s, which tack refuses: %v", c, err)
 	}
 	return nil
 }

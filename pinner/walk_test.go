@@ -12,6 +12,8 @@ import (
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/multiformats/go-multicodec"
+	"github.com/multiformats/go-multihash"
 
 	"github.com/tack-ipfs/tack"
 	tackbs "github.com/tack-ipfs/tack/blockstore"
@@ -98,6 +100,60 @@ func TestWalkStoresEveryBlock(t *testing.T) {
 	}
 }
 
+// Identity CIDs carry their block: the walk reads them from the CID,
+// follows their links, never asks the network for them and never stores
+// them, and counts them as blocks of the DAG.
+func TestWalkInline(t *testing.T) {
+	peer := testpeer.New(t)
+	bafkqaatine, err := cid.Decode("bafkqaatine") // raw "hi"
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested := peer.AddNestedInline(t)
+	for _, tc := range []struct {
+		name string
+		root cid.Cid
+	}{
+		{"identity root", bafkqaatine},
+		{"empty identity root", testpeer.Inline(t, multicodec.Raw, nil)},
+		{"ipfs add -r --inline", peer.AddInlineDirectory(t, 5)},
+		{"many identity links", peer.AddInlineDirectory(t, 2000)},
+		{"identity inside identity", nested},
+		{"nested under a stored root", peer.AddWithInline(t, nested)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bs := memBlockstore() // stores identity blocks if given them
+			w := &pinner.Walker{Blockstore: bs, Stall: 5 * time.Second}
+			p, err := walk(t, w, newNode(t, bs, peer), tc.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := testpeer.AllCIDs(context.Background(), peer.Blockstore(), tc.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inline := 0
+			for _, c := range all {
+				has, _ := bs.Has(context.Background(), c)
+				switch identity := c.Prefix().MhType == multihash.IDENTITY; {
+				case identity && has:
+					t.Errorf("identity block %s was stored", c)
+				case identity:
+					inline++
+				case !has:
+					t.Errorf("block %s missing after the walk", c)
+				}
+			}
+			if inline == 0 {
+				t.Fatal("the DAG has no identity CID")
+			}
+			if got := p.Blocks.Load(); got != int64(len(all)) {
+				t.Errorf("progress counts %d blocks, the DAG has %d (%d inline)", got, len(all), inline)
+			}
+		})
+	}
+}
+
 func TestWalkRefuses(t *testing.T) {
 	peer := testpeer.New(t)
 	for _, tc := range []struct {
@@ -106,6 +162,14 @@ func TestWalkRefuses(t *testing.T) {
 	}{
 		{"unsupported codec inside", "codec", peer.AddWithUnsupportedCodec(t)},
 		{"oversized block", "2 MiB", peer.AddWithOversizedBlock(t)},
+		{"identity of an unsupported codec", "codec git-raw",
+			peer.AddWithInline(t, testpeer.Inline(t, multicodec.GitRaw, []byte("blob 2\x00hi")))},
+		{"identity over 128 bytes", "identity CID with 129 bytes of data inline; tack accepts at most 128",
+			peer.AddWithInline(t, testpeer.Inline(t, multicodec.Raw, make([]byte, 129)))},
+		{"identity that does not decode", "cannot be decoded",
+			peer.AddWithInline(t, testpeer.Inline(t, multicodec.DagCbor, []byte{0xff, 0x00}))},
+		{"truncated digest inside", "too short",
+			peer.AddWithInline(t, cid.NewCidV1(cid.Raw, multihash.Multihash{multihash.SHA2_256, 4, 1, 2, 3, 4}))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bs := memBlockstore()

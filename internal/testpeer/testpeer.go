@@ -34,7 +34,8 @@ type Peer struct {
 }
 
 // New starts a peer listening on /ip4/127.0.0.1/tcp/0 with an empty
-// in-memory blockstore. It is closed by tb.Cleanup.
+// in-memory blockstore, which answers identity CIDs from the CID itself as
+// Kubo's does. It is closed by tb.Cleanup.
 func New(tb testing.TB) *Peer {
 	tb.Helper()
 	sk, _, err := crypto.GenerateEd25519Key(nil)
@@ -53,7 +54,9 @@ func New(tb testing.TB) *Peer {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	bs := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()), blockstore.NoPrefix())
+	// As in Kubo, identity CIDs are answered from the CID itself and
+	// never stored.
+	bs := blockstore.NewIdStore(blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()), blockstore.NoPrefix()))
 	// No content routing: peers find each other by connecting directly,
 	// as tack does with origins.
 	bsw := bitswap.New(ctx, bsnet.NewFromIpfsHost(h), nil, bs)

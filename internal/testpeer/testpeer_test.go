@@ -21,6 +21,8 @@ func TestFetchDAG(t *testing.T) {
 		{"unixfs v1 raw leaves", func(p *testpeer.Peer) cid.Cid { return p.AddFile(t, 3<<20, 256<<10, 1) }},
 		{"dag-cbor", func(p *testpeer.Peer) cid.Cid { return p.AddDAGCBOR(t, 300) }},
 		{"dag-json", func(p *testpeer.Peer) cid.Cid { return p.AddDAGJSON(t, 300) }},
+		{"inline directory", func(p *testpeer.Peer) cid.Cid { return p.AddInlineDirectory(t, 20) }},
+		{"nested inline", func(p *testpeer.Peer) cid.Cid { return p.AddWithInline(t, p.AddNestedInline(t)) }},
 	}
 	for _, tt := range tests {
 		// Each direction, so that both peers serve and fetch.

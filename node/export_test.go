@@ -1,0 +1,4 @@
+package node
+
+// Dialable is dialable, for the table test of address ranges.
+var Dialable = dialable
