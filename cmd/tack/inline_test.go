@@ -65,14 +65,7 @@ func TestPinInline(t *testing.T) {
 				peer.AddWithInline(t, testpeer.Inline(t, multicodec.Raw, make([]byte, 129)))},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				ps, err := c.Add(ctx, tt.root, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := WaitStatus(t, c, ps.GetRequestId(), pinclient.StatusFailed, time.Minute)
-				if d := got.GetInfo()["status_details"]; !strings.Contains(d, tt.want) {
-					t.Fatalf("status_details = %q, want it to mention %q", d, tt.want)
-				}
+				MustFail(t, c, tt.root, tt.want, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
 			})
 		}
 

@@ -124,6 +124,20 @@ func WaitStatus(tb testing.TB, c *pinclient.Client, id string, want pinclient.St
 	}
 }
 
+// MustFail pins root and waits until the request fails with details that
+// mention want.
+func MustFail(tb testing.TB, c *pinclient.Client, root cid.Cid, want string, opts ...pinclient.AddOption) {
+	tb.Helper()
+	ps, err := c.Add(context.Background(), root, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	got := WaitStatus(tb, c, ps.GetRequestId(), pinclient.StatusFailed, time.Minute)
+	if d := got.GetInfo()["status_details"]; !strings.Contains(d, want) {
+		tb.Fatalf("status_details = %q, want it to mention %q", d, want)
+	}
+}
+
 // MustHaveDAG checks that tack's blockstore holds every block of the DAG
 // the peer holds under root, except the blocks of identity CIDs, which the
 // CIDs carry and tack never stores. It returns the number of blocks.

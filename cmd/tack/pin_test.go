@@ -101,7 +101,6 @@ func TestPinFailures(t *testing.T) {
 	})
 	peer := testpeer.New(t)
 	c := m.Client(m.AdminToken)
-	ctx := context.Background()
 
 	unfindable := testpeer.RandomRawCID(t)
 	for _, tt := range []struct {
@@ -113,14 +112,7 @@ func TestPinFailures(t *testing.T) {
 		{"no progress", "no progress", unfindable},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ps, err := c.Add(ctx, tt.root, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := WaitStatus(t, c, ps.GetRequestId(), pinclient.StatusFailed, time.Minute)
-			if d := got.GetInfo()["status_details"]; !strings.Contains(d, tt.want) {
-				t.Fatalf("status_details = %q, want it to mention %q", d, tt.want)
-			}
+			MustFail(t, c, tt.root, tt.want, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
 		})
 	}
 }

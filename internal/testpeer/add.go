@@ -170,17 +170,7 @@ func (p *Peer) AddWithOversizedBlock(tb testing.TB) cid.Cid {
 // rootOf stores a dag-cbor node {"links": [cs...]} and returns its CID.
 func (p *Peer) rootOf(tb testing.TB, cs ...cid.Cid) cid.Cid {
 	tb.Helper()
-	nd, err := qp.BuildMap(basicnode.Prototype.Any, -1, func(ma datamodel.MapAssembler) {
-		qp.MapEntry(ma, "links", qp.List(-1, func(la datamodel.ListAssembler) {
-			for _, c := range cs {
-				qp.ListEntry(la, qp.Link(cidlink.Link{Cid: c}))
-			}
-		}))
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return p.PutNode(tb, multicodec.DagCbor, nd)
+	return p.PutNode(tb, multicodec.DagCbor, links(tb, cs...))
 }
 
 // Put stores data as a block of codec under a sha2-256 CIDv1 and returns
