@@ -273,11 +273,19 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 		})
 
 		// Each stretch starts at the previous request, which counts as
-		// ahead of the next; the first starts before every request.
+		// ahead of the next; the first starts before every request. A
+		// request past the horizon is not counted at all.
 		pos, from := int64(1), queued{turn: -1 << 62}
 		fromID := ""
 		heads := map[int64]int64{}
+		horizon, err := db.horizon(ctx, tx)
+		if err != nil {
+			return err
+		}
 		for _, q := range qs {
+			if horizon != nil && horizon.before(q.turn, q.created, q.r.ID) {
+				pos = tack.MaxCountedPosition + 1
+			}
 			if pos <= tack.MaxCountedPosition {
 				var n int64
 				err := tx.QueryRowContext(ctx, `
@@ -314,6 +322,51 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 		return fmt.Errorf("queue positions: %w", err)
 	}
 	return nil
+}
+
+// horizonTTL is how long a queue horizon is used before it is looked up
+// again.
+const horizonTTL = time.Second
+
+// queueKey is a ready request's place in the queue.
+type queueKey struct {
+	turn, created int64
+	id            string
+}
+
+// before reports whether k comes before the request at turn, created, id.
+func (k *queueKey) before(turn, created int64, id string) bool {
+	return cmp.Or(cmp.Compare(k.turn, turn), cmp.Compare(k.created, created), strings.Compare(k.id, id)) < 0
+}
+
+// horizon returns the key of the ready request with tack.MaxCountedPosition
+// requests ahead of it, or nil if the queue is shorter. Every request
+// after it is past the counted positions. It is looked up at most once a
+// horizonTTL: under a stream of POST /pins to a long queue, each new
+// request is then known to be past the count without counting, at the
+// price of positions near the horizon that are up to a second old.
+func (db *DB) horizon(ctx context.Context, tx *txn) (*queueKey, error) {
+	db.mu.Lock()
+	h, at := db.horizonKey, db.horizonAt
+	db.mu.Unlock()
+	if time.Since(at) < horizonTTL {
+		return h, nil
+	}
+	var k queueKey
+	err := tx.QueryRowContext(ctx, `
+		SELECT turn, created, id FROM pins INDEXED BY pins_ready_idx
+		WHERE status = 'queued' AND retry_at = 0
+		ORDER BY turn, created, id LIMIT 1 OFFSET ?`, tack.MaxCountedPosition).Scan(&k.turn, &k.created, &k.id)
+	h = &k
+	if errors.Is(err, sql.ErrNoRows) {
+		h = nil
+	} else if err != nil {
+		return nil, err
+	}
+	db.mu.Lock()
+	db.horizonKey, db.horizonAt = h, time.Now()
+	db.mu.Unlock()
+	return h, nil
 }
 
 // RenewLeases extends owner's lease on the given pinning requests until

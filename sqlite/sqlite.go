@@ -48,6 +48,10 @@ type DB struct {
 	writeSem chan struct{}
 	mu       sync.Mutex
 	queue    []*writeReq
+	// horizonKey, looked up at horizonAt, is where counted queue
+	// positions end (see horizon).
+	horizonKey *queueKey
+	horizonAt  time.Time
 
 	stmts stmtCache
 
