@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"net"
@@ -37,7 +38,7 @@ func (web *Web) handleHome(w http.ResponseWriter, r *http.Request) {
 }
 
 func (web *Web) handleSignInPage(w http.ResponseWriter, r *http.Request) {
-	p := &page{Title: "Sign in", Data: signInForm{Next: localPath(r.URL.Query().Get("next"), "")}}
+	p := &page{Title: "Sign in", Data: signInForm{Next: safeNext(r.URL.Query().Get("next"))}}
 	if r.URL.Query().Get("expired") != "" {
 		p.Notice = "Please sign in to continue."
 	}
@@ -45,7 +46,7 @@ func (web *Web) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (web *Web) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	form := signInForm{Email: strings.TrimSpace(r.PostForm.Get("email")), Next: localPath(r.PostForm.Get("next"), "")}
+	form := signInForm{Email: strings.TrimSpace(r.PostForm.Get("email")), Next: safeNext(r.PostForm.Get("next"))}
 	password := r.PostForm.Get("password")
 	again := func(status int, msg string) {
 		web.render(w, r, status, "signin", &page{Title: "Sign in", Error: msg, Data: form})
@@ -80,7 +81,7 @@ func (web *Web) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusForbidden, "This account is blocked by the operator of this service.")
 		return
 	}
-	web.startSession(w, r, acct, localPath(form.Next, "/dashboard"))
+	web.startSession(w, r, acct, cmp.Or(form.Next, "/dashboard"))
 }
 
 // dummyHash is checked when the email is unknown or has no password, so
