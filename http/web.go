@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -90,6 +91,10 @@ type Web struct {
 	// SignInLimit limits sign-in and sign-up attempts per email and per
 	// client address. Zero means 10 a minute with bursts of 10.
 	SignInLimit RateLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see clientAddr). Empty: the header is ignored, and the
+	// client is the address the connection comes from.
+	TrustedProxies []netip.Prefix
 	// Now returns the current time; nil means time.Now.
 	Now tack.Clock
 	// Logger receives internal errors. Nil discards them.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"math"
-	"net"
 	"net/http"
 	"net/mail"
 	"strconv"
@@ -140,7 +139,7 @@ func (web *Web) allowSignIn(w http.ResponseWriter, r *http.Request, email string
 		return nil
 	}
 	now := web.now()
-	host := clientAddr(r)
+	host := web.clientKey(r)
 	// Many people may share an address (an office, a NAT): its bucket is
 	// three times an email's.
 	perAddr := RateLimit{Rate: 3 * cfg.Rate, Burst: 3 * cfg.Burst}
@@ -313,30 +312,6 @@ func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acc
 		return
 	}
 	web.startSession(w, r, acct, "/tokens?notice=password-changed")
-}
-
-// clientAddr is the address of the browser. Behind a reverse proxy on the
-// same machine (the usual way to add TLS), every request comes from
-// loopback: then the address the proxy appended last to X-Forwarded-For is
-// the browser's. Other senders cannot set it.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return host
-	}
-	forwarded := r.Header.Values("X-Forwarded-For")
-	if len(forwarded) == 0 {
-		return host
-	}
-	hops := strings.Split(forwarded[len(forwarded)-1], ",")
-	if last := strings.TrimSpace(hops[len(hops)-1]); net.ParseIP(last) != nil {
-		return last
-	}
-	return host
 }
 
 // resetForm is the password reset page's data.

@@ -621,16 +621,6 @@ func TestWebSignInRateLimit(t *testing.T) {
 	if p.header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
-	// Behind a proxy on the same machine, each browser has its own bucket.
-	for i := range 30 {
-		req, err := http.NewRequest("POST", e.url+"/signin", strings.NewReader(url.Values{"csrf": {b.csrf}, "email": {"nobody" + itoa(int64(i)) + "@example.com"}, "password": {"guess"}}.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Forwarded-For", "198.51.100.7, 203.0.113."+itoa(int64(i)))
-		MustSee(t, "through a proxy", b.send(t, req), http.StatusUnauthorized)
-	}
 	e.advance(2 * time.Minute)
 	MustRedirect(t, "after waiting", b.post(t, "/signin", url.Values{"email": {"alice@example.com"}, "password": {"correct horse"}}), "/dashboard")
 }
