@@ -94,11 +94,18 @@ func parseHop(s string) netip.Addr {
 	return a.Unmap().WithZone("")
 }
 
-// clientKey is the rate limits' name of the request's client.
+// clientKey is the rate limits' name of the request's client: an IPv4
+// address (IPv4-mapped IPv6 included) by itself, an IPv6 address by its
+// /64. A subscriber usually gets a whole /64 and can use any address in
+// it, so counting single IPv6 addresses would give one client 2^64
+// buckets.
 func (web *Web) clientKey(r *http.Request) string {
 	a := web.clientAddr(r)
-	if !a.IsValid() {
+	switch {
+	case !a.IsValid():
 		return r.RemoteAddr
+	case a.Is4():
+		return a.String()
 	}
-	return a.String()
+	return netip.PrefixFrom(a, 64).Masked().String()
 }

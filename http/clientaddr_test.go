@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -130,4 +131,51 @@ func TestWebForwardedFor(t *testing.T) {
 		}
 		MustSee(t, "made-up entries", b.signInFrom(t, "192.0.2.99, 198.51.100.1", "someone@example.com", "guess"), http.StatusTooManyRequests)
 	})
+}
+
+// TestClientKey: the rate limits count an IPv4 client by its address and
+// an IPv6 client by its /64, which one subscriber usually gets whole.
+func TestClientKey(t *testing.T) {
+	for _, tc := range []struct{ peer, want string }{
+		{"203.0.113.9:4711", "203.0.113.9"},
+		{"[::ffff:203.0.113.9]:4711", "203.0.113.9"},
+		{"[2001:db8:1:2::1]:4711", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff:ffff:ffff:ffff]:4711", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:3::1]:4711", "2001:db8:1:3::/64"},
+		{"[fe80::1%eth0]:4711", "fe80::/64"},
+		{"pipe", "pipe"},
+	} {
+		r := httptest.NewRequest("GET", "/signin", nil)
+		r.RemoteAddr = tc.peer
+		if got := tackhttp.ClientKey(&tackhttp.Web{}, r); got != tc.want {
+			t.Errorf("peer %s: key %q, want %q", tc.peer, got, tc.want)
+		}
+	}
+}
+
+// TestWebSignInIPv6 counts sign-ins from one IPv6 /64 together: 100
+// addresses in it get 30 tries between them, like one IPv4 address. An
+// IPv4-mapped address is its IPv4 address.
+func TestWebSignInIPv6(t *testing.T) {
+	e := newWebEnv(t, func(w *tackhttp.Web) { w.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+	b := e.browser(t)
+	b.get(t, "/signin")
+	statuses := map[int]int{}
+	for i := range 100 {
+		p := b.signInFrom(t, fmt.Sprintf("2001:db8:1:2:%x::%x", i, i+1), "nobody"+itoa(int64(i))+"@example.com", "guess")
+		statuses[p.status]++
+	}
+	if statuses[http.StatusUnauthorized] != 30 || statuses[http.StatusTooManyRequests] != 70 {
+		t.Errorf("100 sign-ins from one /64: statuses %v, want 30 401 and 70 429", statuses)
+	}
+	MustSee(t, "from the next /64", b.signInFrom(t, "2001:db8:1:3::1", "somebody@example.com", "guess"), http.StatusUnauthorized)
+
+	for i := range 30 {
+		xff := "198.51.100.7"
+		if i%2 == 1 {
+			xff = "::ffff:198.51.100.7"
+		}
+		MustSee(t, "IPv4 and IPv4-mapped", b.signInFrom(t, xff, "someone"+itoa(int64(i))+"@example.com", "guess"), http.StatusUnauthorized)
+	}
+	MustSee(t, "IPv4-mapped, past the limit", b.signInFrom(t, "::ffff:198.51.100.7", "someone@example.com", "guess"), http.StatusTooManyRequests)
 }

@@ -15,3 +15,6 @@ func ClientAddr(web *Web, r *http.Request) string {
 	}
 	return ""
 }
+
+// ClientKey is the name of r's client in web's rate limits.
+func ClientKey(web *Web, r *http.Request) string { return web.clientKey(r) }
