@@ -453,8 +453,8 @@ func (web *Web) sessionAccount(ctx context.Context, r *http.Request) (*tack.Acco
 	return acct, nil
 }
 
-// startSession signs the account in: a new session, its cookie, and a
-// redirect to next. The browser's previous session, if any, is deleted.
+// startSession signs the account in: a new session, its cookie, the
+// browser's device cookie (see allowSignIn), and a redirect to next. The browser's previous session, if any, is deleted.
 func (web *Web) startSession(w http.ResponseWriter, r *http.Request, acct *tack.Account, next string) {
 	ttl := web.SessionTTL
 	if ttl <= 0 {
@@ -474,6 +474,7 @@ func (web *Web) startSession(w http.ResponseWriter, r *http.Request, acct *tack.
 		return
 	}
 	web.setCookie(w, sessionCookie, secret, s.Expires)
+	web.markDevice(w, r, acct)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

@@ -3,7 +3,6 @@ package http
 import (
 	"cmp"
 	"context"
-	"math"
 	"net/http"
 	"net/mail"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/tack-ipfs/tack"
-	"golang.org/x/time/rate"
 )
 
 // signInForm is what the sign-in and sign-up pages show again after a
@@ -54,13 +52,13 @@ func (web *Web) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Enter your email and your password.")
 		return
 	}
-	if err := web.allowSignIn(w, r, form.Email); err != nil {
-		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
-		return
-	}
 	acct, err := web.Store.FindAccountByEmail(r.Context(), form.Email)
 	if err != nil && tack.ErrorCode(err) != tack.ENOTFOUND {
 		web.fail(w, r, nil, err)
+		return
+	}
+	if err := web.allowSignIn(w, r, form.Email, acct); err != nil {
+		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
 	hash := ""
@@ -123,49 +121,6 @@ func (web *Web) hashPassword(ctx context.Context, password string) (string, erro
 	return web.HashPassword(password)
 }
 
-// allowSignIn takes one attempt from the buckets of the client's address
-// and, unless email is "", of the email: sign-in, and everything else that
-// checks or sets a password. If either bucket is empty it sets Retry-After
-// on w and returns ERATELIMITED saying how long to wait.
-func (web *Web) allowSignIn(w http.ResponseWriter, r *http.Request, email string) error {
-	cfg := web.SignInLimit
-	if cfg.Rate == 0 {
-		cfg.Rate = rate.Limit(10.0 / 60)
-	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = 10
-	}
-	if cfg.Rate == rate.Inf {
-		return nil
-	}
-	now := web.now()
-	host := web.clientKey(r)
-	// Many people may share an address (an office, a NAT): its bucket is
-	// three times an email's.
-	perAddr := RateLimit{Rate: 3 * cfg.Rate, Burst: 3 * cfg.Burst}
-	buckets := []struct {
-		key string
-		cfg RateLimit
-	}{{"addr:" + host, perAddr}, {"email:" + strings.ToLower(email), cfg}}
-	if email == "" {
-		buckets = buckets[:1]
-	}
-	var reservations []*rate.Reservation
-	for _, b := range buckets {
-		res := web.signInLimits.get(b.key, b.cfg, now).ReserveN(now, 1)
-		reservations = append(reservations, res)
-		if d := res.DelayFrom(now); !res.OK() || d > 0 {
-			for _, res := range reservations {
-				res.CancelAt(now)
-			}
-			wait := max(1, int(math.Ceil(d.Seconds())))
-			w.Header().Set("Retry-After", strconv.Itoa(wait))
-			return tack.Errorf(tack.ERATELIMITED, "Too many sign-in attempts. Wait %d seconds, then try again.", wait)
-		}
-	}
-	return nil
-}
-
 func (web *Web) handleSignUpPage(w http.ResponseWriter, r *http.Request) {
 	form := signInForm{Invite: r.URL.Query().Get("invite")}
 	if err := web.signupAllowed(form.Invite); err != nil {
@@ -208,7 +163,7 @@ func (web *Web) handleSignUp(w http.ResponseWriter, r *http.Request) {
 	}
 	// Sign-ups count against the address only: trying someone's email
 	// here must not lock them out of signing in.
-	if err := web.allowSignIn(w, r, ""); err != nil {
+	if err := web.allowSignIn(w, r, "", nil); err != nil {
 		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
@@ -284,7 +239,7 @@ func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acc
 		return
 	}
 	// A borrowed session must not be a way to guess the password.
-	if err := web.allowSignIn(w, r, acct.Email); err != nil {
+	if err := web.allowSignIn(w, r, acct.Email, acct); err != nil {
 		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
@@ -307,6 +262,7 @@ func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acc
 		web.fail(w, r, acct, err)
 		return
 	}
+	acct.PasswordHash = hash // startSession marks this browser with it
 	if err := web.Store.DeleteSessions(ctx, acct.ID); err != nil {
 		web.fail(w, r, acct, err)
 		return
@@ -354,7 +310,7 @@ func (web *Web) handleResetPage(w http.ResponseWriter, r *http.Request) {
 
 func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
 	code, password := r.PostForm.Get("code"), r.PostForm.Get("password")
-	if err := web.allowSignIn(w, r, ""); err != nil {
+	if err := web.allowSignIn(w, r, "", nil); err != nil {
 		web.fail(w, r, nil, err)
 		return
 	}
