@@ -161,12 +161,14 @@ func (web *Web) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, msg)
 		return
 	}
-	// Sign-ups count against the address only: trying someone's email
-	// here must not lock them out of signing in.
-	if err := web.allowSignIn(w, r, "", nil); err != nil {
+	// The answer says whether the email has an account: limit it, for new
+	// and taken emails alike, before the store is asked.
+	if err := web.allowSignUp(w, r, form.Email); err != nil {
 		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
+	// The password is hashed whether or not the email is taken, so that
+	// both answers take as long.
 	hash, err := web.hashPassword(r.Context(), password)
 	if err != nil {
 		web.fail(w, r, nil, err)

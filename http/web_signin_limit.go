@@ -90,6 +90,32 @@ func (web *Web) allowSignIn(w http.ResponseWriter, r *http.Request, email string
 	return nil
 }
 
+// allowSignUp takes one attempt from the sign-up buckets of the client's
+// address and of the email, each SignInLimit's burst refilled at a
+// sixtieth of its rate (10 an hour by default). Sign-up answers whether an
+// email has an account, and without email tack cannot answer both the
+// same way: a new email gets its account and a session at once. So the
+// answer is rationed instead: per address against one prober trying many
+// emails, per email against many addresses trying one. These buckets are
+// not sign-in's, so that trying someone's email here cannot lock them out
+// of signing in. If either is empty it returns ERATELIMITED, whether or
+// not the email is taken.
+func (web *Web) allowSignUp(w http.ResponseWriter, r *http.Request, email string) error {
+	cfg := web.signInLimit()
+	if cfg.Rate == rate.Inf {
+		return nil
+	}
+	cfg.Rate /= 60
+	err := web.take(w, []bucket{
+		{"signup-addr:" + web.clientKey(r), cfg},
+		{"signup-email:" + strings.ToLower(email), cfg},
+	})
+	if err != nil {
+		return tack.Errorf(tack.ERATELIMITED, "Too many sign-up attempts. %s", tack.ErrorMessage(err))
+	}
+	return nil
+}
+
 // take takes one attempt from every bucket, or from none if any is empty:
 // then it sets Retry-After on w and returns ERATELIMITED saying how long
 // to wait.
