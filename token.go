@@ -17,10 +17,15 @@ type Token struct {
 	Revoked   time.Time // zero unless revoked
 }
 
+// MaxTokens is how many API tokens, not revoked, an account may hold.
+const MaxTokens = 100
+
 // TokenStore keeps API tokens.
 type TokenStore interface {
 	// CreateToken stores t and sets Created. Returns ECONFLICT if the ID
-	// exists, ENOTFOUND if the account does not.
+	// exists, ENOTFOUND if the account does not, EQUOTA if the account
+	// holds MaxTokens tokens that are not revoked (checked in the same
+	// transaction as the insert).
 	CreateToken(ctx context.Context, t *Token) error
 
 	// FindTokenByID returns ENOTFOUND if there is no such token. Revoked

@@ -489,6 +489,29 @@ func TestWebTokens(t *testing.T) {
 	MustFailure(t, e.do(t, "GET", "/pins", token, ""), http.StatusUnauthorized, "UNAUTHORIZED")
 }
 
+// TestWebTokenLimit: past tack.MaxTokens tokens that are not revoked, the
+// token page says what to do; revoking one makes room.
+func TestWebTokenLimit(t *testing.T) {
+	e := newWebEnv(t, nil)
+	alice := e.MustSignUp(t, "alice@example.com")
+	acct := mustAccountByEmail(t, e, "alice@example.com")
+	for range tack.MaxTokens - 1 {
+		storetest.MustCreateToken(t, e.db, acct.ID, "made before")
+	}
+	alice.MustCreateToken(t, "the last one")
+	p := alice.post(t, "/tokens", url.Values{"name": {"one too many"}})
+	MustSee(t, "one token too many", p, http.StatusConflict, "This account has 100 API tokens, the most it may have.", "Revoke one", `value="one too many"`, "<h1>API tokens</h1>")
+	if strings.Contains(p.body, "shown only this once") {
+		t.Error("a token was shown past the limit")
+	}
+	tokens, err := e.db.FindTokens(context.Background(), acct.ID)
+	if err != nil || len(tokens) != tack.MaxTokens {
+		t.Fatalf("%d tokens (%v), want %d", len(tokens), err, tack.MaxTokens)
+	}
+	MustRedirect(t, "revoke one", alice.post(t, "/tokens/"+tokens[0].ID+"/revoke", nil), "/tokens?notice=token-revoked")
+	alice.MustCreateToken(t, "in its place")
+}
+
 func TestWebAccessRequestFlow(t *testing.T) {
 	e := newWebEnv(t, nil)
 	op, _ := e.MustOperator(t, "op@example.com")

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -69,7 +70,11 @@ func (web *Web) handleCreateToken(w http.ResponseWriter, r *http.Request, acct *
 		return
 	}
 	token, _, err := web.Issue(r.Context(), acct.ID, name)
-	if err != nil {
+	if tack.ErrorCode(err) == tack.EQUOTA {
+		msg := fmt.Sprintf("This account has %d API tokens, the most it may have. Revoke one that is no longer used, then create this one.", tack.MaxTokens)
+		web.renderTokens(w, r, acct, http.StatusConflict, &page{Error: msg}, &tokensPage{NewName: name})
+		return
+	} else if err != nil {
 		web.fail(w, r, acct, err)
 		return
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // CreateToken stores t and sets Created. Returns EINVALID if the ID is
-// empty, ECONFLICT if it exists, ENOTFOUND if the account does not.
+// empty, ECONFLICT if it exists, ENOTFOUND if the account does not,
+// EQUOTA if the account holds tack.MaxTokens tokens that are not revoked.
 func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 	if t.ID == "" {
 		return tack.Errorf(tack.EINVALID, "token id is required")
@@ -20,6 +21,12 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if err := accountExists(ctx, tx, t.AccountID); err != nil {
 			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = ? AND revoked = 0`, t.AccountID).Scan(&n); err != nil {
+			return fmt.Errorf("count tokens: %w", err)
+		} else if n >= tack.MaxTokens {
+			return tack.Errorf(tack.EQUOTA, "this account has %d API tokens, the most it may have: revoke one it no longer uses first", tack.MaxTokens)
 		}
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO tokens (id, account_id, name, created, last_used, revoked)

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Token/FindTokens", testFindTokens},
 		{"Token/Revoke", testRevokeToken},
 		{"Token/Touch", testTouchToken},
+		{"Token/Limit", testTokenLimit},
 
 		{"Pin/Create", testCreatePin},
 		{"Pin/CreateUnknownAccount", testCreatePinUnknownAccount},
