@@ -39,6 +39,11 @@ type TokenStore interface {
 	// account has no such token.
 	RevokeToken(ctx context.Context, accountID int64, id string) error
 
+	// RevokeTokens marks every token of the account that is not revoked
+	// revoked, at once, and returns how many it marked. An unknown account
+	// has none.
+	RevokeTokens(ctx context.Context, accountID int64) (int, error)
+
 	// TouchToken records that the token was used at t.
 	TouchToken(ctx context.Context, id string, t time.Time) error
 }

@@ -269,7 +269,27 @@ func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acc
 		web.fail(w, r, acct, err)
 		return
 	}
-	web.startSession(w, r, acct, "/tokens?notice=password-changed")
+	notice, err := web.revokeTokensIfAsked(r, acct)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	web.startSession(w, r, acct, "/tokens?notice="+notice)
+}
+
+// revokeTokensIfAsked revokes every API token of acct if the password form
+// had its revoke_tokens box ticked, and returns the notice for the token
+// page: the password changed, and the tokens were revoked or not. A new
+// password signs out every browser but leaves tokens working unless asked:
+// they are often on servers that the user may not want to reconfigure.
+func (web *Web) revokeTokensIfAsked(r *http.Request, acct *tack.Account) (string, error) {
+	if r.PostForm.Get("revoke_tokens") == "" {
+		return "password-changed", nil
+	}
+	if _, err := web.Store.RevokeTokens(r.Context(), acct.ID); err != nil {
+		return "", err
+	}
+	return "password-changed-tokens-revoked", nil
 }
 
 // resetForm is the password reset page's data.
@@ -339,9 +359,14 @@ func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
 		web.fail(w, r, nil, err)
 		return
 	}
+	notice, err := web.revokeTokensIfAsked(r, acct)
+	if err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
 	if acct.Blocked {
 		web.fail(w, r, nil, tack.Errorf(tack.EFORBIDDEN, "Your password is set, but this account is blocked by the operator of this service."))
 		return
 	}
-	web.startSession(w, r, acct, "/tokens?notice=password-changed")
+	web.startSession(w, r, acct, "/tokens?notice="+notice)
 }

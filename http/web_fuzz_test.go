@@ -27,6 +27,7 @@ func FuzzWebForms(f *testing.F) {
 		"decision=approve&message=hi",
 		"blocked=true",
 		"current=a&password=b",
+		"current=operator+password&password=operator+password&revoke_tokens=on",
 		"status=pinned&name=x&before=2026-11-24T10%3A00%3A00Z",
 		"status=%00&before=9999999999-99",
 		"next=%2F%2Fevil&invite=%ff",

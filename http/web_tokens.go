@@ -32,10 +32,11 @@ type tokensPage struct {
 // notices are the messages a redirect can ask a page to show, by key, so
 // that no text from the URL reaches the page.
 var notices = map[string]string{
-	"access-requested": "Your request for pinning access was sent. The operator will answer it here.",
-	"access-approved":  "Your pinning access is approved: create a token and start pinning.",
-	"token-revoked":    "The token was revoked. The API refuses it from now on.",
-	"password-changed": "Your password was changed, and every other browser was signed out.",
+	"access-requested":                "Your request for pinning access was sent. The operator will answer it here.",
+	"access-approved":                 "Your pinning access is approved: create a token and start pinning.",
+	"token-revoked":                   "The token was revoked. The API refuses it from now on.",
+	"password-changed":                "Your password was changed, and every other browser was signed out. Your API tokens keep working.",
+	"password-changed-tokens-revoked": "Your password was changed, every other browser was signed out, and every API token of this account was revoked: create new ones for the clients you still use.",
 }
 
 func (web *Web) handleTokens(w http.ResponseWriter, r *http.Request, acct *tack.Account) {

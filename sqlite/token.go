@@ -128,6 +128,24 @@ func (db *DB) RevokeToken(ctx context.Context, accountID int64, id string) error
 	})
 }
 
+// RevokeTokens marks every token of the account that is not revoked
+// revoked, and returns how many it marked. An unknown account has none.
+func (db *DB) RevokeTokens(ctx context.Context, accountID int64) (int, error) {
+	now := db.now()
+	var n int64
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE account_id = ? AND revoked = 0`, now, accountID)
+		if err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		return nil
+	})
+	return int(n), err
+}
+
 // TouchToken records that the token was used at t. The recorded time never
 // goes back. Returns ENOTFOUND if there is no such token.
 func (db *DB) TouchToken(ctx context.Context, id string, t time.Time) error {
