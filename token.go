@@ -17,10 +17,15 @@ type Token struct {
 	Revoked   time.Time // zero unless revoked
 }
 
+// MaxTokens is how many API tokens, not revoked, an account may hold.
+const MaxTokens = 100
+
 // TokenStore keeps API tokens.
 type TokenStore interface {
 	// CreateToken stores t and sets Created. Returns ECONFLICT if the ID
-	// exists, ENOTFOUND if the account does not.
+	// exists, ENOTFOUND if the account does not, EQUOTA if the account
+	// holds MaxTokens tokens that are not revoked (checked in the same
+	// transaction as the insert).
 	CreateToken(ctx context.Context, t *Token) error
 
 	// FindTokenByID returns ENOTFOUND if there is no such token. Revoked
@@ -33,6 +38,11 @@ type TokenStore interface {
 	// RevokeToken marks the account's token revoked. Returns ENOTFOUND if the
 	// account has no such token.
 	RevokeToken(ctx context.Context, accountID int64, id string) error
+
+	// RevokeTokens marks every token of the account that is not revoked
+	// revoked, at once, and returns how many it marked. An unknown account
+	// has none.
+	RevokeTokens(ctx context.Context, accountID int64) (int, error)
 
 	// TouchToken records that the token was used at t.
 	TouchToken(ctx context.Context, id string, t time.Time) error

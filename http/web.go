@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -90,6 +91,10 @@ type Web struct {
 	// SignInLimit limits sign-in and sign-up attempts per email and per
 	// client address. Zero means 10 a minute with bursts of 10.
 	SignInLimit RateLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see clientAddr). Empty: the header is ignored, and the
+	// client is the address the connection comes from.
+	TrustedProxies []netip.Prefix
 	// Now returns the current time; nil means time.Now.
 	Now tack.Clock
 	// Logger receives internal errors. Nil discards them.
@@ -453,8 +458,8 @@ func (web *Web) sessionAccount(ctx context.Context, r *http.Request) (*tack.Acco
 	return acct, nil
 }
 
-// startSession signs the account in: a new session, its cookie, and a
-// redirect to next. The browser's previous session, if any, is deleted.
+// startSession signs the account in: a new session, its cookie, the
+// browser's device cookie (see allowSignIn), and a redirect to next. The browser's previous session, if any, is deleted.
 func (web *Web) startSession(w http.ResponseWriter, r *http.Request, acct *tack.Account, next string) {
 	ttl := web.SessionTTL
 	if ttl <= 0 {
@@ -474,20 +479,64 @@ func (web *Web) startSession(w http.ResponseWriter, r *http.Request, acct *tack.
 		return
 	}
 	web.setCookie(w, sessionCookie, secret, s.Expires)
+	web.markDevice(w, r, acct)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// localPath returns next if it is a path on this site, else fallback: a
-// sign-in link must not send the browser elsewhere.
-func localPath(next, fallback string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return fallback
+// nextPages are the pages a sign-in may send the browser back to: those
+// that signedIn sends a signed-out browser away from.
+var nextPages = map[string]bool{"/tokens": true, "/access": true, "/dashboard": true, "/admin": true}
+
+// maxNext bounds the length of a next= that safeNext accepts.
+const maxNext = 2048
+
+// safeNext returns next if it is one of nextPages, exactly, optionally
+// followed by a query; anything else gives "". Matching the path exactly
+// refuses, without having to list them, every form that a browser or
+// http.Redirect would turn into another site's address: schemes, "//",
+// backslashes ("/\evil" is "//evil" to a browser), dot segments (which
+// http.Redirect cleans away: "/a/../\evil" becomes "/\evil") and
+// percent-encoded slashes, backslashes and dots. The query may hold only
+// the characters a query is made of, and no backslash, control character
+// or escape of one, so that nothing in it can end the header or the path.
+func safeNext(next string) string {
+	if len(next) > maxNext {
+		return ""
 	}
-	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" {
-		return fallback
+	path, query, hasQuery := strings.Cut(next, "?")
+	if !nextPages[path] || (hasQuery && !safeQuery(query)) {
+		return ""
 	}
 	return next
+}
+
+// safeQuery says whether q is made only of a query's characters (RFC 3986:
+// unreserved, sub-delims, ":", "@", "/" and "?") and of percent escapes,
+// none of which is a backslash or a control character.
+func safeQuery(q string) bool {
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/?", c) >= 0:
+		case c == '%':
+			if i+2 >= len(q) || !ishex(q[i+1]) || !ishex(q[i+2]) {
+				return false
+			}
+			b, _ := strconv.ParseUint(q[i+1:i+3], 16, 8)
+			if b < 0x20 || b == 0x7f || b == '\\' {
+				return false
+			}
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // formatWhen formats a time for the pages: UTC, to the minute, or "never".

@@ -1,9 +1,8 @@
 package http
 
 import (
+	"cmp"
 	"context"
-	"math"
-	"net"
 	"net/http"
 	"net/mail"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/tack-ipfs/tack"
-	"golang.org/x/time/rate"
 )
 
 // signInForm is what the sign-in and sign-up pages show again after a
@@ -37,7 +35,7 @@ func (web *Web) handleHome(w http.ResponseWriter, r *http.Request) {
 }
 
 func (web *Web) handleSignInPage(w http.ResponseWriter, r *http.Request) {
-	p := &page{Title: "Sign in", Data: signInForm{Next: localPath(r.URL.Query().Get("next"), "")}}
+	p := &page{Title: "Sign in", Data: signInForm{Next: safeNext(r.URL.Query().Get("next"))}}
 	if r.URL.Query().Get("expired") != "" {
 		p.Notice = "Please sign in to continue."
 	}
@@ -45,7 +43,7 @@ func (web *Web) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (web *Web) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	form := signInForm{Email: strings.TrimSpace(r.PostForm.Get("email")), Next: localPath(r.PostForm.Get("next"), "")}
+	form := signInForm{Email: strings.TrimSpace(r.PostForm.Get("email")), Next: safeNext(r.PostForm.Get("next"))}
 	password := r.PostForm.Get("password")
 	again := func(status int, msg string) {
 		web.render(w, r, status, "signin", &page{Title: "Sign in", Error: msg, Data: form})
@@ -54,13 +52,13 @@ func (web *Web) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Enter your email and your password.")
 		return
 	}
-	if err := web.allowSignIn(w, r, form.Email); err != nil {
-		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
-		return
-	}
 	acct, err := web.Store.FindAccountByEmail(r.Context(), form.Email)
 	if err != nil && tack.ErrorCode(err) != tack.ENOTFOUND {
 		web.fail(w, r, nil, err)
+		return
+	}
+	if err := web.allowSignIn(w, r, form.Email, acct); err != nil {
+		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
 	hash := ""
@@ -80,7 +78,7 @@ func (web *Web) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusForbidden, "This account is blocked by the operator of this service.")
 		return
 	}
-	web.startSession(w, r, acct, localPath(form.Next, "/dashboard"))
+	web.startSession(w, r, acct, cmp.Or(form.Next, "/dashboard"))
 }
 
 // dummyHash is checked when the email is unknown or has no password, so
@@ -123,49 +121,6 @@ func (web *Web) hashPassword(ctx context.Context, password string) (string, erro
 	return web.HashPassword(password)
 }
 
-// allowSignIn takes one attempt from the buckets of the client's address
-// and, unless email is "", of the email: sign-in, and everything else that
-// checks or sets a password. If either bucket is empty it sets Retry-After
-// on w and returns ERATELIMITED saying how long to wait.
-func (web *Web) allowSignIn(w http.ResponseWriter, r *http.Request, email string) error {
-	cfg := web.SignInLimit
-	if cfg.Rate == 0 {
-		cfg.Rate = rate.Limit(10.0 / 60)
-	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = 10
-	}
-	if cfg.Rate == rate.Inf {
-		return nil
-	}
-	now := web.now()
-	host := clientAddr(r)
-	// Many people may share an address (an office, a NAT): its bucket is
-	// three times an email's.
-	perAddr := RateLimit{Rate: 3 * cfg.Rate, Burst: 3 * cfg.Burst}
-	buckets := []struct {
-		key string
-		cfg RateLimit
-	}{{"addr:" + host, perAddr}, {"email:" + strings.ToLower(email), cfg}}
-	if email == "" {
-		buckets = buckets[:1]
-	}
-	var reservations []*rate.Reservation
-	for _, b := range buckets {
-		res := web.signInLimits.get(b.key, b.cfg, now).ReserveN(now, 1)
-		reservations = append(reservations, res)
-		if d := res.DelayFrom(now); !res.OK() || d > 0 {
-			for _, res := range reservations {
-				res.CancelAt(now)
-			}
-			wait := max(1, int(math.Ceil(d.Seconds())))
-			w.Header().Set("Retry-After", strconv.Itoa(wait))
-			return tack.Errorf(tack.ERATELIMITED, "Too many sign-in attempts. Wait %d seconds, then try again.", wait)
-		}
-	}
-	return nil
-}
-
 func (web *Web) handleSignUpPage(w http.ResponseWriter, r *http.Request) {
 	form := signInForm{Invite: r.URL.Query().Get("invite")}
 	if err := web.signupAllowed(form.Invite); err != nil {
@@ -206,12 +161,14 @@ func (web *Web) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, msg)
 		return
 	}
-	// Sign-ups count against the address only: trying someone's email
-	// here must not lock them out of signing in.
-	if err := web.allowSignIn(w, r, ""); err != nil {
+	// The answer says whether the email has an account: limit it, for new
+	// and taken emails alike, before the store is asked.
+	if err := web.allowSignUp(w, r, form.Email); err != nil {
 		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
+	// The password is hashed whether or not the email is taken, so that
+	// both answers take as long.
 	hash, err := web.hashPassword(r.Context(), password)
 	if err != nil {
 		web.fail(w, r, nil, err)
@@ -284,7 +241,7 @@ func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acc
 		return
 	}
 	// A borrowed session must not be a way to guess the password.
-	if err := web.allowSignIn(w, r, acct.Email); err != nil {
+	if err := web.allowSignIn(w, r, acct.Email, acct); err != nil {
 		again(http.StatusTooManyRequests, tack.ErrorMessage(err))
 		return
 	}
@@ -307,35 +264,32 @@ func (web *Web) handleChangePassword(w http.ResponseWriter, r *http.Request, acc
 		web.fail(w, r, acct, err)
 		return
 	}
+	acct.PasswordHash = hash // startSession marks this browser with it
 	if err := web.Store.DeleteSessions(ctx, acct.ID); err != nil {
 		web.fail(w, r, acct, err)
 		return
 	}
-	web.startSession(w, r, acct, "/tokens?notice=password-changed")
+	notice, err := web.revokeTokensIfAsked(r, acct)
+	if err != nil {
+		web.fail(w, r, acct, err)
+		return
+	}
+	web.startSession(w, r, acct, "/tokens?notice="+notice)
 }
 
-// clientAddr is the address of the browser. Behind a reverse proxy on the
-// same machine (the usual way to add TLS), every request comes from
-// loopback: then the address the proxy appended last to X-Forwarded-For is
-// the browser's. Other senders cannot set it.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// revokeTokensIfAsked revokes every API token of acct if the password form
+// had its revoke_tokens box ticked, and returns the notice for the token
+// page: the password changed, and the tokens were revoked or not. A new
+// password signs out every browser but leaves tokens working unless asked:
+// they are often on servers that the user may not want to reconfigure.
+func (web *Web) revokeTokensIfAsked(r *http.Request, acct *tack.Account) (string, error) {
+	if r.PostForm.Get("revoke_tokens") == "" {
+		return "password-changed", nil
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return host
+	if _, err := web.Store.RevokeTokens(r.Context(), acct.ID); err != nil {
+		return "", err
 	}
-	forwarded := r.Header.Values("X-Forwarded-For")
-	if len(forwarded) == 0 {
-		return host
-	}
-	hops := strings.Split(forwarded[len(forwarded)-1], ",")
-	if last := strings.TrimSpace(hops[len(hops)-1]); net.ParseIP(last) != nil {
-		return last
-	}
-	return host
+	return "password-changed-tokens-revoked", nil
 }
 
 // resetForm is the password reset page's data.
@@ -378,7 +332,7 @@ func (web *Web) handleResetPage(w http.ResponseWriter, r *http.Request) {
 
 func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
 	code, password := r.PostForm.Get("code"), r.PostForm.Get("password")
-	if err := web.allowSignIn(w, r, ""); err != nil {
+	if err := web.allowSignIn(w, r, "", nil); err != nil {
 		web.fail(w, r, nil, err)
 		return
 	}
@@ -405,9 +359,14 @@ func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
 		web.fail(w, r, nil, err)
 		return
 	}
+	notice, err := web.revokeTokensIfAsked(r, acct)
+	if err != nil {
+		web.fail(w, r, nil, err)
+		return
+	}
 	if acct.Blocked {
 		web.fail(w, r, nil, tack.Errorf(tack.EFORBIDDEN, "Your password is set, but this account is blocked by the operator of this service."))
 		return
 	}
-	web.startSession(w, r, acct, "/tokens?notice=password-changed")
+	web.startSession(w, r, acct, "/tokens?notice="+notice)
 }

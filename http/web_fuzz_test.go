@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,7 @@ func FuzzWebForms(f *testing.F) {
 		"decision=approve&message=hi",
 		"blocked=true",
 		"current=a&password=b",
+		"current=operator+password&password=operator+password&revoke_tokens=on",
 		"status=pinned&name=x&before=2026-11-24T10%3A00%3A00Z",
 		"status=%00&before=9999999999-99",
 		"next=%2F%2Fevil&invite=%ff",
@@ -94,4 +97,58 @@ func rawQuery(input string) string {
 		}
 	}
 	return b.String()
+}
+
+// FuzzSafeNext: whatever next= a link carries, the sign-in sends the
+// browser to "" (the default page) or to a path of this site: one that
+// starts with a single "/", holds no backslash or control character, has
+// no scheme or host, is already clean (so http.Redirect sends it as it
+// is), and resolves against the site's address to the site itself.
+func FuzzSafeNext(f *testing.F) {
+	for _, seed := range []string{
+		"/tokens", "/dashboard?status=queued&name=caf%C3%A9", "/a/../\\evil.test/", "/./\\evil.test",
+		"//evil.test", "/\\evil.test", "/%2f%2fevil.test", "/%5cevil.test", "https://evil.test/",
+		"javascript:alert(1)", "/\t/evil.test", "/tokens?x=%0d%0a", "/tokens/../admin", "/admin?x=//evil",
+	} {
+		f.Add(seed)
+	}
+	site, err := url.Parse("http://127.0.0.1:8080/signin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := tackhttp.SafeNext(next)
+		if got == "" {
+			return
+		}
+		if got != next {
+			t.Fatalf("SafeNext(%q) = %q: want next itself or nothing", next, got)
+		}
+		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.ContainsAny(got, "\\#") {
+			t.Fatalf("SafeNext(%q) = %q: not a single-slash path without backslashes", next, got)
+		}
+		for _, c := range []byte(got) {
+			if c < 0x20 || c >= 0x7f {
+				t.Fatalf("SafeNext(%q) = %q: holds byte %#x", next, got, c)
+			}
+		}
+		u, err := url.Parse(got)
+		if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+			t.Fatalf("SafeNext(%q) = %q: parses to %#v, %v", next, got, u, err)
+		}
+		if strings.Contains(u.Path, "\\") || strings.Contains(u.RawQuery, "\\") || path.Clean(u.Path) != u.Path {
+			t.Fatalf("SafeNext(%q) = %q: path %q is not clean", next, got, u.Path)
+		}
+		if dest := site.ResolveReference(u); dest.Host != site.Host || dest.Scheme != site.Scheme {
+			t.Fatalf("SafeNext(%q) = %q: resolves to %s", next, got, dest)
+		}
+		w := httptest.NewRecorder()
+		http.Redirect(w, httptest.NewRequest("POST", "/signin", nil), got, http.StatusSeeOther)
+		if loc := w.Header().Get("Location"); loc != got {
+			t.Fatalf("SafeNext(%q) = %q: http.Redirect sends Location %q", next, got, loc)
+		}
+		if again := tackhttp.SafeNext(got); again != got {
+			t.Fatalf("SafeNext(%q) = %q, but SafeNext of that is %q", next, got, again)
+		}
+	})
 }

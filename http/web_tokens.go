@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -31,10 +32,11 @@ type tokensPage struct {
 // notices are the messages a redirect can ask a page to show, by key, so
 // that no text from the URL reaches the page.
 var notices = map[string]string{
-	"access-requested": "Your request for pinning access was sent. The operator will answer it here.",
-	"access-approved":  "Your pinning access is approved: create a token and start pinning.",
-	"token-revoked":    "The token was revoked. The API refuses it from now on.",
-	"password-changed": "Your password was changed, and every other browser was signed out.",
+	"access-requested":                "Your request for pinning access was sent. The operator will answer it here.",
+	"access-approved":                 "Your pinning access is approved: create a token and start pinning.",
+	"token-revoked":                   "The token was revoked. The API refuses it from now on.",
+	"password-changed":                "Your password was changed, and every other browser was signed out. Your API tokens keep working.",
+	"password-changed-tokens-revoked": "Your password was changed, every other browser was signed out, and every API token of this account was revoked: create new ones for the clients you still use.",
 }
 
 func (web *Web) handleTokens(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
@@ -69,7 +71,11 @@ func (web *Web) handleCreateToken(w http.ResponseWriter, r *http.Request, acct *
 		return
 	}
 	token, _, err := web.Issue(r.Context(), acct.ID, name)
-	if err != nil {
+	if tack.ErrorCode(err) == tack.EQUOTA {
+		msg := fmt.Sprintf("This account has %d API tokens, the most it may have. Revoke one that is no longer used, then create this one.", tack.MaxTokens)
+		web.renderTokens(w, r, acct, http.StatusConflict, &page{Error: msg}, &tokensPage{NewName: name})
+		return
+	} else if err != nil {
 		web.fail(w, r, acct, err)
 		return
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // CreateToken stores t and sets Created. Returns EINVALID if the ID is
-// empty, ECONFLICT if it exists, ENOTFOUND if the account does not.
+// empty, ECONFLICT if it exists, ENOTFOUND if the account does not,
+// EQUOTA if the account holds tack.MaxTokens tokens that are not revoked.
 func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 	if t.ID == "" {
 		return tack.Errorf(tack.EINVALID, "token id is required")
@@ -20,6 +21,12 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if err := accountExists(ctx, tx, t.AccountID); err != nil {
 			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = ? AND revoked = 0`, t.AccountID).Scan(&n); err != nil {
+			return fmt.Errorf("count tokens: %w", err)
+		} else if n >= tack.MaxTokens {
+			return tack.Errorf(tack.EQUOTA, "this account has %d API tokens, the most it may have: revoke one it no longer uses first", tack.MaxTokens)
 		}
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO tokens (id, account_id, name, created, last_used, revoked)
@@ -119,6 +126,24 @@ func (db *DB) RevokeToken(ctx context.Context, accountID int64, id string) error
 		}
 		return nil
 	})
+}
+
+// RevokeTokens marks every token of the account that is not revoked
+// revoked, and returns how many it marked. An unknown account has none.
+func (db *DB) RevokeTokens(ctx context.Context, accountID int64) (int, error) {
+	now := db.now()
+	var n int64
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE account_id = ? AND revoked = 0`, now, accountID)
+		if err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		return nil
+	})
+	return int(n), err
 }
 
 // TouchToken records that the token was used at t. The recorded time never

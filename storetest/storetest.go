@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Token/FindTokens", testFindTokens},
 		{"Token/Revoke", testRevokeToken},
 		{"Token/Touch", testTouchToken},
+		{"Token/Limit", testTokenLimit},
+		{"Token/RevokeAll", testRevokeTokens},
 
 		{"Pin/Create", testCreatePin},
 		{"Pin/CreateUnknownAccount", testCreatePinUnknownAccount},

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"crypto/rand"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,5 +153,93 @@ func testTouchToken(t *testing.T, s tack.Store) {
 	}
 	if got := MustFindToken(t, s, tok.ID); !got.LastUsed.Equal(later) {
 		t.Errorf("LastUsed = %v, want %v", got.LastUsed, later)
+	}
+}
+
+// testTokenLimit: an account holds at most tack.MaxTokens tokens that are
+// not revoked, also when they are created at once; revoking one makes
+// room for one more, and other accounts are not affected.
+func testTokenLimit(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "tess@example.com")
+	b := MustCreateAccount(t, s, "uma@example.com")
+	const tries = tack.MaxTokens + 20
+	errs := make(chan error, tries)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := i; j < tries; j += 8 {
+				errs <- s.CreateToken(t.Context(), &tack.Token{ID: rand.Text(), AccountID: a.ID, Name: fmt.Sprint("token ", j)})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	created := 0
+	for err := range errs {
+		switch tack.ErrorCode(err) {
+		case "":
+			created++
+		case tack.EQUOTA:
+		default:
+			t.Errorf("CreateToken past the limit: %v, want EQUOTA", err)
+		}
+	}
+	if created != tack.MaxTokens {
+		t.Errorf("%d of %d tokens created at once, want %d", created, tries, tack.MaxTokens)
+	}
+	err := s.CreateToken(t.Context(), &tack.Token{ID: rand.Text(), AccountID: a.ID, Name: "one more"})
+	checkCode(t, "CreateToken(past the limit)", err, tack.EQUOTA)
+	MustCreateToken(t, s, b.ID, "another account's")
+
+	tokens, err := s.FindTokens(t.Context(), a.ID)
+	if err != nil {
+		t.Fatalf("FindTokens: %v", err)
+	}
+	if len(tokens) != tack.MaxTokens {
+		t.Fatalf("FindTokens = %d tokens, want %d", len(tokens), tack.MaxTokens)
+	}
+	if err := s.RevokeToken(t.Context(), a.ID, tokens[0].ID); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	MustCreateToken(t, s, a.ID, "in the revoked one's place")
+	err = s.CreateToken(t.Context(), &tack.Token{ID: rand.Text(), AccountID: a.ID, Name: "one more"})
+	checkCode(t, "CreateToken(past the limit again)", err, tack.EQUOTA)
+}
+
+// testRevokeTokens: RevokeTokens revokes every token of one account that
+// is not revoked yet, keeps earlier revocation times, and touches no other
+// account's tokens.
+func testRevokeTokens(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "vera@example.com")
+	b := MustCreateAccount(t, s, "walt@example.com")
+	var mine []*tack.Token
+	for _, name := range []string{"laptop", "ci", "phone"} {
+		mine = append(mine, MustCreateToken(t, s, a.ID, name))
+	}
+	theirs := MustCreateToken(t, s, b.ID, "laptop")
+	if err := s.RevokeToken(t.Context(), a.ID, mine[0].ID); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	first := MustFindToken(t, s, mine[0].ID).Revoked
+
+	start := time.Now()
+	n, err := s.RevokeTokens(t.Context(), a.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeTokens = %d, %v; want 2", n, err)
+	}
+	if got := MustFindToken(t, s, mine[0].ID).Revoked; !got.Equal(first) {
+		t.Errorf("a revoked token's time moved from %v to %v", first, got)
+	}
+	for _, tok := range mine[1:] {
+		checkTime(t, "Revoked", MustFindToken(t, s, tok.ID).Revoked, start, time.Now())
+	}
+	if got := MustFindToken(t, s, theirs.ID); !got.Revoked.IsZero() {
+		t.Errorf("another account's token was revoked at %v", got.Revoked)
+	}
+	if n, err := s.RevokeTokens(t.Context(), a.ID); err != nil || n != 0 {
+		t.Errorf("RevokeTokens again = %d, %v; want 0", n, err)
+	}
+	if n, err := s.RevokeTokens(t.Context(), b.ID+1000); err != nil || n != 0 {
+		t.Errorf("RevokeTokens(unknown account) = %d, %v; want 0, nil", n, err)
 	}
 }

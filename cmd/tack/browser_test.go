@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,10 @@ func mustBrowser(t *testing.T) context.Context {
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
+		// Every name but 127.0.0.1 fails to resolve: a page that sends the
+		// browser elsewhere (evil.test) ends on an error page, and the
+		// tests send no traffic off the machine.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
@@ -125,6 +130,27 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("waiting for %q in %s: %w (last error: %v)", want, sel, ctx.Err(), lastErr)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// waitLocation waits until the tab's current address (its history entry,
+// which an error page keeps too) is want, asking every 100 ms, and says
+// where the tab is if it never gets there.
+func waitLocation(want string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+		var last string
+		for {
+			if h, err := chromedp.NavigationEntries()(ctx, tab); err == nil && h.CurrentIndex >= 0 && int(h.CurrentIndex) < len(h.Entries) {
+				if last = h.Entries[h.CurrentIndex].URL; last == want {
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting to be at %s: %w (last at %q)", want, ctx.Err(), last)
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -283,5 +309,34 @@ func TestBrowser(t *testing.T) {
 	)
 	if _, _, err := c.LsBatchSync(ctx); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("listing with the revoked token: %v, want 401", err)
+	}
+}
+
+// TestBrowserSignInNext: a sign-in link whose next= names another site, in
+// the forms that a browser reads as one (a backslash after dot segments,
+// which http.Redirect would clean into "/\evil.test/", the address
+// http://evil.test/ to Chromium), leaves the browser on tack's own pages.
+// The pages' CSP (form-action 'self') already stops Chromium from following
+// a form's redirect to another site, so before the fix the sign-in went
+// nowhere; without that CSP the browser ended at http://evil.test/.
+func TestBrowserSignInNext(t *testing.T) {
+	browser := mustBrowser(t)
+	m := MustOpenMain(t, tempData(t))
+	site := m.Config.PublicURL
+	for _, next := range []string{`/a/../\evil.test/`, `/./\evil.test`, `/\evil.test`, `//evil.test/`, `/%5cevil.test`, "/\t/evil.test", "/tokens"} {
+		want := site + "/dashboard"
+		if next == "/tokens" {
+			want = site + next
+		}
+		tab := newBrowserContext(t, browser)
+		browse(t, tab, "sign in with next="+next,
+			chromedp.Navigate(site+"/signin?next="+url.QueryEscape(next)),
+			chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "admin"),
+			chromedp.SendKeys(chromedp.CSS(`input[name=password]`), m.AdminPassword),
+			chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+			waitLocation(want),
+			chromedp.WaitVisible(chromedp.CSS(`a[href="/admin"]`)),
+		)
 	}
 }

@@ -299,7 +299,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return err
 		}
 		token, _, err := auth.New(c.db, key).Issue(ctx, a.ID, *name)
-		if err != nil {
+		if tack.ErrorCode(err) == tack.EQUOTA {
+			return errors.New(tack.ErrorMessage(err))
+		} else if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, token)

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,6 +43,8 @@ type Config struct {
 	MaxInFlight int            // --max-inflight: API requests served at once; more are shed with 503
 	MaxConns    int            // --max-conns: HTTP connections open at once
 	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
+
+	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -116,6 +119,29 @@ func (r rateLimit) Set(s string) error {
 	return nil
 }
 
+// trustedProxies is the value of --trusted-proxies.
+type trustedProxies struct{ v *[]netip.Prefix }
+
+func (t trustedProxies) String() string {
+	if t.v == nil {
+		return ""
+	}
+	var parts []string
+	for _, p := range *t.v {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (t trustedProxies) Set(s string) error {
+	p, err := http.ParseTrustedProxies(s)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	*t.v = p
+	return nil
+}
+
 // serveFlags binds the serve configuration to a flag set.
 func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.StringVar(&c.Data, "data", c.Data, "data directory (metadata, blocks, keys)")
@@ -141,6 +167,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "API requests served at once; more wait briefly, then get 503 with Retry-After")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
 	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
+	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	return bootstrap
 }
 

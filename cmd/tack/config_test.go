@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	nethttp "net/http"
+	"net/http/cookiejar"
+	"net/netip"
+	"net/url"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +67,7 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--max-inflight", "TACK_MAX_INFLIGHT", "64"},
 	{"--max-conns", "TACK_MAX_CONNS", "1000"},
 	{"--pprof", "TACK_PPROF", "127.0.0.1:6060"},
+	{"--trusted-proxies", "TACK_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8,::1"},
 }
 
 var everyFlagConfig = Config{
@@ -88,6 +93,8 @@ var everyFlagConfig = Config{
 	MaxInFlight: 64,
 	MaxConns:    1000,
 	PProf:       "127.0.0.1:6060",
+
+	TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -167,6 +174,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad env rate limit", nil, map[string]string{"TACK_RATE_LIMIT": "lots"}, `TACK_RATE_LIMIT: --rate-limit "lots"`},
 		{"no inflight", []string{"--max-inflight", "0"}, nil, "--max-inflight must be at least 1"},
 		{"no conns", []string{"--max-conns", "-1"}, nil, "--max-conns must be at least 1"},
+		{"bad trusted proxy", []string{"--trusted-proxies", "127.0.0.1/32,proxy.local"}, nil, `--trusted-proxies: "proxy.local" is not an IP address or a CIDR prefix`},
+		{"bad env trusted proxy", nil, map[string]string{"TACK_TRUSTED_PROXIES": "10.0.0.0/99"}, `TACK_TRUSTED_PROXIES: --trusted-proxies: "10.0.0.0/99"`},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {
@@ -295,5 +304,61 @@ func TestPProf(t *testing.T) {
 	off := MustOpenMain(t, tempData(t))
 	if off.pprof != nil {
 		t.Error("pprof served without --pprof")
+	}
+}
+
+// TestTrustedProxiesFlag: by default X-Forwarded-For is ignored, so 31
+// sign-ins from one peer meet the limit of 30 per address whatever the
+// header says; with --trusted-proxies naming the peer, each address the
+// header names has its own bucket.
+func TestTrustedProxiesFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name, flag string // flag empty: the default
+		limited    bool
+	}{{"default", "", true}, {"loopback trusted", "127.0.0.1/32", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := MustOpenMain(t, tempData(t), func(c *Config) {
+				if tc.flag != "" {
+					if err := (trustedProxies{&c.TrustedProxies}).Set(tc.flag); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			site := "http://" + m.HTTPAddr()
+			jar, err := cookiejar.New(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &nethttp.Client{Jar: jar, CheckRedirect: func(*nethttp.Request, []*nethttp.Request) error { return nethttp.ErrUseLastResponse }}
+			resp, err := c.Get(site + "/signin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
+			if csrf == nil {
+				t.Fatalf("no CSRF token on the sign-in page:\n%s", body)
+			}
+			statuses := map[int]int{}
+			for i := range 31 {
+				form := url.Values{"csrf": {string(csrf[1])}, "email": {"nobody" + strconv.Itoa(i) + "@example.com"}, "password": {"guess"}}
+				req, _ := nethttp.NewRequest("POST", site+"/signin", strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("X-Forwarded-For", "203.0.113."+strconv.Itoa(i))
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				statuses[resp.StatusCode]++
+			}
+			if tc.limited && statuses[nethttp.StatusTooManyRequests] != 1 {
+				t.Errorf("statuses %v: want the 31st sign-in refused with 429", statuses)
+			}
+			if !tc.limited && statuses[nethttp.StatusUnauthorized] != 31 {
+				t.Errorf("statuses %v: want all 31 wrong sign-ins answered 401", statuses)
+			}
+		})
 	}
 }

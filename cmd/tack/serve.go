@@ -144,6 +144,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		AutoApprove:   c.Access == "auto",
 		Limits:        c.limits(),
 		Logger:        m.Logger,
+
+		TrustedProxies: c.TrustedProxies,
 	}
 	m.server = &nethttp.Server{
 		Handler:           api.Handler(web.Mount),
