@@ -66,6 +66,10 @@ type PinRequest struct {
 	// Held says that a queued request is not claimed because its account
 	// is blocked; it waits, keeping its place in the account's turns.
 	Held bool
+	// Turn is the request's place in the fair queue as the store read it:
+	// ready requests are claimed in (Turn, Created, ID) order. The store
+	// sets it; QueuePositions reads it.
+	Turn int64
 	// ProgressAt is when the request last made progress: its creation, or
 	// the last block a fetch for it received. A request fails after
 	// --pin-timeout without progress.

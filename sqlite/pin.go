@@ -169,7 +169,7 @@ func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error 
 		}
 	}
 	r.Created, r.Status, r.Blocks, r.Bytes, r.Details = timeOf(created), status, blocks, bytes, details
-	r.ProgressAt, r.Attempts, r.RetryAt = timeOf(created), 0, time.Time{}
+	r.ProgressAt, r.Attempts, r.RetryAt, r.Turn = timeOf(created), 0, time.Time{}, turn
 	return nil
 }
 
@@ -226,14 +226,14 @@ func deletePin(ctx context.Context, tx *txn, accountID int64, id string) error {
 }
 
 const pinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes,
-	attempts, retry_at, progress_at`
+	attempts, retry_at, progress_at, turn`
 
 func scanPin(row interface{ Scan(...any) error }) (*tack.PinRequest, error) {
 	var r tack.PinRequest
 	var origins, meta, status string
 	var created, retryAt, progressAt int64
 	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
-		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt); err != nil {
+		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt, &r.Turn); err != nil {
 		return nil, err
 	}
 	r.ProgressAt = timeOf(progressAt)

@@ -223,55 +223,31 @@ func queryStrings(ctx context.Context, tx *txn, query string, args ...any) ([]st
 	return out, rows.Err()
 }
 
-// QueuePositions sets Position on the ready queued requests among reqs.
-// It walks them in queue order and counts, in one read transaction, the
+// QueuePositions sets Position on the ready queued requests among reqs,
+// from their Turn and Created. It walks them in queue order and counts, in one read transaction, the
 // ready requests between each and the next, but never more than
 // tack.MaxCountedPosition in all: past that, the rest are PositionOver,
 // with OwnAhead estimated from their account's turns.
 func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
-	byID := map[string]*tack.PinRequest{}
-	args := []any{}
-	for _, r := range reqs {
-		if r.Status == tack.StatusQueued && r.RetryAt.IsZero() {
-			byID[r.ID] = r
-			args = append(args, r.ID)
-		}
-	}
-	if len(byID) == 0 {
-		return nil
-	}
 	type queued struct {
 		r             *tack.PinRequest
 		turn, created int64
 	}
+	var qs []queued
+	for _, r := range reqs {
+		// Where the caller read it: a request claimed or deleted since
+		// counts from where it was.
+		if r.Status == tack.StatusQueued && r.RetryAt.IsZero() && !r.Held {
+			qs = append(qs, queued{r: r, turn: r.Turn, created: micros(r.Created)})
+		}
+	}
+	if len(qs) == 0 {
+		return nil
+	}
+	slices.SortFunc(qs, func(a, b queued) int {
+		return cmp.Or(cmp.Compare(a.turn, b.turn), cmp.Compare(a.created, b.created), strings.Compare(a.r.ID, b.r.ID))
+	})
 	err := db.read(ctx, func(tx *txn) error {
-		// Where they stand now: a request claimed or deleted since the
-		// caller read it has no position.
-		rows, err := tx.QueryContext(ctx, `
-			SELECT id, turn, created FROM pins
-			WHERE status = 'queued' AND retry_at = 0 AND id IN (`+placeholders(len(args))+`)`, args...)
-		if err != nil {
-			return err
-		}
-		var qs []queued
-		for rows.Next() {
-			var id string
-			var q queued
-			if err := rows.Scan(&id, &q.turn, &q.created); err != nil {
-				rows.Close()
-				return err
-			}
-			q.r = byID[id]
-			qs = append(qs, q)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		slices.SortFunc(qs, func(a, b queued) int {
-			return cmp.Or(cmp.Compare(a.turn, b.turn), cmp.Compare(a.created, b.created), strings.Compare(a.r.ID, b.r.ID))
-		})
-
 		// Each stretch starts at the previous request, which counts as
 		// ahead of the next; the first starts before every request. A
 		// request past the horizon is not counted at all.

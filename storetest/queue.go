@@ -412,14 +412,14 @@ func testQueuePositions(t *testing.T, s tack.Store) {
 	if got := positions(reqs...); !slices.Equal(got, []int64{0, 1, 2, 4}) {
 		t.Errorf("after two claims: positions %v, want [0 1 2 4] (the pinning one untouched)", got)
 	}
-	// A deleted request leaves it too: one that a listing still shows as
-	// queued has no position.
+	// A deleted request leaves it too, and one that a listing still shows
+	// as queued counts from where it was.
 	stale := fresh(all[3])
 	if err := s.DeletePin(t.Context(), b.ID, all[3].ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := positions(stale, fresh(all[4]), fresh(all[5])); !slices.Equal(got, []int64{0, 2, 3}) {
-		t.Errorf("after a delete: positions %v, want [0 2 3]", got)
+	if got := positions(stale, fresh(all[4]), fresh(all[5])); !slices.Equal(got, []int64{2, 2, 3}) {
+		t.Errorf("after a delete: positions %v, want [2 2 3]", got)
 	}
 	if err := s.QueuePositions(t.Context(), nil); err != nil {
 		t.Errorf("QueuePositions(nil): %v", err)
