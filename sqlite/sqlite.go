@@ -30,7 +30,13 @@ var migrationFS embed.FS
 // it before the other pragmas), foreign keys, WAL, synchronous FULL so that
 // nothing acknowledged is lost on power failure, and BEGIN IMMEDIATE for
 // every transaction that is not read-only.
+//
+// wal_autocheckpoint(0): no commit copies the log back into the database
+// on its way out (a stall of tens of milliseconds for the write, and every
+// write queued behind it); a background goroutine of each DB does it
+// instead (see checkpoints).
 const dsnParams = "_pragma=busy_timeout(10000)" +
+	"&_pragma=wal_autocheckpoint(0)" +
 	"&_pragma=foreign_keys(1)" +
 	"&_pragma=journal_mode(WAL)" +
 	"&_pragma=synchronous(FULL)" +
@@ -54,6 +60,10 @@ type DB struct {
 	horizonAt  time.Time
 
 	stmts stmtCache
+
+	// stop ends the checkpoints goroutine, which closes stopped.
+	stop, stopped chan struct{}
+	closeOnce     sync.Once
 
 	// Now returns the current time. It defaults to time.Now; tests may
 	// replace it before the DB is used.
@@ -84,16 +94,44 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// each holds its own page cache: reads beyond the bound wait.
 	sdb.SetMaxIdleConns(16)
 	sdb.SetMaxOpenConns(maxConns)
-	db := &DB{db: sdb, writeSem: make(chan struct{}, 1), Now: time.Now}
+	db := &DB{db: sdb, writeSem: make(chan struct{}, 1), Now: time.Now, stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := db.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
+	go db.checkpoints()
 	return db, nil
+}
+
+// checkpointEvery is how often the log is copied back into the database.
+const checkpointEvery = 500 * time.Millisecond
+
+// checkpoints copies the write-ahead log back into the database file in
+// the background, PASSIVE: it never waits for readers or writers, and they
+// never wait for it. SQLite then starts the log over from its beginning at
+// a write once every reader has moved past it. The last one, at Close,
+// truncates the log.
+func (db *DB) checkpoints() {
+	defer close(db.stopped)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			db.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+			return
+		case <-t.C:
+			db.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		close(db.stop)
+		<-db.stopped
+	})
 	db.stmts.close()
 	return db.db.Close()
 }
