@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	nethttp "net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/multiformats/go-multiaddr"
-	manet "github.com/multiformats/go-multiaddr/net"
 
 	pinclient "github.com/ipfs/boxo/pinning/remote/client"
 	"github.com/ipfs/go-cid"
@@ -249,82 +244,6 @@ func BenchmarkManyPins(b *testing.B) {
 // profile it while it runs.
 func benchFlags() []string { return strings.Fields(os.Getenv("TACK_BENCH_FLAGS")) }
 
-// kuboBin returns the Kubo binary the comparisons run, from TACK_KUBO or
-// the PATH, or skips the benchmark. Kubo v0.42.0 builds from the Go module
-// proxy: `go build -o BIN ./cmd/ipfs` in the folder that
-// `go mod download -json github.com/ipfs/kubo@v0.42.0` names.
-func kuboBin(tb testing.TB) string {
-	tb.Helper()
-	if p := os.Getenv("TACK_KUBO"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("ipfs")
-	if err != nil {
-		tb.Skip("no Kubo: set TACK_KUBO to an ipfs binary (see kuboBin)")
-	}
-	return p
-}
-
-// startKubo starts a Kubo daemon on loopback with the test profile, and
-// returns the base URL of its RPC API.
-func startKubo(tb testing.TB, bin string) string {
-	tb.Helper()
-	repo := filepath.Join(tb.TempDir(), "ipfs")
-	env := append(os.Environ(), "IPFS_PATH="+repo)
-	run := func(args ...string) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			tb.Fatalf("ipfs %v: %v\n%s", args, err, out)
-		}
-	}
-	run("init", "--profile=test")
-	run("config", "--json", "Routing.Type", `"none"`)
-	daemon := exec.Command(bin, "daemon")
-	daemon.Env = env
-	daemon.Stdout, daemon.Stderr = testWriter{tb}, testWriter{tb}
-	if err := daemon.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
-	var api string
-	waitFor(tb, time.Minute, "Kubo's API", func() bool {
-		b, err := os.ReadFile(filepath.Join(repo, "api"))
-		if err != nil {
-			return false
-		}
-		ma, err := multiaddr.NewMultiaddr(strings.TrimSpace(string(b)))
-		if err != nil {
-			return false
-		}
-		_, addr, err := manet.DialArgs(ma)
-		if err != nil {
-			return false
-		}
-		api = "http://" + addr
-		resp, err := nethttp.Post(api+"/api/v0/id", "", nil)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return api
-}
-
-// kuboRPC calls Kubo's RPC API and fails the test unless it answers 200.
-func kuboRPC(tb testing.TB, api, path string) {
-	resp, err := nethttp.Post(api+path, "", nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		tb.Fatalf("Kubo %s: %d %s", path, resp.StatusCode, body)
-	}
-}
-
 // BenchmarkManyPinsKubo is the baseline of BenchmarkManyPins: a fresh Kubo
 // pins the same kind of 1,000 single-block DAGs from the same kind of peer,
 // 8 `ipfs pin add` at a time, after connecting to the peer. Run both in one
@@ -338,9 +257,9 @@ func BenchmarkManyPinsKubo(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		roots := addSmallDAGs(b, peer, 1000, 64<<10)
-		api := startKubo(b, bin)
+		kubo := startKubo(b, bin)
 		for _, a := range peer.Addrs() {
-			kuboRPC(b, api, "/api/v0/swarm/connect?arg="+url.QueryEscape(a))
+			kubo.RPC(b, "/api/v0/swarm/connect?arg="+url.QueryEscape(a))
 		}
 		b.StartTimer()
 		start := time.Now()
@@ -349,7 +268,7 @@ func BenchmarkManyPinsKubo(b *testing.B) {
 		for range 8 {
 			wg.Go(func() {
 				for root := range work {
-					kuboRPC(b, api, "/api/v0/pin/add?arg="+root.String())
+					kubo.RPC(b, "/api/v0/pin/add?arg="+root.String())
 				}
 			})
 		}
