@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	pinclient "github.com/ipfs/boxo/pinning/remote/client"
 	"github.com/ipfs/go-cid"
 	"github.com/tack-ipfs/tack"
