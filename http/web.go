@@ -150,6 +150,7 @@ func (web *Web) init() error {
 		"static": func(name string) string { return "/static/" + name + "?v=" + web.staticSums[name] },
 		"when":   formatWhen,
 		"bytes":  formatBytes,
+		"group":  groupDigits,
 		"limit": func(n int64) string {
 			if n == 0 {
 				return "no limit"
@@ -548,6 +549,19 @@ func formatWhen(t time.Time) string {
 }
 
 // formatBytes formats a size in bytes with binary units.
+// groupDigits writes n with a comma between groups of three digits.
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	start := 0
+	if n < 0 {
+		start = 1
+	}
+	for i := len(s) - 3; i > start; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 // exactBytes writes n in the largest unit that divides it, in the form
 // tack.ParseSize reads back: 2GiB, 500GB, 1234B.
 func exactBytes(n int64) string {

@@ -15,7 +15,7 @@ const pinsPageSize = 50
 // pinsPage is the pins page's data.
 type pinsPage struct {
 	Usage    *tack.Usage
-	Pending  int         // queued plus pinning requests
+	Pending  int64       // queued plus pinning requests
 	Limits   tack.Limits // the account's, in force
 	Statuses []tack.Status
 	Pins     []pinRow
@@ -83,7 +83,7 @@ func (web *Web) handlePins(w http.ResponseWriter, r *http.Request, acct *tack.Ac
 		return
 	}
 	data.Usage, data.Count = usage, count
-	data.Pending = usage.Pins[tack.StatusQueued] + usage.Pins[tack.StatusPinning]
+	data.Pending = int64(usage.Pins[tack.StatusQueued] + usage.Pins[tack.StatusPinning])
 	data.Limits = acct.Limits(web.Limits)
 	for _, req := range reqs {
 		data.Pins = append(data.Pins, pinRow{PinRequest: req, Details: req.Info()["status_details"]})
