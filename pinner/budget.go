@@ -9,6 +9,9 @@ import (
 // the network at once. Fetches take from it before they ask for blocks and
 // give back as blocks arrive, so that a thousand small DAGs and one large
 // one share the network the same way: by blocks in flight, not by fetches.
+// A fetch that has blocks in flight takes only while more than a reserve
+// is free; the reserve goes to fetches with nothing in flight, so a few
+// large DAGs cannot keep a small one from starting.
 type Budget struct {
 	mu   sync.Mutex
 	free int
@@ -20,11 +23,12 @@ func NewBudget(n int) *Budget {
 	return &Budget{free: n, more: make(chan struct{})}
 }
 
-// take takes up to n blocks, as many as are free, without waiting.
-func (b *Budget) take(n int) int {
+// take takes up to n blocks without waiting, but leaves keep of them
+// free.
+func (b *Budget) take(n, keep int) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n = min(n, b.free)
+	n = max(min(n, b.free-keep), 0)
 	b.free -= n
 	return n
 }

@@ -104,6 +104,10 @@ func (e *StallError) Error() string {
 	return fmt.Sprintf("stalled: no peer sent the missing blocks for %s, after %d blocks", e.After, e.Blocks)
 }
 
+// budgetReserve is how many blocks of the shared budget a walk with blocks
+// in flight leaves to walks with none.
+const budgetReserve = 64
+
 // batchSize is how many blocks go to the blockstore in one PutMany.
 const batchSize = 64
 
@@ -222,7 +226,11 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 		// budget: it must make progress, and the wait is not a stall.
 		missing = missing[:0]
 		if room := min(window-inflight, len(todo)); room > 0 {
-			tokens := budget.take(room)
+			keep := budgetReserve
+			if inflight == 0 {
+				keep = 0
+			}
+			tokens := budget.take(room, keep)
 			if tokens == 0 && inflight == 0 {
 				if tokens, err = budget.wait(ctx, room); err != nil {
 					return err
