@@ -18,4 +18,5 @@ func ClientAddr(web *Web, r *http.Request) string {
 
 // ClientKey is the name of r's client in web's rate limits.
 func ClientKey(web *Web, r *http.Request) string { return web.clientKey(r) }
+
 var GroupDigits = groupDigits
