@@ -226,7 +226,9 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *txn) e
 // commit runs the writes of batch in one transaction and answers each.
 func (db *DB) commit(batch []*writeReq) {
 	errs := make([]error, len(batch))
+	answered := false
 	answer := func(err error) {
+		answered = true
 		for i, r := range batch {
 			if errs[i] == nil {
 				errs[i] = err
@@ -234,6 +236,17 @@ func (db *DB) commit(batch []*writeReq) {
 			r.done <- errs[i]
 		}
 	}
+	// A write that panics takes the transaction down with it: the other
+	// writes of the batch are answered, not left waiting, and the panic
+	// goes on up the goroutine that ran it.
+	defer func() {
+		if v := recover(); v != nil {
+			if !answered {
+				answer(fmt.Errorf("a write of the same transaction panicked: %v", v))
+			}
+			panic(v)
+		}
+	}()
 	tx, err := db.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		answer(fmt.Errorf("begin: %w", err))
