@@ -205,24 +205,6 @@ func readyRetries(ctx context.Context, tx *txn, now int64) error {
 	return nil
 }
 
-// queryStrings returns the first column of a query's rows.
-func queryStrings(ctx context.Context, tx *txn, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
 // QueuePositions sets Position on the ready queued requests among reqs,
 // from their Turn and Created. It walks them in queue order and counts, in one read transaction, the
 // ready requests between each and the next, but never more than
