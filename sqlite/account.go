@@ -180,25 +180,22 @@ func (db *DB) SetAccountBlocked(ctx context.Context, id int64, blocked bool) err
 // unhold makes the account's held requests ready, oldest first, each
 // taking the account's next turn as a new request would.
 func unhold(ctx context.Context, tx *txn, accountID int64) error {
-	var base int64
+	var n int64
 	if err := tx.QueryRowContext(ctx, `
-		SELECT max(a.last_turn, q.vtime) FROM accounts a, queue_state q WHERE a.id = ?`, accountID).Scan(&base); err != nil {
+		SELECT count(*) FROM pins
+		WHERE account_id = ? AND status = 'queued' AND retry_at = `+retryHeld, accountID).Scan(&n); err != nil || n == 0 {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `
-		WITH held AS (
-			SELECT id, row_number() OVER (ORDER BY created) AS n FROM pins
-			WHERE account_id = ? AND status = 'queued' AND retry_at = `+retryHeld+`)
-		UPDATE pins SET retry_at = 0, turn = ? + (SELECT n FROM held WHERE held.id = pins.id)
-		WHERE id IN (SELECT id FROM held)`, accountID, base)
+	first, err := takeTurns(ctx, tx, accountID, n)
 	if err != nil {
 		return err
 	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE accounts SET last_turn = ? WHERE id = ?`, base+n, accountID)
+	_, err = tx.ExecContext(ctx, `
+		WITH held AS (
+			SELECT id, row_number() OVER (ORDER BY created) AS n FROM pins
+			WHERE account_id = ? AND status = 'queued' AND retry_at = `+retryHeld+`)
+		UPDATE pins SET retry_at = 0, turn = ? - 1 + (SELECT n FROM held WHERE held.id = pins.id)
+		WHERE id IN (SELECT id FROM held)`, accountID, first)
 	return err
 }
 

@@ -135,6 +135,7 @@ func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error 
 				return tack.Errorf(tack.EQUOTA, "this account already has %d pending requests (queued or pinning), its limit: wait for some to finish, or ask the operator for a higher limit", limit)
 			}
 		}
+		// takeTurns' rule, on the account row read above.
 		turn = max(lastTurn+1, vtime+1)
 		lastTurn = turn
 	}

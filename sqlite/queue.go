@@ -34,21 +34,23 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 		// PostgreSQL: FOR UPDATE SKIP LOCKED on both selects. Requests of
 		// blocked accounts are held instead of claimed, whichever way they
 		// came back to the queue.
-		ids, err := db.claimable(ctx, tx, `
+		ids, _, err := claimable(ctx, tx, `
 			SELECT p.id, 0, a.blocked FROM pins p INDEXED BY pins_lease_idx JOIN accounts a ON a.id = p.account_id
 			WHERE p.status = 'pinning' AND p.lease_until < ?
-			ORDER BY p.lease_until LIMIT ?`, now, n, nil)
+			ORDER BY p.lease_until LIMIT ?`, now, n)
 		if err != nil {
 			return err
 		}
 		var lastTurn int64
 		if len(ids) < n {
-			if ids, err = db.claimable(ctx, tx, `
+			var ready []string
+			if ready, lastTurn, err = claimable(ctx, tx, `
 				SELECT p.id, p.turn, a.blocked FROM pins p INDEXED BY pins_ready_idx JOIN accounts a ON a.id = p.account_id
 				WHERE p.status = 'queued' AND p.retry_at = 0
-				ORDER BY p.turn, p.created, p.id LIMIT ?`, nil, n-len(ids), &lastTurn, ids...); err != nil {
+				ORDER BY p.turn, p.created, p.id LIMIT ?`, n-len(ids)); err != nil {
 				return err
 			}
+			ids = append(ids, ready...)
 		}
 		if len(ids) == 0 {
 			return nil
@@ -91,56 +93,46 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 // account: neither ready (0) nor waiting for a time (> 0).
 const retryHeld = "-1"
 
-// claimable runs query (with arg, if not nil, and limit) for candidate
-// claims: rows of id, turn and whether the account is blocked. It holds
-// the requests of blocked accounts, which leaves them out of the query's
-// index, and asks again, a few times at most. It returns ids with the
-// claimable ones added; lastTurn, if not nil, is set to the last
-// claimable one's turn.
-func (db *DB) claimable(ctx context.Context, tx *txn, query string, arg any, limit int, lastTurn *int64, ids ...string) ([]string, error) {
-	args := []any{limit}
-	if arg != nil {
-		args = []any{arg, limit}
-	}
-	var found []string
+// claimable runs query, with args, for candidate claims: rows of id, turn
+// and whether the account is blocked. It holds the requests of blocked
+// accounts, which takes them out of the query's index, and asks again, a
+// few times at most. It returns the claimable ids and the last one's turn.
+func claimable(ctx context.Context, tx *txn, query string, args ...any) (ids []string, lastTurn int64, err error) {
 	for range 4 {
 		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		var held []string
-		found = found[:0]
+		ids = ids[:0]
 		for rows.Next() {
 			var id string
 			var turn int64
 			var blocked bool
 			if err := rows.Scan(&id, &turn, &blocked); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, 0, err
 			}
 			if blocked {
 				held = append(held, id)
 				continue
 			}
-			found = append(found, id)
-			if lastTurn != nil {
-				*lastTurn = turn
-			}
+			ids, lastTurn = append(ids, id), turn
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for _, id := range held {
 			if err := hold(ctx, tx, id); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 		if len(held) == 0 {
 			break
 		}
 	}
-	return append(ids, found...), nil
+	return ids, lastTurn, nil
 }
 
 // hold puts a request of a blocked account back in the queue, held.
@@ -155,48 +147,62 @@ func hold(ctx context.Context, tx *txn, id string) error {
 // that a claim costs the same however many retries fall due at once.
 const maxReadyRetries = 1000
 
+// takeTurns gives the account its next n turns and returns the first.
+// An account's turns follow each other, but never start before the
+// queue's virtual time, so an account that was idle gets no credit for
+// it: the first is max(last_turn + 1, vtime + 1). createPin applies the
+// same rule to the row it has read already, on the API's hot path.
+func takeTurns(ctx context.Context, tx *txn, accountID, n int64) (int64, error) {
+	var last int64
+	err := tx.QueryRowContext(ctx, `
+		UPDATE accounts SET last_turn = max(last_turn, (SELECT vtime FROM queue_state)) + ?
+		WHERE id = ?
+		RETURNING last_turn`, n, accountID).Scan(&last)
+	if err != nil {
+		return 0, fmt.Errorf("account %d: %w", accountID, err)
+	}
+	return last - n + 1, nil
+}
+
 // readyRetries makes the queued requests whose retry time has passed
-// ready again, each at the back of its account's turns.
+// ready again, each at the back of its account's turns; those of blocked
+// accounts are held instead.
 func readyRetries(ctx context.Context, tx *txn, now int64) error {
 	rows, err := tx.QueryContext(ctx, `
-		SELECT id, account_id FROM pins INDEXED BY pins_retry_idx
-		WHERE status = 'queued' AND retry_at > 0 AND retry_at <= ?
-		ORDER BY retry_at LIMIT ?`, now, maxReadyRetries)
+		SELECT p.id, p.account_id, a.blocked FROM pins p INDEXED BY pins_retry_idx JOIN accounts a ON a.id = p.account_id
+		WHERE p.status = 'queued' AND p.retry_at > 0 AND p.retry_at <= ?
+		ORDER BY p.retry_at LIMIT ?`, now, maxReadyRetries)
 	if err != nil {
 		return err
 	}
 	type due struct {
 		id        string
 		accountID int64
+		blocked   bool
 	}
 	var dues []due
 	for rows.Next() {
 		var d due
-		if err := rows.Scan(&d.id, &d.accountID); err != nil {
+		if err := rows.Scan(&d.id, &d.accountID, &d.blocked); err != nil {
 			rows.Close()
 			return err
 		}
 		dues = append(dues, d)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil || len(dues) == 0 {
-		return err
-	}
-	var vtime int64
-	if err := tx.QueryRowContext(ctx, `SELECT vtime FROM queue_state`).Scan(&vtime); err != nil {
+	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, d := range dues {
-		var turn int64
-		if err := tx.QueryRowContext(ctx, `
-			UPDATE accounts SET last_turn = max(last_turn + 1, ?) WHERE id = ? AND NOT blocked
-			RETURNING last_turn`, vtime+1, d.accountID).Scan(&turn); errors.Is(err, sql.ErrNoRows) {
+		if d.blocked {
 			if err := hold(ctx, tx, d.id); err != nil {
 				return err
 			}
 			continue
-		} else if err != nil {
-			return fmt.Errorf("account %d: %w", d.accountID, err)
+		}
+		turn, err := takeTurns(ctx, tx, d.accountID, 1)
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE pins SET retry_at = 0, turn = ? WHERE id = ?`, turn, d.id); err != nil {
 			return err
@@ -206,42 +212,39 @@ func readyRetries(ctx context.Context, tx *txn, now int64) error {
 }
 
 // QueuePositions sets Position on the ready queued requests among reqs,
-// from their Turn and Created. It walks them in queue order and counts, in one read transaction, the
-// ready requests between each and the next, but never more than
-// tack.MaxCountedPosition in all: past that, the rest are PositionOver,
-// with OwnAhead estimated from their account's turns.
+// from their Turn and Created. It walks them in queue order and counts,
+// in one read transaction, the ready requests between each and the next,
+// but never more than tack.MaxCountedPosition in all: past that, the rest
+// are PositionOver, with OwnAhead estimated from their account's turns.
 func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
 	type queued struct {
-		r             *tack.PinRequest
-		turn, created int64
+		r   *tack.PinRequest
+		key queueKey
 	}
 	var qs []queued
 	for _, r := range reqs {
 		// Where the caller read it: a request claimed or deleted since
 		// counts from where it was.
 		if r.Status == tack.StatusQueued && r.RetryAt.IsZero() && !r.Held {
-			qs = append(qs, queued{r: r, turn: r.Turn, created: micros(r.Created)})
+			qs = append(qs, queued{r, queueKey{r.Turn, micros(r.Created), r.ID}})
 		}
 	}
 	if len(qs) == 0 {
 		return nil
 	}
-	slices.SortFunc(qs, func(a, b queued) int {
-		return cmp.Or(cmp.Compare(a.turn, b.turn), cmp.Compare(a.created, b.created), strings.Compare(a.r.ID, b.r.ID))
-	})
+	slices.SortFunc(qs, func(a, b queued) int { return a.key.compare(b.key) })
 	err := db.read(ctx, func(tx *txn) error {
-		// Each stretch starts at the previous request, which counts as
-		// ahead of the next; the first starts before every request. A
-		// request past the horizon is not counted at all.
-		pos, from := int64(1), queued{turn: -1 << 62}
-		fromID := ""
-		heads := map[int64]int64{}
 		horizon, err := db.horizon(ctx, tx)
 		if err != nil {
 			return err
 		}
+		// Each stretch starts at the previous request, which counts as
+		// ahead of the next; the first starts before every request. A
+		// request past the horizon is not counted at all.
+		pos, from := int64(1), queueKey{turn: -1 << 62}
+		heads := map[int64]int64{}
 		for _, q := range qs {
-			if horizon != nil && horizon.before(q.turn, q.created, q.r.ID) {
+			if horizon != nil && horizon.compare(q.key) < 0 {
 				pos = tack.MaxCountedPosition + 1
 			}
 			if pos <= tack.MaxCountedPosition {
@@ -252,12 +255,12 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 						WHERE status = 'queued' AND retry_at = 0
 						AND (turn, created, id) >= (?, ?, ?) AND (turn, created, id) < (?, ?, ?)
 						LIMIT ?)`,
-					from.turn, from.created, fromID, q.turn, q.created, q.r.ID, tack.MaxCountedPosition+1).Scan(&n)
+					from.turn, from.created, from.id, q.key.turn, q.key.created, q.key.id, tack.MaxCountedPosition+1).Scan(&n)
 				if err != nil {
 					return err
 				}
 				pos += n
-				from, fromID = q, q.r.ID
+				from = q.key
 			}
 			if pos <= tack.MaxCountedPosition {
 				q.r.Position, q.r.PositionOver = pos, false
@@ -272,7 +275,7 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 				}
 				heads[q.r.AccountID] = head
 			}
-			q.r.Position, q.r.PositionOver, q.r.OwnAhead = tack.MaxCountedPosition+1, true, max(q.turn-head, 0)
+			q.r.Position, q.r.PositionOver, q.r.OwnAhead = tack.MaxCountedPosition+1, true, max(q.key.turn-head, 0)
 		}
 		return nil
 	})
@@ -286,15 +289,16 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 // again.
 const horizonTTL = time.Second
 
-// queueKey is a ready request's place in the queue.
+// queueKey is a ready request's place in the queue: claims take ready
+// requests in (turn, created, id) order, as pins_ready_idx holds them.
 type queueKey struct {
 	turn, created int64
 	id            string
 }
 
-// before reports whether k comes before the request at turn, created, id.
-func (k *queueKey) before(turn, created int64, id string) bool {
-	return cmp.Or(cmp.Compare(k.turn, turn), cmp.Compare(k.created, created), strings.Compare(k.id, id)) < 0
+// compare orders queue keys as claims take them.
+func (k queueKey) compare(o queueKey) int {
+	return cmp.Or(cmp.Compare(k.turn, o.turn), cmp.Compare(k.created, o.created), strings.Compare(k.id, o.id))
 }
 
 // horizon returns the key of the ready request with tack.MaxCountedPosition
