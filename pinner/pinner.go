@@ -190,10 +190,7 @@ func (p *Pinner) crowded() bool {
 // Queued wakes the pinner to claim new requests.
 func (p *Pinner) Queued() {
 	p.waiting.Store(true)
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	p.notify()
 }
 
 // Removed detaches the request from its fetch, which stops if no other
@@ -393,7 +390,7 @@ func (p *Pinner) stepAside(ctx context.Context, j *job, reqs []*tack.PinRequest,
 	now := time.Now()
 	received := j.progress.Received()
 	var failed []string
-	retries := map[int][]tack.Retry{} // by attempts, to group the store's writes
+	var retries []tack.Retry
 	attempts := 0
 	for _, r := range reqs {
 		last := r.ProgressAt
@@ -405,17 +402,14 @@ func (p *Pinner) stepAside(ctx context.Context, j *job, reqs []*tack.PinRequest,
 			attempts = max(attempts, r.Attempts+1)
 			continue
 		}
-		retries[r.Attempts] = append(retries[r.Attempts], tack.Retry{ID: r.ID, At: now.Add(p.cfg.retryAfter(r.Attempts))})
+		retries = append(retries, tack.Retry{ID: r.ID, At: now.Add(p.cfg.retryAfter(r.Attempts))})
 	}
 	if len(failed) > 0 {
 		p.finish(ctx, failed, fmt.Sprintf("no progress for %s over %d attempts: %v (is the content online, and are the origins reachable?)",
 			p.cfg.Timeout, attempts, stalled))
 	}
-	progress := tack.Progress{At: received}
-	for _, rs := range retries {
-		if err := p.store.RetryPins(context.WithoutCancel(ctx), p.owner, rs, stalled.Error(), progress); err != nil {
-			p.log.Error("putting requests back to retry", "err", err)
-		}
+	if err := p.store.RetryPins(context.WithoutCancel(ctx), p.owner, retries, stalled.Error(), tack.Progress{At: received}); err != nil {
+		p.log.Error("putting requests back to retry", "err", err)
 	}
 }
 
