@@ -184,11 +184,11 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return err
 		}
 		if *maxPending != "" || *maxBytes != "" {
-			pending, err := parseLimit(*maxPending, a.MaxPending, strconv.ParseInt)
+			pending, err := parseLimit(*maxPending, a.MaxPending, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
 			if err != nil {
 				return fmt.Errorf("--max-pending: %w", err)
 			}
-			bytes, err := parseLimit(*maxBytes, a.MaxBytes, func(s string, _, _ int) (int64, error) { return tack.ParseSize(s) })
+			bytes, err := parseLimit(*maxBytes, a.MaxBytes, tack.ParseSize)
 			if err != nil {
 				return fmt.Errorf("--max-bytes: %w", err)
 			}
@@ -232,14 +232,14 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // parseLimit reads a limit flag: "" keeps old, "default" is nil (the
 // server's default), anything else is parsed.
-func parseLimit(s string, old *int64, parse func(string, int, int) (int64, error)) (*int64, error) {
+func parseLimit(s string, old *int64, parse func(string) (int64, error)) (*int64, error) {
 	switch strings.TrimSpace(s) {
 	case "":
 		return old, nil
 	case "default":
 		return nil, nil
 	}
-	n, err := parse(strings.TrimSpace(s), 10, 64)
+	n, err := parse(strings.TrimSpace(s))
 	if err != nil || n < 0 {
 		return nil, fmt.Errorf("invalid limit %q: give a number, 0 for no limit, or default", s)
 	}
