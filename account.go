@@ -87,6 +87,15 @@ type Usage struct {
 	Bytes int64
 }
 
+// Requests returns how many requests the account has, in every status.
+func (u *Usage) Requests() int {
+	n := 0
+	for _, c := range u.Pins {
+		n += c
+	}
+	return n
+}
+
 // AccountStore keeps accounts.
 type AccountStore interface {
 	// CreateAccount stores a new account and sets its ID and Created.

@@ -241,11 +241,7 @@ func (web *Web) handlePurge(w http.ResponseWriter, r *http.Request, acct *tack.A
 			web.fail(w, r, acct, err)
 			return
 		}
-		n := 0
-		for _, c := range u.Pins {
-			n += c
-		}
-		web.renderAdmin(w, r, acct, http.StatusOK, &page{}, &adminPage{Purge: &purgeConfirm{Account: target, Requests: n}})
+		web.renderAdmin(w, r, acct, http.StatusOK, &page{}, &adminPage{Purge: &purgeConfirm{Account: target, Requests: u.Requests()}})
 		return
 	}
 	n, err := web.Store.PurgePins(ctx, target.ID)

@@ -161,16 +161,12 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		if err != nil {
 			return err
 		}
-		u, err := c.db.FindUsage(ctx, a.ID)
-		if err != nil {
-			return err
-		}
-		total := 0
-		for _, n := range u.Pins {
-			total += n
-		}
 		if !*yes {
-			return fmt.Errorf("account %s has %d pin requests: add --yes to delete them all", a.Email, total)
+			u, err := c.db.FindUsage(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("account %s has %d pin requests: add --yes to delete them all", a.Email, u.Requests())
 		}
 		n, err := c.db.PurgePins(ctx, a.ID)
 		if err != nil {
@@ -219,9 +215,7 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		for _, a := range accts {
 			pins := 0
 			if u := usages[a.ID]; u != nil {
-				for _, n := range u.Pins {
-					pins += n
-				}
+				pins = u.Requests()
 			}
 			fmt.Fprintf(w, "%s\t%s\t%v\t%v\t%d\t%s\n", a.Email, a.Access, a.Admin, a.Blocked, pins, a.Created.Format(time.RFC3339))
 		}
