@@ -87,6 +87,12 @@ type Usage struct {
 	Bytes int64
 }
 
+// Pending returns how many of the account's requests are queued or
+// pinning: what Limits.MaxPending caps.
+func (u *Usage) Pending() int {
+	return u.Pins[StatusQueued] + u.Pins[StatusPinning]
+}
+
 // Requests returns how many requests the account has, in every status.
 func (u *Usage) Requests() int {
 	n := 0

@@ -83,7 +83,7 @@ func (web *Web) handlePins(w http.ResponseWriter, r *http.Request, acct *tack.Ac
 		return
 	}
 	data.Usage, data.Count = usage, count
-	data.Pending = int64(usage.Pins[tack.StatusQueued] + usage.Pins[tack.StatusPinning])
+	data.Pending = int64(usage.Pending())
 	data.Limits = acct.Limits(web.Limits)
 	for _, req := range reqs {
 		data.Pins = append(data.Pins, pinRow{PinRequest: req, Details: req.Info()["status_details"]})

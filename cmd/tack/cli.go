@@ -198,7 +198,7 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return err
 		}
 		fmt.Fprintf(stdout, "account %s: %d pending requests (limit: %s), %d bytes stored (limit: %s)\n",
-			a.Email, u.Pins[tack.StatusQueued]+u.Pins[tack.StatusPinning], describeLimit(a.MaxPending, ""),
+			a.Email, u.Pending(), describeLimit(a.MaxPending, ""),
 			u.Bytes, describeLimit(a.MaxBytes, " bytes"))
 		return nil
 	case "list":
