@@ -64,8 +64,8 @@ func (b *Budget) give(n int) {
 	b.mu.Unlock()
 }
 
-// Free returns how many blocks are free.
-func (b *Budget) Free() int {
+// available returns how many blocks are free.
+func (b *Budget) available() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.free

@@ -35,7 +35,7 @@ func TestBudget(t *testing.T) {
 		t.Error("wait on an empty budget with a cancelled context returned no error")
 	}
 	b.give(100)
-	if b.Free() != 100 {
-		t.Errorf("Free = %d after every block came back, want 100", b.Free())
+	if b.available() != 100 {
+		t.Errorf("Free = %d after every block came back, want 100", b.available())
 	}
 }
