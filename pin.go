@@ -262,4 +262,34 @@ type PinStore interface {
 	// and returns how many there were. Fetches that only they needed stop
 	// when their workers next renew their leases.
 	PurgePins(ctx context.Context, accountID int64) (int, error)
+
+	DAGStore
+}
+
+// DAGStore is what garbage collection, verification and providing need
+// of the store: which DAGs are held, and which are still needed.
+type DAGStore interface {
+	// ListDAGs returns up to limit of the DAGs that CompleteDAG recorded,
+	// in key order, starting after the key after ("" starts at the first).
+	ListDAGs(ctx context.Context, after string, limit int) ([]*DAG, error)
+
+	// ForgetDAGs deletes the record of every DAG that no queued, pinning
+	// or pinned request refers to, and returns how many it deleted. From
+	// then on a new request for one of them is fetched (its blocks found
+	// in the blockstore or fetched again) rather than pinned at once, so
+	// the garbage collector may free blocks that only forgotten DAGs use.
+	ForgetDAGs(ctx context.Context) (int, error)
+
+	// WantedKeys returns up to limit content keys, in order and starting
+	// after after, of DAGs that queued or pinning requests need: their
+	// own, and those of the requests they replaced, whose blocks (some of
+	// them shared with the new DAG, often) stay until the replacement is
+	// pinned or failed.
+	WantedKeys(ctx context.Context, after string, limit int) ([]string, error)
+
+	// RequeueDAG deletes the record of a DAG that turned out to be missing
+	// blocks, and puts every pinned request for it back in the queue, at
+	// the back of its account's turns, with reason as its details. It
+	// returns how many requests it requeued.
+	RequeueDAG(ctx context.Context, key, reason string) (int, error)
 }

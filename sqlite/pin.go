@@ -60,10 +60,26 @@ func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *
 		stored.ID = newRequestID()
 	}
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		// The old DAG's blocks stay while the new one is fetched (see
+		// WantedKeys); a failed request's DAG was never held.
+		var prevKey string
+		err := tx.QueryRowContext(ctx, `
+			SELECT key FROM pins WHERE id = ? AND account_id = ? AND status <> 'failed'`, oldID, accountID).Scan(&prevKey)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("find pin: %w", err)
+		}
 		if err := deletePin(ctx, tx, accountID, oldID); err != nil {
 			return err
 		}
-		return db.createPin(ctx, tx, &stored)
+		if err := db.createPin(ctx, tx, &stored); err != nil {
+			return err
+		}
+		if prevKey != "" && prevKey != stored.Key && stored.Status == tack.StatusQueued {
+			if _, err := tx.ExecContext(ctx, `UPDATE pins SET prev_key = ? WHERE id = ?`, prevKey, stored.ID); err != nil {
+				return fmt.Errorf("replace pin: %w", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err

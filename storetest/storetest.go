@@ -94,6 +94,10 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Queue/BlockedHeld", testBlockedHeld},
 		{"Limits/Pending", testLimitsPending},
 		{"Limits/Bytes", testLimitsBytes},
+		{"DAG/List", testListDAGs},
+		{"DAG/Forget", testForgetDAGs},
+		{"DAG/Wanted", testWantedKeys},
+		{"DAG/Requeue", testRequeueDAG},
 
 		{"Session/Create", testCreateSession},
 		{"Session/Delete", testDeleteSessions},

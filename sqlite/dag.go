@@ -1,0 +1,179 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// ListDAGs returns up to limit recorded DAGs in key order after after.
+func (db *DB) ListDAGs(ctx context.Context, after string, limit int) ([]*tack.DAG, error) {
+	rows, err := db.pool().QueryContext(ctx, `
+		SELECT key, blocks, bytes FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list dags: %w", err)
+	}
+	defer rows.Close()
+	var out []*tack.DAG
+	for rows.Next() {
+		var d tack.DAG
+		if err := rows.Scan(&d.Key, &d.Blocks, &d.Bytes); err != nil {
+			return nil, fmt.Errorf("list dags: %w", err)
+		}
+		out = append(out, &d)
+	}
+	return out, rows.Err()
+}
+
+// forgetPage is how many DAG records ForgetDAGs checks in one write
+// transaction, so that the API's writes never wait long behind it.
+const forgetPage = 1000
+
+// ForgetDAGs deletes the records of DAGs no live request refers to, a
+// page of keys at a time: each page is read, then checked and deleted in
+// a write transaction, so a request created meanwhile keeps its DAG.
+func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
+	forgotten, after := 0, ""
+	for {
+		var keys []string
+		if err := db.read(ctx, func(tx *txn) error {
+			var err error
+			keys, err = queryStrings(ctx, tx, `SELECT key FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, forgetPage)
+			return err
+		}); err != nil {
+			return forgotten, fmt.Errorf("forget dags: %w", err)
+		}
+		if len(keys) == 0 {
+			return forgotten, nil
+		}
+		after = keys[len(keys)-1]
+		err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+			res, err := tx.ExecContext(ctx, `
+				DELETE FROM dags WHERE key IN (`+placeholders(len(keys))+`)
+				AND NOT EXISTS (SELECT 1 FROM pins WHERE pins.key = dags.key AND pins.status IN ('queued', 'pinning', 'pinned'))`,
+				anys(keys)...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			forgotten += int(n)
+			return err
+		})
+		if err != nil {
+			return forgotten, fmt.Errorf("forget dags: %w", err)
+		}
+	}
+}
+
+// WantedKeys merges the keys of queued and pinning requests with the keys
+// they replaced. Each query returns its first limit keys after after, so
+// the merge, cut at limit, is complete up to its last key.
+func (db *DB) WantedKeys(ctx context.Context, after string, limit int) ([]string, error) {
+	var own, prev []string
+	err := db.read(ctx, func(tx *txn) error {
+		var err error
+		own, err = queryStrings(ctx, tx, `
+			SELECT DISTINCT key FROM pins INDEXED BY pins_key_idx
+			WHERE key > ? AND status IN ('queued', 'pinning') ORDER BY key LIMIT ?`, after, limit)
+		if err != nil {
+			return err
+		}
+		prev, err = queryStrings(ctx, tx, `
+			SELECT DISTINCT prev_key FROM pins INDEXED BY pins_prev_key_idx
+			WHERE prev_key > ? AND prev_key <> '' AND status IN ('queued', 'pinning') ORDER BY prev_key LIMIT ?`, after, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wanted keys: %w", err)
+	}
+	keys := slices.Compact(slices.Sorted(slices.Values(append(own, prev...))))
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	return keys, nil
+}
+
+// RequeueDAG forgets the DAG and queues its pinned requests again, each
+// at the back of its account's turns (held, for a blocked account).
+func (db *DB) RequeueDAG(ctx context.Context, key, reason string) (int, error) {
+	requeued := 0
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		requeued = 0
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dags WHERE key = ?`, key); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `
+			SELECT p.id, p.account_id, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
+			WHERE p.key = ? AND p.status = 'pinned' ORDER BY p.created`, key)
+		if err != nil {
+			return err
+		}
+		type pinned struct {
+			id        string
+			accountID int64
+			blocked   bool
+		}
+		var ps []pinned
+		for rows.Next() {
+			var p pinned
+			if err := rows.Scan(&p.id, &p.accountID, &p.blocked); err != nil {
+				rows.Close()
+				return err
+			}
+			ps = append(ps, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		now := db.now()
+		for _, p := range ps {
+			var turn, retry int64
+			if p.blocked {
+				retry = -1
+			} else if turn, err = takeTurns(ctx, tx, p.accountID, 1); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE pins SET status = 'queued', details = ?, blocks = 0, bytes = 0, turn = ?, retry_at = ?,
+				                attempts = 0, progress_at = ?, lease_owner = '', lease_until = 0
+				WHERE id = ?`, reason, turn, retry, now, p.id); err != nil {
+				return err
+			}
+			requeued++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("requeue dag: %w", err)
+	}
+	return requeued, nil
+}
+
+// queryStrings returns the one text column of a query's rows.
+func queryStrings(ctx context.Context, tx *txn, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
