@@ -1,0 +1,221 @@
+// Package gc frees the blocks that no pin needs any more (Collect), and
+// finds pinned DAGs whose blocks went missing (Verify).
+//
+// Collection is mark and sweep, and runs while fetches, uploads and new
+// pins go on. Whatever writes blocks does so through a Session of the
+// Guard, which records every block the session stores or finds stored. A
+// block is freed only if it is not reachable from a DAG the store still
+// needs, was not recorded by a session that was open when the collection
+// began, and was not recorded by any session since. Recording and
+// deleting exclude each other (the Guard's lock), so a session that finds
+// a block has it until the session ends.
+package gc
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/ipfs/boxo/blockstore"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+)
+
+// Guard wraps the blockstore that fetches and uploads write to.
+type Guard struct {
+	bs blockstore.Blockstore
+
+	// keepDir holds, per content key, the blocks that uploads stored
+	// toward a DAG not yet complete (see Session.Keep).
+	keepDir string
+
+	// mu is held for reading while a session looks up or stores a block
+	// and records it, and for writing while a sweep checks and deletes a
+	// batch of blocks, and while a collection starts or ends.
+	mu       sync.RWMutex
+	sessions map[*Session]struct{} // open sessions; under smu
+	smu      sync.Mutex
+
+	// touched, while a collection runs, holds every block recorded by any
+	// session since it began; nil otherwise. Set under mu held for
+	// writing; filled under tmu with mu held for reading.
+	touched map[uint64]struct{}
+	tmu     sync.Mutex
+
+	running sync.Mutex // one collection at a time
+}
+
+// NewGuard returns a Guard over bs that keeps the block lists of
+// incomplete uploads in keepDir, creating it if needed.
+func NewGuard(bs blockstore.Blockstore, keepDir string) (*Guard, error) {
+	if err := os.MkdirAll(keepDir, 0o700); err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	return &Guard{bs: bs, keepDir: keepDir, sessions: map[*Session]struct{}{}}, nil
+}
+
+// Blockstore returns the blockstore the Guard wraps.
+func (g *Guard) Blockstore() blockstore.Blockstore { return g.bs }
+
+// Session opens a session: use it in place of the blockstore for one
+// fetch or upload, and Close it once the outcome is recorded in the
+// store.
+func (g *Guard) Session() *Session {
+	s := &Session{g: g}
+	g.smu.Lock()
+	g.sessions[s] = struct{}{}
+	g.smu.Unlock()
+	return s
+}
+
+// hashKey is the key under which a collection compares blocks: 64 bits
+// of xxhash of the multihash. Two blocks whose keys collide both count as
+// live, so a collision can only keep garbage, never free a needed block.
+func hashKey(c cid.Cid) uint64 { return xxhash.Sum64(c.Hash()) }
+
+// Session is a blockstore.Blockstore that records the blocks it stores
+// and the blocks it finds stored, so that no collection frees them while
+// the session is open.
+type Session struct {
+	g      *Guard
+	mu     sync.Mutex
+	seen   []uint64
+	closed bool
+}
+
+var _ blockstore.Blockstore = (*Session)(nil)
+
+// record notes that the session uses the blocks. The caller holds g.mu
+// for reading.
+func (s *Session) record(cs ...cid.Cid) {
+	s.mu.Lock()
+	for _, c := range cs {
+		s.seen = append(s.seen, hashKey(c))
+	}
+	s.mu.Unlock()
+	if t := s.g.touched; t != nil {
+		s.g.tmu.Lock()
+		for _, c := range cs {
+			t[hashKey(c)] = struct{}{}
+		}
+		s.g.tmu.Unlock()
+	}
+}
+
+// Close ends the session. Its blocks are then protected only by the DAGs
+// the store needs (or, for an incomplete upload, by Keep).
+func (s *Session) Close() {
+	s.g.smu.Lock()
+	delete(s.g.sessions, s)
+	s.g.smu.Unlock()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+// snapshot returns the blocks the session recorded so far.
+func (s *Session) snapshot() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]uint64(nil), s.seen...)
+}
+
+// Keep writes the session's blocks to the keep list of the content key,
+// durably: while a request for that DAG is queued or pinning, a
+// collection keeps them, even those that no stored block links to yet
+// (the shards of a large upload arrive in any order). Lists of DAGs no
+// longer wanted are removed by the next collection.
+func (s *Session) Keep(key string) error {
+	keys := s.snapshot()
+	if len(keys) == 0 {
+		return nil
+	}
+	buf := make([]byte, 8*len(keys))
+	for i, k := range keys {
+		binary.LittleEndian.PutUint64(buf[8*i:], k)
+	}
+	f, err := os.OpenFile(filepath.Join(s.g.keepDir, keepName(key)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("gc: keep: %w", err)
+	}
+	if _, err := f.Write(buf); err != nil {
+		f.Close()
+		return fmt.Errorf("gc: keep: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("gc: keep: %w", err)
+	}
+	return f.Close()
+}
+
+// keepName is the file name of a key's keep list. Content keys are
+// base32 CIDs: safe as file names.
+func keepName(key string) string { return key + ".keep" }
+
+// Get returns a block and records it.
+func (s *Session) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	s.g.mu.RLock()
+	defer s.g.mu.RUnlock()
+	b, err := s.g.bs.Get(ctx, c)
+	if err == nil {
+		s.record(c)
+	}
+	return b, err
+}
+
+// Has tells whether the block is stored and, if it is, records it.
+func (s *Session) Has(ctx context.Context, c cid.Cid) (bool, error) {
+	s.g.mu.RLock()
+	defer s.g.mu.RUnlock()
+	ok, err := s.g.bs.Has(ctx, c)
+	if ok && err == nil {
+		s.record(c)
+	}
+	return ok, err
+}
+
+// GetSize returns a block's size and, if it is stored, records it.
+func (s *Session) GetSize(ctx context.Context, c cid.Cid) (int, error) {
+	s.g.mu.RLock()
+	defer s.g.mu.RUnlock()
+	n, err := s.g.bs.GetSize(ctx, c)
+	if err == nil {
+		s.record(c)
+	}
+	return n, err
+}
+
+// Put records and stores a block.
+func (s *Session) Put(ctx context.Context, b blocks.Block) error {
+	s.g.mu.RLock()
+	defer s.g.mu.RUnlock()
+	s.record(b.Cid())
+	return s.g.bs.Put(ctx, b)
+}
+
+// PutMany records and stores blocks.
+func (s *Session) PutMany(ctx context.Context, bs []blocks.Block) error {
+	s.g.mu.RLock()
+	defer s.g.mu.RUnlock()
+	cs := make([]cid.Cid, len(bs))
+	for i, b := range bs {
+		cs[i] = b.Cid()
+	}
+	s.record(cs...)
+	return s.g.bs.PutMany(ctx, bs)
+}
+
+// DeleteBlock is refused: only a collection deletes blocks.
+func (s *Session) DeleteBlock(ctx context.Context, c cid.Cid) error {
+	return fmt.Errorf("gc: a session does not delete blocks (%s)", c)
+}
+
+// AllKeysChan lists the blockstore's blocks.
+func (s *Session) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {
+	return s.g.bs.AllKeysChan(ctx)
+}
