@@ -280,6 +280,46 @@ func (l *Local) DeleteBlock(ctx context.Context, c cid.Cid) error {
 	return nil
 }
 
+// DeleteMany removes blocks: the small ones in one batch. Removing a
+// block that is not there is not an error.
+func (l *Local) DeleteMany(ctx context.Context, cs []cid.Cid) error {
+	batch := l.small.NewBatch()
+	defer batch.Close()
+	for _, c := range cs {
+		found, err := l.readSmall(c, func([]byte) {})
+		if err != nil {
+			return err
+		}
+		if found {
+			// Only keys that are there: a tombstone for a missing key
+			// would cost space until the next compaction.
+			if err := batch.Delete(c.Hash(), nil); err != nil {
+				return fmt.Errorf("blockstore: delete %s: %w", c, err)
+			}
+			continue
+		}
+		if err := l.large.DeleteBlock(ctx, c); err != nil && !ipld.IsNotFound(err) {
+			return err
+		}
+	}
+	if batch.Empty() {
+		return nil
+	}
+	if err := batch.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("blockstore: delete: %w", err)
+	}
+	return nil
+}
+
+// Compact gives back the space of deleted small blocks now, rather than
+// when Pebble's own compactions reach them.
+func (l *Local) Compact(ctx context.Context) error {
+	if err := l.small.Compact(ctx, []byte{}, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true); err != nil {
+		return fmt.Errorf("blockstore: compact: %w", err)
+	}
+	return nil
+}
+
 // AllKeysChan lists every stored block as a CIDv1 with the raw codec: the
 // blockstore keeps multihashes, not codecs.
 func (l *Local) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/ipfs/boxo/exchange"
 	"github.com/ipfs/go-cid"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/gc"
 )
 
 // Network is what the pinner needs of the IPFS node.
@@ -63,6 +64,10 @@ type Config struct {
 	// Backoff is how long the pinner stops claiming after it failed to
 	// store blocks, with the requests back in the queue (default 1m).
 	Backoff time.Duration
+	// Guard, if not nil, is what every fetch reads and stores blocks
+	// through (one session per fetch, closed once the outcome is
+	// recorded), so that garbage collection can run beside the fetches.
+	Guard *gc.Guard
 }
 
 func (c *Config) setDefaults() {
@@ -322,8 +327,14 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 		p.net.Connect(dctx, j.origins)
 		cancel()
 	}
+	w := p.walker
+	if p.cfg.Guard != nil {
+		blocks := p.cfg.Guard.Session()
+		defer blocks.Close() // after the outcome is recorded, below
+		w.Blockstore = blocks
+	}
 	sess := p.net.NewSession(ctx)
-	err := p.walker.Walk(ctx, sess, j.root, &j.progress)
+	err := w.Walk(ctx, sess, j.root, &j.progress)
 	if err == nil {
 		if err = p.sync(ctx); err != nil && ctx.Err() == nil {
 			err = StorageError{fmt.Errorf("syncing blocks to disk: %w", err)}

@@ -1,0 +1,309 @@
+package gc
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/dag"
+)
+
+// Report is what a collection did.
+type Report struct {
+	Forgotten int   // DAG records no request needed any more
+	Roots     int   // DAGs marked from: held, wanted, and kept uploads
+	Live      int   // blocks kept: marked, or in use by sessions
+	Scanned   int   // blocks in the blockstore when the sweep ran
+	Freed     int   // blocks deleted
+	FreedSize int64 // their bytes
+	Mark      time.Duration
+	Sweep     time.Duration
+	// Paused is the longest time a sweep batch held the Guard's lock, the
+	// longest a fetch or upload could wait on it.
+	Paused time.Duration
+}
+
+func (r Report) String() string {
+	return fmt.Sprintf("freed %d blocks (%d bytes) of %d; kept %d from %d DAGs; forgot %d DAG records; mark %s, sweep %s, longest pause %s",
+		r.Freed, r.FreedSize, r.Scanned, r.Live, r.Roots, r.Forgotten,
+		r.Mark.Round(time.Millisecond), r.Sweep.Round(time.Millisecond), r.Paused.Round(time.Microsecond))
+}
+
+// deleteBatch is how many blocks a sweep deletes under one hold of the
+// lock: long enough to amortise the lock, short enough that a fetch
+// waiting to store a block waits about a millisecond.
+const deleteBatch = 128
+
+// page is how many keys Collect reads from the store at a time.
+const page = 1000
+
+// Compacter is a blockstore that can give back the space of deleted
+// blocks at once rather than in the course of its own compactions.
+type Compacter interface {
+	Compact(ctx context.Context) error
+}
+
+// batchDeleter is a blockstore that deletes many blocks at once.
+type batchDeleter interface {
+	DeleteMany(ctx context.Context, cs []cid.Cid) error
+}
+
+// Collect frees every block that no DAG the store needs uses, while
+// sessions go on storing and reading blocks:
+//
+//  1. From now on, every block a session records is kept (touched), and
+//     so is every block of the sessions open now.
+//  2. The store forgets the DAGs no request needs (ForgetDAGs): a new
+//     request for one of them is fetched, which records its blocks.
+//  3. Mark: every block reachable from a DAG still recorded or wanted
+//     (WantedKeys), and the blocks kept for incomplete uploads.
+//  4. Sweep: every other block is deleted, in batches, each checked
+//     against touched under the lock sessions take to record.
+func (g *Guard) Collect(ctx context.Context, store tack.DAGStore) (Report, error) {
+	g.running.Lock()
+	defer g.running.Unlock()
+	var rep Report
+	start := time.Now()
+
+	g.mu.Lock()
+	g.touched = map[uint64]struct{}{}
+	g.smu.Lock()
+	open := make([]*Session, 0, len(g.sessions))
+	for s := range g.sessions {
+		open = append(open, s)
+	}
+	g.smu.Unlock()
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.touched = nil
+		g.mu.Unlock()
+	}()
+
+	n, err := store.ForgetDAGs(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Forgotten = n
+
+	live := map[uint64]struct{}{}
+	m := marker{bs: g.bs, live: live}
+	wanted := map[string]bool{}
+	for after := ""; ; {
+		dags, err := store.ListDAGs(ctx, after, page)
+		if err != nil {
+			return rep, err
+		}
+		if len(dags) == 0 {
+			break
+		}
+		for _, d := range dags {
+			if err := m.mark(ctx, d.Key); err != nil {
+				return rep, err
+			}
+			rep.Roots++
+		}
+		after = dags[len(dags)-1].Key
+	}
+	for after := ""; ; {
+		keys, err := store.WantedKeys(ctx, after, page)
+		if err != nil {
+			return rep, err
+		}
+		if len(keys) == 0 {
+			break
+		}
+		for _, k := range keys {
+			wanted[k] = true
+			if err := m.mark(ctx, k); err != nil {
+				return rep, err
+			}
+			rep.Roots++
+		}
+		after = keys[len(keys)-1]
+	}
+	if err := g.markKept(wanted, start, live); err != nil {
+		return rep, err
+	}
+	for _, s := range open {
+		for _, k := range s.snapshot() {
+			live[k] = struct{}{}
+		}
+	}
+	rep.Live = len(live)
+	rep.Mark = time.Since(start)
+
+	sweepStart := time.Now()
+	if err := g.sweep(ctx, live, &rep); err != nil {
+		return rep, err
+	}
+	if c, ok := g.bs.(Compacter); ok && rep.Freed > 0 {
+		if err := c.Compact(ctx); err != nil {
+			return rep, err
+		}
+	}
+	rep.Sweep = time.Since(sweepStart)
+	return rep, nil
+}
+
+// marker walks DAGs through the blockstore, adding every block it
+// reaches to live. A block already in live is not walked again, so DAGs
+// that share blocks cost their shared part once.
+type marker struct {
+	bs   blockstore.Blockstore
+	live map[uint64]struct{}
+}
+
+func (m *marker) mark(ctx context.Context, key string) error {
+	root, err := cid.Decode(key)
+	if err != nil {
+		return nil // not a key tack wrote: nothing to keep
+	}
+	todo := []cid.Cid{root}
+	for len(todo) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		b, inline := dag.Inline(c)
+		if !inline {
+			h := hashKey(c)
+			if _, ok := m.live[h]; ok {
+				continue
+			}
+			m.live[h] = struct{}{}
+			if c.Prefix().Codec == cid.Raw {
+				continue // a leaf: no need to read it
+			}
+			if b, err = m.bs.Get(ctx, c); ipld.IsNotFound(err) {
+				continue // not fetched yet, or missing (Verify's business)
+			} else if err != nil {
+				return fmt.Errorf("gc: mark: %w", err)
+			}
+		}
+		links, err := dag.Links(b)
+		if err != nil {
+			continue // stored blocks were checked; keep what they are
+		}
+		todo = append(todo, links...)
+	}
+	return nil
+}
+
+// markKept adds the blocks of incomplete uploads of wanted DAGs to live,
+// and removes the keep lists of DAGs no longer wanted that were written
+// before this collection started (a newer one may belong to an upload
+// whose request the store had not yet stored when it was asked).
+func (g *Guard) markKept(wanted map[string]bool, start time.Time, live map[uint64]struct{}) error {
+	entries, err := os.ReadDir(g.keepDir)
+	if err != nil {
+		return fmt.Errorf("gc: %w", err)
+	}
+	for _, e := range entries {
+		key, ok := strings.CutSuffix(e.Name(), ".keep")
+		if !ok {
+			continue
+		}
+		path := filepath.Join(g.keepDir, e.Name())
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+		if !wanted[key] && info.ModTime().Before(start) {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("gc: %w", err)
+			}
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+		for i := 0; i+8 <= len(data); i += 8 {
+			live[binary.LittleEndian.Uint64(data[i:])] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// sweep deletes every stored block that is neither live nor touched.
+func (g *Guard) sweep(ctx context.Context, live map[uint64]struct{}, rep *Report) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	keys, err := g.bs.AllKeysChan(ctx)
+	if err != nil {
+		return fmt.Errorf("gc: sweep: %w", err)
+	}
+	var batch []cid.Cid
+	for c := range keys {
+		rep.Scanned++
+		if _, ok := live[hashKey(c)]; ok {
+			continue
+		}
+		batch = append(batch, c)
+		if len(batch) == deleteBatch {
+			if err := g.delete(ctx, batch, rep); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return g.delete(ctx, batch, rep)
+}
+
+// delete deletes the blocks of batch that no session touched, holding the
+// lock that sessions take to record blocks.
+func (g *Guard) delete(ctx context.Context, batch []cid.Cid, rep *Report) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	sizes := make([]int, len(batch))
+	for i, c := range batch {
+		sizes[i], _ = g.bs.GetSize(ctx, c)
+	}
+	g.mu.Lock()
+	held := time.Now()
+	defer func() {
+		rep.Paused = max(rep.Paused, time.Since(held))
+		g.mu.Unlock()
+	}()
+	dead := batch[:0]
+	var size int64
+	for i, c := range batch {
+		if _, ok := g.touched[hashKey(c)]; ok {
+			continue
+		}
+		dead = append(dead, c)
+		size += int64(max(sizes[i], 0))
+	}
+	if d, ok := g.bs.(batchDeleter); ok {
+		if err := d.DeleteMany(ctx, dead); err != nil {
+			return fmt.Errorf("gc: sweep: %w", err)
+		}
+	} else {
+		for _, c := range dead {
+			if err := g.bs.DeleteBlock(ctx, c); err != nil && !ipld.IsNotFound(err) {
+				return fmt.Errorf("gc: sweep: %w", err)
+			}
+		}
+	}
+	rep.Freed += len(dead)
+	rep.FreedSize += size
+	return nil
+}
