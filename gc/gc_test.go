@@ -321,10 +321,10 @@ func TestCollectKeepsIncompleteUploads(t *testing.T) {
 // must be whole.
 func TestCollectConcurrent(t *testing.T) {
 	e := newEnv(t)
-	shared := e.peer.AddFile(t, 256<<10, 4<<10, 1)
+	shared := e.peer.AddFile(t, 1<<20, 1<<10, 1)
 	var roots []cid.Cid
 	for range 6 {
-		roots = append(roots, e.join(shared, e.peer.AddFile(t, 64<<10, 4<<10, 1)))
+		roots = append(roots, e.join(shared, e.peer.AddFile(t, 64<<10, 1<<10, 1)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -334,9 +334,13 @@ func TestCollectConcurrent(t *testing.T) {
 		wg.Go(func() {
 			rnd := rand.New(rand.NewPCG(uint64(w), 1))
 			for ctx.Err() == nil {
-				r := e.pin(roots[rnd.IntN(len(roots))])
+				root := roots[rnd.IntN(len(roots))]
+				r := e.pin(root)
 				pins.Add(1)
-				if rnd.IntN(3) > 0 {
+				// Only this worker deletes its requests: while it holds
+				// one, the DAG is pinned, and must be whole.
+				e.held("a DAG just pinned, with collections running", root)
+				if ctx.Err() == nil {
 					e.unpin(r)
 				}
 			}
