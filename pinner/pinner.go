@@ -207,6 +207,10 @@ func (p *Pinner) Removed(id string) {
 		if j.reqs[id] != nil {
 			delete(j.reqs, id)
 			if len(j.reqs) == 0 {
+				// Out of the map at once: a new request for the same DAG
+				// claimed while this fetch stops starts a fetch of its
+				// own, rather than joining one that is ending.
+				delete(p.jobs, j.key)
 				j.cancel(errUnneeded)
 			}
 			return
@@ -342,7 +346,9 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	}
 
 	p.mu.Lock()
-	delete(p.jobs, j.key)
+	if p.jobs[j.key] == j {
+		delete(p.jobs, j.key)
+	}
 	reqs := slices.Collect(maps.Values(j.reqs))
 	ids := slices.Collect(maps.Keys(j.reqs))
 	origins := j.origins
