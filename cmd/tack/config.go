@@ -43,6 +43,8 @@ type Config struct {
 	MaxInFlight int            // --max-inflight: API requests served at once; more are shed with 503
 	MaxConns    int            // --max-conns: HTTP connections open at once
 	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
+	GCInterval  time.Duration  // --gc-interval: how often garbage is collected, if pins were deleted; 0: never on its own
+	VerifyRate  int            // --verify-rate: blocks a second the background verify walk checks; 0: off
 
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
 }
@@ -68,6 +70,8 @@ func DefaultConfig() Config {
 		RateLimit:   http.RateLimit{Rate: http.DefaultRate, Burst: http.DefaultBurst},
 		MaxInFlight: http.DefaultMaxInFlight,
 		MaxConns:    DefaultMaxConns,
+		GCInterval:  time.Hour,
+		VerifyRate:  1000,
 	}
 }
 
@@ -167,6 +171,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "API requests served at once; more wait briefly, then get 503 with Retry-After")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
 	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
+	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often to free the blocks of deleted pins, when some were deleted (0: only with 'tack gc')")
+	fs.IntVar(&c.VerifyRate, "verify-rate", c.VerifyRate, "blocks a second that the background walk checks for blocks gone missing, one pass a day at most (0: off; 'tack verify' runs a pass at once)")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	return bootstrap
 }
@@ -216,6 +222,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 || c.PinStall <= 0 || c.PinYield <= 0 || c.PinRetry <= 0 {
 		return fmt.Errorf("--pin-timeout, --pin-stall, --pin-yield, --pin-retry and --pin-max-time must be positive durations, like 5s or 24h")
+	}
+	if c.GCInterval < 0 || c.VerifyRate < 0 {
+		return fmt.Errorf("--gc-interval and --verify-rate cannot be negative: 0 turns them off")
 	}
 	if c.MaxPending < 0 || c.MaxBytes < 0 {
 		return fmt.Errorf("--max-pending and --max-bytes cannot be negative: 0 means no limit")

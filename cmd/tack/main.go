@@ -5,6 +5,8 @@
 //	                                 manage accounts
 //	tack token create|list|revoke    manage API tokens
 //	tack migrate                     move pins from a pinning service or a list of CIDs into one
+//	tack gc                          free the blocks no pin needs
+//	tack verify                      check every pinned DAG's blocks, fetch again what is missing
 //	tack version
 package main
 
@@ -39,6 +41,8 @@ Usage:
   tack token revoke    --data DIR --email E --id ID
   tack migrate (--from URL --from-token T | --from-file FILE|-) --to URL --token T
                [--origin MADDR,…]… [--concurrency N] [--wait] [--dry-run]
+  tack gc     [--data DIR]    free the blocks that no pin needs, and say what was freed
+  tack verify [--data DIR]    check that every pinned DAG's blocks are stored; fetch again what is missing
   tack version
 
 Every flag can also be set as a TACK_… environment variable (--p2p-listen as TACK_P2P_LISTEN).
@@ -85,6 +89,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runToken(ctx, args[1:], stdout, stderr, getenv)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdin, stdout, stderr, getenv)
+	case "gc", "verify":
+		return runMaintenance(ctx, args[0], args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "tack", version)
 		return nil

@@ -13,12 +13,14 @@ import (
 	"net/http/pprof"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/auth"
 	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
@@ -35,6 +37,7 @@ type Main struct {
 	Logger         *slog.Logger
 	DB             *sqlite.DB
 	Blocks         *blockstore.Local
+	Guard          *gc.Guard // what fetches and uploads write blocks through
 	Node           *node.Node
 	Pinner         *pinner.Pinner
 	Auth           *auth.Auth
@@ -45,6 +48,8 @@ type Main struct {
 	listener net.Listener
 	server   *nethttp.Server
 	pprof    *nethttp.Server
+	control  *nethttp.Server
+	gcDirty  atomic.Bool // a pin was deleted since the last collection
 	pprofURL string
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -86,6 +91,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Blocks, err = blockstore.OpenLocal(c.path("blocks")); err != nil {
 		return fmt.Errorf("opening the blockstore: %w", err)
 	}
+	if m.Guard, err = gc.NewGuard(m.Blocks, c.path("keep")); err != nil {
+		return err
+	}
 	key, err := auth.LoadOrCreateKey(c.path("jwt.key"))
 	if err != nil {
 		return err
@@ -109,7 +117,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
-		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime}, m.Logger)
+		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
+			Guard: m.Guard}, m.Logger)
 
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return err
@@ -125,7 +134,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Store:     m.DB,
 		Auth:      m.Auth,
 		Delegates: m.Node.Delegates,
-		Notifier:  m.Pinner,
+		Notifier:  gcNotifier{m.Pinner, &m.gcDirty},
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
 		RateLimit: c.RateLimit,
@@ -159,9 +168,21 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}
 
+	if err := m.serveControl(); err != nil {
+		return err
+	}
+
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	m.wg.Add(2)
+	m.wg.Add(4)
+	go func() {
+		defer m.wg.Done()
+		m.runGC(runCtx)
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.runVerify(runCtx)
+	}()
 	go func() {
 		defer m.wg.Done()
 		if err := m.Pinner.Run(runCtx); err != nil {
@@ -223,6 +244,9 @@ func (m *Main) Close() error {
 	}
 	if m.pprof != nil {
 		errs = append(errs, m.pprof.Close())
+	}
+	if m.control != nil {
+		errs = append(errs, m.control.Close())
 	}
 	if m.cancel != nil {
 		m.cancel()

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/gc"
+	"github.com/tack-ipfs/tack/sqlite"
+	"golang.org/x/time/rate"
+)
+
+// verifyEvery is the least time between the starts of two background
+// verify passes.
+const verifyEvery = 24 * time.Hour
+
+// collectEvery is how often a collection runs even if no deletion was
+// seen: requests deleted by 'tack account purge' in another process, or
+// the blocks of fetches that failed.
+const collectEvery = 24 * time.Hour
+
+// gcNotifier passes the API's notices on to the pinner, and notes that a
+// deletion made garbage for the next collection.
+type gcNotifier struct {
+	tack.Notifier
+	dirty *atomic.Bool
+}
+
+func (n gcNotifier) Removed(id string) {
+	n.dirty.Store(true)
+	n.Notifier.Removed(id)
+}
+
+// collect runs one collection and logs what it did.
+func (m *Main) collect(ctx context.Context) (gc.Report, error) {
+	m.gcDirty.Store(false)
+	rep, err := m.Guard.Collect(ctx, m.DB)
+	if err != nil {
+		m.gcDirty.Store(true)
+		m.Logger.Error("garbage collection failed", "err", err, "partial", rep.String())
+		return rep, err
+	}
+	m.Logger.Info("garbage collected", "freed_blocks", rep.Freed, "freed_bytes", rep.FreedSize, "scanned", rep.Scanned,
+		"kept", rep.Live, "dags", rep.Roots, "forgotten", rep.Forgotten, "mark", rep.Mark.Round(time.Millisecond),
+		"sweep", rep.Sweep.Round(time.Millisecond), "longest_pause", rep.Paused)
+	return rep, nil
+}
+
+// runGC collects every --gc-interval if something was deleted since the
+// last collection, and once a day in any case. The first check comes one
+// interval after the start, so that a restart loop never collects.
+func (m *Main) runGC(ctx context.Context) {
+	every := m.Config.GCInterval
+	if every <= 0 {
+		return
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !m.gcDirty.Load() && time.Since(last) < collectEvery {
+			continue
+		}
+		last = time.Now()
+		m.collect(ctx)
+	}
+}
+
+// verify runs one verify pass at the given pace (nil: as fast as the
+// blockstore goes), logs it and wakes the pinner for what it queued.
+func (m *Main) verify(ctx context.Context, limit *rate.Limiter) (gc.VerifyReport, error) {
+	rep, err := gc.Verify(ctx, m.DB, m.Blocks, limit, m.Logger)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.Logger.Error("verify failed", "err", err, "partial", rep.String())
+		}
+		return rep, err
+	}
+	m.Logger.Info("verified", "dags", rep.DAGs, "blocks", rep.Blocks, "broken", len(rep.Broken), "requeued", rep.Requeued, "took", rep.Took.Round(time.Millisecond))
+	if rep.Requeued > 0 {
+		m.Pinner.Queued()
+	}
+	return rep, nil
+}
+
+// runVerify walks every pinned DAG in the background at --verify-rate
+// blocks a second, one pass a day at most, the first an hour after start.
+func (m *Main) runVerify(ctx context.Context) {
+	if m.Config.VerifyRate <= 0 {
+		return
+	}
+	limit := rate.NewLimiter(rate.Limit(m.Config.VerifyRate), m.Config.VerifyRate)
+	wait := time.Hour
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		start := time.Now()
+		if _, err := m.verify(ctx, limit); err != nil && ctx.Err() != nil {
+			return
+		}
+		wait = max(verifyEvery-time.Since(start), time.Hour)
+	}
+}
+
+// The control socket lets 'tack gc' and 'tack verify' ask the running
+// server to do the work, since only one process can open the blockstore.
+// It is a Unix socket in the data directory, so it is open to whoever may
+// read the data directory anyway.
+const controlSocket = "tack.sock"
+
+func (m *Main) serveControl() error {
+	path := m.Config.path(controlSocket)
+	os.Remove(path) // a previous run's, if it was killed: serve.lock is ours
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("control socket: %w", err)
+	}
+	mux := nethttp.NewServeMux()
+	mux.HandleFunc("POST /gc", func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		rep, err := m.collect(r.Context())
+		reply(w, rep, rep.String(), err)
+	})
+	mux.HandleFunc("POST /verify", func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		rep, err := m.verify(r.Context(), nil)
+		reply(w, rep, rep.String(), err)
+	})
+	m.control = &nethttp.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.control.Serve(ln); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+			m.Logger.Error("control socket stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// controlReply is what the control socket answers.
+type controlReply struct {
+	Summary string          `json:"summary"`
+	Report  json.RawMessage `json:"report"`
+	Error   string          `json:"error,omitempty"`
+}
+
+func reply(w nethttp.ResponseWriter, rep any, summary string, err error) {
+	out := controlReply{Summary: summary}
+	out.Report, _ = json.Marshal(rep)
+	if err != nil {
+		out.Error = err.Error()
+		w.WriteHeader(nethttp.StatusInternalServerError)
+	}
+	json.NewEncoder(w).Encode(out)
+}
+
+// runMaintenance runs 'tack gc' or 'tack verify': through the running
+// server's control socket if it is serving, on the data directory itself
+// if not.
+func runMaintenance(ctx context.Context, what string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("tack "+what, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := DefaultConfig()
+	fs.StringVar(&cfg.Data, "data", cfg.Data, "data directory of the tack to maintain")
+	if err := parse(fs, args, getenv, "data"); err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.path("tack.db")); err != nil {
+		return fmt.Errorf("no tack data in %s", cfg.Data)
+	}
+	lock, err := lockDir(cfg.path("serve.lock"))
+	if err != nil {
+		// Serving: ask the server.
+		out, err := askControl(ctx, cfg.path(controlSocket), what)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, out.Summary)
+		if out.Error != "" {
+			return &exitError{1, errors.New(out.Error)}
+		}
+		return nil
+	}
+	defer lock.Close()
+	db, err := sqlite.Open(ctx, cfg.path("tack.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	bs, err := blockstore.OpenLocal(cfg.path("blocks"))
+	if err != nil {
+		return err
+	}
+	defer bs.Close()
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	switch what {
+	case "gc":
+		guard, err := gc.NewGuard(bs, cfg.path("keep"))
+		if err != nil {
+			return err
+		}
+		rep, err := guard.Collect(ctx, db)
+		fmt.Fprintln(stdout, rep)
+		return err
+	default:
+		rep, err := gc.Verify(ctx, db, bs, nil, logger)
+		fmt.Fprintln(stdout, rep)
+		return err
+	}
+}
+
+// askControl asks the server listening on the control socket to run a
+// collection or a verify pass, and returns its answer.
+func askControl(ctx context.Context, path, what string) (*controlReply, error) {
+	client := &nethttp.Client{Transport: &nethttp.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		},
+	}}
+	req, err := nethttp.NewRequestWithContext(ctx, "POST", "http://tack/"+what, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("tack is serving from this data directory, but its control socket does not answer: %w", err)
+	}
+	defer resp.Body.Close()
+	var out controlReply
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return &out, nil
+}

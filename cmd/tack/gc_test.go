@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pinclient "github.com/ipfs/boxo/pinning/remote/client"
+	"github.com/ipfs/go-cid"
+	"github.com/ipld/go-ipld-prime/datamodel"
+	"github.com/ipld/go-ipld-prime/fluent/qp"
+	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
+	"github.com/ipld/go-ipld-prime/node/basicnode"
+	"github.com/multiformats/go-multicodec"
+	"golang.org/x/time/rate"
+
+	"github.com/tack-ipfs/tack/internal/testpeer"
+)
+
+// storedBlocks counts the blocks in tack's blockstore.
+func (m *Main) storedBlocks(tb testing.TB) int {
+	tb.Helper()
+	ch, err := m.Blocks.AllKeysChan(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for range ch {
+		n++
+	}
+	return n
+}
+
+// joinDAG makes a dag-cbor node on the peer linking to cs.
+func joinDAG(tb testing.TB, p *testpeer.Peer, cs ...cid.Cid) cid.Cid {
+	nd, err := qp.BuildList(basicnode.Prototype.Any, -1, func(la datamodel.ListAssembler) {
+		qp.ListEntry(la, qp.Int(rand.Int64()))
+		for _, c := range cs {
+			qp.ListEntry(la, qp.Link(cidlink.Link{Cid: c}))
+		}
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p.PutNode(tb, multicodec.DagCbor, nd)
+}
+
+var freedRE = regexp.MustCompile(`freed (\d+) blocks`)
+
+// freed reads the count of freed blocks from tack gc's output.
+func freed(tb testing.TB, out string) int {
+	tb.Helper()
+	m := freedRE.FindStringSubmatch(out)
+	if m == nil {
+		tb.Fatalf("tack gc said %q, which names no count of freed blocks", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// TestGC deletes pins and runs `tack gc` while tack serves, then again
+// once it has stopped.
+func TestGC(t *testing.T) {
+	dir := tempData(t)
+	m := MustOpenMain(t, dir)
+	peer := testpeer.New(t)
+	c := m.Client(m.AdminToken)
+	ctx := context.Background()
+	shared := peer.AddFile(t, 1<<20, 64<<10, 1)
+	a := joinDAG(t, peer, shared, peer.AddFile(t, 256<<10, 16<<10, 1))
+	b := joinDAG(t, peer, shared, peer.AddDAGCBOR(t, 30))
+	pin := func(root cid.Cid) string {
+		ps, err := c.Add(ctx, root, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		WaitStatus(t, c, ps.GetRequestId(), pinclient.StatusPinned, time.Minute)
+		return ps.GetRequestId()
+	}
+	ra, rb := pin(a), pin(b)
+	total := m.storedBlocks(t)
+	if n := freed(t, MustRun(t, "gc", "--data", dir)); n != 0 {
+		t.Errorf("tack gc with every DAG pinned freed %d blocks", n)
+	}
+
+	if err := c.DeleteByID(ctx, ra); err != nil {
+		t.Fatal(err)
+	}
+	out := MustRun(t, "gc", "--data", dir)
+	t.Logf("tack gc: %s", out)
+	blocksOf := func(root cid.Cid) int { cs, _ := testpeer.AllCIDs(ctx, peer.Blockstore(), root); return len(cs) }
+	if n, want := freed(t, out), blocksOf(a)-blocksOf(shared); n != want {
+		t.Errorf("after deleting A, tack gc freed %d blocks, want %d (A less what it shares with B)", n, want)
+	}
+	m.MustHaveDAG(t, peer, b)
+
+	// Pinned again, A is fetched again.
+	pin(a)
+	m.MustHaveDAG(t, peer, a)
+
+	for _, id := range []string{rb} {
+		if err := c.DeleteByID(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Not serving: tack gc opens the data directory itself.
+	MustRun(t, "gc", "--data", dir)
+	m = MustOpenMain(t, dir)
+	m.MustHaveDAG(t, peer, a)
+	if n := m.storedBlocks(t); n != blocksOf(a) || n >= total {
+		t.Errorf("%d blocks stored, want A's %d", n, blocksOf(a))
+	}
+}
+
+// TestGCWhilePinning deletes and pins again the same content through the
+// API while collections run back to back: no pinned DAG may lose a block.
+func TestGCWhilePinning(t *testing.T) {
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.RateLimit.Rate = rate.Inf })
+	peer := testpeer.New(t)
+	c := m.Client(m.AdminToken)
+	shared := peer.AddFile(t, 512<<10, 1<<10, 1)
+	var roots []cid.Cid
+	for range 4 {
+		roots = append(roots, joinDAG(t, peer, shared, peer.AddFile(t, 64<<10, 4<<10, 1)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var pins, collections atomic.Int64
+	for w := range 3 {
+		wg.Go(func() {
+			rnd := rand.New(rand.NewPCG(uint64(w), 2))
+			for ctx.Err() == nil {
+				root := roots[rnd.IntN(len(roots))]
+				ps, err := c.Add(context.Background(), root, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				WaitStatus(t, c, ps.GetRequestId(), pinclient.StatusPinned, time.Minute)
+				pins.Add(1)
+				m.MustHaveDAG(t, peer, root) // pinned, and only this worker deletes it
+				if err := c.DeleteByID(context.Background(), ps.GetRequestId()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			if _, err := m.collect(context.Background()); err != nil {
+				t.Error(err)
+				return
+			}
+			collections.Add(1)
+		}
+	})
+	wg.Wait()
+	t.Logf("%d pins, %d collections", pins.Load(), collections.Load())
+	if pins.Load() < 10 || collections.Load() < 3 {
+		t.Fatalf("only %d pins and %d collections ran", pins.Load(), collections.Load())
+	}
+	if _, err := m.collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.storedBlocks(t); n != 0 {
+		t.Errorf("%d blocks stored after every pin was deleted and collected", n)
+	}
+}
+
+// TestVerify loses a block behind tack's back; `tack verify` finds it,
+// and the DAG is fetched again.
+func TestVerify(t *testing.T) {
+	dir := tempData(t)
+	m := MustOpenMain(t, dir)
+	peer := testpeer.New(t)
+	c := m.Client(m.AdminToken)
+	ctx := context.Background()
+	root := peer.AddFile(t, 1<<20, 64<<10, 1)
+	ps, err := c.Add(ctx, root, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	WaitStatus(t, c, ps.GetRequestId(), pinclient.StatusPinned, time.Minute)
+	if out := MustRun(t, "verify", "--data", dir); !strings.Contains(out, "0 DAGs broken") {
+		t.Errorf("tack verify of a whole DAG said %q", out)
+	}
+
+	cs, _ := testpeer.AllCIDs(ctx, peer.Blockstore(), root)
+	lost := cs[len(cs)/2]
+	if err := m.Blocks.DeleteBlock(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	out := MustRun(t, "verify", "--data", dir)
+	t.Logf("tack verify: %s", out)
+	if !strings.Contains(out, "1 DAGs broken, 1 requests queued") {
+		t.Errorf("tack verify said %q, want 1 DAG broken and 1 request queued", out)
+	}
+	got, err := c.GetStatusByID(ctx, ps.GetRequestId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after verify: %s %v", got.GetStatus(), got.GetInfo())
+	WaitStatus(t, c, ps.GetRequestId(), pinclient.StatusPinned, time.Minute)
+	m.MustHaveDAG(t, peer, root)
+}
