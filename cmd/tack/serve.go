@@ -169,7 +169,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	if err := m.serveControl(); err != nil {
-		return err
+		// A data directory whose path is too long for a Unix socket, say:
+		// tack serves all the same, and 'tack gc' says it cannot reach it.
+		m.Logger.Warn("'tack gc' and 'tack verify' cannot reach this server", "err", err)
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
