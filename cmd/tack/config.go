@@ -45,6 +45,9 @@ type Config struct {
 	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
 
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
+
+	Provide           string        // --provide: all (every block) or roots, announced on the DHT
+	ReprovideInterval time.Duration // --reprovide-interval: how often every provided key is announced again
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -68,6 +71,9 @@ func DefaultConfig() Config {
 		RateLimit:   http.RateLimit{Rate: http.DefaultRate, Burst: http.DefaultBurst},
 		MaxInFlight: http.DefaultMaxInFlight,
 		MaxConns:    DefaultMaxConns,
+
+		Provide:           node.ProvideAll,
+		ReprovideInterval: node.DefaultReprovideInterval,
 	}
 }
 
@@ -168,6 +174,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
 	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
+	fs.StringVar(&c.Provide, "provide", c.Provide, "what is announced on the DHT: all (every block, as Kubo does) or roots (the root of each pinned DAG); nothing with --dht off")
+	fs.DurationVar(&c.ReprovideInterval, "reprovide-interval", c.ReprovideInterval, "how often every provided key is announced again (DHT servers keep a record 48h)")
 	return bootstrap
 }
 
@@ -210,6 +218,12 @@ func (c *Config) finish(bootstrapSet bool) error {
 	case "auto", "client", "server", "off":
 	default:
 		return fmt.Errorf("--dht must be auto, client, server or off, not %q", c.DHT)
+	}
+	if c.Provide != node.ProvideAll && c.Provide != node.ProvideRoots {
+		return fmt.Errorf("--provide must be all or roots, not %q", c.Provide)
+	}
+	if c.ReprovideInterval <= 0 {
+		return fmt.Errorf("--reprovide-interval must be a positive duration, like 22h")
 	}
 	if c.Fetches < 1 {
 		return fmt.Errorf("--fetches must be at least 1")
