@@ -229,11 +229,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			h.Close()
 			return nil, err
 		}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.provide.run(n.ctx)
-		}()
+		n.provide.start(n.ctx)
 	}
 
 	if len(bootstrap) > 0 {

@@ -66,6 +66,7 @@ type providing struct {
 	prov    *dhtprovider.SweepingProvider
 	ks      *keystore.ResettableKeystore
 	closers []func() error // datastores, after the provider and keystore
+	wg      sync.WaitGroup // the sync and stats loops
 
 	mu     sync.Mutex
 	snap   stats.Stats
@@ -209,17 +210,18 @@ func (p *providing) closeDatastores() {
 	p.closers = nil
 }
 
-// run keeps the keystore in sync and watches the provider's progress
-// until ctx ends.
-func (p *providing) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Add(1)
+// start keeps the keystore in sync and watches the provider's progress
+// in the background until ctx ends; close waits for them.
+func (p *providing) start(ctx context.Context) {
+	p.wg.Add(2)
 	go func() {
-		defer wg.Done()
+		defer p.wg.Done()
 		p.syncLoop(ctx)
 	}()
-	p.statsLoop(ctx)
-	wg.Wait()
+	go func() {
+		defer p.wg.Done()
+		p.statsLoop(ctx)
+	}()
 }
 
 // syncLoop makes the keystore hold exactly the keys to provide, at start
@@ -246,7 +248,34 @@ func (p *providing) sync(ctx context.Context) {
 		if err != nil {
 			return err
 		}
-		if err := p.ks.ResetCids(ctx, keys); err != nil {
+		// ResetCids swaps in what it read once keys is closed, so a
+		// listing cut short must never close it: at shutdown the keys
+		// stop coming and the keystore's Close ends the reset instead.
+		// ResetCids gets no cancellation of its own either: cancelled
+		// just as a reset starts, it leaves the keystore's worker blocked
+		// and Close waiting on it forever (go-libp2p-kad-dht v0.42.2).
+		whole := make(chan cid.Cid, 1024)
+		go func() {
+			for {
+				select {
+				case c, ok := <-keys:
+					if !ok {
+						if ctx.Err() == nil {
+							close(whole)
+						}
+						return
+					}
+					select {
+					case whole <- c:
+					case <-ctx.Done():
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		if err := p.ks.ResetCids(context.WithoutCancel(ctx), whole); err != nil {
 			return err
 		}
 		return p.prov.RefreshSchedule()
@@ -377,8 +406,11 @@ func (p *providing) provideDAG(ctx context.Context, root cid.Cid) error {
 	return flush()
 }
 
+// close stops the provider once the context given to start has ended.
+// The keystore's Close also ends a sync in progress.
 func (p *providing) close() error {
 	errs := []error{p.prov.Close(), p.ks.Close()}
+	p.wg.Wait()
 	p.closeDatastores()
 	return errors.Join(errs...)
 }
