@@ -95,6 +95,9 @@ type Web struct {
 	// the client (see clientAddr). Empty: the header is ignored, and the
 	// client is the address the connection comes from.
 	TrustedProxies []netip.Prefix
+	// Providing returns the state of providing on the DHT for the
+	// operator's page; nil leaves it off the page.
+	Providing func() ProvideStatus
 	// Now returns the current time; nil means time.Now.
 	Now tack.Clock
 	// Logger receives internal errors. Nil discards them.

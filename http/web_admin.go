@@ -26,6 +26,8 @@ type adminPage struct {
 	// Purge asks the operator to confirm deleting every request of an
 	// account.
 	Purge *purgeConfirm
+	// Provide is the state of providing on the DHT; nil: not known.
+	Provide *ProvideStatus
 }
 
 // purgeConfirm is the question before an account's requests are deleted.
@@ -76,6 +78,7 @@ func (web *Web) renderAdmin(w http.ResponseWriter, r *http.Request, acct *tack.A
 		}
 	}
 	data.Pending, data.Defaults = pending, web.Limits
+	data.Provide = web.provideStatus()
 	for _, a := range accounts {
 		row := adminAccount{Account: a, Limits: a.Limits(web.Limits)}
 		if u := usages[a.ID]; u != nil {

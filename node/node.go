@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	dhtprovider "github.com/libp2p/go-libp2p-kad-dht/provider"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -72,6 +74,28 @@ type Config struct {
 	// Bitswap are options applied after tack's own bitswap settings, for
 	// benchmarks and experiments.
 	Bitswap []bitswap.Option
+
+	// Provide is what the node announces on the DHT, and announces again
+	// every ReprovideInterval so that the records never lapse: ProvideAll
+	// (every block, the default) or ProvideRoots (the root of every
+	// pinned DAG, as Roots lists them). Nothing is provided when the DHT
+	// is off.
+	Provide string
+	// Roots lists the roots of the pinned DAGs, for ProvideRoots.
+	Roots func(context.Context) (<-chan cid.Cid, error)
+	// ReprovideInterval is how often every key is announced again; zero
+	// means DefaultReprovideInterval.
+	ReprovideInterval time.Duration
+	// ProvideDir holds the provider's keystore and schedule; empty keeps
+	// them in memory (tests).
+	ProvideDir string
+	// Logger receives the provider's progress; nil discards it.
+	Logger *slog.Logger
+	// DHTOptions and Provider are applied after tack's own DHT and
+	// provider options, for tests (short record lifetimes) and
+	// experiments.
+	DHTOptions []dht.Option
+	Provider   []dhtprovider.Option
 }
 
 // DefaultListen returns the addresses a node listens on when Config.Listen
@@ -99,6 +123,7 @@ func DefaultBootstrap() []string {
 type Node struct {
 	host     host.Host
 	dht      *dht.IpfsDHT // nil when the DHT is off
+	provide  *providing   // nil when the DHT is off
 	bitswap  *bitswap.Bitswap
 	announce []multiaddr.Multiaddr
 	cfg      Config
@@ -176,7 +201,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if mode != nil {
 		opts = append(opts, libp2p.Routing(func(h host.Host) (routing.PeerRouting, error) {
-			d, err := dht.New(h, dht.Mode(*mode), dht.BootstrapPeers(bootstrap...))
+			dopts := append([]dht.Option{dht.Mode(*mode), dht.BootstrapPeers(bootstrap...)}, cfg.DHTOptions...)
+			d, err := dht.New(h, dopts...)
 			n.dht = d
 			return d, err
 		}))
@@ -194,6 +220,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	bsOpts := append(bitswapOptions(), cfg.Bitswap...)
 	n.bitswap = bitswap.New(n.ctx, bsnet.NewFromIpfsHost(h), providers, cfg.Blockstore, bsOpts...)
+
+	if n.dht != nil {
+		if n.provide, err = newProviding(ctx, cfg, n.dht); err != nil {
+			n.cancel()
+			n.bitswap.Close()
+			n.dht.Close()
+			h.Close()
+			return nil, err
+		}
+		n.provide.start(n.ctx)
+	}
 
 	if len(bootstrap) > 0 {
 		n.wg.Add(1)
@@ -256,14 +293,17 @@ func (n *Node) NewSession(ctx context.Context) exchange.Fetcher {
 	return n.bitswap.NewSession(ctx)
 }
 
-// Provide announces on the DHT that the node has c. It returns nil at
-// once when the DHT is off, and for an identity CID, which carries its
-// block: no peer looks for providers of one.
+// Provide announces on the DHT that the node holds the DAG under c, and
+// keeps announcing it every reprovide interval: its root, and with
+// ProvideAll every block of it in the blockstore. The announce itself
+// runs in the background; Provide returns once the keys are queued. It
+// returns nil at once when the DHT is off, and for an identity CID, which
+// carries its block: no peer looks for providers of one.
 func (n *Node) Provide(ctx context.Context, c cid.Cid) error {
-	if n.dht == nil || c.Prefix().MhType == multihash.IDENTITY {
+	if n.provide == nil || c.Prefix().MhType == multihash.IDENTITY {
 		return nil
 	}
-	if err := n.dht.Provide(ctx, c, true); err != nil {
+	if err := n.provide.provideDAG(ctx, c); err != nil {
 		return fmt.Errorf("node: provide %s: %w", c, err)
 	}
 	return nil
@@ -275,6 +315,9 @@ func (n *Node) Close() error {
 	n.wg.Wait()
 	var errs []error
 	errs = append(errs, n.bitswap.Close())
+	if n.provide != nil {
+		errs = append(errs, n.provide.close())
+	}
 	if n.dht != nil {
 		errs = append(errs, n.dht.Close())
 	}

@@ -47,6 +47,9 @@ type Config struct {
 	VerifyRate  int            // --verify-rate: blocks a second the background verify walk checks; 0: off
 
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
+
+	Provide           string        // --provide: all (every block) or roots, announced on the DHT
+	ReprovideInterval time.Duration // --reprovide-interval: how often every provided key is announced again
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -72,6 +75,9 @@ func DefaultConfig() Config {
 		MaxConns:    DefaultMaxConns,
 		GCInterval:  time.Hour,
 		VerifyRate:  1000,
+
+		Provide:           node.ProvideAll,
+		ReprovideInterval: node.DefaultReprovideInterval,
 	}
 }
 
@@ -174,6 +180,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often to free the blocks of deleted pins, when some were deleted (0: only with 'tack gc')")
 	fs.IntVar(&c.VerifyRate, "verify-rate", c.VerifyRate, "blocks a second that the background walk checks for blocks gone missing, one pass a day at most (0: off; 'tack verify' runs a pass at once)")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
+	fs.StringVar(&c.Provide, "provide", c.Provide, "what is announced on the DHT: all (every block, as Kubo does) or roots (the root of each pinned DAG); nothing with --dht off")
+	fs.DurationVar(&c.ReprovideInterval, "reprovide-interval", c.ReprovideInterval, "how often every provided key is announced again (DHT servers keep a record 48h)")
 	return bootstrap
 }
 
@@ -216,6 +224,12 @@ func (c *Config) finish(bootstrapSet bool) error {
 	case "auto", "client", "server", "off":
 	default:
 		return fmt.Errorf("--dht must be auto, client, server or off, not %q", c.DHT)
+	}
+	if c.Provide != node.ProvideAll && c.Provide != node.ProvideRoots {
+		return fmt.Errorf("--provide must be all or roots, not %q", c.Provide)
+	}
+	if c.ReprovideInterval <= 0 {
+		return fmt.Errorf("--reprovide-interval must be a positive duration, like 22h")
 	}
 	if c.Fetches < 1 {
 		return fmt.Errorf("--fetches must be at least 1")

@@ -41,6 +41,10 @@ func TestConfigDefaults(t *testing.T) {
 	if len(c.Bootstrap) == 0 {
 		t.Error("no default bootstrap peers")
 	}
+	// Every block is announced, again every 22 hours, as Kubo does.
+	if c.Provide != "all" || c.ReprovideInterval != 22*time.Hour {
+		t.Errorf("provide %q every %s, want all every 22h", c.Provide, c.ReprovideInterval)
+	}
 }
 
 // The same configuration, once from flags and once from TACK_… variables.
@@ -68,6 +72,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--max-conns", "TACK_MAX_CONNS", "1000"},
 	{"--pprof", "TACK_PPROF", "127.0.0.1:6060"},
 	{"--trusted-proxies", "TACK_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8,::1"},
+	{"--provide", "TACK_PROVIDE", "roots"},
+	{"--reprovide-interval", "TACK_REPROVIDE_INTERVAL", "12h"},
 }
 
 var everyFlagConfig = Config{
@@ -95,6 +101,9 @@ var everyFlagConfig = Config{
 	PProf:       "127.0.0.1:6060",
 
 	TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+
+	Provide:           "roots",
+	ReprovideInterval: 12 * time.Hour,
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -176,6 +185,10 @@ func TestConfigErrors(t *testing.T) {
 		{"no conns", []string{"--max-conns", "-1"}, nil, "--max-conns must be at least 1"},
 		{"bad trusted proxy", []string{"--trusted-proxies", "127.0.0.1/32,proxy.local"}, nil, `--trusted-proxies: "proxy.local" is not an IP address or a CIDR prefix`},
 		{"bad env trusted proxy", nil, map[string]string{"TACK_TRUSTED_PROXIES": "10.0.0.0/99"}, `TACK_TRUSTED_PROXIES: --trusted-proxies: "10.0.0.0/99"`},
+		{"bad provide", []string{"--provide", "pinned"}, nil, `--provide must be all or roots, not "pinned"`},
+		{"bad env provide", nil, map[string]string{"TACK_PROVIDE": "none"}, `--provide must be all or roots, not "none"`},
+		{"zero reprovide", []string{"--reprovide-interval", "0s"}, nil, "--reprovide-interval must be a positive duration"},
+		{"bad reprovide", nil, map[string]string{"TACK_REPROVIDE_INTERVAL": "daily"}, "TACK_REPROVIDE_INTERVAL"},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {

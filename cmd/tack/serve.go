@@ -111,6 +111,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		DHT:                 c.DHT,
 		AllowPrivateOrigins: c.AllowPrivateOrigins,
 		Blockstore:          m.Blocks,
+
+		Provide:           c.Provide,
+		Roots:             pinnedRoots(m.DB, m.Logger),
+		ReprovideInterval: c.ReprovideInterval,
+		ProvideDir:        c.path("provider"),
+		Logger:            m.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the IPFS node: %w", err)
@@ -155,6 +161,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Logger:        m.Logger,
 
 		TrustedProxies: c.TrustedProxies,
+		Providing:      func() http.ProvideStatus { return provideStatus(m.Node.ProvideStats()) },
 	}
 	m.server = &nethttp.Server{
 		Handler:           api.Handler(web.Mount),
