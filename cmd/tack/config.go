@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/gateway"
 	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/node"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	MaxConns    int            // --max-conns: HTTP connections open at once
 	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
 
+	GatewayListen      string // --gateway-listen: host:port of the gateway for browsers (deserialized responses); empty: off
+	GatewayMaxInFlight int    // --gateway-max-inflight: gateway requests served at once, on each address; more get 429
+
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
 }
 
@@ -68,6 +72,8 @@ func DefaultConfig() Config {
 		RateLimit:   http.RateLimit{Rate: http.DefaultRate, Burst: http.DefaultBurst},
 		MaxInFlight: http.DefaultMaxInFlight,
 		MaxConns:    DefaultMaxConns,
+
+		GatewayMaxInFlight: gateway.DefaultMaxInFlight,
 	}
 }
 
@@ -167,6 +173,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "API requests served at once; more wait briefly, then get 503 with Retry-After")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
 	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
+	fs.StringVar(&c.GatewayListen, "gateway-listen", c.GatewayListen, "serve the gateway with files and directory listings for browsers on this host:port, an origin apart from the web pages (default off: the API's address serves only raw blocks and CARs)")
+	fs.IntVar(&c.GatewayMaxInFlight, "gateway-max-inflight", c.GatewayMaxInFlight, "gateway requests (/ipfs/…) served at once on each address, apart from --max-inflight; more get 429 with Retry-After")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	return bootstrap
 }
@@ -228,6 +236,12 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.MaxInFlight < 1 {
 		return fmt.Errorf("--max-inflight must be at least 1")
+	}
+	if c.GatewayMaxInFlight < 1 {
+		return fmt.Errorf("--gateway-max-inflight must be at least 1")
+	}
+	if c.GatewayListen != "" && c.GatewayListen == c.Listen {
+		return fmt.Errorf("--gateway-listen must differ from --listen: content served to browsers must not share an origin with the web pages")
 	}
 	if c.MaxConns < 1 {
 		return fmt.Errorf("--max-conns must be at least 1")
