@@ -364,6 +364,29 @@ func TestGatewayCAR(t *testing.T) {
 		}
 	})
 
+	t.Run("a block missing mid-stream breaks the CAR", func(t *testing.T) {
+		resp, body := get(t, "GET", g.url("/ipfs/"+mf.root.String()+"?format=car"))
+		mustStatus(t, resp, 200)
+		r, err := carv2.NewBlockReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				t.Fatalf("a CAR lacking block %s read as whole (%d blocks)", mf.leaves[1], n)
+			}
+			if err != nil {
+				break // the stream's end marker is not a block
+			}
+			n++
+		}
+		if n != 2 {
+			t.Errorf("%d blocks before the missing one, want 2", n)
+		}
+	})
+
 	// TestGatewayCar (t0118).
 	t.Run("t0118 response headers", func(t *testing.T) {
 		resp, body := get(t, "GET", g.url("/ipfs/"+s.root.String()+"/subdir/ascii.txt"), "Accept: application/vnd.ipld.car")
