@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/gateway"
 	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/node"
 )
@@ -46,6 +47,9 @@ type Config struct {
 	GCInterval  time.Duration  // --gc-interval: how often garbage is collected, if pins were deleted; 0: never on its own
 	VerifyRate  int            // --verify-rate: blocks a second the background verify walk checks; 0: off
 
+	GatewayListen      string // --gateway-listen: host:port of the gateway for browsers (deserialized responses); empty: off
+	GatewayMaxInFlight int    // --gateway-max-inflight: gateway requests served at once, on each address; more get 429
+
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
 
 	Provide           string        // --provide: all (every block) or roots, announced on the DHT
@@ -78,6 +82,8 @@ func DefaultConfig() Config {
 
 		Provide:           node.ProvideAll,
 		ReprovideInterval: node.DefaultReprovideInterval,
+
+		GatewayMaxInFlight: gateway.DefaultMaxInFlight,
 	}
 }
 
@@ -179,6 +185,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
 	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often to free the blocks of deleted pins, when some were deleted (0: only with 'tack gc')")
 	fs.IntVar(&c.VerifyRate, "verify-rate", c.VerifyRate, "blocks a second that the background walk checks for blocks gone missing, one pass a day at most (0: off; 'tack verify' runs a pass at once)")
+	fs.StringVar(&c.GatewayListen, "gateway-listen", c.GatewayListen, "serve the gateway with files and directory listings for browsers on this host:port, an origin apart from the web pages (default off: the API's address serves only raw blocks and CARs)")
+	fs.IntVar(&c.GatewayMaxInFlight, "gateway-max-inflight", c.GatewayMaxInFlight, "gateway requests (/ipfs/…) served at once on each address, apart from --max-inflight; more get 429 with Retry-After")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	fs.StringVar(&c.Provide, "provide", c.Provide, "what is announced on the DHT: all (every block, as Kubo does) or roots (the root of each pinned DAG); nothing with --dht off")
 	fs.DurationVar(&c.ReprovideInterval, "reprovide-interval", c.ReprovideInterval, "how often every provided key is announced again (DHT servers keep a record 48h)")
@@ -251,6 +259,12 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.MaxInFlight < 1 {
 		return fmt.Errorf("--max-inflight must be at least 1")
+	}
+	if c.GatewayMaxInFlight < 1 {
+		return fmt.Errorf("--gateway-max-inflight must be at least 1")
+	}
+	if c.GatewayListen != "" && c.GatewayListen == c.Listen {
+		return fmt.Errorf("--gateway-listen must differ from --listen: content served to browsers must not share an origin with the web pages")
 	}
 	if c.MaxConns < 1 {
 		return fmt.Errorf("--max-conns must be at least 1")

@@ -74,6 +74,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--trusted-proxies", "TACK_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8,::1"},
 	{"--provide", "TACK_PROVIDE", "roots"},
 	{"--reprovide-interval", "TACK_REPROVIDE_INTERVAL", "12h"},
+	{"--gateway-listen", "TACK_GATEWAY_LISTEN", "0.0.0.0:9091"},
+	{"--gateway-max-inflight", "TACK_GATEWAY_MAX_INFLIGHT", "200"},
 }
 
 var everyFlagConfig = Config{
@@ -99,6 +101,9 @@ var everyFlagConfig = Config{
 	MaxInFlight: 64,
 	MaxConns:    1000,
 	PProf:       "127.0.0.1:6060",
+
+	GatewayListen:      "0.0.0.0:9091",
+	GatewayMaxInFlight: 200,
 
 	TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 
@@ -183,6 +188,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad env rate limit", nil, map[string]string{"TACK_RATE_LIMIT": "lots"}, `TACK_RATE_LIMIT: --rate-limit "lots"`},
 		{"no inflight", []string{"--max-inflight", "0"}, nil, "--max-inflight must be at least 1"},
 		{"no conns", []string{"--max-conns", "-1"}, nil, "--max-conns must be at least 1"},
+		{"no gateway inflight", []string{"--gateway-max-inflight", "0"}, nil, "--gateway-max-inflight must be at least 1"},
+		{"gateway on the API address", []string{"--listen", "127.0.0.1:9000", "--gateway-listen", "127.0.0.1:9000"}, nil, "must differ from --listen"},
 		{"bad trusted proxy", []string{"--trusted-proxies", "127.0.0.1/32,proxy.local"}, nil, `--trusted-proxies: "proxy.local" is not an IP address or a CIDR prefix`},
 		{"bad env trusted proxy", nil, map[string]string{"TACK_TRUSTED_PROXIES": "10.0.0.0/99"}, `TACK_TRUSTED_PROXIES: --trusted-proxies: "10.0.0.0/99"`},
 		{"bad provide", []string{"--provide", "pinned"}, nil, `--provide must be all or roots, not "pinned"`},

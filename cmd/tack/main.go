@@ -29,6 +29,7 @@ const usage = `tack: a self-hostable IPFS remote pinning service
 Usage:
   tack serve   [--data DIR] [--listen HOST:PORT] [--p2p-listen MADDR,…] [--announce MADDR,…]
                [--bootstrap MADDR,…|none] [--dht auto|client|server|off] [--allow-private-origins]
+               [--gateway-listen HOST:PORT]
   tack account create  --data DIR --email E [--approve] [--admin]
   tack account approve --data DIR --email E [--message M]
   tack account deny    --data DIR --email E [--message M]

@@ -20,6 +20,7 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/auth"
 	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/gateway"
 	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/node"
@@ -50,9 +51,12 @@ type Main struct {
 	pprof    *nethttp.Server
 	control  *nethttp.Server
 	gcDirty  atomic.Bool // a pin was deleted since the last collection
-	pprofURL string
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// The gateway for browsers, on --gateway-listen.
+	gatewayListener net.Listener
+	gatewayServer   *nethttp.Server
+	pprofURL        string
+	cancel          context.CancelFunc
+	wg              sync.WaitGroup
 }
 
 // NewMain returns a Main with the default configuration.
@@ -163,14 +167,27 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		TrustedProxies: c.TrustedProxies,
 		Providing:      func() http.ProvideStatus { return provideStatus(m.Node.ProvideStats()) },
 	}
+	// Raw blocks and CARs on the API's address: anonymous, outside the
+	// API's authentication, rate limits and --max-inflight, with a limit
+	// of their own (see gateway.DefaultMaxInFlight).
+	trustless, err := gateway.NewHandler(m.Blocks, gateway.Config{MaxInFlight: c.GatewayMaxInFlight})
+	if err != nil {
+		return err
+	}
+	mountGateway := func(mux *nethttp.ServeMux) { mux.Handle("/ipfs/", trustless) }
 	m.server = &nethttp.Server{
-		Handler:           api.Handler(web.Mount),
+		Handler:           api.Handler(web.Mount, mountGateway),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 
 	if c.PProf != "" {
 		if err := m.servePProf(c.PProf); err != nil {
+			return err
+		}
+	}
+	if c.GatewayListen != "" {
+		if err := m.serveGateway(c.GatewayListen); err != nil {
 			return err
 		}
 	}
@@ -234,6 +251,49 @@ func (m *Main) servePProf(addr string) error {
 	return nil
 }
 
+// serveGateway serves the gateway with deserialized responses (files,
+// directory listings) on its own address: content that browsers render
+// must not share an origin with the web pages and their session cookies.
+func (m *Main) serveGateway(addr string) error {
+	h, err := gateway.NewHandler(m.Blocks, gateway.Config{Deserialized: true, MaxInFlight: m.Config.GatewayMaxInFlight})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--gateway-listen: %w", err)
+	}
+	m.gatewayListener = netutil.LimitListener(ln, m.Config.MaxConns)
+	mux := nethttp.NewServeMux()
+	mux.Handle("/ipfs/", h)
+	mux.HandleFunc("/", func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		nethttp.Error(w, "404 page not found: this gateway serves /ipfs/{cid}[/path] of the content that tack holds", nethttp.StatusNotFound)
+	})
+	m.gatewayServer = &nethttp.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.gatewayServer.Serve(m.gatewayListener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+			m.Logger.Error("gateway server stopped", "err", err)
+		}
+	}()
+	m.Logger.Info("serving the gateway for browsers", "gateway", "http://"+m.GatewayAddr())
+	return nil
+}
+
+// GatewayAddr returns the address of the gateway for browsers
+// (--gateway-listen), or "" if there is none.
+func (m *Main) GatewayAddr() string {
+	if m.gatewayListener == nil {
+		return ""
+	}
+	return m.gatewayListener.Addr().String()
+}
+
 // HTTPAddr returns the address the HTTP server listens on.
 func (m *Main) HTTPAddr() string {
 	if m.listener == nil {
@@ -250,6 +310,13 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, m.server.Shutdown(ctx))
 		cancel()
+	}
+	if m.gatewayServer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, m.gatewayServer.Shutdown(ctx))
+		cancel()
+	} else if m.gatewayListener != nil {
+		errs = append(errs, m.gatewayListener.Close())
 	}
 	if m.pprof != nil {
 		errs = append(errs, m.pprof.Close())
