@@ -42,6 +42,8 @@ type Config struct {
 	RateLimit   http.RateLimit // --rate-limit: each account's API requests, RATE[/s][,BURST] or off
 	MaxInFlight int            // --max-inflight: API requests served at once; more are shed with 503
 	MaxConns    int            // --max-conns: HTTP connections open at once
+	MaxUpload   int64          // --max-upload: bytes of one CAR upload
+	MaxUploads  int            // --max-uploads: CAR uploads served at once
 	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
 
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
@@ -68,6 +70,8 @@ func DefaultConfig() Config {
 		RateLimit:   http.RateLimit{Rate: http.DefaultRate, Burst: http.DefaultBurst},
 		MaxInFlight: http.DefaultMaxInFlight,
 		MaxConns:    DefaultMaxConns,
+		MaxUpload:   http.DefaultMaxUpload,
+		MaxUploads:  http.DefaultMaxUploads,
 	}
 }
 
@@ -166,6 +170,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.Var(rateLimit{&c.RateLimit}, "rate-limit", "API requests per account: RATE[/s][,BURST] (a token bucket), or off")
 	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "API requests served at once; more wait briefly, then get 503 with Retry-After")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
+	fs.Var(sizeFlag{&c.MaxUpload}, "max-upload", "bytes of one CAR upload (POST /car), like 32GiB; more gets 413")
+	fs.IntVar(&c.MaxUploads, "max-uploads", c.MaxUploads, "CAR uploads served at once, apart from --max-inflight; more get 503 with Retry-After")
 	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	return bootstrap
@@ -228,6 +234,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.MaxInFlight < 1 {
 		return fmt.Errorf("--max-inflight must be at least 1")
+	}
+	if c.MaxUpload < 1 || c.MaxUploads < 1 {
+		return fmt.Errorf("--max-upload and --max-uploads must be at least 1")
 	}
 	if c.MaxConns < 1 {
 		return fmt.Errorf("--max-conns must be at least 1")

@@ -19,6 +19,7 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/auth"
 	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
@@ -108,6 +109,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("starting the IPFS node: %w", err)
 	}
 
+	guard, err := gc.NewGuard(m.Blocks, c.path("keep"))
+	if err != nil {
+		return err
+	}
+
 	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
 		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime}, m.Logger)
 
@@ -131,6 +137,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		RateLimit: c.RateLimit,
 
 		MaxInFlight: c.MaxInFlight,
+
+		Guard:      guard,
+		Sync:       m.Blocks.Sync,
+		Limits:     c.limits(),
+		MaxUpload:  c.MaxUpload,
+		MaxUploads: c.MaxUploads,
 	}
 	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
 	web := &http.Web{
