@@ -410,7 +410,9 @@ func TestUploadCARSlots(t *testing.T) {
 	body := cartest.CAR(t, []cid.Cid{root.Cid()}, all...)
 	release, sent := make(chan struct{}), make(chan struct{})
 	done := make(chan response)
-	go func() { done <- e.upload(t, token, "", &slowBody{head: body[:100], rest: body[100:], release: release, sent: sent}) }()
+	go func() {
+		done <- e.upload(t, token, "", &slowBody{head: body[:100], rest: body[100:], release: release, sent: sent})
+	}()
 	<-sent
 	time.Sleep(50 * time.Millisecond)
 	// A second upload finds no slot; the API's one slot is free.
