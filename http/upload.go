@@ -32,11 +32,13 @@ const (
 
 // Buffers of an upload: blocks are read into arenas of uploadArena bytes
 // (a block always fits in one), and up to uploadArenas of them are
-// filled, waiting or being written at once.
+// filled, waiting or being hashed and written at once, by uploadWriters
+// goroutines beside the one reading the body.
 const (
-	uploadArena  = 4 << 20
-	uploadArenas = 3
-	uploadBuffer = 256 << 10 // the body's read buffer
+	uploadArena   = 4 << 20
+	uploadArenas  = 4
+	uploadWriters = 2
+	uploadBuffer  = 256 << 10 // the body's read buffer
 )
 
 // upload is one CAR being stored.
@@ -117,12 +119,13 @@ func (u *upload) read(ctx context.Context, body *uploadReader) ([]cid.Cid, error
 		if _, err := io.ReadFull(r, data); err != nil {
 			return nil, u.bodyError(body, err, fmt.Sprintf("block #%d (%s) of the CAR is cut short", i, c))
 		}
-		if err := checkData(c, data); err != nil {
-			return nil, tack.Errorf(tack.EINVALID, "block #%d (%s) of the CAR is refused: %v", i, c, err)
-		}
 		u.blocks++
 		if c.Prefix().MhType == multihash.IDENTITY {
-			continue // its data is its CID: never stored
+			// Its data is its CID: checked here, never stored.
+			if err := checkData(c, data); err != nil {
+				return nil, tack.Errorf(tack.EINVALID, "block #%d (%s) of the CAR is refused: %v", i, c, err)
+			}
+			continue
 		}
 		u.bytes += int64(n)
 		if u.room >= 0 && u.bytes > u.room {
@@ -132,6 +135,7 @@ func (u *upload) read(ctx context.Context, body *uploadReader) ([]cid.Cid, error
 		batch.buf = batch.buf[:len(batch.buf)+int(n)]
 		b, _ := blocks.NewBlockWithCid(data, c)
 		batch.blocks = append(batch.blocks, b)
+		batch.pos = append(batch.pos, i)
 		u.idx.add(c, int(n), i)
 	}
 	if _, err := w.put(batch); err != nil {
@@ -327,10 +331,13 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 type batch struct {
 	buf    []byte
 	blocks []blocks.Block
+	pos    []int // each block's index in the CAR
 }
 
-// batchWriter stores batches of blocks beside the reading, so that
-// hashing and the disk work at once.
+// batchWriter hashes and stores batches of blocks beside the reading, so
+// that reading, hashing and the disk work at once. A block whose data does
+// not match its CID is never stored: the batch that holds it is dropped
+// and the upload fails.
 type batchWriter struct {
 	ctx  context.Context
 	sess *gc.Session
@@ -353,24 +360,48 @@ func newBatchWriter(ctx context.Context, sess *gc.Session) *batchWriter {
 	for range uploadArenas {
 		w.free <- &batch{buf: make([]byte, 0, uploadArena)}
 	}
-	go w.run()
+	var wg sync.WaitGroup
+	for range uploadWriters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(w.done)
+	}()
 	return w
 }
 
 func (w *batchWriter) run() {
-	defer close(w.done)
 	for b := range w.full {
 		if w.failed() == nil {
-			if err := w.sess.PutMany(w.ctx, b.blocks); err != nil {
+			if err := w.write(b); err != nil {
 				w.mu.Lock()
-				w.err = fmt.Errorf("storing blocks: %w", err)
+				if w.err == nil {
+					w.err = err
+				}
 				w.mu.Unlock()
 			}
 		}
 		clear(b.blocks)
-		b.blocks, b.buf = b.blocks[:0], b.buf[:0]
+		b.blocks, b.buf, b.pos = b.blocks[:0], b.buf[:0], b.pos[:0]
 		w.free <- b
 	}
+}
+
+func (w *batchWriter) write(b *batch) error {
+	for i, blk := range b.blocks {
+		if err := checkData(blk.Cid(), blk.RawData()); err != nil {
+			return tack.Errorf(tack.EINVALID, "block #%d (%s) of the CAR is refused: %v", b.pos[i], blk.Cid(), err)
+		}
+	}
+	if err := w.sess.PutMany(w.ctx, b.blocks); err != nil {
+		return fmt.Errorf("storing blocks: %w", err)
+	}
+	return nil
 }
 
 // get returns an empty batch.
