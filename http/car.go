@@ -117,7 +117,7 @@ func (s *Server) handleUploadCAR(w http.ResponseWriter, r *http.Request, acct *t
 		s.Error(w, r, err)
 		return
 	}
-	reqs, err := s.upload(r.Context(), acct, body, opts)
+	reqs, err := s.upload(r.Context(), acct, body, body, opts)
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -58,7 +58,11 @@ type upload struct {
 // pinned if its DAG is whole, queued (with the CAR's blocks kept for it)
 // if not. A CAR that breaks a rule stores no request: its blocks are left
 // to garbage collection.
-func (s *Server) upload(ctx context.Context, acct *tack.Account, body *uploadReader, opts carOptions) ([]*tack.PinRequest, error) {
+//
+// The CAR is read from r, which is body itself or a part of it (a
+// multipart form's file); body's errors (too large, too slow, cut off)
+// come first.
+func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, body *uploadReader, opts carOptions) ([]*tack.PinRequest, error) {
 	if s.Guard == nil {
 		return nil, tack.Errorf(tack.EUNAVAILABLE, "this server does not take CAR uploads")
 	}
@@ -75,7 +79,7 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, body *uploadRea
 	// them are stored (or Keep lists them): only then may it close.
 	defer u.sess.Close()
 
-	roots, err := u.read(ctx, body)
+	roots, err := u.read(ctx, &carStream{r: r}, body)
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +87,11 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, body *uploadRea
 }
 
 // read reads and stores the CAR's blocks, and returns its roots.
-func (u *upload) read(ctx context.Context, body *uploadReader) ([]cid.Cid, error) {
-	br := bufio.NewReaderSize(body, uploadBuffer)
+func (u *upload) read(ctx context.Context, cs *carStream, body *uploadReader) ([]cid.Cid, error) {
+	br := bufio.NewReaderSize(cs, uploadBuffer)
 	cr, err := car.NewBlockReader(br, car.MaxAllowedHeaderSize(maxCARHeader))
 	if err != nil {
-		return nil, u.bodyError(body, err, "the body is not a CAR: its header cannot be read")
+		return nil, u.bodyError(cs, body, err, "the body is not a CAR: its header cannot be read")
 	}
 	roots, err := checkRoots(cr.Roots)
 	if err != nil {
@@ -105,7 +109,7 @@ func (u *upload) read(ctx context.Context, body *uploadReader) ([]cid.Cid, error
 			break
 		}
 		if err != nil {
-			return nil, u.bodyError(body, err, fmt.Sprintf("block #%d of the CAR cannot be read", i))
+			return nil, u.bodyError(cs, body, err, fmt.Sprintf("block #%d of the CAR cannot be read", i))
 		}
 		if err := checkBlockCID(c, n); err != nil {
 			return nil, tack.Errorf(tack.EINVALID, "block #%d (%s) of the CAR is refused: %v", i, c, err)
@@ -117,7 +121,7 @@ func (u *upload) read(ctx context.Context, body *uploadReader) ([]cid.Cid, error
 		}
 		data := batch.buf[len(batch.buf) : len(batch.buf)+int(n)]
 		if _, err := io.ReadFull(r, data); err != nil {
-			return nil, u.bodyError(body, err, fmt.Sprintf("block #%d (%s) of the CAR is cut short", i, c))
+			return nil, u.bodyError(cs, body, err, fmt.Sprintf("block #%d (%s) of the CAR is cut short", i, c))
 		}
 		u.blocks++
 		if c.Prefix().MhType == multihash.IDENTITY {
@@ -147,7 +151,7 @@ func (u *upload) read(ctx context.Context, body *uploadReader) ([]cid.Cid, error
 	// A CARv2 may carry an index after its data: read it off (it counts
 	// against the limit), so that the connection can serve another request.
 	if _, err := io.Copy(io.Discard, br); err != nil {
-		return nil, u.bodyError(body, err, "the CAR's trailer cannot be read")
+		return nil, u.bodyError(cs, body, err, "the CAR's trailer cannot be read")
 	}
 	if u.blocks == 0 {
 		return nil, tack.Errorf(tack.EINVALID, "the CAR holds no blocks")
@@ -159,7 +163,7 @@ func (u *upload) read(ctx context.Context, body *uploadReader) ([]cid.Cid, error
 // bodyError is the error of a CAR that cannot be read: the body's own
 // error if it failed (too large, too slow, cut off), a truncated CAR if
 // the body ended early, and otherwise a malformed CAR, described by what.
-func (u *upload) bodyError(body *uploadReader, err error, what string) error {
+func (u *upload) bodyError(cs *carStream, body *uploadReader, err error, what string) error {
 	if body.err != nil {
 		return body.err
 	}
@@ -169,13 +173,29 @@ func (u *upload) bodyError(body *uploadReader, err error, what string) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	if body.eof && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
-		if body.n == 0 {
+	if cs.eof && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
+		if cs.n == 0 {
 			return tack.Errorf(tack.EINVALID, "the body is empty: send a CAR (%s)", carContentType)
 		}
-		return tack.Errorf(tack.EINVALID, "%s: the body ends after %d bytes, in the middle of it (a truncated CAR?)", what, body.n)
+		return tack.Errorf(tack.EINVALID, "%s: the CAR ends after %d bytes, in the middle of it (a truncated CAR?)", what, cs.n)
 	}
 	return tack.Errorf(tack.EINVALID, "%s: %v", what, err)
+}
+
+// carStream counts the bytes of a CAR and notes its end.
+type carStream struct {
+	r   io.Reader
+	n   int64
+	eof bool
+}
+
+func (c *carStream) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err == io.EOF {
+		c.eof = true
+	}
+	return n, err
 }
 
 // checkRoots checks the roots of a CAR: one at least, at most

@@ -156,6 +156,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		AutoApprove:   c.Access == "auto",
 		Limits:        c.limits(),
 		Logger:        m.Logger,
+		Uploads:       api,
 
 		TrustedProxies: c.TrustedProxies,
 	}
