@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	pinclient "github.com/ipfs/boxo/pinning/remote/client"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
@@ -249,4 +250,58 @@ func BenchmarkUploadInProcess(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// The pins page's Upload a CAR form in Chromium: the progress bar fills,
+// the page says what became of the root, and the request is pinned; a
+// broken CAR shows the API's reason.
+func TestBrowserUploadCAR(t *testing.T) {
+	browser := mustBrowser(t)
+	m := MustOpenMain(t, tempData(t))
+	site := m.Config.PublicURL
+	s, root := cartest.NewStream(t, 24, 1<<20, 7)
+	good, err := io.ReadAll(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	goodFile, badFile := filepath.Join(dir, "dag.car"), filepath.Join(dir, "broken.car")
+	if err := os.WriteFile(goodFile, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(badFile, good[:len(good)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tab := newBrowserContext(t, browser)
+	browse(t, tab, "sign in and upload a CAR",
+		chromedp.Navigate(site+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "admin"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), m.AdminPassword),
+		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		waitLocation(site+"/dashboard"),
+		chromedp.WaitVisible(chromedp.CSS(`#car-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#car-form input[name=name]`), "from chromium"),
+		chromedp.SetUploadFiles(chromedp.CSS(`#car-form input[name=car]`), []string{goodFile}),
+		chromedp.Click(chromedp.CSS(`#car-form button[type=submit]`)),
+		waitText("#car-status", "Uploaded: "+root.String()+" pinned"),
+		screenshot(t, "12-car-uploaded"),
+	)
+	full := read(t, tab, "progress", chromedp.Evaluate[bool](`(() => { const p = document.getElementById("car-progress"); return !p.hidden && p.value === p.max && p.max >= `+fmt.Sprint(len(good))+`; })()`))
+	if !full {
+		t.Error("the progress bar is not full after the upload")
+	}
+	browse(t, tab, "the pins page lists it", waitText("#live", "from chromium"))
+	reqs, _, err := m.DB.FindPins(context.Background(), tack.PinFilter{AccountID: 1, Statuses: []tack.Status{tack.StatusPinned}, Limit: 10})
+	if err != nil || len(reqs) != 1 || reqs[0].Pin.Name != "from chromium" {
+		t.Fatalf("pinned requests: %v, %v", reqs, err)
+	}
+	browse(t, tab, "upload a broken CAR",
+		chromedp.WaitVisible(chromedp.CSS(`#car-form`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`#car-form input[name=car]`), []string{badFile}),
+		chromedp.Click(chromedp.CSS(`#car-form button[type=submit]`)),
+		waitText("#car-status", "Upload failed: "),
+		waitText("#car-status", "truncated CAR"),
+		screenshot(t, "13-car-refused"),
+	)
 }
