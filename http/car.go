@@ -151,6 +151,31 @@ func (s *Server) uploadSlot(w http.ResponseWriter, r *http.Request) (release fun
 	}
 }
 
+// maxAccountUploads is how many of the MaxUploads slots one account may
+// hold: half, so that one account cannot keep every other out.
+func (s *Server) maxAccountUploads() int { return max(1, cap(s.uploads)/2) }
+
+// accountUpload counts an upload of the account, or returns false if the
+// account has maxAccountUploads in progress already.
+func (s *Server) accountUpload(id int64) (release func(), ok bool) {
+	s.uploadsMu.Lock()
+	defer s.uploadsMu.Unlock()
+	if s.accountUploads[id] >= s.maxAccountUploads() {
+		return nil, false
+	}
+	if s.accountUploads == nil {
+		s.accountUploads = map[int64]int{}
+	}
+	s.accountUploads[id]++
+	return func() {
+		s.uploadsMu.Lock()
+		defer s.uploadsMu.Unlock()
+		if s.accountUploads[id]--; s.accountUploads[id] == 0 {
+			delete(s.accountUploads, id)
+		}
+	}, true
+}
+
 // uploads wraps an upload route: its own slots instead of MaxInFlight.
 func (s *Server) uploadRoute(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -426,6 +426,29 @@ func TestUploadCARSlots(t *testing.T) {
 	MustResults(t, <-done)
 }
 
+func TestUploadCARPerAccount(t *testing.T) {
+	e := newCAREnv(t, func(s *tackhttp.Server) { s.MaxUploads = 2 })
+	_, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	_, other := e.MustAccount(t, "b@example.com", tack.AccessApproved)
+	root, all := cartest.DAG(t, 5, 100)
+	body := cartest.CAR(t, []cid.Cid{root.Cid()}, all...)
+	release, sent := make(chan struct{}), make(chan struct{})
+	done := make(chan response)
+	go func() { done <- e.upload(t, token, "", &slowBody{head: body[:100], rest: body[100:], release: release, sent: sent}) }()
+	<-sent
+	time.Sleep(50 * time.Millisecond)
+	// The account holds its share of the slots; another account does not.
+	r := e.upload(t, token, "", bytes.NewReader(body))
+	MustFailure(t, r, http.StatusTooManyRequests, "TOO_MANY_REQUESTS")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	MustResults(t, e.upload(t, other, "", bytes.NewReader(body)))
+	close(release)
+	MustResults(t, <-done)
+	MustResults(t, e.upload(t, token, "", bytes.NewReader(body)))
+}
+
 func TestUploadCARContentType(t *testing.T) {
 	e := newCAREnv(t, nil)
 	_, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tack-ipfs/tack"
@@ -74,7 +75,8 @@ type Server struct {
 	// DefaultMaxUpload.
 	MaxUpload int64
 	// MaxUploads is how many uploads are served at once, apart from
-	// MaxInFlight; more get 503 with Retry-After. Zero means
+	// MaxInFlight; more get 503 with Retry-After. One account may have
+	// half of them (at least one); more get 429. Zero means
 	// DefaultMaxUploads.
 	MaxUploads int
 	// UploadIdle is how long an upload's body may go without
@@ -85,6 +87,9 @@ type Server struct {
 	limiters limiterSet
 	inflight *inflight
 	uploads  chan struct{} // MaxUploads slots
+
+	uploadsMu      sync.Mutex
+	accountUploads map[int64]int // uploads in progress, by account
 }
 
 // Handler returns the HTTP handler of the API: the five /pins routes, a JSON

@@ -70,6 +70,11 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, bo
 	if s.Guard == nil {
 		return nil, tack.Errorf(tack.EUNAVAILABLE, "this server does not take CAR uploads")
 	}
+	release, ok := s.accountUpload(acct.ID)
+	if !ok {
+		return nil, tack.Errorf(tack.ERATELIMITED, "this account has %d uploads in progress, the most one account may have at once; retry when one ends", s.maxAccountUploads())
+	}
+	defer release()
 	u := &upload{s: s, acct: acct, room: -1, idx: newCARIndex()}
 	if limit := acct.Limits(s.Limits).MaxBytes; limit > 0 {
 		usage, err := s.Store.FindUsage(ctx, acct.ID)
