@@ -27,7 +27,10 @@ func FuzzUploadCAR(f *testing.F) {
 	f.Add(cartest.Header(f, root.Cid()))
 	f.Add(append(cartest.CAR(f, []cid.Cid{root.Cid()}, all[0]), cartest.Section(all[1].Cid(), []byte("x"))...))
 	f.Add([]byte{})
-	e := newCAREnv(f, func(s *tackhttp.Server) { s.MaxUpload = 1 << 20; s.RateLimit = tackhttp.RateLimit{Rate: 1e9, Burst: 1e9} })
+	e := newCAREnv(f, func(s *tackhttp.Server) {
+		s.MaxUpload = 1 << 20
+		s.RateLimit = tackhttp.RateLimit{Rate: 1e9, Burst: 1e9}
+	})
 	acct, token := e.MustAccount(f, "fuzz@example.com", tack.AccessApproved)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		before := len(e.MustPins(t, acct))

@@ -434,7 +434,9 @@ func TestUploadCARPerAccount(t *testing.T) {
 	body := cartest.CAR(t, []cid.Cid{root.Cid()}, all...)
 	release, sent := make(chan struct{}), make(chan struct{})
 	done := make(chan response)
-	go func() { done <- e.upload(t, token, "", &slowBody{head: body[:100], rest: body[100:], release: release, sent: sent}) }()
+	go func() {
+		done <- e.upload(t, token, "", &slowBody{head: body[:100], rest: body[100:], release: release, sent: sent})
+	}()
 	<-sent
 	time.Sleep(50 * time.Millisecond)
 	// The account holds its share of the slots; another account does not.
