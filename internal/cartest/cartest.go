@@ -127,7 +127,8 @@ type Stream struct {
 	Blocks, Size int
 	Seed         uint64 // makes the leaves differ between streams
 
-	buf   []byte
+	parts [][]byte // what is left to read of the current section
+	data  []byte   // the current leaf, reused
 	i     int
 	links []cid.Cid
 	done  bool
@@ -148,7 +149,7 @@ func NewStream(tb testing.TB, n, size int, seed uint64) (*Stream, cid.Cid) {
 		s.links = append(s.links, cid.NewCidV1(cid.Raw, mh))
 	}
 	root := s.root()
-	s.buf = Header(tb, root.Cid())
+	s.parts = [][]byte{Header(tb, root.Cid())}
 	return s, root.Cid()
 }
 
@@ -179,24 +180,35 @@ func (s *Stream) fill(data []byte, i int) {
 	}
 }
 
-// Read implements io.Reader.
+// Read implements io.Reader. Each leaf is made in one reused buffer and
+// copied once, into p: the stream costs its reader little.
 func (s *Stream) Read(p []byte) (int, error) {
-	for len(s.buf) == 0 {
+	for len(s.parts) == 0 {
 		switch {
 		case s.i < s.Blocks:
-			data := make([]byte, s.Size)
-			s.fill(data, s.i)
-			s.buf = Section(s.links[s.i], data)
+			if s.data == nil {
+				s.data = make([]byte, s.Size)
+			}
+			s.fill(s.data, s.i)
+			c := s.links[s.i]
+			hdr := binary.AppendUvarint(nil, uint64(c.ByteLen()+s.Size))
+			s.parts = [][]byte{append(hdr, c.Bytes()...), s.data}
 			s.i++
 		case !s.done:
 			s.done = true
-			s.buf = s.interior()
+			s.parts = [][]byte{s.interior()}
 		default:
 			return 0, io.EOF
 		}
 	}
-	n := copy(p, s.buf)
-	s.buf = s.buf[n:]
+	n := 0
+	for n < len(p) && len(s.parts) > 0 {
+		k := copy(p[n:], s.parts[0])
+		n += k
+		if s.parts[0] = s.parts[0][k:]; len(s.parts[0]) == 0 {
+			s.parts = s.parts[1:]
+		}
+	}
 	return n, nil
 }
 
