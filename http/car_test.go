@@ -319,6 +319,29 @@ func TestUploadCARQuota(t *testing.T) {
 	}
 }
 
+func TestUploadCARPendingLimit(t *testing.T) {
+	e := newCAREnv(t, func(s *tackhttp.Server) { s.Limits = tack.Limits{MaxPending: 1} })
+	e.db.Limits = tack.Limits{MaxPending: 1}
+	acct, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	root, all := cartest.DAG(t, 4, 100)
+	partial := cartest.CAR(t, []cid.Cid{root.Cid()}, all[:2]...)
+	if ps := MustResults(t, e.upload(t, token, "", bytes.NewReader(partial))).Results[0]; ps.Status != tack.StatusQueued {
+		t.Fatalf("got %s, want queued", ps.Status)
+	}
+	// The same root again reuses the request: no second pending one.
+	MustResults(t, e.upload(t, token, "", bytes.NewReader(partial)))
+	// Another incomplete DAG would be a second pending request.
+	other, all2 := cartest.DAG(t, 4, 101)
+	MustFailure(t, e.upload(t, token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{other.Cid()}, all2[:2]...))), http.StatusConflict, "INSUFFICIENT_FUNDS")
+	// Two roots, the second over the limit: the first's new request is
+	// deleted again, the upload stores none.
+	third, all3 := cartest.DAG(t, 2, 102)
+	MustFailure(t, e.upload(t, token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{third.Cid(), other.Cid()}, append(all3, all2[:2]...)...))), http.StatusConflict, "INSUFFICIENT_FUNDS")
+	if reqs := e.MustPins(t, acct); len(reqs) != 1 {
+		t.Errorf("got %d requests, want 1", len(reqs))
+	}
+}
+
 // slowBody sends head, then blocks until release is closed, then sends
 // the rest (or fails if fail is set).
 type slowBody struct {
