@@ -156,6 +156,33 @@ func TestUploadCARPartialThenSharded(t *testing.T) {
 	}
 }
 
+// Shards of one DAG sent at once make one request, pinned.
+func TestUploadCARShardsAtOnce(t *testing.T) {
+	e := newCAREnv(t, nil)
+	acct, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	for round := range 5 {
+		root, all := cartest.DAG(t, 400, 1000+round)
+		roots := []cid.Cid{root.Cid()}
+		shards := [][]byte{
+			cartest.CAR(t, roots, all[:200]...),
+			cartest.CAR(t, roots, all[200:]...),
+		}
+		done := make(chan response, 2)
+		for _, sh := range shards {
+			go func() { done <- e.upload(t, token, "", bytes.NewReader(sh)) }()
+		}
+		ids := map[string]tack.Status{}
+		for range shards {
+			ps := MustResults(t, <-done).Results[0]
+			ids[ps.RequestID] = ps.Status
+		}
+		reqs, _, err := e.db.FindPins(context.Background(), tack.PinFilter{AccountID: acct.ID, Keys: []string{tack.ContentKey(root.Cid())}, Limit: 10})
+		if err != nil || len(ids) != 1 || len(reqs) != 1 || reqs[0].Status != tack.StatusPinned {
+			t.Fatalf("round %d: answers %v, requests %v (%v); want one, pinned", round, ids, reqs, err)
+		}
+	}
+}
+
 // sha256CID is a CID of the codec with a sha2-256 hash of data.
 func sha256CID(t *testing.T, codec multicodec.Code, data []byte) cid.Cid {
 	c, err := cid.V1Builder{Codec: uint64(codec), MhType: multihash.SHA2_256}.Sum(data)

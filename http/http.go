@@ -90,6 +90,7 @@ type Server struct {
 
 	uploadsMu      sync.Mutex
 	accountUploads map[int64]int // uploads in progress, by account
+	keyLocks       [keyStripes]sync.Mutex
 }
 
 // Handler returns the HTTP handler of the API: the five /pins routes, a JSON

@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/google/uuid"
@@ -272,7 +274,13 @@ func checkData(c cid.Cid, data []byte) error {
 // the same DAG (queued, pinning or pinned) is reused, so that the shards
 // of one DAG complete one request. If a request cannot be stored, those
 // this upload created are deleted again.
+//
+// Uploads of the same DAGs take turns here (in this process), so that
+// shards of one DAG sent at once see each other's blocks and make one
+// request.
 func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (reqs []*tack.PinRequest, err error) {
+	unlock := u.s.lockKeys(roots)
+	defer unlock()
 	type plan struct {
 		root     cid.Cid
 		dag      *tack.DAG // nil: incomplete
@@ -354,6 +362,30 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 		u.s.Notifier.Queued()
 	}
 	return reqs, nil
+}
+
+// keyStripes is how many locks the content keys of uploads share.
+const keyStripes = 64
+
+// lockKeys takes the locks of the roots' content keys, in order, and
+// returns what releases them.
+func (s *Server) lockKeys(roots []cid.Cid) (unlock func()) {
+	var stripes []int
+	for _, r := range roots {
+		h := fnv.New32a()
+		h.Write([]byte(tack.ContentKey(r)))
+		stripes = append(stripes, int(h.Sum32()%keyStripes))
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		s.keyLocks[i].Lock()
+	}
+	return func() {
+		for _, i := range stripes {
+			s.keyLocks[i].Unlock()
+		}
+	}
 }
 
 // batch is a batch of blocks whose data lies in one arena.
