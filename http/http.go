@@ -5,14 +5,17 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/gc"
 )
 
 // MaxBodyBytes is the largest request body that POST /pins and
@@ -59,8 +62,35 @@ type Server struct {
 	// DefaultBodyTimeout.
 	BodyTimeout time.Duration
 
+	// Guard is the blockstore that CAR uploads write to, through its
+	// sessions. Nil refuses uploads with 503.
+	Guard *gc.Guard
+	// Sync makes the blocks written so far durable; an upload calls it
+	// before it records a DAG whole. Nil skips it (tests).
+	Sync func(ctx context.Context) error
+	// Limits are the limits of accounts that have none of their own: an
+	// upload stops with 409 once it holds more than the account's room.
+	Limits tack.Limits
+	// MaxUpload caps the bytes of one upload: 413 past it. Zero means
+	// DefaultMaxUpload.
+	MaxUpload int64
+	// MaxUploads is how many uploads are served at once, apart from
+	// MaxInFlight; more get 503 with Retry-After. One account may have
+	// half of them (at least one); more get 429. Zero means
+	// DefaultMaxUploads.
+	MaxUploads int
+	// UploadIdle is how long an upload's body may go without
+	// UploadMinProgress bytes arriving before it gets 408. Zero means
+	// DefaultUploadIdle.
+	UploadIdle time.Duration
+
 	limiters limiterSet
 	inflight *inflight
+	uploads  chan struct{} // MaxUploads slots
+
+	uploadsMu      sync.Mutex
+	accountUploads map[int64]int // uploads in progress, by account
+	keyLocks       [keyStripes]sync.Mutex
 }
 
 // Handler returns the HTTP handler of the API: the five /pins routes, a JSON
@@ -69,12 +99,18 @@ type Server struct {
 // mux (the web pages): Go 1.22 pattern precedence lets patterns such as
 // "GET /{$}" or "GET /tokens" coexist with the catch-all 404 on "/".
 //
+// POST /car, the CAR upload, has MaxUploads slots of its own.
+//
 // Only the five routes count against MaxInFlight: the 404s and 405s cost
 // nothing, and the web pages are for people, who would get a JSON 503 and
 // whose heavy pages are behind a sign-in; an operator can still reach
 // them while the API sheds load.
 func (s *Server) Handler(mount ...func(mux *http.ServeMux)) http.Handler {
 	s.inflight = newInflight(s.MaxInFlight, s.QueueWait)
+	if s.MaxUploads <= 0 {
+		s.MaxUploads = DefaultMaxUploads
+	}
+	s.uploads = make(chan struct{}, s.MaxUploads)
 	api := func(h accountHandler) http.Handler { return s.inflight.shed(s, s.authenticated(h)) }
 	mux := http.NewServeMux()
 	mux.Handle("GET /pins", api(s.handleListPins))
@@ -82,6 +118,8 @@ func (s *Server) Handler(mount ...func(mux *http.ServeMux)) http.Handler {
 	mux.Handle("GET /pins/{requestid}", api(s.handleGetPin))
 	mux.Handle("POST /pins/{requestid}", api(s.handleReplacePin))
 	mux.Handle("DELETE /pins/{requestid}", api(s.handleDeletePin))
+	mux.Handle("POST /car", s.uploadRoute(s.authenticated(s.handleUploadCAR)))
+	mux.Handle("/car", s.methodNotAllowed("POST"))
 	// The method-less patterns are less specific than the ones above, so
 	// they only see the methods that the API does not serve.
 	mux.Handle("/pins", s.methodNotAllowed("GET, HEAD, POST"))

@@ -102,6 +102,10 @@ type Web struct {
 	Now tack.Clock
 	// Logger receives internal errors. Nil discards them.
 	Logger *slog.Logger
+	// Uploads, if not nil, is the API server whose CAR uploads the pins
+	// page's Upload a CAR form shares: the same checks, limits and slots.
+	// Nil leaves the form out.
+	Uploads *Server
 
 	pages        map[string]*template.Template
 	static       http.Handler
@@ -139,6 +143,9 @@ func (web *Web) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /access", web.signedIn(web.handleAccessPage))
 	mux.HandleFunc("POST /access", web.form(web.signedIn(web.handleRequestAccess)))
 	mux.HandleFunc("GET /dashboard", web.signedIn(web.handlePins))
+	if web.Uploads != nil {
+		mux.Handle("POST /dashboard/car", web.Uploads.uploadRoute(http.HandlerFunc(web.handleUploadCAR)))
+	}
 	mux.HandleFunc("GET /admin", web.signedIn(web.operator(web.handleAdmin)))
 	mux.HandleFunc("POST /admin/accounts/{id}/access", web.form(web.signedIn(web.operator(web.handleDecideAccess))))
 	mux.HandleFunc("POST /admin/accounts/{id}/block", web.form(web.signedIn(web.operator(web.handleBlock))))

@@ -26,6 +26,8 @@ type pinsPage struct {
 	// back to the first, "" on the first.
 	Older  string
 	Newest string
+	// Upload shows the Upload a CAR form.
+	Upload bool
 }
 
 // pinRow is one pin request as the pins page shows it.
@@ -85,6 +87,7 @@ func (web *Web) handlePins(w http.ResponseWriter, r *http.Request, acct *tack.Ac
 	data.Usage, data.Count = usage, count
 	data.Pending = int64(usage.Pending())
 	data.Limits = acct.Limits(web.Limits)
+	data.Upload = web.Uploads != nil && acct.Access == tack.AccessApproved
 	for _, req := range reqs {
 		data.Pins = append(data.Pins, pinRow{PinRequest: req, Details: req.Info()["status_details"]})
 		if req.Status == tack.StatusQueued || req.Status == tack.StatusPinning {

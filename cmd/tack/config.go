@@ -43,6 +43,8 @@ type Config struct {
 	RateLimit   http.RateLimit // --rate-limit: each account's API requests, RATE[/s][,BURST] or off
 	MaxInFlight int            // --max-inflight: API requests served at once; more are shed with 503
 	MaxConns    int            // --max-conns: HTTP connections open at once
+	MaxUpload   int64          // --max-upload: bytes of one CAR upload
+	MaxUploads  int            // --max-uploads: CAR uploads served at once
 	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
 	GCInterval  time.Duration  // --gc-interval: how often garbage is collected, if pins were deleted; 0: never on its own
 	VerifyRate  int            // --verify-rate: blocks a second the background verify walk checks; 0: off
@@ -84,6 +86,8 @@ func DefaultConfig() Config {
 		ReprovideInterval: node.DefaultReprovideInterval,
 
 		GatewayMaxInFlight: gateway.DefaultMaxInFlight,
+		MaxUpload:          http.DefaultMaxUpload,
+		MaxUploads:         http.DefaultMaxUploads,
 	}
 }
 
@@ -182,6 +186,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.Var(rateLimit{&c.RateLimit}, "rate-limit", "API requests per account: RATE[/s][,BURST] (a token bucket), or off")
 	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "API requests served at once; more wait briefly, then get 503 with Retry-After")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
+	fs.Var(sizeFlag{&c.MaxUpload}, "max-upload", "bytes of one CAR upload (POST /car), like 32GiB; more gets 413")
+	fs.IntVar(&c.MaxUploads, "max-uploads", c.MaxUploads, "CAR uploads served at once, apart from --max-inflight; more get 503 with Retry-After")
 	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
 	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often to free the blocks of deleted pins, when some were deleted (0: only with 'tack gc')")
 	fs.IntVar(&c.VerifyRate, "verify-rate", c.VerifyRate, "blocks a second that the background walk checks for blocks gone missing, one pass a day at most (0: off; 'tack verify' runs a pass at once)")
@@ -262,6 +268,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.GatewayMaxInFlight < 1 {
 		return fmt.Errorf("--gateway-max-inflight must be at least 1")
+	}
+	if c.MaxUpload < 1 || c.MaxUploads < 1 {
+		return fmt.Errorf("--max-upload and --max-uploads must be at least 1")
 	}
 	if c.GatewayListen != "" && c.GatewayListen == c.Listen {
 		return fmt.Errorf("--gateway-listen must differ from --listen: content served to browsers must not share an origin with the web pages")

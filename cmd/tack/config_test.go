@@ -70,6 +70,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--rate-limit", "TACK_RATE_LIMIT", "500/s,2000"},
 	{"--max-inflight", "TACK_MAX_INFLIGHT", "64"},
 	{"--max-conns", "TACK_MAX_CONNS", "1000"},
+	{"--max-upload", "TACK_MAX_UPLOAD", "1GiB"},
+	{"--max-uploads", "TACK_MAX_UPLOADS", "3"},
 	{"--pprof", "TACK_PPROF", "127.0.0.1:6060"},
 	{"--trusted-proxies", "TACK_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8,::1"},
 	{"--provide", "TACK_PROVIDE", "roots"},
@@ -100,6 +102,8 @@ var everyFlagConfig = Config{
 	RateLimit:   http.RateLimit{Rate: 500, Burst: 2000},
 	MaxInFlight: 64,
 	MaxConns:    1000,
+	MaxUpload:   1 << 30,
+	MaxUploads:  3,
 	PProf:       "127.0.0.1:6060",
 
 	GatewayListen:      "0.0.0.0:9091",

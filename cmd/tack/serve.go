@@ -150,6 +150,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		RateLimit: c.RateLimit,
 
 		MaxInFlight: c.MaxInFlight,
+
+		Guard:      m.Guard,
+		Sync:       m.Blocks.Sync,
+		Limits:     c.limits(),
+		MaxUpload:  c.MaxUpload,
+		MaxUploads: c.MaxUploads,
 	}
 	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
 	web := &http.Web{
@@ -163,6 +169,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		AutoApprove:   c.Access == "auto",
 		Limits:        c.limits(),
 		Logger:        m.Logger,
+		Uploads:       api,
 
 		TrustedProxies: c.TrustedProxies,
 		Providing:      func() http.ProvideStatus { return provideStatus(m.Node.ProvideStats()) },

@@ -1,5 +1,6 @@
-// tack's only script: copy buttons, and the pins page refreshing itself
-// while requests are queued or pinning. Every page works without it.
+// tack's only script: copy buttons, the pins page refreshing itself
+// while requests are queued or pinning, and the progress of a CAR upload.
+// Every page works without it.
 "use strict";
 
 document.addEventListener("click", (event) => {
@@ -45,3 +46,52 @@ function scheduleRefresh() {
   }, Number(live.dataset.refresh) * 1000);
 }
 scheduleRefresh();
+
+// The Upload a CAR form: sent with XMLHttpRequest, whose upload events
+// drive the progress bar; the answer is the API's JSON (Accept). Without
+// this script the form posts as it is and the server answers with a page.
+const carForm = document.getElementById("car-form");
+if (carForm) {
+  carForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const progress = document.getElementById("car-progress");
+    const status = document.getElementById("car-status");
+    const button = carForm.querySelector("button[type=submit]");
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", carForm.action);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (e) => {
+      if (!e.lengthComputable) return;
+      progress.max = e.total;
+      progress.value = e.loaded;
+      status.textContent = e.loaded < e.total
+        ? `Sending: ${Math.floor((100 * e.loaded) / e.total)}%`
+        : "Sent; checking the blocks…";
+    });
+    xhr.addEventListener("load", () => {
+      button.disabled = false;
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      if (xhr.status === 200 && body && body.results) {
+        status.textContent = "Uploaded: " + body.results.map((r) => `${r.pin.cid} ${r.status}`).join(", ");
+        status.dataset.done = "1";
+        setTimeout(() => location.reload(), 1500);
+      } else {
+        status.textContent = "Upload failed: " + (body && body.error ? body.error.details : `HTTP ${xhr.status}`);
+        status.dataset.failed = "1";
+      }
+    });
+    xhr.addEventListener("error", () => {
+      button.disabled = false;
+      status.textContent = "Upload failed: the connection broke.";
+      status.dataset.failed = "1";
+    });
+    button.disabled = true;
+    progress.hidden = false;
+    progress.value = 0;
+    delete status.dataset.done;
+    delete status.dataset.failed;
+    status.textContent = "Sending…";
+    xhr.send(new FormData(carForm));
+  });
+}

@@ -1,0 +1,174 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sort"
+
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/dag"
+)
+
+// maxIndexed is how many blocks of one upload the carIndex remembers (16
+// bytes each, 64 MiB at most). Blocks past it are found in the
+// blockstore instead, which is slower but the same.
+const maxIndexed = 4 << 20
+
+// carIndex remembers the blocks an upload stored, so that the walk that
+// follows needs no read for a raw block (which has no links) of the CAR:
+// a key, the size and the position of each, sorted by key.
+//
+// A key is 64 bits of a hash of the multihash under a seed chosen for
+// each upload, so that no one can make a missing block collide with a
+// stored one; two blocks of one upload collide with a probability of
+// about blocks²/2⁶⁴ (10⁻⁷ for a million blocks), and a collision could
+// only make a DAG with a missing raw block count as whole.
+type carIndex struct {
+	seed  maphash.Seed
+	keys  []uint64
+	sizes []uint32
+	pos   []uint32 // the block's index in the CAR
+}
+
+func newCARIndex() *carIndex { return &carIndex{seed: maphash.MakeSeed()} }
+
+func (x *carIndex) key(c cid.Cid) uint64 { return maphash.Bytes(x.seed, c.Hash()) }
+
+func (x *carIndex) add(c cid.Cid, size, pos int) {
+	if len(x.keys) >= maxIndexed {
+		return
+	}
+	x.keys = append(x.keys, x.key(c))
+	x.sizes = append(x.sizes, uint32(size))
+	x.pos = append(x.pos, uint32(pos))
+}
+
+func (x *carIndex) sort() { sort.Sort(x) }
+
+func (x *carIndex) Len() int           { return len(x.keys) }
+func (x *carIndex) Less(i, j int) bool { return x.keys[i] < x.keys[j] }
+func (x *carIndex) Swap(i, j int) {
+	x.keys[i], x.keys[j] = x.keys[j], x.keys[i]
+	x.sizes[i], x.sizes[j] = x.sizes[j], x.sizes[i]
+	x.pos[i], x.pos[j] = x.pos[j], x.pos[i]
+}
+
+// find returns where c is in the sorted index, or -1.
+func (x *carIndex) find(c cid.Cid) int {
+	k := x.key(c)
+	i, ok := slices.BinarySearch(x.keys, k)
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// walk follows the DAG of root through the session (which records every
+// block it finds, so that no collection frees it) and returns the DAG if
+// every block is stored, counting each distinct block once as the pinner
+// does, identity blocks included; nil if a block is missing. A block the
+// DAG cannot hold (a link to a codec or hash tack refuses, a block that
+// does not decode) is EINVALID.
+func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
+	d := &tack.DAG{Key: tack.ContentKey(root)}
+	visited := make([]uint64, (len(u.idx.keys)+63)/64) // of the index
+	seen := map[string]struct{}{}                      // of the rest
+	stack := []cid.Cid{root}
+	for n := 0; len(stack) > 0; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if b, ok := dag.Inline(c); ok {
+			if _, ok := seen[string(c.Hash())]; ok {
+				continue
+			}
+			seen[string(c.Hash())] = struct{}{}
+			if err := dag.Check(b); err != nil {
+				return nil, tack.Errorf(tack.EINVALID, "the DAG of root %s holds a block tack refuses: %v", root, err)
+			}
+			d.Blocks++
+			d.Bytes += int64(len(b.RawData()))
+			links, err := dag.Links(b)
+			if err != nil {
+				return nil, tack.Errorf(tack.EINVALID, "the DAG of root %s holds a block that cannot be decoded: %v", root, err)
+			}
+			if stack, err = pushLinks(stack, c, links); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		where, indexed := "", false
+		if i := u.idx.find(c); i >= 0 {
+			indexed = true
+			if visited[i/64]&(1<<(i%64)) != 0 {
+				continue
+			}
+			visited[i/64] |= 1 << (i % 64)
+			d.Blocks++
+			d.Bytes += int64(u.idx.sizes[i])
+			if isRaw(c) {
+				continue
+			}
+			where = fmt.Sprintf("block #%d of the CAR", u.idx.pos[i])
+		} else {
+			if _, ok := seen[string(c.Hash())]; ok {
+				continue
+			}
+			seen[string(c.Hash())] = struct{}{}
+			if isRaw(c) {
+				size, err := u.sess.GetSize(ctx, c)
+				if ipld.IsNotFound(err) {
+					return nil, nil
+				} else if err != nil {
+					return nil, err
+				}
+				d.Blocks++
+				d.Bytes += int64(size)
+				continue
+			}
+			where = "a block tack held already"
+		}
+		b, err := u.sess.Get(ctx, c)
+		if ipld.IsNotFound(err) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		if !indexed {
+			d.Blocks++
+			d.Bytes += int64(len(b.RawData()))
+		}
+		links, err := dag.Links(b)
+		if err != nil {
+			return nil, tack.Errorf(tack.EINVALID, "the DAG of root %s cannot be walked: %s: %v", root, where, err)
+		}
+		if stack, err = pushLinks(stack, c, links); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// pushLinks adds a block's links to the walk's stack, in reverse so that
+// the walk goes depth first in link order, after checking that each is a
+// CID tack may hold.
+func pushLinks(stack []cid.Cid, from cid.Cid, links []cid.Cid) ([]cid.Cid, error) {
+	for i := len(links) - 1; i >= 0; i-- {
+		l := links[i]
+		if codec := l.Prefix().Codec; !tack.CodecAllowed(codec) {
+			return nil, tack.Errorf(tack.EINVALID, "block %s links to %s, which uses codec %s; tack accepts raw, dag-pb, dag-cbor and dag-json", from, l, tack.CodecName(codec))
+		}
+		if err := tack.CheckHash(l); err != nil {
+			return nil, tack.Errorf(tack.EINVALID, "block %s links to %s, which tack refuses: %v", from, l, err)
+		}
+		stack = append(stack, l)
+	}
+	return stack, nil
+}
