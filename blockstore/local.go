@@ -280,25 +280,68 @@ func (l *Local) DeleteBlock(ctx context.Context, c cid.Cid) error {
 	return nil
 }
 
-// DeleteMany removes blocks: the small ones in one batch. Removing a
-// block that is not there is not an error.
-func (l *Local) DeleteMany(ctx context.Context, cs []cid.Cid) error {
-	batch := l.small.NewBatch()
-	defer batch.Close()
-	for _, c := range cs {
-		found, err := l.readSmall(c, func([]byte) {})
+// Stored is a block as ForEachBlock finds it: where it is and its size,
+// so that DeleteStored can delete it without looking it up again.
+type Stored struct {
+	Cid   cid.Cid // CIDv1 raw of the block's multihash
+	Size  int
+	Small bool // in Pebble, not a file of its own
+}
+
+// ForEachBlock calls fn for every stored block, small ones first, until fn
+// returns an error. Small blocks are read from one consistent view of
+// Pebble; blocks written meanwhile may or may not be seen.
+func (l *Local) ForEachBlock(ctx context.Context, fn func(Stored) error) error {
+	it, err := l.small.NewIterWithContext(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("blockstore: list: %w", err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		h, err := mh.Cast(append([]byte(nil), it.Key()...))
 		if err != nil {
+			continue // not a block's key
+		}
+		if err := fn(Stored{Cid: cid.NewCidV1(cid.Raw, h), Size: len(it.Value()), Small: true}); err != nil {
+			it.Close()
 			return err
 		}
-		if found {
-			// Only keys that are there: a tombstone for a missing key
-			// would cost space until the next compaction.
-			if err := batch.Delete(c.Hash(), nil); err != nil {
-				return fmt.Errorf("blockstore: delete %s: %w", c, err)
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("blockstore: list: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the listing if fn fails
+	large, err := l.large.AllKeysChan(ctx)
+	if err != nil {
+		return fmt.Errorf("blockstore: list: %w", err)
+	}
+	for c := range large {
+		n, err := l.large.GetSize(ctx, c)
+		if ipld.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := fn(Stored{Cid: c, Size: n}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// DeleteStored deletes blocks that ForEachBlock found: the small ones in
+// one batch, without looking them up again.
+func (l *Local) DeleteStored(ctx context.Context, bs []Stored) error {
+	batch := l.small.NewBatch()
+	defer batch.Close()
+	for _, b := range bs {
+		if b.Small {
+			if err := batch.Delete(b.Cid.Hash(), nil); err != nil {
+				return fmt.Errorf("blockstore: delete %s: %w", b.Cid, err)
 			}
 			continue
 		}
-		if err := l.large.DeleteBlock(ctx, c); err != nil && !ipld.IsNotFound(err) {
+		if err := l.large.DeleteBlock(ctx, b.Cid); err != nil && !ipld.IsNotFound(err) {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/tack-ipfs/tack"
+	tackbs "github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/dag"
 )
 
@@ -53,9 +54,11 @@ type Compacter interface {
 	Compact(ctx context.Context) error
 }
 
-// batchDeleter is a blockstore that deletes many blocks at once.
-type batchDeleter interface {
-	DeleteMany(ctx context.Context, cs []cid.Cid) error
+// storedLister is a blockstore that lists its blocks with their sizes and
+// deletes what it listed without looking it up again (blockstore.Local).
+type storedLister interface {
+	ForEachBlock(ctx context.Context, fn func(tackbs.Stored) error) error
+	DeleteStored(ctx context.Context, bs []tackbs.Stored) error
 }
 
 // Collect frees every block that no DAG the store needs uses, while
@@ -241,41 +244,35 @@ func (g *Guard) markKept(wanted map[string]bool, start time.Time, live map[uint6
 
 // sweep deletes every stored block that is neither live nor touched.
 func (g *Guard) sweep(ctx context.Context, live map[uint64]struct{}, rep *Report) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	keys, err := g.bs.AllKeysChan(ctx)
+	lister, ok := g.bs.(storedLister)
+	if !ok {
+		lister = genericLister{g.bs}
+	}
+	var batch []tackbs.Stored
+	err := lister.ForEachBlock(ctx, func(b tackbs.Stored) error {
+		rep.Scanned++
+		if _, ok := live[hashKey(b.Cid)]; ok {
+			return nil
+		}
+		batch = append(batch, b)
+		if len(batch) < deleteBatch {
+			return nil
+		}
+		err := g.delete(ctx, lister, batch, rep)
+		batch = batch[:0]
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("gc: sweep: %w", err)
 	}
-	var batch []cid.Cid
-	for c := range keys {
-		rep.Scanned++
-		if _, ok := live[hashKey(c)]; ok {
-			continue
-		}
-		batch = append(batch, c)
-		if len(batch) == deleteBatch {
-			if err := g.delete(ctx, batch, rep); err != nil {
-				return err
-			}
-			batch = batch[:0]
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return g.delete(ctx, batch, rep)
+	return g.delete(ctx, lister, batch, rep)
 }
 
 // delete deletes the blocks of batch that no session touched, holding the
 // lock that sessions take to record blocks.
-func (g *Guard) delete(ctx context.Context, batch []cid.Cid, rep *Report) error {
+func (g *Guard) delete(ctx context.Context, lister storedLister, batch []tackbs.Stored, rep *Report) error {
 	if len(batch) == 0 {
 		return nil
-	}
-	sizes := make([]int, len(batch))
-	for i, c := range batch {
-		sizes[i], _ = g.bs.GetSize(ctx, c)
 	}
 	g.mu.Lock()
 	held := time.Now()
@@ -284,26 +281,50 @@ func (g *Guard) delete(ctx context.Context, batch []cid.Cid, rep *Report) error 
 		g.mu.Unlock()
 	}()
 	dead := batch[:0]
-	var size int64
-	for i, c := range batch {
-		if _, ok := g.touched[hashKey(c)]; ok {
+	for _, b := range batch {
+		if _, ok := g.touched[hashKey(b.Cid)]; ok {
 			continue
 		}
-		dead = append(dead, c)
-		size += int64(max(sizes[i], 0))
+		dead = append(dead, b)
+		rep.FreedSize += int64(b.Size)
 	}
-	if d, ok := g.bs.(batchDeleter); ok {
-		if err := d.DeleteMany(ctx, dead); err != nil {
-			return fmt.Errorf("gc: sweep: %w", err)
-		}
-	} else {
-		for _, c := range dead {
-			if err := g.bs.DeleteBlock(ctx, c); err != nil && !ipld.IsNotFound(err) {
-				return fmt.Errorf("gc: sweep: %w", err)
-			}
-		}
+	if err := lister.DeleteStored(ctx, dead); err != nil {
+		return fmt.Errorf("gc: sweep: %w", err)
 	}
 	rep.Freed += len(dead)
-	rep.FreedSize += size
+	return nil
+}
+
+// genericLister sweeps any blockstore through its own interface, at the
+// cost of a lookup per block for its size.
+type genericLister struct{ bs blockstore.Blockstore }
+
+func (l genericLister) ForEachBlock(ctx context.Context, fn func(tackbs.Stored) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	keys, err := l.bs.AllKeysChan(ctx)
+	if err != nil {
+		return err
+	}
+	for c := range keys {
+		n, err := l.bs.GetSize(ctx, c)
+		if ipld.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := fn(tackbs.Stored{Cid: c, Size: n}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func (l genericLister) DeleteStored(ctx context.Context, bs []tackbs.Stored) error {
+	for _, b := range bs {
+		if err := l.bs.DeleteBlock(ctx, b.Cid); err != nil && !ipld.IsNotFound(err) {
+			return err
+		}
+	}
 	return nil
 }
