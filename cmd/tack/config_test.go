@@ -74,6 +74,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--max-uploads", "TACK_MAX_UPLOADS", "3"},
 	{"--pprof", "TACK_PPROF", "127.0.0.1:6060"},
 	{"--trusted-proxies", "TACK_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8,::1"},
+	{"--gc-interval", "TACK_GC_INTERVAL", "15m"},
+	{"--verify-rate", "TACK_VERIFY_RATE", "50"},
 	{"--provide", "TACK_PROVIDE", "roots"},
 	{"--reprovide-interval", "TACK_REPROVIDE_INTERVAL", "12h"},
 	{"--gateway-listen", "TACK_GATEWAY_LISTEN", "0.0.0.0:9091"},
@@ -108,6 +110,8 @@ var everyFlagConfig = Config{
 
 	GatewayListen:      "0.0.0.0:9091",
 	GatewayMaxInFlight: 200,
+	GCInterval:         15 * time.Minute,
+	VerifyRate:         50,
 
 	TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 
@@ -193,6 +197,8 @@ func TestConfigErrors(t *testing.T) {
 		{"no inflight", []string{"--max-inflight", "0"}, nil, "--max-inflight must be at least 1"},
 		{"no conns", []string{"--max-conns", "-1"}, nil, "--max-conns must be at least 1"},
 		{"no gateway inflight", []string{"--gateway-max-inflight", "0"}, nil, "--gateway-max-inflight must be at least 1"},
+		{"negative gc interval", []string{"--gc-interval", "-1m"}, nil, "cannot be negative"},
+		{"negative verify rate", nil, map[string]string{"TACK_VERIFY_RATE": "-5"}, "cannot be negative"},
 		{"gateway on the API address", []string{"--listen", "127.0.0.1:9000", "--gateway-listen", "127.0.0.1:9000"}, nil, "must differ from --listen"},
 		{"bad trusted proxy", []string{"--trusted-proxies", "127.0.0.1/32,proxy.local"}, nil, `--trusted-proxies: "proxy.local" is not an IP address or a CIDR prefix`},
 		{"bad env trusted proxy", nil, map[string]string{"TACK_TRUSTED_PROXIES": "10.0.0.0/99"}, `TACK_TRUSTED_PROXIES: --trusted-proxies: "10.0.0.0/99"`},

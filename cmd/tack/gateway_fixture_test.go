@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"testing"
 
@@ -381,7 +380,6 @@ func buildMissing(b *builder) missingFixture {
 // instead, so every gateway test loads content through this one function.
 func loadFixture(tb testing.TB, m *Main, car []byte) cid.Cid {
 	tb.Helper()
-	ctx := context.Background()
 	r, err := carv2.NewBlockReader(bytes.NewReader(car))
 	if err != nil {
 		tb.Fatal(err)
@@ -389,39 +387,12 @@ func loadFixture(tb testing.TB, m *Main, car []byte) cid.Cid {
 	if len(r.Roots) != 1 {
 		tb.Fatalf("loadFixture: CAR has %d roots, want 1", len(r.Roots))
 	}
-	root := r.Roots[0]
-	var n, size int64
-	for {
-		blk, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := m.Blocks.Put(ctx, blk); err != nil {
-			tb.Fatal(err)
-		}
-		n++
-		size += int64(len(blk.RawData()))
+	status, res, body := postCAR(tb, m.HTTPAddr(), m.AdminToken, "?name=fixture", bytes.NewReader(car), int64(len(car)))
+	if status != 200 || len(res.Results) != 1 {
+		tb.Fatalf("loadFixture: POST /car: %d %s", status, body)
 	}
-	if err := m.Blocks.Sync(ctx); err != nil {
-		tb.Fatal(err)
+	if got := res.Results[0].Status; got != tack.StatusPinned {
+		tb.Fatalf("loadFixture: the upload of %s is %s, want pinned", r.Roots[0], got)
 	}
-	key := tack.ContentKey(root)
-	if err := m.DB.CompleteDAG(ctx, &tack.DAG{Key: key, Blocks: n, Bytes: size}); err != nil {
-		tb.Fatal(err)
-	}
-	admin, err := m.DB.FindAccountByEmail(ctx, "admin")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &tack.PinRequest{AccountID: admin.ID, Pin: tack.Pin{CID: root.String(), Name: "fixture"}, Key: key, Status: tack.StatusQueued}
-	if err := m.DB.CreatePin(ctx, p); err != nil {
-		tb.Fatal(err)
-	}
-	if p.Status != tack.StatusPinned {
-		tb.Fatalf("loadFixture: pin of %s is %s, want pinned", root, p.Status)
-	}
-	return root
+	return r.Roots[0]
 }

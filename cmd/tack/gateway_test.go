@@ -531,7 +531,8 @@ func TestGatewayDeserialized(t *testing.T) {
 func TestGatewayBesideTheAPI(t *testing.T) {
 	g := openGateway(t, func(c *Config) {
 		c.MaxInFlight = 1
-		c.RateLimit.Rate, c.RateLimit.Burst = 1, 1
+		// A burst for the six fixtures' uploads, then one request a second.
+		c.RateLimit.Rate, c.RateLimit.Burst = 1, 7
 	})
 	raw := g.url("/ipfs/" + g.subdir.ascii.String() + "?format=raw")
 
