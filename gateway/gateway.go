@@ -23,8 +23,8 @@ import (
 	"github.com/ipfs/boxo/namesys"
 	"github.com/ipfs/boxo/path"
 	ipld "github.com/ipfs/go-ipld-format"
-	ci "github.com/libp2p/go-libp2p/core/crypto"
 	routinghelpers "github.com/libp2p/go-libp2p-routing-helpers"
+	ci "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -535,12 +535,15 @@ func TestGatewayBesideTheAPI(t *testing.T) {
 		c.RateLimit.Rate, c.RateLimit.Burst = 1, 7
 	})
 	raw := g.url("/ipfs/" + g.subdir.ascii.String() + "?format=raw")
+	// The fixtures' uploads spent the admin's tokens: the API calls below
+	// are another account's.
+	token := MustAccount(t, g.m.Config.Data, "api@example.com", true)
 
 	// Hold the API's only slot: a POST /pins whose body is still arriving.
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	req, _ := nethttp.NewRequest("POST", g.url("/pins"), pr)
-	req.Header.Set("Authorization", "Bearer "+g.m.AdminToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	go func() {
 		if resp, err := nethttp.DefaultClient.Do(req); err == nil {
@@ -550,7 +553,7 @@ func TestGatewayBesideTheAPI(t *testing.T) {
 	pw.Write([]byte(`{"cid":`))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		resp, _ := get(t, "GET", g.url("/pins"), "Authorization: Bearer "+g.m.AdminToken)
+		resp, _ := get(t, "GET", g.url("/pins"), "Authorization: Bearer "+token)
 		if resp.StatusCode == 503 {
 			break
 		}
@@ -562,7 +565,7 @@ func TestGatewayBesideTheAPI(t *testing.T) {
 	for i := range 20 {
 		headers := []string{}
 		if i%2 == 1 {
-			headers = append(headers, "Authorization: Bearer "+g.m.AdminToken)
+			headers = append(headers, "Authorization: Bearer "+token)
 		}
 		resp, _ := get(t, "GET", raw, headers...)
 		if resp.StatusCode != 200 {
@@ -590,7 +593,7 @@ func TestGatewayBesideTheAPI(t *testing.T) {
 		}
 	}()
 	time.Sleep(1100 * time.Millisecond) // the POST releases its slot; the token's bucket refills
-	resp, _ := get(t, "GET", g.url("/pins"), "Authorization: Bearer "+g.m.AdminToken)
+	resp, _ := get(t, "GET", g.url("/pins"), "Authorization: Bearer "+token)
 	close(stop)
 	<-done
 	mustStatus(t, resp, 200)

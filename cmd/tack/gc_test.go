@@ -124,7 +124,14 @@ func TestGC(t *testing.T) {
 // TestGCWhilePinning deletes and pins again the same content through the
 // API while collections run back to back: no pinned DAG may lose a block.
 func TestGCWhilePinning(t *testing.T) {
-	m := MustOpenMain(t, tempData(t), func(c *Config) { c.RateLimit.Rate = rate.Inf })
+	m := MustOpenMain(t, tempData(t), func(c *Config) {
+		c.RateLimit.Rate = rate.Inf
+		// Now and then a fetch here gets no block for a while from
+		// bitswap (also with no collection running); a short stall lets
+		// it step aside and try again, so that the test is about
+		// collections, not that wait.
+		c.PinStall, c.PinRetry = 3*time.Second, time.Second
+	})
 	peer := testpeer.New(t)
 	c := m.Client(m.AdminToken)
 	shared := peer.AddFile(t, 512<<10, 1<<10, 1)
