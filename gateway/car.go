@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 
 	"github.com/ipfs/boxo/blockservice"
 	bsfetcher "github.com/ipfs/boxo/fetcher/impl/blockservice"
@@ -61,14 +62,13 @@ func (b *heldBackend) trustedCAR(ctx context.Context, p path.ImmutablePath, para
 		return gateway.ContentPathMetadata{}, nil, err
 	}
 	root := md.LastSegment.RootCid()
-	r, w := io.Pipe()
-	go func() {
+	return md, &carStream{walk: func(w io.Writer) (err error) {
 		// Traversal decodes blocks with whatever codec their CID names:
 		// contain a panic to this response, as boxo does.
 		defer func() {
 			if rec := recover(); rec != nil {
 				slog.Error("gateway: panic during CAR traversal", "path", p.String(), "panic", rec, "stack", string(debug.Stack()))
-				_ = w.CloseWithError(errors.New("internal error during CAR traversal"))
+				err = errors.New("internal error during CAR traversal")
 			}
 		}()
 		cw, err := storage.NewWritable(w, []cid.Cid{root},
@@ -76,12 +76,101 @@ func (b *heldBackend) trustedCAR(ctx context.Context, p path.ImmutablePath, para
 			car.AllowDuplicatePuts(params.Duplicates.Bool()),
 		)
 		if err != nil {
-			_ = w.CloseWithError(err)
-			return
+			return err
 		}
-		_ = w.CloseWithError(walkAll(ctx, root, b.blocks, cw, params.Duplicates.Bool()))
-	}()
-	return md, r, nil
+		return walkAll(ctx, root, b.blocks, cw, params.Duplicates.Bool())
+	}}, nil
+}
+
+// carStream is a CAR that walk writes. boxo's handler copies it to the
+// response with io.Copy, which calls WriteTo: walk then writes each block
+// straight to the response, rather than through an io.Pipe and io.Copy's
+// 32 KiB buffer (a copy, and a pipe hand-off and a write(2) every 32 KiB
+// of a 1 MiB block). Read, for any other reader, runs walk on a goroutine
+// of its own into a pipe, as boxo does.
+type carStream struct {
+	walk func(w io.Writer) error
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	r       *io.PipeReader
+}
+
+var errCARClosed = errors.New("gateway: read of a closed CAR stream")
+
+// start claims the stream for one way of reading it.
+func (s *carStream) start() (first bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, errCARClosed
+	}
+	first = !s.started
+	s.started = true
+	return first, nil
+}
+
+func (s *carStream) WriteTo(w io.Writer) (int64, error) {
+	first, err := s.start()
+	if err != nil {
+		return 0, err
+	}
+	if !first {
+		return io.Copy(w, struct{ io.Reader }{s})
+	}
+	s.mu.Lock()
+	s.r = nil // never a pipe: Read after WriteTo finds the stream spent
+	s.mu.Unlock()
+	cw := &countingWriter{w: w}
+	err = s.walk(cw)
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return cw.n, err
+}
+
+func (s *carStream) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, errCARClosed
+	}
+	if !s.started {
+		s.started = true
+		r, w := io.Pipe()
+		s.r = r
+		go func() { _ = w.CloseWithError(s.walk(w)) }()
+	}
+	r := s.r
+	s.mu.Unlock()
+	if r == nil {
+		return 0, errCARClosed
+	}
+	return r.Read(p)
+}
+
+func (s *carStream) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.r != nil {
+		// Ends a walk blocked on the pipe.
+		return s.r.Close()
+	}
+	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // walkAll writes every block of the DAG under root to cw, in the order of

@@ -179,6 +179,28 @@ func TestGatewayTrustedCAR(t *testing.T) {
 				got, gotMD, gotErr := readCAR(t, func() (gateway.ContentPathMetadata, io.ReadCloser, error) {
 					return held.trustedCAR(ctx, p, params)
 				})
+				// boxo's handler copies with io.Copy, which calls WriteTo.
+				md, r, err := held.trustedCAR(ctx, p, params)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var copied bytes.Buffer
+				n, copyErr := io.Copy(&copied, r)
+				if err := r.Close(); err != nil {
+					t.Error(err)
+				}
+				if !bytes.Equal(copied.Bytes(), want) || n != int64(copied.Len()) {
+					t.Errorf("CAR copied: %d bytes (%d counted), boxo's has %d, or they differ", copied.Len(), n, len(want))
+				}
+				if (copyErr == nil) != (wantErr == nil) {
+					t.Errorf("copy ended with %v, boxo's stream with %v", copyErr, wantErr)
+				}
+				if md.LastSegment.String() != wantMD.LastSegment.String() {
+					t.Errorf("metadata %v, boxo's %v", md, wantMD)
+				}
+				if _, err := r.Read(make([]byte, 1)); err == nil {
+					t.Error("read after close succeeded")
+				}
 				if !bytes.Equal(got, want) {
 					t.Errorf("CAR of %d bytes, boxo's has %d, or they differ", len(got), len(want))
 				}
