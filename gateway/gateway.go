@@ -74,7 +74,7 @@ func NewHandler(bs blockstore.Blockstore, c Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	backend := &heldBackend{BlocksBackend: bb, held: held}
+	backend := &heldBackend{BlocksBackend: bb, held: held, blocks: blocks}
 	return flushCARHeaders(gateway.NewHandler(gateway.Config{
 		DeserializedResponses: c.Deserialized,
 		NoDNSLink:             true,
@@ -100,7 +100,8 @@ func NewHandler(bs blockstore.Blockstore, c Config) (http.Handler, error) {
 // of those that can.
 type heldBackend struct {
 	*gateway.BlocksBackend
-	held blockstore.Blockstore
+	held   blockstore.Blockstore
+	blocks blockservice.BlockService
 }
 
 // GetCAR checks that the root block is held and the path resolves, then
@@ -118,6 +119,8 @@ func (b *heldBackend) GetCAR(ctx context.Context, p path.ImmutablePath, params g
 		if _, err := b.ResolvePath(ctx, p); err != nil {
 			return gateway.ContentPathMetadata{}, nil, err
 		}
+	} else if params.Scope == gateway.DagScopeAll {
+		return b.trustedCAR(ctx, p, params)
 	}
 	return b.BlocksBackend.GetCAR(ctx, p, params)
 }
