@@ -14,11 +14,6 @@ import (
 
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
-	"github.com/ipld/go-ipld-prime/datamodel"
-	"github.com/ipld/go-ipld-prime/fluent/qp"
-	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
-	"github.com/ipld/go-ipld-prime/node/basicnode"
-	"github.com/multiformats/go-multicodec"
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/blockstore"
@@ -58,18 +53,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // join makes a dag-cbor node on the peer that links to cs.
-func (e *env) join(cs ...cid.Cid) cid.Cid {
-	nd, err := qp.BuildList(basicnode.Prototype.Any, -1, func(la datamodel.ListAssembler) {
-		qp.ListEntry(la, qp.Int(rand.Int64()))
-		for _, c := range cs {
-			qp.ListEntry(la, qp.Link(cidlink.Link{Cid: c}))
-		}
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return e.peer.PutNode(e.t, multicodec.DagCbor, nd)
-}
+func (e *env) join(cs ...cid.Cid) cid.Cid { return e.peer.AddLinks(e.t, cs...) }
 
 // fetch copies the DAG from the peer through a session as the pinner
 // does: a block already held is read and not fetched. It returns the

@@ -13,11 +13,6 @@ import (
 
 	pinclient "github.com/ipfs/boxo/pinning/remote/client"
 	"github.com/ipfs/go-cid"
-	"github.com/ipld/go-ipld-prime/datamodel"
-	"github.com/ipld/go-ipld-prime/fluent/qp"
-	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
-	"github.com/ipld/go-ipld-prime/node/basicnode"
-	"github.com/multiformats/go-multicodec"
 	"golang.org/x/time/rate"
 
 	"github.com/tack-ipfs/tack/internal/testpeer"
@@ -37,19 +32,6 @@ func (m *Main) storedBlocks(tb testing.TB) int {
 	return n
 }
 
-// joinDAG makes a dag-cbor node on the peer linking to cs.
-func joinDAG(tb testing.TB, p *testpeer.Peer, cs ...cid.Cid) cid.Cid {
-	nd, err := qp.BuildList(basicnode.Prototype.Any, -1, func(la datamodel.ListAssembler) {
-		qp.ListEntry(la, qp.Int(rand.Int64()))
-		for _, c := range cs {
-			qp.ListEntry(la, qp.Link(cidlink.Link{Cid: c}))
-		}
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return p.PutNode(tb, multicodec.DagCbor, nd)
-}
 
 var freedRE = regexp.MustCompile(`freed (\d+) blocks`)
 
@@ -73,8 +55,8 @@ func TestGC(t *testing.T) {
 	c := m.Client(m.AdminToken)
 	ctx := context.Background()
 	shared := peer.AddFile(t, 1<<20, 64<<10, 1)
-	a := joinDAG(t, peer, shared, peer.AddFile(t, 256<<10, 16<<10, 1))
-	b := joinDAG(t, peer, shared, peer.AddDAGCBOR(t, 30))
+	a := peer.AddLinks(t, shared, peer.AddFile(t, 256<<10, 16<<10, 1))
+	b := peer.AddLinks(t, shared, peer.AddDAGCBOR(t, 30))
 	pin := func(root cid.Cid) string {
 		ps, err := c.Add(ctx, root, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
 		if err != nil {
@@ -137,7 +119,7 @@ func TestGCWhilePinning(t *testing.T) {
 	shared := peer.AddFile(t, 512<<10, 1<<10, 1)
 	var roots []cid.Cid
 	for range 4 {
-		roots = append(roots, joinDAG(t, peer, shared, peer.AddFile(t, 64<<10, 4<<10, 1)))
+		roots = append(roots, peer.AddLinks(t, shared, peer.AddFile(t, 64<<10, 4<<10, 1)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

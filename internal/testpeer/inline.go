@@ -163,3 +163,10 @@ func (p *Peer) AddWithInline(tb testing.TB, inline cid.Cid) cid.Cid {
 	leaf := p.Put(tb, multicodec.Raw, []byte("an ordinary leaf"))
 	return p.rootOf(tb, leaf.Cid(), inline)
 }
+
+// AddLinks stores a dag-cbor node {"links": [cs...]} and returns its CID:
+// one root over DAGs the peer holds, sharing whatever they share.
+func (p *Peer) AddLinks(tb testing.TB, cs ...cid.Cid) cid.Cid {
+	tb.Helper()
+	return p.PutNode(tb, multicodec.DagCbor, links(tb, cs...))
+}
