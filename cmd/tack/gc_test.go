@@ -32,7 +32,6 @@ func (m *Main) storedBlocks(tb testing.TB) int {
 	return n
 }
 
-
 var freedRE = regexp.MustCompile(`freed (\d+) blocks`)
 
 // freed reads the count of freed blocks from tack gc's output.
