@@ -223,8 +223,12 @@ func TestProvideReprovide(t *testing.T) {
 	if st.Last == nil {
 		t.Fatal("ProvideStats.Last is nil after several cycles")
 	}
-	if st.Last.Provided < 1 || st.Last.Keys != 1 || !st.Last.End.After(st.Last.Start) {
-		t.Errorf("ProvideStats.Last = %+v, want a cycle that reprovided the key", *st.Last)
+	// Cycles are told apart by polling the provider's statistics, so a
+	// reprovide due at the very start of a cycle may be counted in the one
+	// before it: a single cycle may show none, and the total above is what
+	// proves the reprovides.
+	if st.Last.Keys != 1 || st.Last.Provided > st.Provided || !st.Last.End.After(st.Last.Start) {
+		t.Errorf("ProvideStats.Last = %+v, want a finished cycle over the one key", *st.Last)
 	}
 }
 
