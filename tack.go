@@ -9,8 +9,9 @@ package tack
 import "time"
 
 // Store is the metadata store: accounts with their access requests, tokens,
-// web sessions, invitations, password reset links, and pin requests with
-// their queue. Implementations must pass the storetest conformance suite.
+// web sessions, invitations, password reset links, shared secrets, and pin
+// requests with their queue. Implementations must pass the storetest
+// conformance suite.
 type Store interface {
 	AccountStore
 	TokenStore
@@ -18,6 +19,7 @@ type Store interface {
 	SessionStore
 	InviteStore
 	PasswordResetStore
+	SecretStore
 	Close() error
 }
 

@@ -1,6 +1,6 @@
 // Package auth issues and checks tack's API tokens: JWTs signed with a key
-// kept in the data directory, whose IDs are kept in the store so that a
-// revoked token is refused at once.
+// kept in the store (shared by every node), whose IDs are kept in the store
+// too so that a revoked token is refused at once.
 package auth
 
 import (
@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -42,42 +41,50 @@ func New(store tack.Store, key []byte) *Auth {
 	return &Auth{store: store, key: key, Now: time.Now}
 }
 
-// LoadOrCreateKey reads the signing key from path, creating a random one
-// with mode 0600 if the file does not exist.
-func LoadOrCreateKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		key, err := hex.DecodeString(string(trimSpace(b)))
-		if err != nil || len(key) < 32 {
-			return nil, fmt.Errorf("token signing key %s is damaged: want at least 32 hex-encoded bytes", path)
+// KeySecret is the name under which the store keeps the key that signs
+// tokens.
+const KeySecret = "token-signing-key"
+
+// SigningKey returns the installation's token signing key, which lives in
+// the store so that every node that shares the store signs and checks
+// with the same key. The first node to start stores one: the key of
+// legacyFile if that file exists (where tack kept its key before, so
+// that the tokens it issued stay valid), otherwise a random one. A node
+// whose file holds another key than the store's uses the store's.
+func SigningKey(ctx context.Context, store tack.SecretStore, legacyFile string) ([]byte, error) {
+	offer, err := readKeyFile(legacyFile)
+	if errors.Is(err, os.ErrNotExist) {
+		offer = make([]byte, 32)
+		if _, err := rand.Read(offer); err != nil {
+			return nil, err
 		}
-		return key, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	// O_EXCL: if another process created the key meanwhile, use theirs.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadOrCreateKey(path)
 	} else if err != nil {
 		return nil, err
 	}
-	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
-		f.Close()
+	key, err := store.EnsureSecret(ctx, KeySecret, offer)
+	if err != nil {
+		return nil, fmt.Errorf("token signing key: %w", err)
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("the store's token signing key is damaged: %d bytes, want at least 32", len(key))
+	}
+	return key, nil
+}
+
+// readKeyFile reads a hex-encoded key of at least 32 bytes from path.
+func readKeyFile(path string) ([]byte, error) {
+	if path == "" {
+		return nil, os.ErrNotExist
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
 		return nil, err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
+	key, err := hex.DecodeString(string(trimSpace(b)))
+	if err != nil || len(key) < 32 {
+		return nil, fmt.Errorf("token signing key %s is damaged: want at least 32 hex-encoded bytes", path)
 	}
-	return key, f.Close()
+	return key, nil
 }
 
 func trimSpace(b []byte) []byte {

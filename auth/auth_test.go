@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"context"
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,7 +29,7 @@ func MustAccount(tb testing.TB, db *sqlite.DB, email string) *tack.Account {
 func TestIssueAndAuthenticate(t *testing.T) {
 	ctx := context.Background()
 	db := sqlitetest.MustOpen(t)
-	key, err := auth.LoadOrCreateKey(filepath.Join(t.TempDir(), "jwt.key"))
+	key, err := auth.SigningKey(ctx, db, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func TestIssueAndAuthenticate(t *testing.T) {
 		t.Error("Authenticate did not record the last use")
 	}
 
-	otherKey, err := auth.LoadOrCreateKey(filepath.Join(t.TempDir(), "other.key"))
+	otherKey, err := auth.SigningKey(ctx, sqlitetest.MustOpen(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,18 +82,46 @@ func TestIssueAndAuthenticate(t *testing.T) {
 	}
 }
 
-func TestLoadOrCreateKeyKeepsTheKey(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "jwt.key")
-	k1, err := auth.LoadOrCreateKey(path)
+// The key lives in the store: a second node on the same store gets the
+// first node's key, and a key file from before the store kept it becomes
+// the store's key, so that the tokens it signed stay valid.
+func TestSigningKeyShared(t *testing.T) {
+	ctx := context.Background()
+	db := sqlitetest.MustOpen(t)
+	k1, err := auth.SigningKey(ctx, db, filepath.Join(t.TempDir(), "missing.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := auth.LoadOrCreateKey(path)
+	k2, err := auth.SigningKey(ctx, db, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(k1) != string(k2) || len(k1) < 32 {
-		t.Fatalf("key changed between loads or is short (%d bytes)", len(k1))
+		t.Fatalf("second node's key differs from the first's, or is short (%d bytes)", len(k1))
+	}
+
+	legacy := filepath.Join(t.TempDir(), "jwt.key")
+	want := strings.Repeat("ab", 32)
+	if err := os.WriteFile(legacy, []byte(want+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := sqlitetest.MustOpen(t)
+	got, err := auth.SigningKey(ctx, old, legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hex.EncodeToString(got) != want {
+		t.Fatalf("key = %x, want the legacy file's %s", got, want)
+	}
+	if got, _ := auth.SigningKey(ctx, db, legacy); string(got) != string(k1) {
+		t.Fatal("a legacy file replaced the key already in the store")
+	}
+
+	if err := os.WriteFile(legacy, []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.SigningKey(ctx, sqlitetest.MustOpen(t), legacy); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("damaged key file: err = %v, want it named damaged", err)
 	}
 }
 

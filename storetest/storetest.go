@@ -42,6 +42,9 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Usage/Counts", testUsageCounts},
 		{"Usage/DistinctDAGs", testUsageDistinctDAGs},
 
+		{"Secret/Ensure", testEnsureSecret},
+		{"Secret/Concurrent", testEnsureSecretConcurrent},
+
 		{"Token/Create", testCreateToken},
 		{"Token/CreateErrors", testCreateTokenErrors},
 		{"Token/FindTokens", testFindTokens},

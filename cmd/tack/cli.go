@@ -288,7 +288,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	switch args[0] {
 	case "create":
-		key, err := auth.LoadOrCreateKey(Config{Data: c.data}.path("jwt.key"))
+		key, err := auth.SigningKey(ctx, c.db, Config{Data: c.data}.path("jwt.key"))
 		if err != nil {
 			return err
 		}

@@ -98,7 +98,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Guard, err = gc.NewGuard(m.Blocks, c.path("keep")); err != nil {
 		return err
 	}
-	key, err := auth.LoadOrCreateKey(c.path("jwt.key"))
+	key, err := auth.SigningKey(ctx, m.DB, c.path("jwt.key"))
 	if err != nil {
 		return err
 	}

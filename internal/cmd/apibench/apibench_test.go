@@ -107,7 +107,7 @@ func serveInProcess(tb testing.TB, data string) *Server {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	key, err := auth.LoadOrCreateKey(filepath.Join(data, "jwt.key"))
+	key, err := auth.SigningKey(ctx, db, "")
 	if err != nil {
 		tb.Fatal(err)
 	}

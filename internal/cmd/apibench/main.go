@@ -234,12 +234,13 @@ func (c *Config) check() error {
 }
 
 // copyData copies the files of a data directory that a stopped tack
-// leaves (the store, its WAL if any, the token key) into a new one.
+// leaves (the store, with the token key in it, and its WAL if any) into a
+// new one.
 func copyData(from, to string) error {
 	if err := os.MkdirAll(to, 0o700); err != nil {
 		return err
 	}
-	for _, name := range []string{"tack.db", "tack.db-wal", "jwt.key"} {
+	for _, name := range []string{"tack.db", "tack.db-wal"} {
 		src, err := os.Open(filepath.Join(from, name))
 		if errors.Is(err, os.ErrNotExist) && name == "tack.db-wal" {
 			continue

@@ -81,7 +81,7 @@ func SeedStore(ctx context.Context, c Config) (*Seed, error) {
 	}
 	defer db.Close()
 	// tack serve reads the same key from the data directory.
-	key, err := auth.LoadOrCreateKey(filepath.Join(data, "jwt.key"))
+	key, err := auth.SigningKey(ctx, db, "")
 	if err != nil {
 		return nil, err
 	}
