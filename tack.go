@@ -9,9 +9,9 @@ package tack
 import "time"
 
 // Store is the metadata store: accounts with their access requests, tokens,
-// web sessions, invitations, password reset links, shared secrets, and pin
-// requests with their queue. Implementations must pass the storetest
-// conformance suite.
+// web sessions, invitations, password reset links, shared secrets, the
+// nodes that share the store, and pin requests with their queue.
+// Implementations must pass the storetest conformance suite.
 type Store interface {
 	AccountStore
 	TokenStore
@@ -20,6 +20,8 @@ type Store interface {
 	InviteStore
 	PasswordResetStore
 	SecretStore
+	NodeStore
+	CollectionStore
 	Close() error
 }
 

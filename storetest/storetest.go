@@ -45,6 +45,10 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Secret/Ensure", testEnsureSecret},
 		{"Secret/Concurrent", testEnsureSecretConcurrent},
 
+		{"Node/SaveFind", testSaveFindNodes},
+		{"Node/Collection", testCollection},
+		{"Node/CollectionConcurrent", testCollectionConcurrent},
+
 		{"Token/Create", testCreateToken},
 		{"Token/CreateErrors", testCreateTokenErrors},
 		{"Token/FindTokens", testFindTokens},

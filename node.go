@@ -1,0 +1,59 @@
+package tack
+
+import (
+	"context"
+	"time"
+)
+
+// Node is one `tack serve` process of an installation, as the store knows
+// it. Several nodes may share one store (PostgreSQL) and one bucket; each
+// saves itself every few seconds, so that the others know it is alive.
+type Node struct {
+	ID      string    // its libp2p peer ID, which also owns its claims
+	Addrs   []string  // the multiaddrs peers dial it at, each ending in /p2p/ID
+	Blocks  string    // where it keeps blocks: "local", or the bucket (no credentials)
+	Started time.Time // set by the caller
+	Seen    time.Time // set by SaveNode: the store's time of the last save
+	// Collection is the epoch of the last collection the node joined (see
+	// CollectionStore), 0 for none.
+	Collection int64
+}
+
+// NodeStore is the registry of the nodes that share a store.
+type NodeStore interface {
+	// SaveNode stores n, replacing the record of the same ID, and sets
+	// Seen. Returns EINVALID without an ID.
+	SaveNode(ctx context.Context, n *Node) error
+	// FindNodes returns the nodes seen at or after since, by ID.
+	FindNodes(ctx context.Context, since time.Time) ([]*Node, error)
+	// DeleteNode removes a node's record, as it stops. Deleting a node that
+	// is not there is not an error.
+	DeleteNode(ctx context.Context, id string) error
+}
+
+// Collection is a garbage collection in progress, which every live node
+// joins (see gc.Guard) before the collecting node sweeps.
+type Collection struct {
+	Epoch   int64     // increases with each collection begun
+	Node    string    // the node that collects
+	Started time.Time // set by BeginCollection
+	Until   time.Time // its lease: past it, another node may begin one
+}
+
+// CollectionStore makes sure that at most one node of an installation
+// collects garbage at a time, and tells the others that it does.
+type CollectionStore interface {
+	// BeginCollection starts a collection by node, leased until until,
+	// with an epoch greater than any before. Returns ECONFLICT while
+	// another collection's lease runs.
+	BeginCollection(ctx context.Context, node string, until time.Time) (*Collection, error)
+	// RenewCollection extends the lease of node's collection epoch.
+	// Returns ENOTFOUND when it is no longer the running one.
+	RenewCollection(ctx context.Context, node string, epoch int64, until time.Time) error
+	// EndCollection ends node's collection epoch; ending one that is not
+	// running is not an error.
+	EndCollection(ctx context.Context, node string, epoch int64) error
+	// RunningCollection returns the collection whose lease runs at now,
+	// or nil.
+	RunningCollection(ctx context.Context, now time.Time) (*Collection, error)
+}

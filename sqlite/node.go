@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// SaveNode stores n, replacing the record of the same ID, and sets Seen.
+// Returns EINVALID without an ID.
+func (db *DB) SaveNode(ctx context.Context, n *tack.Node) error {
+	if n.ID == "" {
+		return tack.Errorf(tack.EINVALID, "node id is required")
+	}
+	addrs, err := json.Marshal(n.Addrs)
+	if err != nil {
+		return err
+	}
+	seen := db.now()
+	err = db.write(ctx, func(ctx context.Context, tx *txn) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO nodes (id, addrs, blocks, started, seen, collection)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET addrs = excluded.addrs, blocks = excluded.blocks,
+				started = excluded.started, seen = excluded.seen, collection = excluded.collection`,
+			n.ID, string(addrs), n.Blocks, micros(n.Started), seen, n.Collection)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save node: %w", err)
+	}
+	n.Seen = timeOf(seen)
+	return nil
+}
+
+// FindNodes returns the nodes seen at or after since, by ID.
+func (db *DB) FindNodes(ctx context.Context, since time.Time) ([]*tack.Node, error) {
+	rows, err := db.pool().QueryContext(ctx, `
+		SELECT id, addrs, blocks, started, seen, collection FROM nodes
+		WHERE seen >= ? ORDER BY id`, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("find nodes: %w", err)
+	}
+	defer rows.Close()
+	nodes := []*tack.Node{}
+	for rows.Next() {
+		var n tack.Node
+		var addrs string
+		var started, seen int64
+		if err := rows.Scan(&n.ID, &addrs, &n.Blocks, &started, &seen, &n.Collection); err != nil {
+			return nil, fmt.Errorf("scan node: %w", err)
+		}
+		if err := json.Unmarshal([]byte(addrs), &n.Addrs); err != nil {
+			return nil, fmt.Errorf("node %s: addresses: %w", n.ID, err)
+		}
+		n.Started, n.Seen = timeOf(started), timeOf(seen)
+		nodes = append(nodes, &n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find nodes: %w", err)
+	}
+	return nodes, nil
+}
+
+// DeleteNode removes a node's record.
+func (db *DB) DeleteNode(ctx context.Context, id string) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete node: %w", err)
+	}
+	return nil
+}
+
+// BeginCollection starts a collection by node, leased until until.
+// Returns ECONFLICT while another collection's lease runs.
+func (db *DB) BeginCollection(ctx context.Context, node string, until time.Time) (*tack.Collection, error) {
+	if node == "" {
+		return nil, tack.Errorf(tack.EINVALID, "node id is required")
+	}
+	now := db.now()
+	c := &tack.Collection{Node: node, Started: timeOf(now), Until: until}
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		var epoch, leased int64
+		var running bool
+		err := tx.QueryRowContext(ctx, `SELECT epoch, until, running FROM collections WHERE id = 1`).Scan(&epoch, &leased, &running)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if running && leased > now {
+			return tack.Errorf(tack.ECONFLICT, "a garbage collection is running")
+		}
+		c.Epoch = epoch + 1
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO collections (id, epoch, node, started, until, running) VALUES (1, ?, ?, ?, ?, 1)
+			ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, node = excluded.node,
+				started = excluded.started, until = excluded.until, running = 1`,
+			c.Epoch, node, now, micros(until))
+		return err
+	})
+	if tack.ErrorCode(err) == tack.ECONFLICT {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("begin collection: %w", err)
+	}
+	return c, nil
+}
+
+// RenewCollection extends the lease of node's collection epoch. Returns
+// ENOTFOUND when it is no longer the running one.
+func (db *DB) RenewCollection(ctx context.Context, node string, epoch int64, until time.Time) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE collections SET until = ? WHERE id = 1 AND epoch = ? AND node = ? AND running = 1`,
+			micros(until), epoch, node)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return tack.Errorf(tack.ENOTFOUND, "collection %d is not running", epoch)
+		}
+		return nil
+	})
+	if err != nil && tack.ErrorCode(err) != tack.ENOTFOUND {
+		return fmt.Errorf("renew collection: %w", err)
+	}
+	return err
+}
+
+// EndCollection ends node's collection epoch.
+func (db *DB) EndCollection(ctx context.Context, node string, epoch int64) error {
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		_, err := tx.ExecContext(ctx, `
+			UPDATE collections SET running = 0 WHERE id = 1 AND epoch = ? AND node = ?`, epoch, node)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("end collection: %w", err)
+	}
+	return nil
+}
+
+// RunningCollection returns the collection whose lease runs at now, or
+// nil.
+func (db *DB) RunningCollection(ctx context.Context, now time.Time) (*tack.Collection, error) {
+	var c tack.Collection
+	var started, until int64
+	err := db.pool().QueryRowContext(ctx, `
+		SELECT epoch, node, started, until FROM collections
+		WHERE id = 1 AND running = 1 AND until > ?`, micros(now)).Scan(&c.Epoch, &c.Node, &started, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("running collection: %w", err)
+	}
+	c.Started, c.Until = timeOf(started), timeOf(until)
+	return &c, nil
+}

@@ -1,0 +1,157 @@
+package storetest
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+)
+
+func testSaveFindNodes(t *testing.T, s tack.Store) {
+	ctx := t.Context()
+	before := time.Now().Add(-time.Second)
+	started := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	a := &tack.Node{ID: "12D3KooWA", Addrs: []string{"/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWA"}, Blocks: "s3://b/p", Started: started}
+	b := &tack.Node{ID: "12D3KooWB", Addrs: []string{}, Blocks: "local", Started: started, Collection: 3}
+	for _, n := range []*tack.Node{b, a} {
+		if err := s.SaveNode(ctx, n); err != nil {
+			t.Fatalf("SaveNode: %v", err)
+		}
+		if n.Seen.Before(before) {
+			t.Errorf("SaveNode set Seen = %v, want about now", n.Seen)
+		}
+	}
+	if err := s.SaveNode(ctx, &tack.Node{}); tack.ErrorCode(err) != tack.EINVALID {
+		t.Errorf("SaveNode without an ID: err = %v, want EINVALID", err)
+	}
+	nodes, err := s.FindNodes(ctx, before)
+	if err != nil {
+		t.Fatalf("FindNodes: %v", err)
+	}
+	if len(nodes) != 2 || nodes[0].ID != a.ID || nodes[1].ID != b.ID {
+		t.Fatalf("FindNodes = %+v, want a and b by ID", nodes)
+	}
+	got := nodes[0]
+	if !slices.Equal(got.Addrs, a.Addrs) || got.Blocks != a.Blocks || !got.Started.Equal(started) || got.Collection != 0 {
+		t.Errorf("FindNodes a = %+v, want %+v", got, a)
+	}
+	if nodes[1].Collection != 3 || len(nodes[1].Addrs) != 0 {
+		t.Errorf("FindNodes b = %+v, want collection 3 and no addresses", nodes[1])
+	}
+
+	// A save replaces the record; nodes not seen since are left out.
+	a.Collection = 4
+	a.Addrs = []string{"/ip4/10.0.0.1/udp/4001/quic-v1/p2p/12D3KooWA"}
+	if err := s.SaveNode(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err = s.FindNodes(ctx, a.Seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 1 || nodes[0].ID != a.ID || nodes[0].Collection != 4 || !slices.Equal(nodes[0].Addrs, a.Addrs) {
+		t.Errorf("FindNodes since the last save = %+v, want a alone, updated", nodes)
+	}
+
+	if err := s.DeleteNode(ctx, a.ID); err != nil {
+		t.Fatalf("DeleteNode: %v", err)
+	}
+	if err := s.DeleteNode(ctx, a.ID); err != nil {
+		t.Fatalf("DeleteNode again: %v", err)
+	}
+	nodes, err = s.FindNodes(ctx, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 1 || nodes[0].ID != b.ID {
+		t.Errorf("FindNodes after DeleteNode = %+v, want b alone", nodes)
+	}
+}
+
+func testCollection(t *testing.T, s tack.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	if c, err := s.RunningCollection(ctx, now); err != nil || c != nil {
+		t.Fatalf("RunningCollection on a new store = %+v, %v, want none", c, err)
+	}
+	c1, err := s.BeginCollection(ctx, "n1", now.Add(time.Minute))
+	if err != nil {
+		t.Fatalf("BeginCollection: %v", err)
+	}
+	if c1.Epoch < 1 || c1.Node != "n1" || c1.Started.IsZero() {
+		t.Errorf("BeginCollection = %+v", c1)
+	}
+	if _, err := s.BeginCollection(ctx, "n2", now.Add(time.Minute)); tack.ErrorCode(err) != tack.ECONFLICT {
+		t.Fatalf("BeginCollection while one runs: err = %v, want ECONFLICT", err)
+	}
+	got, err := s.RunningCollection(ctx, now)
+	if err != nil || got == nil || got.Epoch != c1.Epoch || got.Node != "n1" || !got.Until.Equal(now.Add(time.Minute).Truncate(time.Microsecond)) {
+		t.Fatalf("RunningCollection = %+v, %v, want %+v", got, err, c1)
+	}
+	if err := s.RenewCollection(ctx, "n1", c1.Epoch, now.Add(2*time.Minute)); err != nil {
+		t.Fatalf("RenewCollection: %v", err)
+	}
+	if err := s.RenewCollection(ctx, "n2", c1.Epoch, now.Add(2*time.Minute)); tack.ErrorCode(err) != tack.ENOTFOUND {
+		t.Errorf("RenewCollection by another node: err = %v, want ENOTFOUND", err)
+	}
+	// Past its lease, the collection is over for everyone, and another
+	// node may begin one; the first node's renewal then fails.
+	later := now.Add(3 * time.Minute)
+	if c, err := s.RunningCollection(ctx, later); err != nil || c != nil {
+		t.Fatalf("RunningCollection past the lease = %+v, %v, want none", c, err)
+	}
+	if err := s.RenewCollection(ctx, "n1", c1.Epoch, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := s.BeginCollection(ctx, "n2", now.Add(time.Minute))
+	if err != nil {
+		t.Fatalf("BeginCollection after a lease expired: %v", err)
+	}
+	if c2.Epoch <= c1.Epoch {
+		t.Errorf("epochs %d then %d, want increasing", c1.Epoch, c2.Epoch)
+	}
+	if err := s.RenewCollection(ctx, "n1", c1.Epoch, now.Add(time.Minute)); tack.ErrorCode(err) != tack.ENOTFOUND {
+		t.Errorf("RenewCollection of an expired epoch: err = %v, want ENOTFOUND", err)
+	}
+	if err := s.EndCollection(ctx, "n1", c1.Epoch); err != nil {
+		t.Fatalf("EndCollection of an old epoch: %v", err)
+	}
+	if c, _ := s.RunningCollection(ctx, now); c == nil || c.Epoch != c2.Epoch {
+		t.Fatalf("ending an old epoch ended the running one: %+v", c)
+	}
+	if err := s.EndCollection(ctx, "n2", c2.Epoch); err != nil {
+		t.Fatalf("EndCollection: %v", err)
+	}
+	if c, err := s.RunningCollection(ctx, now); err != nil || c != nil {
+		t.Fatalf("RunningCollection after EndCollection = %+v, %v", c, err)
+	}
+	c3, err := s.BeginCollection(ctx, "n1", now.Add(time.Minute))
+	if err != nil || c3.Epoch <= c2.Epoch {
+		t.Fatalf("BeginCollection after an end = %+v, %v", c3, err)
+	}
+}
+
+// Nodes that begin collections at once: exactly one wins.
+func testCollectionConcurrent(t *testing.T, s tack.Store) {
+	var won atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			_, err := s.BeginCollection(t.Context(), string(rune('a'+i)), time.Now().Add(time.Minute))
+			switch tack.ErrorCode(err) {
+			case "":
+				won.Add(1)
+			case tack.ECONFLICT:
+			default:
+				t.Errorf("BeginCollection: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Fatalf("%d concurrent collections began, want 1", won.Load())
+	}
+}
