@@ -39,6 +39,7 @@ type Main struct {
 	DB             *sqlite.DB
 	Blocks         *blockstore.Local
 	Guard          *gc.Guard // what fetches and uploads write blocks through
+	cluster        *cluster  // the nodes sharing the store
 	Node           *node.Node
 	Pinner         *pinner.Pinner
 	Auth           *auth.Auth
@@ -126,6 +127,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("starting the IPFS node: %w", err)
 	}
 
+	m.cluster = &cluster{store: m.DB, own: m.Node.Delegates,
+		self: tack.Node{ID: m.Node.ID().String(), Blocks: "local", Started: time.Now()}}
+	if err := m.cluster.save(ctx); err != nil {
+		return fmt.Errorf("saving this node in the store: %w", err)
+	}
+
 	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
 		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
 			Guard: m.Guard}, m.Logger)
@@ -143,7 +150,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	api := &http.Server{
 		Store:     m.DB,
 		Auth:      m.Auth,
-		Delegates: m.Node.Delegates,
+		Delegates: m.cluster.Delegates,
 		Notifier:  gcNotifier{m.Pinner, &m.gcDirty},
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
@@ -207,7 +214,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	m.wg.Add(4)
+	m.wg.Add(5)
+	go func() {
+		defer m.wg.Done()
+		m.cluster.run(runCtx, m.Logger.Warn)
+	}()
 	go func() {
 		defer m.wg.Done()
 		m.runGC(runCtx)
@@ -228,7 +239,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	m.Logger.Info("tack is serving", "api", "http://"+m.HTTPAddr(), "web", c.PublicURL, "peer", m.Node.ID(), "delegates", m.Node.Delegates(), "data", c.Data)
+	m.Logger.Info("tack is serving", "api", "http://"+m.HTTPAddr(), "web", c.PublicURL, "peer", m.Node.ID(), "delegates", m.cluster.Delegates(), "data", c.Data)
 	return nil
 }
 
@@ -364,7 +375,9 @@ func (m *Main) bootstrapAdmin(ctx context.Context) error {
 		return err
 	}
 	a := &tack.Account{Email: "admin", Admin: true, Access: tack.AccessApproved, PasswordHash: hash}
-	if err := m.DB.CreateAccount(ctx, a); err != nil {
+	if err := m.DB.CreateAccount(ctx, a); tack.ErrorCode(err) == tack.ECONFLICT {
+		return nil // another node that shares the store, starting at once, made it
+	} else if err != nil {
 		return fmt.Errorf("creating the admin account: %w", err)
 	}
 	token, _, err := m.Auth.Issue(ctx, a.ID, "admin")

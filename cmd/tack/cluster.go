@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// Nodes that share a store save themselves every heartbeat; one not seen
+// for nodeLease is taken for gone: it is no longer a delegate, and a
+// collection does not wait for it.
+const (
+	heartbeat = 2 * time.Second
+	nodeLease = 15 * time.Second
+)
+
+// maxDelegates is how many multiaddrs a pin's delegates list at most,
+// the node's own first (node.Delegates returns up to as many).
+const maxDelegates = 20
+
+// cluster is this node's place among the nodes that share its store.
+type cluster struct {
+	store  tack.NodeStore
+	self   tack.Node
+	own    func() []string // the node's own delegates
+	shared bool            // blocks are shared with every node of the same Blocks
+
+	mu     sync.Mutex
+	others []*tack.Node // live nodes sharing the blocks, as of the last heartbeat
+}
+
+// save records the node alive and reads which others are.
+func (c *cluster) save(ctx context.Context) error {
+	c.mu.Lock()
+	self := c.self
+	c.mu.Unlock()
+	self.Addrs = c.own()
+	if err := c.store.SaveNode(ctx, &self); err != nil {
+		return err
+	}
+	nodes, err := c.store.FindNodes(ctx, self.Seen.Add(-nodeLease))
+	if err != nil {
+		return err
+	}
+	var others []*tack.Node
+	for _, n := range nodes {
+		if n.ID != self.ID && c.shared && n.Blocks == self.Blocks {
+			others = append(others, n)
+		}
+	}
+	c.mu.Lock()
+	c.others = others
+	c.mu.Unlock()
+	return nil
+}
+
+// run saves the node every heartbeat until ctx ends, then deletes its
+// record, so that the others stop naming it at once.
+func (c *cluster) run(ctx context.Context, log func(msg string, args ...any)) {
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := c.store.DeleteNode(dctx, c.self.ID); err != nil {
+				log("removing this node from the store's node list", "err", err)
+			}
+			return
+		case <-t.C:
+		}
+		if err := c.save(ctx); err != nil && ctx.Err() == nil {
+			log("saving this node in the store", "err", err)
+		}
+	}
+}
+
+// Delegates returns the multiaddrs a pin's delegates list: the node's
+// own, then those of the other live nodes that can serve the same blocks,
+// up to maxDelegates.
+func (c *cluster) Delegates() []string {
+	out := c.own()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.others {
+		for _, a := range n.Addrs {
+			if len(out) >= maxDelegates {
+				return out
+			}
+			out = append(out, a)
+		}
+	}
+	return out
+}
