@@ -50,10 +50,18 @@ type CollectionStore interface {
 	// RenewCollection extends the lease of node's collection epoch.
 	// Returns ENOTFOUND when it is no longer the running one.
 	RenewCollection(ctx context.Context, node string, epoch int64, until time.Time) error
-	// EndCollection ends node's collection epoch; ending one that is not
+	// EndCollection ends node's collection epoch, and forgets the keys
+	// kept for it and for every epoch before; ending one that is not
 	// running is not an error.
 	EndCollection(ctx context.Context, node string, epoch int64) error
 	// RunningCollection returns the collection whose lease runs at now,
 	// or nil.
 	RunningCollection(ctx context.Context, now time.Time) (*Collection, error)
+	// KeepForCollection records blocks that a node joining collection
+	// epoch needs kept: those its open fetches and uploads hold. keys are
+	// the collector's hashes of the blocks' multihashes (gc.Guard's).
+	KeepForCollection(ctx context.Context, epoch int64, keys []uint64) error
+	// CollectionKeeps calls fn with every key kept for epoch, a page at a
+	// time, until fn returns an error.
+	CollectionKeeps(ctx context.Context, epoch int64, fn func(keys []uint64) error) error
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tack-ipfs/tack"
@@ -137,8 +138,11 @@ func (db *DB) RenewCollection(ctx context.Context, node string, epoch int64, unt
 // EndCollection ends node's collection epoch.
 func (db *DB) EndCollection(ctx context.Context, node string, epoch int64) error {
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
-		_, err := tx.ExecContext(ctx, `
-			UPDATE collections SET running = 0 WHERE id = 1 AND epoch = ? AND node = ?`, epoch, node)
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE collections SET running = 0 WHERE id = 1 AND epoch = ? AND node = ?`, epoch, node); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM collection_keeps WHERE epoch <= ?`, epoch)
 		return err
 	})
 	if err != nil {
@@ -162,4 +166,74 @@ func (db *DB) RunningCollection(ctx context.Context, now time.Time) (*tack.Colle
 	}
 	c.Started, c.Until = timeOf(started), timeOf(until)
 	return &c, nil
+}
+
+// keepsPage is how many kept keys are written or read per statement.
+const keepsPage = 500
+
+// KeepForCollection records blocks a node joining collection epoch needs
+// kept.
+func (db *DB) KeepForCollection(ctx context.Context, epoch int64, keys []uint64) error {
+	for len(keys) > 0 {
+		n := min(len(keys), keepsPage)
+		q := make([]byte, 0, 64+8*n)
+		q = append(q, "INSERT INTO collection_keeps (epoch, key) VALUES "...)
+		args := make([]any, 0, 2*n)
+		for i, k := range keys[:n] {
+			if i > 0 {
+				q = append(q, ',')
+			}
+			q = append(q, "(?, ?)"...)
+			args = append(args, epoch, int64(k))
+		}
+		q = append(q, " ON CONFLICT DO NOTHING"...)
+		err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+			_, err := tx.Tx.ExecContext(ctx, string(q), args...)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("keep for collection: %w", err)
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// CollectionKeeps calls fn with every key kept for epoch, a page at a
+// time.
+func (db *DB) CollectionKeeps(ctx context.Context, epoch int64, fn func(keys []uint64) error) error {
+	after := int64(math.MinInt64)
+	first := true
+	for {
+		rows, err := db.pool().QueryContext(ctx, `
+			SELECT key FROM collection_keeps WHERE epoch = ? AND (? OR key > ?)
+			ORDER BY key LIMIT ?`, epoch, first, after, keepsPage)
+		if err != nil {
+			return fmt.Errorf("collection keeps: %w", err)
+		}
+		keys := make([]uint64, 0, keepsPage)
+		for rows.Next() {
+			var k int64
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return fmt.Errorf("collection keeps: %w", err)
+			}
+			keys = append(keys, uint64(k))
+			after = k
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("collection keeps: %w", err)
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		first = false
+		if err := fn(keys); err != nil {
+			return err
+		}
+		if len(keys) < keepsPage {
+			return nil
+		}
+	}
 }

@@ -155,3 +155,53 @@ func testCollectionConcurrent(t *testing.T, s tack.Store) {
 		t.Fatalf("%d concurrent collections began, want 1", won.Load())
 	}
 }
+
+func testCollectionKeeps(t *testing.T, s tack.Store) {
+	ctx := t.Context()
+	c, err := s.BeginCollection(ctx, "n1", time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keys span the whole 64-bit range, repeat, and fill several pages.
+	var want []uint64
+	for i := range uint64(1200) {
+		want = append(want, i*0x9E3779B97F4A7C15)
+	}
+	if err := s.KeepForCollection(ctx, c.Epoch, want[:700]); err != nil {
+		t.Fatalf("KeepForCollection: %v", err)
+	}
+	if err := s.KeepForCollection(ctx, c.Epoch, want[600:]); err != nil {
+		t.Fatalf("KeepForCollection of overlapping keys: %v", err)
+	}
+	if err := s.KeepForCollection(ctx, c.Epoch+1, []uint64{42}); err != nil {
+		t.Fatal(err)
+	}
+	keeps := func(epoch int64) []uint64 {
+		t.Helper()
+		got := []uint64{}
+		if err := s.CollectionKeeps(ctx, epoch, func(keys []uint64) error {
+			got = append(got, keys...)
+			return nil
+		}); err != nil {
+			t.Fatalf("CollectionKeeps: %v", err)
+		}
+		slices.Sort(got)
+		return got
+	}
+	slices.Sort(want)
+	if got := keeps(c.Epoch); !slices.Equal(got, want) {
+		t.Fatalf("CollectionKeeps returned %d keys, want the %d kept", len(got), len(want))
+	}
+	if got := keeps(c.Epoch + 1); !slices.Equal(got, []uint64{42}) {
+		t.Fatalf("CollectionKeeps of the next epoch = %v, want [42]", got)
+	}
+	if err := s.EndCollection(ctx, "n1", c.Epoch); err != nil {
+		t.Fatal(err)
+	}
+	if got := keeps(c.Epoch); len(got) != 0 {
+		t.Fatalf("CollectionKeeps after EndCollection: %d keys, want none", len(got))
+	}
+	if got := keeps(c.Epoch + 1); len(got) != 1 {
+		t.Fatalf("EndCollection forgot a later epoch's keys: %v", got)
+	}
+}

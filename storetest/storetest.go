@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Node/SaveFind", testSaveFindNodes},
 		{"Node/Collection", testCollection},
 		{"Node/CollectionConcurrent", testCollectionConcurrent},
+		{"Node/CollectionKeeps", testCollectionKeeps},
 
 		{"Token/Create", testCreateToken},
 		{"Token/CreateErrors", testCreateTokenErrors},

@@ -16,3 +16,10 @@ CREATE TABLE collections (
 	until   INTEGER NOT NULL,
 	running INTEGER NOT NULL
 );
+-- The blocks that nodes joining a collection hold in open fetches and
+-- uploads: the collector's 64-bit hashes, stored as signed integers.
+CREATE TABLE collection_keeps (
+	epoch INTEGER NOT NULL,
+	key   INTEGER NOT NULL,
+	PRIMARY KEY (epoch, key)
+) WITHOUT ROWID;
