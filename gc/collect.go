@@ -77,6 +77,17 @@ func (g *Guard) Collect(ctx context.Context, store tack.DAGStore) (Report, error
 	defer g.running.Unlock()
 	var rep Report
 	start := time.Now()
+	if g.cluster != nil {
+		// Other nodes share the blockstore: one collection among them at
+		// a time, and only once they have all joined it.
+		r, err := g.begin(ctx)
+		if err != nil {
+			return rep, err
+		}
+		defer r.end()
+		g.run = r
+		defer func() { g.run = nil }()
+	}
 
 	g.mu.Lock()
 	g.touched = map[uint64]struct{}{}
@@ -141,6 +152,11 @@ func (g *Guard) Collect(ctx context.Context, store tack.DAGStore) (Report, error
 	for _, s := range open {
 		for _, k := range s.snapshot() {
 			live[k] = struct{}{}
+		}
+	}
+	if g.run != nil {
+		if err := g.run.mark(ctx, live); err != nil {
+			return rep, fmt.Errorf("gc: mark: %w", err)
 		}
 	}
 	rep.Live = len(live)
@@ -281,17 +297,32 @@ func (g *Guard) delete(ctx context.Context, lister storedLister, batch []tackbs.
 		g.mu.Unlock()
 	}()
 	dead := batch[:0]
+	var size int64
 	for _, b := range batch {
 		if _, ok := g.touched[hashKey(b.Cid)]; ok {
 			continue
 		}
 		dead = append(dead, b)
-		rep.FreedSize += int64(b.Size)
+		size += int64(b.Size)
+	}
+	if r := g.run; r != nil {
+		// Blocks the other nodes touched since the collection began stay.
+		if err := r.check(); err != nil {
+			return err
+		}
+		n, size, err := g.shared.DeleteUnchanged(ctx, dead, r.seq)
+		if err != nil {
+			return fmt.Errorf("gc: sweep: %w", err)
+		}
+		rep.Freed += n
+		rep.FreedSize += size
+		return nil
 	}
 	if err := lister.DeleteStored(ctx, dead); err != nil {
 		return fmt.Errorf("gc: sweep: %w", err)
 	}
 	rep.Freed += len(dead)
+	rep.FreedSize += size
 	return nil
 }
 

@@ -17,12 +17,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
 )
 
 // Guard wraps the blockstore that fetches and uploads write to.
@@ -47,6 +49,18 @@ type Guard struct {
 	tmu     sync.Mutex
 
 	running sync.Mutex // one collection at a time
+
+	// shared is bs when several nodes share it (see Shared), else nil.
+	shared Shared
+	// joined is the epoch of the other node's collection this node has
+	// joined, 0 for none. Changed under mu held for writing, read under
+	// mu held for reading.
+	joined int64
+	// cluster, when set, makes Collect coordinate with the other nodes;
+	// run is the coordination of the collection running, if any (under
+	// running).
+	cluster *Cluster
+	run     *clusterRun
 }
 
 // NewGuard returns a Guard over bs that keeps the block lists of
@@ -55,7 +69,9 @@ func NewGuard(bs blockstore.Blockstore, keepDir string) (*Guard, error) {
 	if err := os.MkdirAll(keepDir, 0o700); err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
-	return &Guard{bs: bs, keepDir: keepDir, sessions: map[*Session]struct{}{}}, nil
+	g := &Guard{bs: bs, keepDir: keepDir, sessions: map[*Session]struct{}{}}
+	g.shared, _ = bs.(Shared)
+	return g, nil
 }
 
 // Blockstore returns the blockstore the Guard wraps.
@@ -104,6 +120,25 @@ func (s *Session) record(cs ...cid.Cid) {
 		}
 		s.g.tmu.Unlock()
 	}
+}
+
+// use records blocks found stored. While the node has joined another
+// node's collection, it also touches them in the shared blockstore, so
+// that that collection's sweep spares them; a block that sweep deleted
+// already is reported not found.
+func (s *Session) use(ctx context.Context, cs ...cid.Cid) error {
+	s.record(cs...)
+	if s.g.joined == 0 {
+		return nil
+	}
+	missing, err := s.g.shared.Touch(ctx, cs)
+	if err != nil {
+		return fmt.Errorf("gc: touch: %w", err)
+	}
+	if len(missing) > 0 {
+		return ipld.ErrNotFound{Cid: missing[0]}
+	}
+	return nil
 }
 
 // Close ends the session. Its blocks are then protected only by the DAGs
@@ -163,7 +198,9 @@ func (s *Session) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	defer s.g.mu.RUnlock()
 	b, err := s.g.bs.Get(ctx, c)
 	if err == nil {
-		s.record(c)
+		if err := s.use(ctx, c); err != nil {
+			return nil, err
+		}
 	}
 	return b, err
 }
@@ -174,7 +211,11 @@ func (s *Session) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	defer s.g.mu.RUnlock()
 	ok, err := s.g.bs.Has(ctx, c)
 	if ok && err == nil {
-		s.record(c)
+		if err := s.use(ctx, c); ipld.IsNotFound(err) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
 	}
 	return ok, err
 }
@@ -185,7 +226,9 @@ func (s *Session) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 	defer s.g.mu.RUnlock()
 	n, err := s.g.bs.GetSize(ctx, c)
 	if err == nil {
-		s.record(c)
+		if err := s.use(ctx, c); err != nil {
+			return 0, err
+		}
 	}
 	return n, err
 }
@@ -195,6 +238,13 @@ func (s *Session) Put(ctx context.Context, b blocks.Block) error {
 	s.g.mu.RLock()
 	defer s.g.mu.RUnlock()
 	s.record(b.Cid())
+	if s.g.joined != 0 {
+		// A block stored already is touched, not written again.
+		missing, err := s.g.shared.Touch(ctx, []cid.Cid{b.Cid()})
+		if err != nil || len(missing) == 0 {
+			return err
+		}
+	}
 	return s.g.bs.Put(ctx, b)
 }
 
@@ -207,6 +257,19 @@ func (s *Session) PutMany(ctx context.Context, bs []blocks.Block) error {
 		cs[i] = b.Cid()
 	}
 	s.record(cs...)
+	if s.g.joined != 0 {
+		missing, err := s.g.shared.Touch(ctx, cs)
+		if err != nil || len(missing) == 0 {
+			return err
+		}
+		if len(missing) < len(bs) {
+			put := make(map[cid.Cid]bool, len(missing))
+			for _, c := range missing {
+				put[c] = true
+			}
+			bs = slices.DeleteFunc(slices.Clone(bs), func(b blocks.Block) bool { return !put[b.Cid()] })
+		}
+	}
 	return s.g.bs.PutMany(ctx, bs)
 }
 

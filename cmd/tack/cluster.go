@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/gc"
 )
 
 // Nodes that share a store save themselves every heartbeat; one not seen
@@ -22,7 +23,8 @@ const maxDelegates = 20
 
 // cluster is this node's place among the nodes that share its store.
 type cluster struct {
-	store  tack.NodeStore
+	store  gc.ClusterStore
+	guard  *gc.Guard
 	self   tack.Node
 	own    func() []string // the node's own delegates
 	shared bool            // blocks are shared with every node of the same Blocks
@@ -53,7 +55,38 @@ func (c *cluster) save(ctx context.Context) error {
 	c.mu.Lock()
 	c.others = others
 	c.mu.Unlock()
+	if c.shared {
+		return c.follow(ctx, self.Seen)
+	}
 	return nil
+}
+
+// follow joins the collection another node runs over the shared blocks,
+// and saves the node again at once so that the collector sees it joined;
+// and it leaves once that collection is over.
+func (c *cluster) follow(ctx context.Context, now time.Time) error {
+	col, err := c.store.RunningCollection(ctx, now)
+	if err != nil {
+		return err
+	}
+	if col == nil || col.Node == c.self.ID {
+		return c.guard.Leave(ctx)
+	}
+	if col.Epoch <= c.guard.Joined() {
+		return nil
+	}
+	err = c.guard.Join(ctx, col.Epoch, func(keys []uint64) error {
+		return c.store.KeepForCollection(ctx, col.Epoch, keys)
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.self.Collection = col.Epoch
+	self := c.self
+	c.mu.Unlock()
+	self.Addrs = c.own()
+	return c.store.SaveNode(ctx, &self)
 }
 
 // run saves the node every heartbeat until ctx ends, then deletes its

@@ -46,7 +46,13 @@ func (n gcNotifier) Removed(id string) {
 func (m *Main) collect(ctx context.Context) (gc.Report, error) {
 	m.gcDirty.Store(false)
 	rep, err := m.Guard.Collect(ctx, m.DB)
-	if err != nil {
+	if errors.Is(err, gc.ErrBusy) {
+		// Another node collects the shared blocks; this one's deletions
+		// are in its store too, so the next round here may find nothing.
+		m.gcDirty.Store(true)
+		m.Logger.Info("garbage collection skipped: another node is collecting")
+		return rep, err
+	} else if err != nil {
 		m.gcDirty.Store(true)
 		m.Logger.Error("garbage collection failed", "err", err, "partial", rep.String())
 		return rep, err

@@ -127,7 +127,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("starting the IPFS node: %w", err)
 	}
 
-	m.cluster = &cluster{store: m.DB, own: m.Node.Delegates,
+	m.cluster = &cluster{store: m.DB, guard: m.Guard, own: m.Node.Delegates,
 		self: tack.Node{ID: m.Node.ID().String(), Blocks: "local", Started: time.Now()}}
 	if err := m.cluster.save(ctx); err != nil {
 		return fmt.Errorf("saving this node in the store: %w", err)

@@ -1,0 +1,269 @@
+package gc
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/tack-ipfs/tack"
+	tackbs "github.com/tack-ipfs/tack/blockstore"
+)
+
+// Shared is a blockstore that several nodes write to and read from: the
+// S3 store, whose index lives in the metadata store they share. A node
+// that collects cannot see the other nodes' sessions, so while it does,
+// they touch every block their sessions find stored or store (Touch), and
+// its sweep deletes only blocks that nobody wrote or touched since it
+// began (DeleteUnchanged). Touch and DeleteUnchanged exclude each other
+// per block, in the index: a block is either touched in time, and kept,
+// or deleted first, and then reported missing to the session, which
+// fetches it again.
+type Shared interface {
+	// Seq returns the current position in the order of the blockstore's
+	// writes and touches.
+	Seq(ctx context.Context) (int64, error)
+	// Touch records that the blocks are in use, at a position after every
+	// Seq returned before, and returns those not stored.
+	Touch(ctx context.Context, cs []cid.Cid) (missing []cid.Cid, err error)
+	// DeleteUnchanged deletes the blocks that ForEachBlock listed, except
+	// those written or touched after the position seq, and returns how
+	// many it deleted and their bytes.
+	DeleteUnchanged(ctx context.Context, bs []tackbs.Stored, seq int64) (int, int64, error)
+	// DropCache forgets the blocks kept in the node's local cache: after
+	// another node's collection some may be gone from the shared store.
+	DropCache(ctx context.Context) error
+}
+
+// ClusterStore is what coordinating with the other nodes needs of the
+// metadata store.
+type ClusterStore interface {
+	tack.NodeStore
+	tack.CollectionStore
+}
+
+// Cluster tells a Guard over a Shared blockstore how to coordinate its
+// collections with the other nodes that share it.
+type Cluster struct {
+	Store  ClusterStore
+	Node   string // this node's ID
+	Blocks string // where the shared blocks are: nodes with the same value share them
+	// Live is how recently a node must have saved itself to count as
+	// alive: a collection waits for every live node to join it.
+	Live time.Duration
+	// Lease is how long a collection holds its lease between renewals
+	// (renewed every third of it).
+	Lease time.Duration
+	// JoinTimeout is how long a collection waits for the live nodes to
+	// join before it gives up.
+	JoinTimeout time.Duration
+}
+
+// ErrBusy is returned by Collect when another node is collecting.
+var ErrBusy = errors.New("gc: another node is collecting")
+
+// SetCluster makes the Guard's collections coordinate with the other
+// nodes of c. It has effect only over a Shared blockstore. Call it before
+// any collection.
+func (g *Guard) SetCluster(c Cluster) {
+	if g.shared != nil {
+		g.cluster = &c
+	}
+}
+
+// Join makes this node's sessions touch what they use in the shared
+// blockstore, for the collection epoch another node runs, and hands keep
+// the blocks that its open sessions and its incomplete uploads hold, for
+// that collection to mark. The node saves itself as joined only once
+// Join returns.
+func (g *Guard) Join(ctx context.Context, epoch int64, keep func(keys []uint64) error) error {
+	if g.shared == nil {
+		return nil
+	}
+	g.mu.Lock()
+	g.joined = epoch
+	g.smu.Lock()
+	open := make([]*Session, 0, len(g.sessions))
+	for s := range g.sessions {
+		open = append(open, s)
+	}
+	g.smu.Unlock()
+	g.mu.Unlock()
+	// From here on every session touches; what they recorded before is
+	// in their snapshots.
+	var keys []uint64
+	for _, s := range open {
+		keys = append(keys, s.snapshot()...)
+	}
+	kept, err := g.keptKeys()
+	if err != nil {
+		return err
+	}
+	keys = append(keys, kept...)
+	if err := keep(keys); err != nil {
+		return fmt.Errorf("gc: join collection %d: %w", epoch, err)
+	}
+	return nil
+}
+
+// Joined returns the epoch of the collection the node has joined, 0 for
+// none.
+func (g *Guard) Joined() int64 {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.joined
+}
+
+// Leave ends the node's part in another node's collection: its local
+// cache may hold blocks that collection deleted, so it is dropped while
+// sessions still touch, and then they stop.
+func (g *Guard) Leave(ctx context.Context) error {
+	if g.shared == nil || g.Joined() == 0 {
+		return nil
+	}
+	if err := g.shared.DropCache(ctx); err != nil {
+		return fmt.Errorf("gc: leaving a collection: %w", err)
+	}
+	g.mu.Lock()
+	g.joined = 0
+	g.mu.Unlock()
+	return nil
+}
+
+// keptKeys returns the blocks of every keep list of this node.
+func (g *Guard) keptKeys() ([]uint64, error) {
+	entries, err := os.ReadDir(g.keepDir)
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	var keys []uint64
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".keep") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(g.keepDir, e.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("gc: %w", err)
+		}
+		for i := 0; i+8 <= len(data); i += 8 {
+			keys = append(keys, binary.LittleEndian.Uint64(data[i:]))
+		}
+	}
+	return keys, nil
+}
+
+// clusterRun is a collection's coordination with the other nodes.
+type clusterRun struct {
+	c     *Cluster
+	epoch int64
+	seq   int64 // the shared blockstore's position before the collection began
+	stop  context.CancelFunc
+	lost  chan struct{} // closed if the lease could not be renewed
+}
+
+// begin takes the collection lease, then waits until every live node
+// that shares the blockstore has joined.
+func (g *Guard) begin(ctx context.Context) (*clusterRun, error) {
+	c := g.cluster
+	// The position first: every touch of a node that joins comes after.
+	seq, err := g.shared.Seq(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	col, err := c.Store.BeginCollection(ctx, c.Node, time.Now().Add(c.Lease))
+	if tack.ErrorCode(err) == tack.ECONFLICT {
+		return nil, ErrBusy
+	} else if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	r := &clusterRun{c: c, epoch: col.Epoch, seq: seq, stop: stop, lost: make(chan struct{})}
+	go r.renew(rctx)
+	if err := r.waitJoined(ctx); err != nil {
+		r.end()
+		return nil, err
+	}
+	return r, nil
+}
+
+// renew extends the lease every third of it until stopped.
+func (r *clusterRun) renew(ctx context.Context) {
+	t := time.NewTicker(r.c.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := r.c.Store.RenewCollection(ctx, r.c.Node, r.epoch, time.Now().Add(r.c.Lease)); err != nil && ctx.Err() == nil {
+			close(r.lost)
+			return
+		}
+	}
+}
+
+// waitJoined polls the node list until every live node of the same
+// blocks has joined the epoch.
+func (r *clusterRun) waitJoined(ctx context.Context) error {
+	deadline := time.Now().Add(r.c.JoinTimeout)
+	for {
+		nodes, err := r.c.Store.FindNodes(ctx, time.Now().Add(-r.c.Live))
+		if err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+		var waiting []string
+		for _, n := range nodes {
+			if n.ID != r.c.Node && n.Blocks == r.c.Blocks && n.Collection < r.epoch {
+				waiting = append(waiting, n.ID)
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gc: nodes %v did not join collection %d within %s", waiting, r.epoch, r.c.JoinTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// mark adds what the joined nodes hold to live.
+func (r *clusterRun) mark(ctx context.Context, live map[uint64]struct{}) error {
+	return r.c.Store.CollectionKeeps(ctx, r.epoch, func(keys []uint64) error {
+		for _, k := range keys {
+			live[k] = struct{}{}
+		}
+		return nil
+	})
+}
+
+// check returns an error if the lease was lost: another node may be
+// collecting, so this one must not go on deleting.
+func (r *clusterRun) check() error {
+	select {
+	case <-r.lost:
+		return fmt.Errorf("gc: lost the lease of collection %d", r.epoch)
+	default:
+		return nil
+	}
+}
+
+// end stops renewing and ends the collection.
+func (r *clusterRun) end() {
+	r.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = r.c.Store.EndCollection(ctx, r.c.Node, r.epoch)
+}
