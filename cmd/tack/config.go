@@ -32,6 +32,7 @@ type Config struct {
 	Fetches             int           // --fetches: DAGs fetched at once
 	PinTimeout          time.Duration // --pin-timeout: a request without progress for this long, over all attempts, fails
 	PinStall            time.Duration // --pin-stall: an attempt that receives no block for this long steps aside
+	PinLease            time.Duration // --pin-lease: how long a claim outlives a node that died holding it
 	PinYield            time.Duration // --pin-yield: an attempt that received nothing gives way this soon when requests wait
 	PinRetry            time.Duration // --pin-retry: the first delay before a request that stepped aside is tried again
 	PinMaxTime          time.Duration // --pin-max-time: a fetch still running after this long fails
@@ -69,6 +70,7 @@ func DefaultConfig() Config {
 		Fetches:    256,
 		PinTimeout: 24 * time.Hour,
 		PinStall:   time.Minute,
+		PinLease:   30 * time.Second,
 		PinYield:   5 * time.Second,
 		PinRetry:   time.Minute,
 		PinMaxTime: 24 * time.Hour,
@@ -176,6 +178,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.Fetches, "fetches", c.Fetches, "DAGs fetched at once (they share one budget of blocks in flight)")
 	fs.DurationVar(&c.PinTimeout, "pin-timeout", c.PinTimeout, "a pin fails after this long without progress, over all its attempts")
 	fs.DurationVar(&c.PinStall, "pin-stall", c.PinStall, "an attempt that receives no block for this long steps aside and is tried again later")
+	fs.DurationVar(&c.PinLease, "pin-lease", c.PinLease, "how long a node's claim on a pin request outlives the node if it dies: another node takes the request over after this (renewed every 2s while alive; at least 5s)")
 	fs.DurationVar(&c.PinYield, "pin-yield", c.PinYield, "while every fetch is taken and requests wait, an attempt that has received no block gives way after this long")
 	fs.DurationVar(&c.PinRetry, "pin-retry", c.PinRetry, "the first delay before a request that stepped aside is tried again; it doubles with each attempt, up to 1h")
 	fs.Int64Var(&c.MaxPending, "max-pending", c.MaxPending, "an account's queued plus pinning requests, unless the operator set its own (0: no limit)")
@@ -250,6 +253,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 || c.PinStall <= 0 || c.PinYield <= 0 || c.PinRetry <= 0 {
 		return fmt.Errorf("--pin-timeout, --pin-stall, --pin-yield, --pin-retry and --pin-max-time must be positive durations, like 5s or 24h")
+	}
+	if c.PinLease < 5*time.Second {
+		return fmt.Errorf("--pin-lease must be at least 5s: claims are renewed every 2s")
 	}
 	if c.GCInterval < 0 || c.VerifyRate < 0 {
 		return fmt.Errorf("--gc-interval and --verify-rate cannot be negative: 0 turns them off")

@@ -134,7 +134,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
-		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
+		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Lease: c.PinLease, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
 			Guard: m.Guard}, m.Logger)
 
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
