@@ -14,6 +14,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +43,7 @@ type Metrics struct {
 	gcRuns       *prometheus.CounterVec
 	gcBlocks     prometheus.Counter
 	gcBytes      prometheus.Counter
-	errors       *prometheus.CounterVec
+	errors       *errorsCollector
 }
 
 // New returns a Metrics with its own registry, holding tack's counters,
@@ -83,13 +84,7 @@ func New() *Metrics {
 			Name: "tack_gc_freed_bytes_total",
 			Help: "Bytes of the blocks freed by garbage collections.",
 		}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tack_errors_total",
-			Help: "Internal errors by source: store, blockstore, gc.",
-		}, []string{"source"}),
-	}
-	for _, s := range []string{SourceStore, SourceBlockstore, SourceGC} {
-		m.errors.WithLabelValues(s) // present at 0 from the start
+		errors: &errorsCollector{counts: map[string]int64{SourceStore: 0, SourceBlockstore: 0, SourceGC: 0}},
 	}
 	for _, o := range []string{"ok", "failed"} {
 		m.gcRuns.WithLabelValues(o)
@@ -113,7 +108,7 @@ func (m *Metrics) Error(source string) {
 	if m == nil {
 		return
 	}
-	m.errors.WithLabelValues(source).Inc()
+	m.errors.add(source, 1)
 }
 
 // Upload counts an upload that ended with outcome ("ok" or an error code)
@@ -219,3 +214,49 @@ func (w *statusWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+var errorsDesc = prometheus.NewDesc("tack_errors_total",
+	"Internal errors by source: store, blockstore, gc (a collection that failed). The API's and web pages' internal errors, the pinner's failures to use the store or store blocks, failed reads of the counts of pins.",
+	[]string{"source"}, nil)
+
+// errorsCollector is tack_errors_total: what Error counted, plus what
+// other packages count themselves (the pinner's Stats), read at scrape
+// time.
+type errorsCollector struct {
+	mu     sync.Mutex
+	counts map[string]int64
+	more   []func() map[string]int64
+}
+
+func (c *errorsCollector) add(source string, n int64) {
+	c.mu.Lock()
+	c.counts[source] += n
+	c.mu.Unlock()
+}
+
+// watch adds counts that f returns at scrape time.
+func (c *errorsCollector) watch(f func() map[string]int64) {
+	c.mu.Lock()
+	c.more = append(c.more, f)
+	c.mu.Unlock()
+}
+
+func (c *errorsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- errorsDesc }
+
+func (c *errorsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	counts := make(map[string]int64, len(c.counts))
+	for k, v := range c.counts {
+		counts[k] = v
+	}
+	more := c.more
+	c.mu.Unlock()
+	for _, f := range more {
+		for k, v := range f() {
+			counts[k] += v
+		}
+	}
+	for k, v := range counts {
+		ch <- prometheus.MustNewConstMetric(errorsDesc, prometheus.CounterValue, float64(v), k)
+	}
+}

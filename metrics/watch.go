@@ -85,12 +85,17 @@ func (c *pinsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(pinnedBytesDesc, prometheus.GaugeValue, float64(c.bytes))
 }
 
-// WatchPinner reports the pinner's Stats at scrape time.
+// WatchPinner reports the pinner's Stats at scrape time, its store and
+// blockstore failures in tack_errors_total.
 func (m *Metrics) WatchPinner(stats func() pinner.Stats) {
 	if m == nil {
 		return
 	}
 	m.Registry.MustRegister(pinnerCollector(stats))
+	m.errors.watch(func() map[string]int64 {
+		s := stats()
+		return map[string]int64{SourceStore: s.StoreErrors, SourceBlockstore: s.BlockstoreErrors}
+	})
 }
 
 var (
@@ -104,15 +109,13 @@ var (
 		"Pin requests that stepped aside (no provider found, stalled) and went back to the queue to be tried again.", nil, nil)
 	outcomesDesc = prometheus.NewDesc("tack_pinner_outcomes_total",
 		"Pin requests the pinner recorded, by outcome (pinned, failed).", []string{"outcome"}, nil)
-	pinnerErrorsDesc = prometheus.NewDesc("tack_pinner_errors_total",
-		"The pinner's failures to use the store or to store blocks, by source; also counted in tack_errors_total.", []string{"source"}, nil)
 )
 
 // pinnerCollector reads pinner.Stats at scrape time.
 type pinnerCollector func() pinner.Stats
 
 func (c pinnerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{fetchesDesc, fetchedBlocksDesc, fetchedBytesDesc, retriesDesc, outcomesDesc, pinnerErrorsDesc} {
+	for _, d := range []*prometheus.Desc{fetchesDesc, fetchedBlocksDesc, fetchedBytesDesc, retriesDesc, outcomesDesc} {
 		ch <- d
 	}
 }
@@ -125,8 +128,6 @@ func (c pinnerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(retriesDesc, prometheus.CounterValue, float64(s.Retries))
 	ch <- prometheus.MustNewConstMetric(outcomesDesc, prometheus.CounterValue, float64(s.Pinned), "pinned")
 	ch <- prometheus.MustNewConstMetric(outcomesDesc, prometheus.CounterValue, float64(s.Failed), "failed")
-	ch <- prometheus.MustNewConstMetric(pinnerErrorsDesc, prometheus.CounterValue, float64(s.StoreErrors), SourceStore)
-	ch <- prometheus.MustNewConstMetric(pinnerErrorsDesc, prometheus.CounterValue, float64(s.BlockstoreErrors), SourceBlockstore)
 }
 
 // Provide is the state of providing on the DHT that WatchProvide reports
