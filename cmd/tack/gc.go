@@ -46,6 +46,7 @@ func (n gcNotifier) Removed(id string) {
 func (m *Main) collect(ctx context.Context) (gc.Report, error) {
 	m.gcDirty.Store(false)
 	rep, err := m.Guard.Collect(ctx, m.DB)
+	m.Metrics.GC(int64(rep.Freed), rep.FreedSize, err)
 	if err != nil {
 		m.gcDirty.Store(true)
 		m.Logger.Error("garbage collection failed", "err", err, "partial", rep.String())
