@@ -205,11 +205,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// Flush lets streamed responses (CARs) flush through.
+// Flush lets streamed responses (CARs) flush through, also when the
+// writer below is itself a wrapper.
 func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
+	if w.status == 0 {
+		w.status = http.StatusOK
 	}
+	http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

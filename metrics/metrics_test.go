@@ -129,3 +129,36 @@ func TestWatchPinsCaches(t *testing.T) {
 		t.Errorf("after a failed read: tack_errors_total{source=store} = %v, want at least 1", got)
 	}
 }
+
+// unwrapOnly hides every optional interface of the writer below but
+// Unwrap, as http's own wrappers do.
+type unwrapOnly struct{ http.ResponseWriter }
+
+func (w unwrapOnly) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// TestFlushThroughWrappers checks that a flush inside a counted handler
+// reaches the connection through writers that only Unwrap: a streamed CAR
+// must go out chunked, without Content-Length.
+func TestFlushThroughWrappers(t *testing.T) {
+	m := metrics.New()
+	h := m.Gateway(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("header"))
+		http.NewResponseController(w).Flush()
+		w.Write([]byte("rest"))
+	}))
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(unwrapOnly{w}, r)
+	}))
+	defer ts.Close()
+	resp, err := http.Get(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ContentLength != -1 {
+		t.Errorf("got Content-Length %d, want a chunked response", resp.ContentLength)
+	}
+	if got := scrape(t, m).Get(t, "tack_gateway_responses_total", "code", "200"); got != 1 {
+		t.Errorf("tack_gateway_responses_total{code=200} = %v, want 1", got)
+	}
+}
