@@ -7,6 +7,7 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/gc"
+	"github.com/tack-ipfs/tack/metrics"
 )
 
 // MaxBodyBytes is the largest request body that POST /pins and
@@ -84,6 +86,16 @@ type Server struct {
 	// DefaultUploadIdle.
 	UploadIdle time.Duration
 
+	// Metrics, if not nil, counts requests by route and status, uploads
+	// and internal errors.
+	Metrics *metrics.Metrics
+	// MetricsHandler, if not nil, is served at GET /metrics to operators'
+	// (admin accounts') Bearer tokens only.
+	MetricsHandler http.Handler
+	// Readiness is what GET /readyz checks. GET /healthz answers 200 "ok"
+	// as long as the process serves.
+	Readiness Readiness
+
 	limiters limiterSet
 	inflight *inflight
 	uploads  chan struct{} // MaxUploads slots
@@ -127,10 +139,11 @@ func (s *Server) Handler(mount ...func(mux *http.ServeMux)) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeFailure(w, r, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+	s.mountOps(mux)
 	for _, m := range mount {
 		m(mux)
 	}
-	return s.recoverPanics(s.bodyDeadline(mux))
+	return s.recoverPanics(s.bodyDeadline(s.Metrics.HTTP(mux)))
 }
 
 // Failure is the Pinning Service API's error body.
@@ -184,6 +197,9 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		// is no fault of the server's, and nobody reads the answer.
 		if r.Context().Err() == nil {
 			s.logger().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+			if !errors.As(err, new(panicError)) {
+				s.Metrics.Error(errorSource(err))
+			}
 		}
 		details = "internal error"
 	}
@@ -247,11 +263,17 @@ func (s *Server) recoverPanics(h http.Handler) http.Handler {
 			for k := range h {
 				delete(h, k)
 			}
-			s.Error(w, r, fmt.Errorf("panic: %v", v))
+			s.Error(w, r, panicError{v})
 		}()
 		h.ServeHTTP(rw, r)
 	})
 }
+
+// panicError is a panic recovered in a handler: an internal error, but
+// neither the store's nor the blockstore's.
+type panicError struct{ v any }
+
+func (e panicError) Error() string { return fmt.Sprintf("panic: %v", e.v) }
 
 // responseWriter records whether the response has started.
 type responseWriter struct {

@@ -68,7 +68,14 @@ type upload struct {
 // The CAR is read from r, which is body itself or a part of it (a
 // multipart form's file); body's errors (too large, too slow, cut off)
 // come first.
-func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, body *uploadReader, opts carOptions) ([]*tack.PinRequest, error) {
+func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, body *uploadReader, opts carOptions) (reqs []*tack.PinRequest, err error) {
+	defer func() {
+		outcome := "ok"
+		if err != nil {
+			outcome = tack.ErrorCode(err)
+		}
+		s.Metrics.Upload(outcome, body.n)
+	}()
 	if s.Guard == nil {
 		return nil, tack.Errorf(tack.EUNAVAILABLE, "this server does not take CAR uploads")
 	}
@@ -311,7 +318,7 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 	// Blocks are durable before any DAG is recorded whole, as a fetch's.
 	if whole && u.s.Sync != nil {
 		if err := u.s.Sync(ctx); err != nil {
-			return nil, fmt.Errorf("syncing the blockstore: %w", err)
+			return nil, blockstoreError{fmt.Errorf("syncing the blockstore: %w", err)}
 		}
 	}
 
@@ -334,7 +341,7 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 				return nil, err
 			}
 		} else if err := u.sess.Keep(key); err != nil {
-			return nil, err
+			return nil, blockstoreError{err}
 		}
 		if p.existing != nil {
 			req, err := u.s.Store.FindPinByID(ctx, u.acct.ID, p.existing.ID)
@@ -460,7 +467,7 @@ func (w *batchWriter) write(b *batch) error {
 		}
 	}
 	if err := w.sess.PutMany(w.ctx, b.blocks); err != nil {
-		return fmt.Errorf("storing blocks: %w", err)
+		return blockstoreError{fmt.Errorf("storing blocks: %w", err)}
 	}
 	return nil
 }

@@ -127,7 +127,7 @@ func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 				if ipld.IsNotFound(err) {
 					return nil, nil
 				} else if err != nil {
-					return nil, err
+					return nil, blockstoreError{err}
 				}
 				d.Blocks++
 				d.Bytes += int64(size)
@@ -139,7 +139,7 @@ func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 		if ipld.IsNotFound(err) {
 			return nil, nil
 		} else if err != nil {
-			return nil, err
+			return nil, blockstoreError{err}
 		}
 		if !indexed {
 			d.Blocks++

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/metrics"
 )
 
 //go:embed templates static
@@ -102,6 +103,8 @@ type Web struct {
 	Now tack.Clock
 	// Logger receives internal errors. Nil discards them.
 	Logger *slog.Logger
+	// Metrics, if not nil, counts internal errors by source.
+	Metrics *metrics.Metrics
 	// Uploads, if not nil, is the API server whose CAR uploads the pins
 	// page's Upload a CAR form shares: the same checks, limits and slots.
 	// Nil leaves the form out.
@@ -287,6 +290,7 @@ func (web *Web) fail(w http.ResponseWriter, r *http.Request, acct *tack.Account,
 	msg := tack.ErrorMessage(err)
 	if status == http.StatusInternalServerError {
 		web.logger().Error("web page", "method", r.Method, "path", r.URL.Path, "err", err)
+		web.Metrics.Error(errorSource(err))
 		msg = "Something went wrong on our side. Please try again in a moment."
 	}
 	web.render(w, r, status, "error", &page{Title: http.StatusText(status), Account: acct, Error: msg})

@@ -126,6 +126,11 @@ type Pinner struct {
 	// claim filled its batch, or the API has queued one since.
 	waiting atomic.Bool
 
+	received *Received // blocks received by every walk
+	counts   struct {
+		retries, pinned, failed, storeErrors, blockstoreErrors atomic.Int64
+	}
+
 	mu     sync.Mutex
 	jobs   map[string]*job // by content key
 	paused time.Time       // no claims before this: storing blocks failed
@@ -167,6 +172,9 @@ func New(store tack.PinStore, bs Walker, net Network, sync func(context.Context)
 	if bs.Yield <= 0 {
 		bs.Yield = cfg.Yield
 	}
+	if bs.Received == nil {
+		bs.Received = &Received{}
+	}
 	if log == nil {
 		log = slog.Default()
 	}
@@ -174,6 +182,8 @@ func New(store tack.PinStore, bs Walker, net Network, sync func(context.Context)
 		store: store, net: net, walker: bs, sync: sync, owner: owner, cfg: cfg, log: log,
 		wake: make(chan struct{}, 1),
 		jobs: map[string]*job{},
+
+		received: bs.Received,
 	}
 	if p.walker.Crowded == nil {
 		p.walker.Crowded = p.crowded
@@ -225,6 +235,36 @@ func (p *Pinner) Active() int {
 	return len(p.jobs)
 }
 
+// Stats counts what a Pinner did since it was made.
+type Stats struct {
+	Fetches       int   // DAG fetches running now
+	FetchedBlocks int64 // blocks received from the network
+	FetchedBytes  int64 // and their bytes
+	Retries       int64 // requests that stepped aside and went back to the queue to be tried again
+	Pinned        int64 // requests this pinner's fetches recorded pinned
+	Failed        int64 // requests it recorded failed
+	// StoreErrors counts the store's failures (claiming, renewing leases,
+	// recording outcomes), BlockstoreErrors the fetches that could not
+	// store or sync their blocks.
+	StoreErrors      int64
+	BlockstoreErrors int64
+}
+
+// Stats returns what the pinner did since it was made, and the fetches
+// running now. It costs no I/O.
+func (p *Pinner) Stats() Stats {
+	return Stats{
+		Fetches:          p.Active(),
+		FetchedBlocks:    p.received.Blocks.Load(),
+		FetchedBytes:     p.received.Bytes.Load(),
+		Retries:          p.counts.retries.Load(),
+		Pinned:           p.counts.pinned.Load(),
+		Failed:           p.counts.failed.Load(),
+		StoreErrors:      p.counts.storeErrors.Load(),
+		BlockstoreErrors: p.counts.blockstoreErrors.Load(),
+	}
+}
+
 // Run claims and fetches until ctx ends. On return every claim it held is
 // back in the queue, so another process (or this one, restarted) resumes.
 func (p *Pinner) Run(ctx context.Context) error {
@@ -267,6 +307,7 @@ func (p *Pinner) claim(ctx context.Context, wg *sync.WaitGroup) {
 		reqs, err := p.store.ClaimPins(ctx, p.owner, n, time.Now().Add(p.cfg.Lease))
 		if err != nil {
 			if ctx.Err() == nil {
+				p.counts.storeErrors.Add(1)
 				p.log.Error("claiming pin requests", "err", err)
 			}
 			return
@@ -362,10 +403,12 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	case err == nil:
 		d := &tack.DAG{Key: j.key, Blocks: j.progress.Blocks.Load(), Bytes: j.progress.Bytes.Load()}
 		if err := p.store.CompleteDAG(context.WithoutCancel(parent), d); err != nil {
+			p.counts.storeErrors.Add(1)
 			p.log.Error("recording a pinned DAG", "cid", j.root, "err", err)
 			p.release(ids)
 			return
 		}
+		p.counts.pinned.Add(int64(len(ids)))
 		p.log.Info("pinned", "cid", j.root, "blocks", d.Blocks, "bytes", d.Bytes, "took", time.Since(j.started).Round(time.Millisecond))
 		go func() {
 			pctx, cancel := context.WithTimeout(parent, time.Minute)
@@ -384,6 +427,7 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	case errors.As(err, new(StorageError)):
 		// Nothing is wrong with the request: put it back, and let the
 		// disk recover (or the operator make room) before trying again.
+		p.counts.blockstoreErrors.Add(1)
 		p.log.Error("storing a DAG failed; its requests are back in the queue and claiming pauses",
 			"cid", j.root, "err", err, "pause", p.cfg.Backoff)
 		p.mu.Lock()
@@ -426,15 +470,21 @@ func (p *Pinner) stepAside(ctx context.Context, j *job, reqs []*tack.PinRequest,
 			p.cfg.Timeout, attempts, stalled))
 	}
 	if err := p.store.RetryPins(context.WithoutCancel(ctx), p.owner, retries, stalled.Error(), tack.Progress{At: received}); err != nil {
+		p.counts.storeErrors.Add(1)
 		p.log.Error("putting requests back to retry", "err", err)
+		return
 	}
+	p.counts.retries.Add(int64(len(retries)))
 }
 
 // finish marks requests failed with a reason.
 func (p *Pinner) finish(ctx context.Context, ids []string, reason string) {
 	if err := p.store.FailPins(context.WithoutCancel(ctx), p.owner, ids, reason); err != nil {
+		p.counts.storeErrors.Add(1)
 		p.log.Error("recording failed pins", "err", err)
+		return
 	}
+	p.counts.failed.Add(int64(len(ids)))
 }
 
 // release returns claims to the queue.
@@ -442,6 +492,7 @@ func (p *Pinner) release(ids []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := p.store.ReleasePins(ctx, p.owner, ids); err != nil {
+		p.counts.storeErrors.Add(1)
 		p.log.Error("releasing claims", "err", err)
 	}
 }
@@ -475,6 +526,7 @@ func (p *Pinner) renew(ctx context.Context) {
 			tack.Progress{Blocks: blocks, Bytes: j.progress.Bytes.Load(), At: j.progress.Received()})
 		if err != nil {
 			if ctx.Err() == nil {
+				p.counts.storeErrors.Add(1)
 				p.log.Error("renewing leases", "err", err)
 			}
 			continue

@@ -78,4 +78,12 @@ func TestStorageErrorRequeues(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
 	}
+	// Run has returned, so every fetch has counted its outcome.
+	st := p.Stats()
+	if st.BlockstoreErrors != 1 || st.Pinned != 1 || st.Failed != 0 || st.StoreErrors != 0 || st.Fetches != 0 {
+		t.Errorf("Stats() = %+v, want 1 blockstore error, 1 pinned, no failures and no fetches running", st)
+	}
+	if st.FetchedBlocks < 256 || st.FetchedBytes < 1<<20 {
+		t.Errorf("Stats() = %+v, want at least the DAG's 256 leaves (1 MiB) fetched", st)
+	}
 }

@@ -73,6 +73,16 @@ type Walker struct {
 	// need not hash each block a second time. Leave it false for a fetcher
 	// that could return a block under a CID it did not compute.
 	HashedByFetcher bool
+	// Received, if not nil, counts the blocks received from the network,
+	// over every walk that shares it.
+	Received *Received
+}
+
+// Received counts blocks received from the network and their bytes. It
+// is safe for concurrent use.
+type Received struct {
+	Blocks atomic.Int64
+	Bytes  atomic.Int64
 }
 
 // StorageError is a failure to store blocks (a full or failing disk), as
@@ -288,6 +298,10 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 			now := time.Now().UnixNano()
 			p.last.Store(now)
 			p.net.Store(now)
+			if w.Received != nil {
+				w.Received.Blocks.Add(1)
+				w.Received.Bytes.Add(int64(len(b.RawData())))
+			}
 			if err := checkBlock(b, !w.HashedByFetcher); err != nil {
 				return err
 			}

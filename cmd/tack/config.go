@@ -57,6 +57,9 @@ type Config struct {
 
 	Provide           string        // --provide: all (every block) or roots, announced on the DHT
 	ReprovideInterval time.Duration // --reprovide-interval: how often every provided key is announced again
+
+	MetricsListen string // --metrics-listen: host:port serving /metrics to anyone, instead of the API's address to operators' tokens; empty: off
+	LogFormat     string // --log-format: text or json
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -86,6 +89,8 @@ func DefaultConfig() Config {
 
 		Provide:           node.ProvideAll,
 		ReprovideInterval: node.DefaultReprovideInterval,
+
+		LogFormat: "text",
 
 		GatewayMaxInFlight: gateway.DefaultMaxInFlight,
 		MaxUpload:          http.DefaultMaxUpload,
@@ -199,6 +204,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	fs.StringVar(&c.Provide, "provide", c.Provide, "what is announced on the DHT: all (every block, as Kubo does) or roots (the root of each pinned DAG); nothing with --dht off")
 	fs.DurationVar(&c.ReprovideInterval, "reprovide-interval", c.ReprovideInterval, "how often every provided key is announced again (DHT servers keep a record 48h)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "serve Prometheus metrics at /metrics on this host:port, without authentication (keep it private), instead of on the API's address to operators' tokens")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log lines as text (key=value) or json (one object a line)")
 	return bootstrap
 }
 
@@ -280,6 +287,12 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.GatewayListen != "" && c.GatewayListen == c.Listen {
 		return fmt.Errorf("--gateway-listen must differ from --listen: content served to browsers must not share an origin with the web pages")
+	}
+	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
+		return fmt.Errorf("--metrics-listen must differ from --listen: without it, the API's address serves /metrics to operators' tokens")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
 	}
 	if c.MaxConns < 1 {
 		return fmt.Errorf("--max-conns must be at least 1")

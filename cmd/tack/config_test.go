@@ -81,6 +81,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--reprovide-interval", "TACK_REPROVIDE_INTERVAL", "12h"},
 	{"--gateway-listen", "TACK_GATEWAY_LISTEN", "0.0.0.0:9091"},
 	{"--gateway-max-inflight", "TACK_GATEWAY_MAX_INFLIGHT", "200"},
+	{"--metrics-listen", "TACK_METRICS_LISTEN", "10.0.0.5:9100"},
+	{"--log-format", "TACK_LOG_FORMAT", "json"},
 }
 
 var everyFlagConfig = Config{
@@ -119,6 +121,9 @@ var everyFlagConfig = Config{
 
 	Provide:           "roots",
 	ReprovideInterval: 12 * time.Hour,
+
+	MetricsListen: "10.0.0.5:9100",
+	LogFormat:     "json",
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -209,6 +214,9 @@ func TestConfigErrors(t *testing.T) {
 		{"bad env provide", nil, map[string]string{"TACK_PROVIDE": "none"}, `--provide must be all or roots, not "none"`},
 		{"zero reprovide", []string{"--reprovide-interval", "0s"}, nil, "--reprovide-interval must be a positive duration"},
 		{"bad reprovide", nil, map[string]string{"TACK_REPROVIDE_INTERVAL": "daily"}, "TACK_REPROVIDE_INTERVAL"},
+		{"bad log format", []string{"--log-format", "xml"}, nil, `--log-format must be text or json, not "xml"`},
+		{"bad env log format", nil, map[string]string{"TACK_LOG_FORMAT": "JSON!"}, `--log-format must be text or json, not "JSON!"`},
+		{"metrics on the API address", []string{"--listen", "127.0.0.1:9000", "--metrics-listen", "127.0.0.1:9000"}, nil, "--metrics-listen must differ from --listen"},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {

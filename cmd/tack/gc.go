@@ -52,7 +52,9 @@ func (m *Main) collect(ctx context.Context) (gc.Report, error) {
 		m.gcDirty.Store(true)
 		m.Logger.Info("garbage collection skipped: another node is collecting")
 		return rep, err
-	} else if err != nil {
+	}
+	m.Metrics.GC(int64(rep.Freed), rep.FreedSize, err)
+	if err != nil {
 		m.gcDirty.Store(true)
 		m.Logger.Error("garbage collection failed", "err", err, "partial", rep.String())
 		return rep, err

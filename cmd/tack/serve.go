@@ -23,6 +23,7 @@ import (
 	"github.com/tack-ipfs/tack/gateway"
 	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/http"
+	"github.com/tack-ipfs/tack/metrics"
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
 	"github.com/tack-ipfs/tack/sqlite"
@@ -45,6 +46,9 @@ type Main struct {
 	Auth           *auth.Auth
 	AdminToken     string // set on the first start, when the admin account is created
 	AdminPassword  string // the admin's web password, set with AdminToken
+	// Metrics are this server's Prometheus metrics, on a registry of
+	// their own.
+	Metrics *metrics.Metrics
 
 	lock     *os.File
 	listener net.Listener
@@ -52,6 +56,10 @@ type Main struct {
 	pprof    *nethttp.Server
 	control  *nethttp.Server
 	gcDirty  atomic.Bool // a pin was deleted since the last collection
+	draining atomic.Bool // Close has begun: /readyz answers 503
+	// Prometheus metrics on --metrics-listen.
+	metricsListener net.Listener
+	metricsServer   *nethttp.Server
 	// The gateway for browsers, on --gateway-listen.
 	gatewayListener net.Listener
 	gatewayServer   *nethttp.Server
@@ -81,8 +89,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 func (m *Main) Open(ctx context.Context) (err error) {
 	c := &m.Config
 	if m.Logger == nil {
-		m.Logger = slog.New(slog.NewTextHandler(m.Stderr, nil))
+		m.Logger = newLogger(c.LogFormat, m.Stderr)
 	}
+	m.Metrics = metrics.New()
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return err
 	}
@@ -136,6 +145,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
 		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Lease: c.PinLease, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
 			Guard: m.Guard}, m.Logger)
+	m.Metrics.WatchPinner(m.Pinner.Stats)
+	m.Metrics.WatchPins(m.DB.FindUsages, metrics.DefaultPinsTTL, m.Logger)
+	m.Metrics.WatchProvide(func() metrics.Provide { return provideMetrics(m.Node.ProvideStats()) })
 
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return err
@@ -163,6 +175,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Limits:     c.limits(),
 		MaxUpload:  c.MaxUpload,
 		MaxUploads: c.MaxUploads,
+
+		Metrics:   m.Metrics,
+		Readiness: m.readiness(),
+	}
+	if c.MetricsListen == "" {
+		api.MetricsHandler = m.Metrics.Handler()
 	}
 	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
 	web := &http.Web{
@@ -176,6 +194,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		AutoApprove:   c.Access == "auto",
 		Limits:        c.limits(),
 		Logger:        m.Logger,
+		Metrics:       m.Metrics,
 		Uploads:       api,
 
 		TrustedProxies: c.TrustedProxies,
@@ -188,7 +207,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	mountGateway := func(mux *nethttp.ServeMux) { mux.Handle("/ipfs/", trustless) }
+	mountGateway := func(mux *nethttp.ServeMux) { mux.Handle("/ipfs/", m.Metrics.Gateway(trustless)) }
 	m.server = &nethttp.Server{
 		Handler:           api.Handler(web.Mount, mountGateway),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -202,6 +221,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	if c.GatewayListen != "" {
 		if err := m.serveGateway(c.GatewayListen); err != nil {
+			return err
+		}
+	}
+	if c.MetricsListen != "" {
+		if err := m.serveMetrics(c.MetricsListen); err != nil {
 			return err
 		}
 	}
@@ -283,7 +307,7 @@ func (m *Main) serveGateway(addr string) error {
 	}
 	m.gatewayListener = netutil.LimitListener(ln, m.Config.MaxConns)
 	mux := nethttp.NewServeMux()
-	mux.Handle("/ipfs/", h)
+	mux.Handle("/ipfs/", m.Metrics.Gateway(h))
 	mux.HandleFunc("/", func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		nethttp.Error(w, "404 page not found: this gateway serves /ipfs/{cid}[/path] of the content that tack holds", nethttp.StatusNotFound)
 	})
@@ -320,9 +344,11 @@ func (m *Main) HTTPAddr() string {
 	return m.listener.Addr().String()
 }
 
-// Close stops the service: the HTTP server first, then the pinner (whose
-// unfinished claims go back to the queue), the node and the stores.
+// Close stops the service: it marks the server draining (/readyz answers
+// 503), stops the HTTP servers, then the pinner (whose unfinished claims go
+// back to the queue), the node and the stores.
 func (m *Main) Close() error {
+	m.Drain()
 	var errs []error
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -338,6 +364,9 @@ func (m *Main) Close() error {
 	}
 	if m.pprof != nil {
 		errs = append(errs, m.pprof.Close())
+	}
+	if m.metricsServer != nil {
+		errs = append(errs, m.metricsServer.Close())
 	}
 	if m.control != nil {
 		errs = append(errs, m.control.Close())
