@@ -66,6 +66,8 @@ type Main struct {
 	pprofURL        string
 	cancel          context.CancelFunc
 	wg              sync.WaitGroup
+	stopWork        context.CancelFunc // stops the pinner and the heartbeat
+	work            sync.WaitGroup
 }
 
 // NewMain returns a Main with the default configuration.
@@ -238,11 +240,22 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	m.wg.Add(5)
+	// The pinner and the node's heartbeat stop first when the node
+	// drains: see Close.
+	workCtx, stopWork := context.WithCancel(runCtx)
+	m.stopWork = stopWork
+	m.work.Add(2)
 	go func() {
-		defer m.wg.Done()
-		m.cluster.run(runCtx, m.Logger.Warn)
+		defer m.work.Done()
+		m.cluster.run(workCtx, m.Logger.Warn)
 	}()
+	go func() {
+		defer m.work.Done()
+		if err := m.Pinner.Run(workCtx); err != nil {
+			m.Logger.Error("pinner stopped", "err", err)
+		}
+	}()
+	m.wg.Add(3)
 	go func() {
 		defer m.wg.Done()
 		m.runGC(runCtx)
@@ -250,12 +263,6 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	go func() {
 		defer m.wg.Done()
 		m.runVerify(runCtx)
-	}()
-	go func() {
-		defer m.wg.Done()
-		if err := m.Pinner.Run(runCtx); err != nil {
-			m.Logger.Error("pinner stopped", "err", err)
-		}
 	}()
 	go func() {
 		defer m.wg.Done()
@@ -345,10 +352,18 @@ func (m *Main) HTTPAddr() string {
 }
 
 // Close stops the service: it marks the server draining (/readyz answers
-// 503), stops the HTTP servers, then the pinner (whose unfinished claims go
-// back to the queue), the node and the stores.
+// 503), stops the pinner (whose unfinished claims go back to the queue) and
+// the heartbeat, then the HTTP servers, the node and the stores.
 func (m *Main) Close() error {
+	// Drain: /readyz answers 503, the pinner stops claiming and gives its
+	// claims back to the queue for the other nodes (or the next start),
+	// and the node leaves the store's node list; then the HTTP servers
+	// finish the requests in flight.
 	m.Drain()
+	if m.stopWork != nil {
+		m.stopWork()
+		m.work.Wait()
+	}
 	var errs []error
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
