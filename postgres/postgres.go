@@ -97,12 +97,12 @@ func Migrations() []string {
 // embedded migrations that schema_migrations does not list, holding the
 // migration lock on one connection throughout.
 func (db *DB) migrate(ctx context.Context) error {
-	return db.MigrateTo(ctx, "")
+	return db.migrateTo(ctx, "")
 }
 
-// MigrateTo applies the migrations up to and including last (all of them
+// migrateTo applies the migrations up to and including last (all of them
 // if last is ""). Tests use it to make a database as an older tack left it.
-func (db *DB) MigrateTo(ctx context.Context, last string) error {
+func (db *DB) migrateTo(ctx context.Context, last string) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return err
