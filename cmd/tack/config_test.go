@@ -80,10 +80,12 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--reprovide-interval", "TACK_REPROVIDE_INTERVAL", "12h"},
 	{"--gateway-listen", "TACK_GATEWAY_LISTEN", "0.0.0.0:9091"},
 	{"--gateway-max-inflight", "TACK_GATEWAY_MAX_INFLIGHT", "200"},
+	{"--store", "TACK_STORE", "postgres://tack@db.example.com/tack"},
 }
 
 var everyFlagConfig = Config{
 	Data:                "/srv/tack",
+	Store:               "postgres://tack@db.example.com/tack",
 	Listen:              "0.0.0.0:9090",
 	PublicURL:           "https://pin.example.com",
 	P2PListen:           []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"},
@@ -206,6 +208,10 @@ func TestConfigErrors(t *testing.T) {
 		{"bad env provide", nil, map[string]string{"TACK_PROVIDE": "none"}, `--provide must be all or roots, not "none"`},
 		{"zero reprovide", []string{"--reprovide-interval", "0s"}, nil, "--reprovide-interval must be a positive duration"},
 		{"bad reprovide", nil, map[string]string{"TACK_REPROVIDE_INTERVAL": "daily"}, "TACK_REPROVIDE_INTERVAL"},
+		{"bad store", []string{"--store", "mysql://db/tack"}, nil, `--store "mysql://db/tack": use sqlite://PATH or postgres://`},
+		{"bad env store", nil, map[string]string{"TACK_STORE": "/var/tack.db"}, `--store "/var/tack.db": use sqlite://PATH`},
+		{"store password hidden", []string{"--store", "mysql://u:secret@db/tack"}, nil, `"mysql://u:xxxxx@db/tack"`},
+		{"empty sqlite store", []string{"--store", "sqlite://"}, nil, `names no file`},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {
