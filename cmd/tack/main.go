@@ -94,6 +94,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runToken(ctx, args[1:], stdout, stderr, getenv)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdin, stdout, stderr, getenv)
+	case "store":
+		return runStore(ctx, args[1:], stdout, stderr)
 	case "gc", "verify":
 		return runMaintenance(ctx, args[0], args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
