@@ -54,11 +54,17 @@ type DB struct {
 var _ tack.Store = (*DB)(nil)
 
 // Open connects to the database at url (postgres://… or postgresql://…,
-// as libpq takes it) and brings its schema up to date.
+// as libpq takes it, with pgxpool's pool_max_conns, 32 by default) and
+// brings its schema up to date.
 func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default, 4 on a small machine, would queue the API's
+		// writes behind each other's commits.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -71,6 +77,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	return db, nil
 }
+
+// defaultMaxConns bounds the connections of one process to the database,
+// unless the URL's pool_max_conns says otherwise.
+const defaultMaxConns = 32
 
 // Close closes the connections to the database.
 func (db *DB) Close() error {
