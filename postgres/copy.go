@@ -123,10 +123,10 @@ func (db *DB) queryCopy(ctx context.Context, t tack.CopyTable, query string, arg
 
 // Import runs fn in one transaction, storing the rows it puts with COPY
 // (queue_state's one row over the target's), and then moves the
-// accounts' id sequence past the ids copied. The triggers on pins count
+// accounts' id sequence past the ids copied, and analyzes the database. The triggers on pins count
 // the requests they copy, as they count those created.
 func (db *DB) Import(ctx context.Context, fn func(put func(t tack.CopyTable, rows [][]any) error) error) error {
-	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		put := func(t tack.CopyTable, rows [][]any) error {
 			if t.Name == "queue_state" {
 				for _, r := range rows {
@@ -161,4 +161,13 @@ func (db *DB) Import(ctx context.Context, fn func(put func(t tack.CopyTable, row
 		_, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('accounts', 'id'), coalesce(max(id), 0) + 1, false) FROM accounts`)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	// The planner's statistics of tables that were empty a moment ago,
+	// without waiting for autovacuum (which may be off).
+	if _, err := db.pool.Exec(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
 }

@@ -37,19 +37,19 @@ func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
 	if in.ID == "" {
 		in.ID = newRequestID()
 	}
-	var stored tack.PinRequest
-	err := db.write(ctx, func(tx pgx.Tx) error {
-		stored = in
-		if err := lockKeys(ctx, tx, stored.Key); err != nil {
+	// One statement, its own transaction: one round trip.
+	for attempt := 1; ; attempt++ {
+		stored := in
+		err := db.createPin(ctx, db.pool, &stored)
+		if attempt < maxAttempts && retryable(errors.Unwrap(err)) {
+			continue
+		}
+		if err != nil {
 			return err
 		}
-		return db.createPin(ctx, tx, &stored)
-	})
-	if err != nil {
-		return err
+		*r = stored
+		return nil
 	}
-	*r = stored
-	return nil
 }
 
 // ReplacePin stores r as CreatePin does and deletes the account's request
@@ -118,62 +118,13 @@ func checkNewPin(r *tack.PinRequest) error {
 	return nil
 }
 
-// createPin inserts r inside tx, which holds r.Key's lock, setting
-// r.Created and, if the DAG is held, r.Status, r.Blocks and r.Bytes. A
-// queued request takes the account's next turn, never one before the
-// queue's virtual time, and must fit under the account's MaxPending. The
-// account's row is locked first: its requests are created one at a time,
-// which keeps their created times unique and the pending count exact.
-func (db *DB) createPin(ctx context.Context, tx pgx.Tx, r *tack.PinRequest) error {
-	var last, lastTurn, vtime int64
-	var maxPending *int64
-	err := tx.QueryRow(ctx, `
-		SELECT last_created, last_turn, max_pending, (SELECT vtime FROM queue_state)
-		FROM accounts WHERE id = $1 FOR UPDATE`, r.AccountID).Scan(&last, &lastTurn, &maxPending, &vtime)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return tack.Errorf(tack.ENOTFOUND, "account not found")
-	} else if err != nil {
-		return fmt.Errorf("find account: %w", err)
-	}
-	created := max(db.now(), last+1)
-
-	status, blocks, bytes, details, turn := r.Status, r.Blocks, r.Bytes, r.Details, int64(0)
-	var dagBlocks, dagBytes int64
-	err = tx.QueryRow(ctx, `SELECT blocks, bytes FROM dags WHERE key = $1`, r.Key).Scan(&dagBlocks, &dagBytes)
-	if err == nil {
-		// Held whole: pinned at once, if the account has room for it.
-		if reason, err := db.overQuota(ctx, tx, r.AccountID, r.Key, dagBytes); err != nil {
-			return err
-		} else if reason != "" {
-			return tack.Errorf(tack.EQUOTA, "%s", reason)
-		}
-		status, blocks, bytes, details = tack.StatusPinned, dagBlocks, dagBytes, ""
-	} else if !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("find dag: %w", err)
-	}
-	if status == tack.StatusQueued {
-		limit := db.Limits.MaxPending
-		if maxPending != nil {
-			limit = *maxPending
-		}
-		if limit > 0 {
-			pending, err := countPending(ctx, tx, r.AccountID)
-			if err != nil {
-				return err
-			}
-			if pending >= limit {
-				return tack.Errorf(tack.EQUOTA, "this account already has %d pending requests (queued or pinning), its limit: wait for some to finish, or ask the operator for a higher limit", limit)
-			}
-		}
-		// takeTurns' rule, on the account row read above.
-		turn = max(lastTurn+1, vtime+1)
-		lastTurn = turn
-	}
-	if _, err := tx.Exec(ctx, `UPDATE accounts SET last_created = $1, last_turn = $2 WHERE id = $3`,
-		created, lastTurn, r.AccountID); err != nil {
-		return fmt.Errorf("update account: %w", err)
-	}
-
+// createPin stores r through q (the pool, or a transaction) with
+// tack_create_pin, which takes r.Key's lock and the account's row lock,
+// and sets r.Created and, if the DAG is held, r.Status, r.Blocks and
+// r.Bytes. A queued request takes the account's next turn, never one
+// before the queue's virtual time, and must fit under the account's
+// MaxPending.
+func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) error {
 	origins, err := json.Marshal(r.Pin.Origins)
 	if err != nil {
 		return fmt.Errorf("marshal origins: %w", err)
@@ -182,20 +133,30 @@ func (db *DB) createPin(ctx context.Context, tx pgx.Tx, r *tack.PinRequest) erro
 	if err != nil {
 		return fmt.Errorf("marshal meta: %w", err)
 	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO pins (id, account_id, cid, key, name, name_lower, origins, meta,
-		                  status, created, details, blocks, bytes, turn, progress_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13, $14, $10)
-		ON CONFLICT (id) DO NOTHING`,
+	var result, status, details string
+	var created, blocks, bytes, turn int64
+	var limit, stored *int64
+	err = q.QueryRow(ctx, `SELECT * FROM tack_create_pin($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13, $14)`,
 		r.ID, r.AccountID, r.Pin.CID, r.Key, r.Pin.Name, strings.ToLower(r.Pin.Name), string(origins), string(meta),
-		string(status), created, details, blocks, bytes, turn,
-	)
-	if err != nil {
-		return fmt.Errorf("insert pin: %w", err)
-	} else if tag.RowsAffected() == 0 {
+		r.Details, r.Blocks, r.Bytes, db.now(), db.Limits.MaxPending, db.Limits.MaxBytes,
+	).Scan(&result, &created, &status, &blocks, &bytes, &details, &turn, &limit, &stored)
+	if isUniqueViolation(err) {
 		return tack.Errorf(tack.ECONFLICT, "pin request id already exists")
+	} else if err != nil {
+		return fmt.Errorf("create pin: %w", err)
 	}
-	r.Created, r.Status, r.Blocks, r.Bytes, r.Details = timeOf(created), status, blocks, bytes, details
+	switch result {
+	case "ok":
+	case "no account":
+		return tack.Errorf(tack.ENOTFOUND, "account not found")
+	case "over pending":
+		return tack.Errorf(tack.EQUOTA, "this account already has %d pending requests (queued or pinning), its limit: wait for some to finish, or ask the operator for a higher limit", *limit)
+	case "over bytes":
+		return tack.Errorf(tack.EQUOTA, "%s", overQuotaReason(bytes, *stored, *limit))
+	default:
+		return fmt.Errorf("create pin: %s", result)
+	}
+	r.Created, r.Status, r.Blocks, r.Bytes, r.Details = timeOf(created), tack.Status(status), blocks, bytes, details
 	r.ProgressAt, r.Attempts, r.RetryAt, r.Turn = timeOf(created), 0, time.Time{}, turn
 	return nil
 }

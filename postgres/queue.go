@@ -510,8 +510,14 @@ func (db *DB) overQuota(ctx context.Context, tx pgx.Tx, accountID int64, key str
 	if limit <= 0 || held || stored+size <= limit {
 		return "", nil
 	}
+	return overQuotaReason(size, stored, limit), nil
+}
+
+// overQuotaReason says why a DAG of size bytes does not fit an account
+// that holds stored of its limit bytes.
+func overQuotaReason(size, stored, limit int64) string {
 	return fmt.Sprintf("over the account's storage limit: the DAG is %d bytes, the account holds %d of its %d bytes (ask the operator for a higher limit, or delete pins)",
-		size, stored, limit), nil
+		size, stored, limit)
 }
 
 // FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.
