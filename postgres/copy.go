@@ -122,9 +122,10 @@ func (db *DB) queryCopy(ctx context.Context, t tack.CopyTable, query string, arg
 }
 
 // Import runs fn in one transaction, storing the rows it puts with COPY
-// (queue_state's one row over the target's), and then moves the
-// accounts' id sequence past the ids copied, and analyzes the database. The triggers on pins count
-// the requests they copy, as they count those created.
+// (queue_state's one row over the target's), and moves the accounts' id
+// sequence past the ids copied; then it analyzes the database. The
+// triggers on pins count the requests they copy, as they count those
+// created.
 func (db *DB) Import(ctx context.Context, fn func(put func(t tack.CopyTable, rows [][]any) error) error) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		put := func(t tack.CopyTable, rows [][]any) error {
