@@ -366,7 +366,9 @@ func (m *Main) bootstrapAdmin(ctx context.Context) error {
 		return err
 	}
 	a := &tack.Account{Email: "admin", Admin: true, Access: tack.AccessApproved, PasswordHash: hash}
-	if err := m.DB.CreateAccount(ctx, a); err != nil {
+	if err := m.DB.CreateAccount(ctx, a); tack.ErrorCode(err) == tack.ECONFLICT {
+		return nil // another node on the same store made it at the same moment
+	} else if err != nil {
 		return fmt.Errorf("creating the admin account: %w", err)
 	}
 	token, _, err := m.Auth.Issue(ctx, a.ID, "admin")
