@@ -208,8 +208,10 @@ func readyRetries(ctx context.Context, tx pgx.Tx, now int64) error {
 }
 
 // QueuePositions sets Position on the ready queued requests among reqs,
-// from their Turn and Created. It walks them in queue order and counts,
-// in one read transaction, the ready requests between each and the next,
+// from their Turn and Created. It walks them in queue order and counts
+// the ready requests between each and the next (each count a statement of
+// its own, outside any transaction: one round trip, on the API's hot
+// path, for a request past the horizon),
 // but never more than tack.MaxCountedPosition in all: past that, the rest
 // are PositionOver, with OwnAhead estimated from their account's turns.
 func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
@@ -229,7 +231,7 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 		return nil
 	}
 	slices.SortFunc(qs, func(a, b queued) int { return a.key.compare(b.key) })
-	err := db.read(ctx, func(tx pgx.Tx) error {
+	err := func(tx querier) error {
 		horizon, err := db.horizon(ctx, tx)
 		if err != nil {
 			return err
@@ -274,7 +276,7 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 			q.r.Position, q.r.PositionOver, q.r.OwnAhead = tack.MaxCountedPosition+1, true, max(q.key.turn-head, 0)
 		}
 		return nil
-	})
+	}(db.pool)
 	if err != nil {
 		return fmt.Errorf("queue positions: %w", err)
 	}
@@ -301,7 +303,7 @@ func (k queueKey) compare(o queueKey) int {
 // horizon returns the key of the ready request with tack.MaxCountedPosition
 // requests ahead of it, or nil if the queue is shorter, looked up at most
 // once a horizonTTL (see the SQLite store).
-func (db *DB) horizon(ctx context.Context, tx pgx.Tx) (*queueKey, error) {
+func (db *DB) horizon(ctx context.Context, tx querier) (*queueKey, error) {
 	db.mu.Lock()
 	h, at := db.horizonKey, db.horizonAt
 	db.mu.Unlock()
