@@ -17,32 +17,41 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/auth"
 	"github.com/tack-ipfs/tack/http"
-	"github.com/tack-ipfs/tack/sqlite"
 )
 
 // cli holds what the account and token commands share: the data directory
 // of a tack that may be serving right now (SQLite lets both write).
 type cli struct {
 	data   string
+	store  string
 	email  string
 	stdout io.Writer
-	db     *sqlite.DB
+	db     tack.Store
 }
 
 func (c *cli) flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.data, "data", DefaultConfig().Data, "data directory of the tack to manage")
+	fs.StringVar(&c.store, "store", "", storeHelp)
 	fs.StringVar(&c.email, "email", "", "the account's email")
 	return fs
 }
 
 func (c *cli) open(ctx context.Context) error {
-	cfg := Config{Data: c.data}
-	if _, err := os.Stat(cfg.path("tack.db")); err != nil {
-		return fmt.Errorf("no tack data in %s: run 'tack serve --data %s' once first", c.data, c.data)
+	store, err := parseStore(c.store, c.data)
+	if err != nil {
+		return err
 	}
-	db, err := sqlite.Open(ctx, cfg.path("tack.db"))
+	if store.sqlite != "" {
+		if _, err := os.Stat(store.sqlite); err != nil {
+			if c.store != "" {
+				return fmt.Errorf("no tack database at %s", store)
+			}
+			return fmt.Errorf("no tack data in %s: run 'tack serve --data %s' once first", c.data, c.data)
+		}
+	}
+	db, err := openStore(ctx, store, tack.Limits{})
 	if err != nil {
 		return err
 	}
@@ -80,7 +89,7 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	yes := fs.Bool("yes", false, "really delete every request of the account (purge)")
 	maxPending := fs.String("max-pending", "", "most queued plus pinning requests: a number, 0 for no limit, or default for the server's --max-pending (limits)")
 	maxBytes := fs.String("max-bytes", "", "most bytes of pinned DAGs: a size like 500GB, 0 for no limit, or default for the server's --max-bytes (limits)")
-	if err := parse(fs, args[1:], getenv, "data"); err != nil {
+	if err := parse(fs, args[1:], getenv, "data", "store"); err != nil {
 		return err
 	}
 	if err := c.open(ctx); err != nil {
@@ -274,7 +283,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs := c.flags("tack token "+args[0], stderr)
 	name := fs.String("name", "", "the token's name (create)")
 	id := fs.String("id", "", "the token's id (revoke)")
-	if err := parse(fs, args[1:], getenv, "data"); err != nil {
+	if err := parse(fs, args[1:], getenv, "data", "store"); err != nil {
 		return err
 	}
 	if err := c.open(ctx); err != nil {

@@ -22,6 +22,7 @@ import (
 // wins over the defaults.
 type Config struct {
 	Data                string        // --data: the data directory
+	Store               string        // --store: the metadata store's URL; empty: SQLite in the data directory
 	Listen              string        // --listen: HTTP host:port
 	PublicURL           string        // --public-url: the address users reach the web pages at
 	P2PListen           []string      // --p2p-listen: libp2p listen multiaddrs
@@ -172,6 +173,7 @@ func (t trustedProxies) Set(s string) error {
 // serveFlags binds the serve configuration to a flag set.
 func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.StringVar(&c.Data, "data", c.Data, "data directory (metadata, blocks, keys)")
+	fs.StringVar(&c.Store, "store", c.Store, storeHelp)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address, host:port")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL users reach this server at (default http://<listen>)")
 	fs.Var(&list{v: &c.P2PListen}, "p2p-listen", "libp2p listen multiaddrs, comma-separated")
@@ -243,6 +245,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 		c.Bootstrap = node.DefaultBootstrap()
 	} else if len(c.Bootstrap) == 1 && c.Bootstrap[0] == "none" {
 		c.Bootstrap = nil
+	}
+	if _, err := parseStore(c.Store, c.Data); err != nil {
+		return err
 	}
 	switch c.DHT {
 	case "auto", "client", "server", "off":

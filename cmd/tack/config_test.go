@@ -83,10 +83,12 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--gateway-max-inflight", "TACK_GATEWAY_MAX_INFLIGHT", "200"},
 	{"--metrics-listen", "TACK_METRICS_LISTEN", "10.0.0.5:9100"},
 	{"--log-format", "TACK_LOG_FORMAT", "json"},
+	{"--store", "TACK_STORE", "postgres://tack@db.example.com/tack"},
 }
 
 var everyFlagConfig = Config{
 	Data:                "/srv/tack",
+	Store:               "postgres://tack@db.example.com/tack",
 	Listen:              "0.0.0.0:9090",
 	PublicURL:           "https://pin.example.com",
 	P2PListen:           []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"},
@@ -217,6 +219,10 @@ func TestConfigErrors(t *testing.T) {
 		{"bad log format", []string{"--log-format", "xml"}, nil, `--log-format must be text or json, not "xml"`},
 		{"bad env log format", nil, map[string]string{"TACK_LOG_FORMAT": "JSON!"}, `--log-format must be text or json, not "JSON!"`},
 		{"metrics on the API address", []string{"--listen", "127.0.0.1:9000", "--metrics-listen", "127.0.0.1:9000"}, nil, "--metrics-listen must differ from --listen"},
+		{"bad store", []string{"--store", "mysql://db/tack"}, nil, `--store "mysql://db/tack": use sqlite://PATH or postgres://`},
+		{"bad env store", nil, map[string]string{"TACK_STORE": "/var/tack.db"}, `--store "/var/tack.db": use sqlite://PATH`},
+		{"store password hidden", []string{"--store", "mysql://u:secret@db/tack"}, nil, `"mysql://u:xxxxx@db/tack"`},
+		{"empty sqlite store", []string{"--store", "sqlite://"}, nil, `names no file`},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {

@@ -17,7 +17,6 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/gc"
-	"github.com/tack-ipfs/tack/sqlite"
 	"golang.org/x/time/rate"
 )
 
@@ -191,11 +190,21 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	fs.SetOutput(stderr)
 	cfg := DefaultConfig()
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "data directory of the tack to maintain")
-	if err := parse(fs, args, getenv, "data"); err != nil {
+	fs.StringVar(&cfg.Store, "store", cfg.Store, storeHelp)
+	if err := parse(fs, args, getenv, "data", "store"); err != nil {
 		return err
 	}
-	if _, err := os.Stat(cfg.path("tack.db")); err != nil {
+	store, err := parseStore(cfg.Store, cfg.Data)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.path("blocks")); err != nil {
 		return fmt.Errorf("no tack data in %s", cfg.Data)
+	}
+	if store.sqlite != "" {
+		if _, err := os.Stat(store.sqlite); err != nil {
+			return fmt.Errorf("no tack database at %s", store)
+		}
 	}
 	lock, err := lockDir(cfg.path("serve.lock"))
 	if err != nil {
@@ -211,7 +220,7 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		return nil
 	}
 	defer lock.Close()
-	db, err := sqlite.Open(ctx, cfg.path("tack.db"))
+	db, err := openStore(ctx, store, tack.Limits{})
 	if err != nil {
 		return err
 	}

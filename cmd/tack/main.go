@@ -7,6 +7,7 @@
 //	tack migrate                     move pins from a pinning service or a list of CIDs into one
 //	tack gc                          free the blocks no pin needs
 //	tack verify                      check every pinned DAG's blocks, fetch again what is missing
+//	tack store copy                  copy a store's rows to another (SQLite to PostgreSQL)
 //	tack version
 package main
 
@@ -27,7 +28,7 @@ var version = "dev"
 const usage = `tack: a self-hostable IPFS remote pinning service
 
 Usage:
-  tack serve   [--data DIR] [--listen HOST:PORT] [--p2p-listen MADDR,…] [--announce MADDR,…]
+  tack serve   [--data DIR] [--store URL] [--listen HOST:PORT] [--p2p-listen MADDR,…] [--announce MADDR,…]
                [--bootstrap MADDR,…|none] [--dht auto|client|server|off] [--allow-private-origins]
                [--gateway-listen HOST:PORT]
   tack account create  --data DIR --email E [--approve] [--admin]
@@ -44,9 +45,12 @@ Usage:
                [--origin MADDR,…]… [--concurrency N] [--wait] [--dry-run]
   tack gc     [--data DIR]    free the blocks that no pin needs, and say what was freed
   tack verify [--data DIR]    check that every pinned DAG's blocks are stored; fetch again what is missing
+  tack store copy --from sqlite://PATH --to postgres://…   copy every account, token and pin request to an empty store
   tack version
 
 Every flag can also be set as a TACK_… environment variable (--p2p-listen as TACK_P2P_LISTEN).
+The account, token, gc and verify commands take --store URL (TACK_STORE) as serve does:
+sqlite://PATH, postgres://USER@HOST/DATABASE, or empty for SQLite at DATA/tack.db.
 Run 'tack COMMAND -h' for a command's flags.
 `
 
@@ -90,6 +94,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runToken(ctx, args[1:], stdout, stderr, getenv)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdin, stdout, stderr, getenv)
+	case "store":
+		return runStore(ctx, args[1:], stdout, stderr)
 	case "gc", "verify":
 		return runMaintenance(ctx, args[0], args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":

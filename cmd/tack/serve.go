@@ -26,7 +26,6 @@ import (
 	"github.com/tack-ipfs/tack/metrics"
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
-	"github.com/tack-ipfs/tack/sqlite"
 	"golang.org/x/net/netutil"
 )
 
@@ -37,7 +36,7 @@ type Main struct {
 	Config         Config
 	Stdout, Stderr io.Writer
 	Logger         *slog.Logger
-	DB             *sqlite.DB
+	DB             tack.Store // SQLite or PostgreSQL, as --store says
 	Blocks         *blockstore.Local
 	Guard          *gc.Guard // what fetches and uploads write blocks through
 	cluster        *cluster  // the nodes sharing the store
@@ -100,10 +99,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.lock, err = lockDir(c.path("serve.lock")); err != nil {
 		return fmt.Errorf("%s: %w", c.Data, err)
 	}
-	if m.DB, err = sqlite.Open(ctx, c.path("tack.db")); err != nil {
-		return fmt.Errorf("opening the metadata store: %w", err)
+	store, err := parseStore(c.Store, c.Data)
+	if err != nil {
+		return err
 	}
-	m.DB.Limits = c.limits()
+	if m.DB, err = openStore(ctx, store, c.limits()); err != nil {
+		return fmt.Errorf("opening the metadata store %s: %w", store, err)
+	}
 	if m.Blocks, err = blockstore.OpenLocal(c.path("blocks")); err != nil {
 		return fmt.Errorf("opening the blockstore: %w", err)
 	}

@@ -9,6 +9,7 @@
 //	go run ./internal/cmd/apibench -seed-only -dir /var/tmp/apibench   # seed once (about 80 s for 1,000,000)…
 //	go run ./internal/cmd/apibench -reuse /var/tmp/apibench            # …and run on a copy of it, again and again
 //	go run ./internal/cmd/apibench -reuse /var/tmp/apibench -scenarios post -serve-args '--max-inflight 64'
+//	go run ./internal/cmd/apibench -reuse /var/tmp/apibench -store postgres://postgres@127.0.0.1/EMPTYDB   # on PostgreSQL
 //
 // The scenarios, in the order they run:
 //
@@ -51,6 +52,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -70,6 +72,7 @@ type Config struct {
 	SeedOnly  bool    // seed Dir and stop
 	Keep      bool    // keep Dir when the run ends
 	Tack      string  // a tack binary; empty: build one into Dir
+	Store     string  // an empty PostgreSQL database to copy the seed into and serve from; empty: SQLite
 	ServeArgs []string
 
 	Duration  time.Duration // each scenario's
@@ -100,6 +103,7 @@ func main() {
 	flag.BoolVar(&c.SeedOnly, "seed-only", false, "seed -dir and stop")
 	flag.BoolVar(&c.Keep, "keep", false, "keep the working directory")
 	flag.StringVar(&c.Tack, "tack", "", "tack binary to run (default: build ./cmd/tack)")
+	flag.StringVar(&c.Store, "store", "", "postgres://… of an empty database: the seeded SQLite store is copied into it with `tack store copy`, and tack serves from it (default: serve the SQLite store)")
 	flag.StringVar(&serveArgs, "serve-args", "", "more `tack serve` flags, space-separated")
 	flag.DurationVar(&c.Duration, "duration", 20*time.Second, "how long each scenario runs")
 	flag.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames, ","), "scenarios to run, comma-separated, in order")
@@ -181,6 +185,12 @@ func Run(ctx context.Context, c Config) ([]*Result, error) {
 			defer os.Remove(bin)
 		}
 	}
+	if c.Store != "" {
+		if err := copyStore(ctx, bin, c); err != nil {
+			return nil, err
+		}
+		c.ServeArgs = append(c.ServeArgs, "--store", c.Store)
+	}
 	srv, err := StartServer(ctx, bin, c.Dir, c.ServeArgs)
 	if err != nil {
 		return nil, err
@@ -230,6 +240,20 @@ func (c *Config) check() error {
 			return fmt.Errorf("unknown scenario %q: use %s", s, strings.Join(scenarioNames[:len(scenarioNames)-1], ", "))
 		}
 	}
+	return nil
+}
+
+// copyStore copies the seeded SQLite store into c.Store with `tack store
+// copy`, which checks the copy.
+func copyStore(ctx context.Context, bin string, c Config) error {
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, bin, "store", "copy", "--from", "sqlite://"+filepath.Join(dataDir(c.Dir), "tack.db"), "--to", c.Store, "--sample", "100")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("tack store copy: %w\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	fmt.Fprintf(c.Stdout, "copied the store into PostgreSQL in %s: %s\n", time.Since(start).Round(time.Second/10), lines[len(lines)-1])
 	return nil
 }
 

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/pgtest"
+	"github.com/tack-ipfs/tack/postgres"
+	"github.com/tack-ipfs/tack/sqlite"
+	"github.com/tack-ipfs/tack/storetest"
+)
+
+// TestStoreCopy fills an SQLite store through its API with every kind of
+// row, copies it into PostgreSQL with `tack store copy`, and checks that
+// PostgreSQL answers the same: accounts, tokens valid and revoked,
+// sessions, invitations, reset links, pins in every status with their
+// ids and times, usage, and the queue's next claims.
+func TestStoreCopy(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tack.db")
+	src, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+
+	op := &tack.Account{Email: "op@example.com", Admin: true, Access: tack.AccessApproved, PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA"}
+	if err := src.CreateAccount(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	a := storetest.MustCreateAccount(t, src, "a@example.com")
+	b := storetest.MustCreateAccount(t, src, "b@example.com")
+	blocked := storetest.MustCreateAccount(t, src, "blocked@example.com")
+	storetest.MustRequestAccess(t, src, b.ID, "photos")
+	if err := src.SetAccountAccess(ctx, b.ID, tack.AccessDenied, "not now"); err != nil {
+		t.Fatal(err)
+	}
+	limit := int64(500)
+	storetest.MustSetLimits(t, src, a.ID, &limit, nil)
+
+	tok := storetest.MustCreateToken(t, src, a.ID, "laptop")
+	revoked := storetest.MustCreateToken(t, src, a.ID, "old")
+	if err := src.RevokeToken(ctx, a.ID, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.TouchToken(ctx, tok.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sess := storetest.MustCreateSession(t, src, a.ID, time.Now().Add(time.Hour))
+	inv := storetest.MustCreateInvite(t, src, op.ID, time.Now().Add(time.Hour))
+	used := storetest.MustCreateInvite(t, src, op.ID, time.Now().Add(time.Hour))
+	invited := &tack.Account{Email: "invited@example.com"}
+	if err := src.CreateAccountWithInvite(ctx, invited, used.ID); err != nil {
+		t.Fatal(err)
+	}
+	reset := storetest.MustCreatePasswordReset(t, src, b.ID, op.ID, time.Now().Add(time.Hour))
+
+	// Pins in every status, and every state of the queue.
+	pins := storetest.MustCreatePins(t, src, a.ID, "a", 8)
+	storetest.MustCreatePins(t, src, b.ID, "b", 4)
+	meta := storetest.NewPin(t, a.ID, "with meta")
+	meta.Pin.Meta = map[string]string{"app": "photos", "z": "1"}
+	meta.Pin.Origins = []string{"/ip4/192.0.2.1/tcp/4001"}
+	storetest.MustCreatePin(t, src, meta)
+	storetest.MustCreatePins(t, src, blocked.ID, "held", 2)
+	if err := src.SetAccountBlocked(ctx, blocked.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	claimed := storetest.MustClaim(t, src, "w1", 4, time.Now().Add(time.Hour)) // a-0, b-0, a-1, b-1
+	if err := src.CompleteDAG(ctx, &tack.DAG{Key: claimed[0].Key, Blocks: 3, Bytes: 300}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.FailPins(ctx, "w1", []string{claimed[1].ID}, "too big"); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustRetry(t, src, "w1", []string{claimed[2].ID}, time.Now().Add(time.Hour), "no provider", tack.Progress{})
+	storetest.MustRenew(t, src, "w1", []string{claimed[3].ID}, 5, 50)
+	repl := storetest.NewPin(t, a.ID, "replacement")
+	if err := src.ReplacePin(ctx, a.ID, claimed[0].ID, repl); err != nil {
+		t.Fatal(err)
+	}
+	// A second request for the held DAG, pinned at once.
+	same := storetest.MustCreatePin(t, src, &tack.PinRequest{AccountID: b.ID, Pin: tack.Pin{CID: claimed[0].Pin.CID}, Key: claimed[0].Key})
+	if same.Status != tack.StatusPinned {
+		t.Fatalf("second request for a held DAG: %s", same.Status)
+	}
+
+	out := MustRun(t, "store", "copy", "--from", "sqlite://"+path, "--to", url, "--sample", "1000")
+	for _, want := range []string{"copied pins: 16 rows", "checked pins: 16 rows in both", "0 differences", "the copy matches the source"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := runFails(t, "", "store", "copy", "--from", "sqlite://"+path, "--to", url); !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("a second copy into the same store: %v", err)
+	}
+
+	dst, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+
+	// The same answers from both.
+	same2 := func(what string, get func(tack.Store) (any, error)) {
+		t.Helper()
+		w, err := get(src)
+		if err != nil {
+			t.Fatalf("%s from SQLite: %v", what, err)
+		}
+		g, err := get(dst)
+		if err != nil {
+			t.Fatalf("%s from PostgreSQL: %v", what, err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s:\nPostgreSQL %+v\n    SQLite %+v", what, g, w)
+		}
+	}
+	same2("accounts", func(s tack.Store) (any, error) { return s.FindAccounts(ctx) })
+	same2("access request", func(s tack.Store) (any, error) { return s.FindAccessRequest(ctx, b.ID) })
+	same2("tokens", func(s tack.Store) (any, error) { return s.FindTokens(ctx, a.ID) })
+	same2("session", func(s tack.Store) (any, error) { return s.FindSession(ctx, sess.ID) })
+	same2("invitations", func(s tack.Store) (any, error) { return s.FindInvites(ctx, time.Now()) })
+	same2("reset link", func(s tack.Store) (any, error) { return s.FindPasswordReset(ctx, reset.ID) })
+	same2("usages", func(s tack.Store) (any, error) { return s.FindUsages(ctx) })
+	same2("dag", func(s tack.Store) (any, error) { return s.FindDAG(ctx, claimed[0].Key) })
+	same2("wanted keys", func(s tack.Store) (any, error) { return s.WantedKeys(ctx, "", 100) })
+	for _, acct := range []int64{a.ID, b.ID, blocked.ID} {
+		same2("pins", func(s tack.Store) (any, error) {
+			pins, n, err := s.FindPins(ctx, tack.PinFilter{AccountID: acct, Limit: 100})
+			return []any{pins, n}, err
+		})
+		same2("failed pins", func(s tack.Store) (any, error) {
+			pins, n, err := s.FindPins(ctx, tack.PinFilter{AccountID: acct, Statuses: []tack.Status{tack.StatusFailed}, Limit: 10})
+			return []any{pins, n}, err
+		})
+	}
+	same2("meta filter", func(s tack.Store) (any, error) {
+		pins, n, err := s.FindPins(ctx, tack.PinFilter{AccountID: a.ID, Meta: map[string]string{"app": "photos"}})
+		return []any{pins, n}, err
+	})
+	if got, err := dst.FindTokenByID(ctx, revoked.ID); err != nil || got.Revoked.IsZero() {
+		t.Errorf("revoked token in PostgreSQL: %+v, %v", got, err)
+	}
+	if got, err := dst.FindTokenByID(ctx, tok.ID); err != nil || !got.Revoked.IsZero() {
+		t.Errorf("valid token in PostgreSQL: %+v, %v", got, err)
+	}
+	if got := storetest.MustFindPin(t, dst, a.ID, pins[7].ID); !got.Created.Equal(pins[7].Created) {
+		t.Errorf("request %s created %v in PostgreSQL, %v in SQLite", pins[7].ID, got.Created, pins[7].Created)
+	}
+	// The queue goes on in the same order: claims take the same requests.
+	same2("claims", func(s tack.Store) (any, error) {
+		got, err := s.ClaimPins(ctx, "w2", 100, time.Now().Add(time.Hour))
+		return storeIDs(got), err
+	})
+	// An account made after the copy gets a new id.
+	n := &tack.Account{Email: "new@example.com"}
+	if err := dst.CreateAccount(ctx, n); err != nil || n.ID <= invited.ID {
+		t.Errorf("new account after the copy: id %d, %v", n.ID, err)
+	}
+	_ = inv
+}
+
+func storeIDs(pins []*tack.PinRequest) []string {
+	out := make([]string, len(pins))
+	for i, p := range pins {
+		out[i] = p.ID
+	}
+	return out
+}

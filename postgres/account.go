@@ -1,0 +1,249 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tack-ipfs/tack"
+)
+
+// normalizeEmail is the stored form of an email: trimmed and lower-cased.
+func normalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// CreateAccount stores a new account and sets its ID, Created and the
+// stored (trimmed, lower-cased) Email. An empty Access becomes AccessNone.
+// Blocked and PasswordHash are stored as given. Returns ECONFLICT if the
+// email is taken, EINVALID if it is empty or Access is unknown.
+func (db *DB) CreateAccount(ctx context.Context, a *tack.Account) error {
+	stored, err := db.newAccount(a)
+	if err != nil {
+		return err
+	}
+	err = db.write(ctx, func(tx pgx.Tx) error {
+		return insertAccount(ctx, tx, &stored)
+	})
+	if err != nil {
+		return err
+	}
+	*a = stored
+	return nil
+}
+
+// newAccount checks a new account and returns it as it will be stored:
+// email normalized, access defaulted, created now.
+func (db *DB) newAccount(a *tack.Account) (tack.Account, error) {
+	stored := *a
+	stored.Email = normalizeEmail(a.Email)
+	if stored.Email == "" {
+		return stored, tack.Errorf(tack.EINVALID, "email is required")
+	}
+	if stored.Access == "" {
+		stored.Access = tack.AccessNone
+	}
+	if !stored.Access.Valid() {
+		return stored, tack.Errorf(tack.EINVALID, "unknown access %q", a.Access)
+	}
+	stored.Created = timeOf(db.now())
+	return stored, nil
+}
+
+// insertAccount inserts a, as newAccount returned it, inside tx and sets
+// its ID. Returns ECONFLICT if the email is taken.
+func insertAccount(ctx context.Context, tx pgx.Tx, a *tack.Account) error {
+	err := tx.QueryRow(ctx, `
+		INSERT INTO accounts (email, admin, access, created, blocked, password)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (email) DO NOTHING
+		RETURNING id`,
+		a.Email, a.Admin, string(a.Access), micros(a.Created), a.Blocked, a.PasswordHash,
+	).Scan(&a.ID)
+	if errors.Is(err, pgx.ErrNoRows) || isUniqueViolation(err) {
+		return tack.Errorf(tack.ECONFLICT, "an account with this email already exists")
+	} else if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	return nil
+}
+
+const accountColumns = `id, email, admin, access, created, blocked, password, max_pending, max_bytes`
+
+func scanAccount(row pgx.Row) (*tack.Account, error) {
+	var a tack.Account
+	var access string
+	var created int64
+	if err := row.Scan(&a.ID, &a.Email, &a.Admin, &access, &created, &a.Blocked, &a.PasswordHash, &a.MaxPending, &a.MaxBytes); err != nil {
+		return nil, err
+	}
+	a.Access, a.Created = tack.Access(access), timeOf(created)
+	return &a, nil
+}
+
+// FindAccountByID returns ENOTFOUND if there is no such account.
+func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, error) {
+	a, err := scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("find account: %w", err)
+	}
+	return a, nil
+}
+
+// FindAccountByEmail returns ENOTFOUND if there is no such account. The
+// email is compared case-insensitively, ignoring surrounding space.
+func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Account, error) {
+	a, err := scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = $1`, normalizeEmail(email)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("find account: %w", err)
+	}
+	return a, nil
+}
+
+// FindAccounts returns all accounts, oldest first.
+func (db *DB) FindAccounts(ctx context.Context) ([]*tack.Account, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("find accounts: %w", err)
+	}
+	defer rows.Close()
+	accounts := []*tack.Account{}
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan account: %w", err)
+		}
+		accounts = append(accounts, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find accounts: %w", err)
+	}
+	return accounts, nil
+}
+
+// SetAccountAccess changes an account's pinning access and, if the account
+// has an access request, records message and the current time as its
+// answer, whatever access is. Returns ENOTFOUND if there is no such
+// account, EINVALID if access is unknown.
+func (db *DB) SetAccountAccess(ctx context.Context, id int64, access tack.Access, message string) error {
+	if !access.Valid() {
+		return tack.Errorf(tack.EINVALID, "unknown access %q", access)
+	}
+	now := db.now()
+	return db.write(ctx, func(tx pgx.Tx) error {
+		if err := updateAccount(ctx, tx, "access", string(access), id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE access_requests SET message = $1, decided = $2
+			WHERE account_id = $3`, message, now, id); err != nil {
+			return fmt.Errorf("answer access request: %w", err)
+		}
+		return nil
+	})
+}
+
+// SetAccountBlocked blocks or unblocks an account. Returns ENOTFOUND if
+// there is no such account.
+func (db *DB) SetAccountBlocked(ctx context.Context, id int64, blocked bool) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		// The account's row lock, taken here, keeps its new requests out
+		// until the change is committed.
+		if err := updateAccount(ctx, tx, "blocked", blocked, id); err != nil {
+			return err
+		}
+		if blocked {
+			_, err := tx.Exec(ctx, `
+				UPDATE pins SET retry_at = `+retryHeld+` WHERE account_id = $1 AND status = 'queued'`, id)
+			return err
+		}
+		return unhold(ctx, tx, id)
+	})
+}
+
+// unhold makes the account's held requests ready, oldest first, each
+// taking the account's next turn as a new request would.
+func unhold(ctx context.Context, tx pgx.Tx, accountID int64) error {
+	var n int64
+	if err := tx.QueryRow(ctx, `
+		SELECT count(*) FROM pins
+		WHERE account_id = $1 AND status = 'queued' AND retry_at = `+retryHeld, accountID).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	first, err := takeTurns(ctx, tx, accountID, n)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE pins SET retry_at = 0, turn = $2 - 1 + held.n
+		FROM (SELECT id, row_number() OVER (ORDER BY created) AS n FROM pins
+		      WHERE account_id = $1 AND status = 'queued' AND retry_at = `+retryHeld+`) held
+		WHERE pins.id = held.id`, accountID, first)
+	return err
+}
+
+// SetAccountLimits sets the account's own limits; nil returns a limit to
+// the server's default (DB.Limits). Returns ENOTFOUND if there is no such
+// account, EINVALID for a negative limit.
+func (db *DB) SetAccountLimits(ctx context.Context, id int64, maxPending, maxBytes *int64) error {
+	if (maxPending != nil && *maxPending < 0) || (maxBytes != nil && *maxBytes < 0) {
+		return tack.Errorf(tack.EINVALID, "limits cannot be negative: give 0 for no limit")
+	}
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET max_pending = $1, max_bytes = $2 WHERE id = $3`, maxPending, maxBytes, id)
+		if err != nil {
+			return fmt.Errorf("set account limits: %w", err)
+		} else if tag.RowsAffected() == 0 {
+			return tack.Errorf(tack.ENOTFOUND, "account not found")
+		}
+		return nil
+	})
+}
+
+// SetAccountPassword replaces an account's password hash. Returns
+// ENOTFOUND if there is no such account.
+func (db *DB) SetAccountPassword(ctx context.Context, id int64, hash string) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		return updateAccount(ctx, tx, "password", hash, id)
+	})
+}
+
+// updateAccount sets the account's column to value inside tx. column is
+// one of the constant names above, never user input. Returns ENOTFOUND if
+// there is no such account.
+func updateAccount(ctx context.Context, tx pgx.Tx, column string, value any, id int64) error {
+	tag, err := tx.Exec(ctx, `UPDATE accounts SET `+column+` = $1 WHERE id = $2`, value, id)
+	if err != nil {
+		return fmt.Errorf("set account %s: %w", column, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return tack.Errorf(tack.ENOTFOUND, "account not found")
+	}
+	return nil
+}
+
+// CountAccounts returns how many accounts exist.
+func (db *DB) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count accounts: %w", err)
+	}
+	return n, nil
+}
+
+// accountExists returns ENOTFOUND unless the account exists.
+func accountExists(ctx context.Context, q querier, id int64) error {
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)`, id).Scan(&ok); err != nil {
+		return fmt.Errorf("find account: %w", err)
+	} else if !ok {
+		return tack.Errorf(tack.ENOTFOUND, "account not found")
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tack-ipfs/tack"
+)
+
+// ListDAGs returns up to limit recorded DAGs in key order after after.
+func (db *DB) ListDAGs(ctx context.Context, after string, limit int) ([]*tack.DAG, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT key, blocks, bytes FROM dags WHERE key > $1 ORDER BY key LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list dags: %w", err)
+	}
+	defer rows.Close()
+	var out []*tack.DAG
+	for rows.Next() {
+		var d tack.DAG
+		if err := rows.Scan(&d.Key, &d.Blocks, &d.Bytes); err != nil {
+			return nil, fmt.Errorf("list dags: %w", err)
+		}
+		out = append(out, &d)
+	}
+	return out, rows.Err()
+}
+
+// forgetPage is how many DAG records ForgetDAGs checks in one
+// transaction.
+const forgetPage = 1000
+
+// ForgetDAGs deletes the records of DAGs no live request refers to, a
+// page of keys at a time. Each page is checked and deleted under the
+// locks of its keys, which CreatePin takes too: a request created
+// meanwhile either is seen here and keeps its DAG, or sees the record
+// gone and is queued.
+func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
+	forgotten, after := 0, ""
+	for {
+		rows, err := db.pool.Query(ctx, `SELECT key FROM dags WHERE key > $1 ORDER BY key LIMIT $2`, after, forgetPage)
+		if err != nil {
+			return forgotten, fmt.Errorf("forget dags: %w", err)
+		}
+		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return forgotten, fmt.Errorf("forget dags: %w", err)
+		}
+		if len(keys) == 0 {
+			return forgotten, nil
+		}
+		after = keys[len(keys)-1]
+		var n int64
+		err = db.write(ctx, func(tx pgx.Tx) error {
+			if err := lockKeys(ctx, tx, keys...); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `
+				DELETE FROM dags WHERE key = ANY($1)
+				AND NOT EXISTS (SELECT 1 FROM pins WHERE pins.key = dags.key AND pins.status IN ('queued', 'pinning', 'pinned'))`,
+				keys)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return forgotten, fmt.Errorf("forget dags: %w", err)
+		}
+		forgotten += int(n)
+	}
+}
+
+// WantedKeys merges the keys of queued and pinning requests with the keys
+// they replaced. Each query returns its first limit keys after after, so
+// the merge, cut at limit, is complete up to its last key.
+func (db *DB) WantedKeys(ctx context.Context, after string, limit int) ([]string, error) {
+	var own, prev []string
+	err := db.read(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT DISTINCT key FROM pins
+			WHERE key > $1 AND status IN ('queued', 'pinning') ORDER BY key LIMIT $2`, after, limit)
+		if err != nil {
+			return err
+		}
+		if own, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `
+			SELECT DISTINCT prev_key FROM pins
+			WHERE prev_key > $1 AND prev_key <> '' AND status IN ('queued', 'pinning') ORDER BY prev_key LIMIT $2`, after, limit)
+		if err != nil {
+			return err
+		}
+		prev, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wanted keys: %w", err)
+	}
+	keys := slices.Compact(slices.Sorted(slices.Values(append(own, prev...))))
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	return keys, nil
+}
+
+// RequeueDAG forgets the DAG and queues its pinned requests again, each
+// at the back of its account's turns (held, for a blocked account), under
+// the key's lock and the accounts' row locks.
+func (db *DB) RequeueDAG(ctx context.Context, key, reason string) (int, error) {
+	requeued := 0
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		requeued = 0
+		if err := lockKeys(ctx, tx, key); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM dags WHERE key = $1`, key); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			SELECT 1 FROM accounts
+			WHERE id IN (SELECT account_id FROM pins WHERE key = $1 AND status = 'pinned')
+			ORDER BY id FOR UPDATE`, key); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT p.id, p.account_id, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
+			WHERE p.key = $1 AND p.status = 'pinned' ORDER BY p.created`, key)
+		if err != nil {
+			return err
+		}
+		type pinned struct {
+			id        string
+			accountID int64
+			blocked   bool
+		}
+		var ps []pinned
+		for rows.Next() {
+			var p pinned
+			if err := rows.Scan(&p.id, &p.accountID, &p.blocked); err != nil {
+				rows.Close()
+				return err
+			}
+			ps = append(ps, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		now := db.now()
+		for _, p := range ps {
+			var turn, retry int64
+			if p.blocked {
+				retry = -1
+			} else if turn, err = takeTurns(ctx, tx, p.accountID, 1); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `
+				UPDATE pins SET status = 'queued', details = $1, blocks = 0, bytes = 0, turn = $2, retry_at = $3,
+				                attempts = 0, progress_at = $4, lease_owner = '', lease_until = 0
+				WHERE id = $5`, reason, turn, retry, now, p.id); err != nil {
+				return err
+			}
+			requeued++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("requeue dag: %w", err)
+	}
+	return requeued, nil
+}

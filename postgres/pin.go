@@ -1,0 +1,426 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tack-ipfs/tack"
+)
+
+// newRequestID returns a random UUIDv4: an opaque, URL-safe requestid.
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// CreatePin stores a new request, as the tack.PinStore contract says. If
+// r.ID is empty a random one is set; an ID that exists is ECONFLICT. An
+// empty r.Status means queued. Sets r.ID, r.Created, and, if the DAG is
+// already held whole, r.Status, r.Blocks and r.Bytes.
+func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
+	if err := checkNewPin(r); err != nil {
+		return err
+	}
+	in := *r
+	if in.ID == "" {
+		in.ID = newRequestID()
+	}
+	// One statement, its own transaction: one round trip.
+	for attempt := 1; ; attempt++ {
+		stored := in
+		err := db.createPin(ctx, db.pool, &stored)
+		if attempt < maxAttempts && retryable(errors.Unwrap(err)) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		*r = stored
+		return nil
+	}
+}
+
+// ReplacePin stores r as CreatePin does and deletes the account's request
+// oldID in the same transaction. Returns ENOTFOUND, storing nothing, if the
+// account has no request oldID. r.AccountID is set to accountID.
+func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *tack.PinRequest) error {
+	in := *r
+	in.AccountID = accountID
+	if err := checkNewPin(&in); err != nil {
+		return err
+	}
+	if in.ID == "" {
+		in.ID = newRequestID()
+	}
+	var stored tack.PinRequest
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		stored = in
+		// The content key first, then the account: the order CompleteDAG
+		// takes them in.
+		if err := lockKeys(ctx, tx, stored.Key); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, accountID); err != nil {
+			return fmt.Errorf("lock account: %w", err)
+		}
+		// The old DAG's blocks stay while the new one is fetched (see
+		// WantedKeys); a failed request's DAG was never held.
+		var prevKey string
+		err := tx.QueryRow(ctx, `
+			SELECT key FROM pins WHERE id = $1 AND account_id = $2 AND status <> 'failed'`, oldID, accountID).Scan(&prevKey)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("find pin: %w", err)
+		}
+		if err := deletePin(ctx, tx, accountID, oldID); err != nil {
+			return err
+		}
+		if err := db.createPin(ctx, tx, &stored); err != nil {
+			return err
+		}
+		if prevKey != "" && prevKey != stored.Key && stored.Status == tack.StatusQueued {
+			if _, err := tx.Exec(ctx, `UPDATE pins SET prev_key = $1 WHERE id = $2`, prevKey, stored.ID); err != nil {
+				return fmt.Errorf("replace pin: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*r = stored
+	return nil
+}
+
+// checkNewPin checks the fields of a request about to be created and sets
+// an empty Status to queued.
+func checkNewPin(r *tack.PinRequest) error {
+	if r.Status == "" {
+		r.Status = tack.StatusQueued
+	}
+	if r.Status != tack.StatusQueued {
+		return tack.Errorf(tack.EINVALID, "a new pin request must be queued, not %q", r.Status)
+	}
+	if r.Key == "" {
+		return tack.Errorf(tack.EINVALID, "pin request has no content key")
+	}
+	return nil
+}
+
+// createPin stores r through q (the pool, or a transaction) with
+// tack_create_pin, which takes r.Key's lock and the account's row lock,
+// and sets r.Created and, if the DAG is held, r.Status, r.Blocks and
+// r.Bytes. A queued request takes the account's next turn, never one
+// before the queue's virtual time, and must fit under the account's
+// MaxPending.
+func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) error {
+	origins, err := json.Marshal(r.Pin.Origins)
+	if err != nil {
+		return fmt.Errorf("marshal origins: %w", err)
+	}
+	meta, err := json.Marshal(r.Pin.Meta)
+	if err != nil {
+		return fmt.Errorf("marshal meta: %w", err)
+	}
+	var result, status, details string
+	var created, blocks, bytes, turn int64
+	var limit, stored *int64
+	err = q.QueryRow(ctx, `SELECT * FROM tack_create_pin($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13, $14)`,
+		r.ID, r.AccountID, r.Pin.CID, r.Key, r.Pin.Name, strings.ToLower(r.Pin.Name), string(origins), string(meta),
+		r.Details, r.Blocks, r.Bytes, db.now(), db.Limits.MaxPending, db.Limits.MaxBytes,
+	).Scan(&result, &created, &status, &blocks, &bytes, &details, &turn, &limit, &stored)
+	if isUniqueViolation(err) {
+		return tack.Errorf(tack.ECONFLICT, "pin request id already exists")
+	} else if err != nil {
+		return fmt.Errorf("create pin: %w", err)
+	}
+	switch result {
+	case "ok":
+	case "no account":
+		return tack.Errorf(tack.ENOTFOUND, "account not found")
+	case "over pending":
+		return tack.Errorf(tack.EQUOTA, "this account already has %d pending requests (queued or pinning), its limit: wait for some to finish, or ask the operator for a higher limit", *limit)
+	case "over bytes":
+		return tack.Errorf(tack.EQUOTA, "%s", overQuotaReason(bytes, *stored, *limit))
+	default:
+		return fmt.Errorf("create pin: %s", result)
+	}
+	r.Created, r.Status, r.Blocks, r.Bytes, r.Details = timeOf(created), tack.Status(status), blocks, bytes, details
+	r.ProgressAt, r.Attempts, r.RetryAt, r.Turn = timeOf(created), 0, time.Time{}, turn
+	return nil
+}
+
+// countPending returns how many of the account's requests are queued or
+// pinning, from the counters that triggers keep.
+func countPending(ctx context.Context, q querier, accountID int64) (int64, error) {
+	var n int64
+	err := q.QueryRow(ctx, `
+		SELECT coalesce(sum(n), 0) FROM pin_counts
+		WHERE account_id = $1 AND status IN ('queued', 'pinning')`, accountID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pending: %w", err)
+	}
+	return n, nil
+}
+
+// PurgePins deletes every request of the account and returns how many
+// there were.
+func (db *DB) PurgePins(ctx context.Context, accountID int64) (int, error) {
+	var n int64
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM pins WHERE account_id = $1`, accountID)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge pins: %w", err)
+	}
+	return int(n), nil
+}
+
+// DeletePin deletes the account's request. Returns ENOTFOUND if there is
+// none, or if it belongs to another account.
+func (db *DB) DeletePin(ctx context.Context, accountID int64, id string) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		return deletePin(ctx, tx, accountID, id)
+	})
+}
+
+func deletePin(ctx context.Context, tx pgx.Tx, accountID int64, id string) error {
+	tag, err := tx.Exec(ctx, `DELETE FROM pins WHERE id = $1 AND account_id = $2`, id, accountID)
+	if err != nil {
+		return fmt.Errorf("delete pin: %w", err)
+	} else if tag.RowsAffected() == 0 {
+		return tack.Errorf(tack.ENOTFOUND, "pin request not found")
+	}
+	return nil
+}
+
+const pinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes,
+	attempts, retry_at, progress_at, turn`
+
+func scanPin(row pgx.Row) (*tack.PinRequest, error) {
+	var r tack.PinRequest
+	var origins, status string
+	var meta []byte
+	var created, retryAt, progressAt int64
+	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
+		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt, &r.Turn); err != nil {
+		return nil, err
+	}
+	r.ProgressAt = timeOf(progressAt)
+	if retryAt < 0 {
+		r.Held = true // retryHeld
+	} else {
+		r.RetryAt = timeOf(retryAt)
+	}
+	if err := json.Unmarshal([]byte(origins), &r.Pin.Origins); err != nil {
+		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(meta, &r.Pin.Meta); err != nil {
+		return nil, fmt.Errorf("pin %s: meta: %w", r.ID, err)
+	}
+	r.Status, r.Created = tack.Status(status), timeOf(created)
+	return &r, nil
+}
+
+func scanPins(rows pgx.Rows) ([]*tack.PinRequest, error) {
+	defer rows.Close()
+	pins := []*tack.PinRequest{}
+	for rows.Next() {
+		r, err := scanPin(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan pin: %w", err)
+		}
+		pins = append(pins, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return pins, nil
+}
+
+// FindPinByID returns the account's request. Returns ENOTFOUND if there is
+// none, or if the request belongs to another account.
+func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tack.PinRequest, error) {
+	r, err := scanPin(db.pool.QueryRow(ctx, `
+		SELECT `+pinColumns+` FROM pins
+		WHERE id = $1 AND account_id = $2`, id, accountID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, tack.Errorf(tack.ENOTFOUND, "pin request not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("find pin: %w", err)
+	}
+	return r, nil
+}
+
+// FindPins returns the matching requests, newest first (created, then ID,
+// descending), at most f.Limit of them, and how many match in all. A zero
+// Limit means tack.DefaultLimit; a negative one or one over
+// tack.MaxListLimit is EINVALID. A nil Name matches any name; an empty
+// Match means exact.
+func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinRequest, int, error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = tack.DefaultLimit
+	}
+	if limit < 0 || limit > tack.MaxListLimit {
+		return nil, 0, tack.Errorf(tack.EINVALID, "limit must be between 1 and %d", tack.MaxListLimit)
+	}
+	var countArgs args
+	where, err := pinWhere(f, &countArgs)
+	if err != nil {
+		return nil, 0, err
+	}
+	var listArgs args
+	list, err := pinList(f, &listArgs, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	var pins []*tack.PinRequest
+	var count int
+	err = db.read(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, list, listArgs...)
+		if err != nil {
+			return err
+		}
+		if pins, err = scanPins(rows); err != nil {
+			return err
+		}
+		if onlyStatuses(f) {
+			// Kubo's `service ls --stat` asks for this count for each
+			// status: the triggers' counters answer it at once.
+			return countByStatus(ctx, tx, f.AccountID, f.Statuses, &count)
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM pins WHERE `+where, countArgs...).Scan(&count)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("find pins: %w", err)
+	}
+	return pins, count, nil
+}
+
+// pinList returns the query that lists the newest limit requests that f
+// matches. With a status filter and no CID filter, each status is read
+// newest first from the account's index of that status, and the lists are
+// merged: a status that the account has few requests in costs as little
+// as one it has many in, so Kubo's `?status=failed&limit=1` is cheap in an
+// account of a million pins. The created times of an account are unique,
+// so they order its requests.
+func pinList(f tack.PinFilter, a *args, limit int) (string, error) {
+	if len(f.Statuses) == 0 || len(f.Keys) > 0 {
+		where, err := pinWhere(f, a)
+		if err != nil {
+			return "", err
+		}
+		return `
+			SELECT ` + pinColumns + ` FROM pins
+			WHERE ` + where + `
+			ORDER BY created DESC, id DESC
+			LIMIT ` + a.add(limit), nil
+	}
+	var parts []string
+	for _, st := range slices.Compact(slices.Sorted(slices.Values(f.Statuses))) {
+		g := f
+		g.Statuses = []tack.Status{st}
+		w, err := pinWhere(g, a)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, `(
+			SELECT `+pinColumns+` FROM pins
+			WHERE `+w+`
+			ORDER BY created DESC
+			LIMIT `+a.add(limit)+`)`)
+	}
+	return `SELECT * FROM (` + strings.Join(parts, " UNION ALL ") + `) u ORDER BY created DESC, id DESC LIMIT ` + a.add(limit), nil
+}
+
+// onlyStatuses reports whether f selects by account and status alone, so
+// that pin_counts holds the count of what it matches.
+func onlyStatuses(f tack.PinFilter) bool {
+	return len(f.Keys) == 0 && f.Name == nil && f.Before.IsZero() && f.After.IsZero() && len(f.Meta) == 0
+}
+
+// countByStatus sets count to how many of the account's requests are in
+// one of statuses (any status if none), from pin_counts.
+func countByStatus(ctx context.Context, q querier, accountID int64, statuses []tack.Status, count *int) error {
+	var a args
+	query := `SELECT coalesce(sum(n), 0) FROM pin_counts WHERE account_id = ` + a.add(accountID)
+	if len(statuses) > 0 {
+		query += ` AND status = ANY(` + a.add(statusStrings(statuses)) + `)`
+	}
+	return q.QueryRow(ctx, query, a...).Scan(count)
+}
+
+func statusStrings(statuses []tack.Status) []string {
+	out := make([]string, 0, len(statuses))
+	for _, s := range slices.Compact(slices.Sorted(slices.Values(statuses))) {
+		out = append(out, string(s))
+	}
+	return out
+}
+
+// pinWhere returns the WHERE clause of f, its arguments added to a.
+func pinWhere(f tack.PinFilter, a *args) (string, error) {
+	conds := []string{"account_id = " + a.add(f.AccountID)}
+	if len(f.Keys) > 0 {
+		conds = append(conds, "key = ANY("+a.add(f.Keys)+")")
+	}
+	if f.Name != nil {
+		// Literal comparisons only: user text never reaches LIKE, so % and
+		// _ are ordinary characters. Case folding is Go's, on both sides.
+		switch f.Match {
+		case tack.MatchExact, "":
+			conds = append(conds, "name = "+a.add(*f.Name))
+		case tack.MatchIExact:
+			conds = append(conds, "name_lower = "+a.add(strings.ToLower(*f.Name)))
+		case tack.MatchPartial:
+			conds = append(conds, "strpos(name, "+a.add(*f.Name)+") > 0")
+		case tack.MatchIPartial:
+			conds = append(conds, "strpos(name_lower, "+a.add(strings.ToLower(*f.Name))+") > 0")
+		default:
+			return "", tack.Errorf(tack.EINVALID, "unknown match %q", f.Match)
+		}
+	}
+	if len(f.Statuses) == 1 {
+		conds = append(conds, "status = "+a.add(string(f.Statuses[0])))
+	} else if len(f.Statuses) > 1 {
+		conds = append(conds, "status = ANY("+a.add(statusStrings(f.Statuses))+")")
+	}
+	if !f.Before.IsZero() {
+		conds = append(conds, "created < "+a.add(ceilMicros(f.Before)))
+	}
+	if !f.After.IsZero() {
+		conds = append(conds, "created > "+a.add(f.After.UnixMicro())) // floor
+	}
+	if len(f.Meta) > 0 {
+		buf, err := json.Marshal(f.Meta)
+		if err != nil {
+			return "", fmt.Errorf("marshal meta filter: %w", err)
+		}
+		conds = append(conds, "meta @> "+a.add(string(buf))+"::text::jsonb")
+	}
+	return strings.Join(conds, " AND "), nil
+}
+
+// ceilMicros returns t in microseconds since the epoch, rounded up: a
+// request created at 1µs is before 1.5µs.
+func ceilMicros(t time.Time) int64 {
+	us := t.UnixMicro()
+	if t.After(time.UnixMicro(us)) {
+		us++
+	}
+	return us
+}

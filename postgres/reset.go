@@ -1,0 +1,96 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tack-ipfs/tack"
+)
+
+// CreatePasswordReset stores r and sets Created. Returns EINVALID if the
+// ID is empty, ENOTFOUND if the account does not exist, ECONFLICT if the ID
+// does.
+func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) error {
+	if r.ID == "" {
+		return tack.Errorf(tack.EINVALID, "password reset id is required")
+	}
+	created := db.now()
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		if err := accountExists(ctx, tx, r.AccountID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO password_resets (id, account_id, created_by, created, expires)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO NOTHING`,
+			r.ID, r.AccountID, r.CreatedBy, created, micros(r.Expires))
+		if err != nil {
+			return fmt.Errorf("insert password reset: %w", err)
+		} else if tag.RowsAffected() == 0 {
+			return tack.Errorf(tack.ECONFLICT, "password reset id already exists")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.Created = timeOf(created)
+	return nil
+}
+
+// FindPasswordReset returns ENOTFOUND if there is no such link; an expired
+// one is returned as it is.
+func (db *DB) FindPasswordReset(ctx context.Context, id string) (*tack.PasswordReset, error) {
+	var r tack.PasswordReset
+	var created, expires int64
+	err := db.pool.QueryRow(ctx, `
+		SELECT id, account_id, created_by, created, expires FROM password_resets
+		WHERE id = $1`, id).Scan(&r.ID, &r.AccountID, &r.CreatedBy, &created, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, tack.Errorf(tack.ENOTFOUND, "password reset link not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("find password reset: %w", err)
+	}
+	r.Created, r.Expires = timeOf(created), timeOf(expires)
+	return &r, nil
+}
+
+// ResetPassword sets the link's account's password hash and deletes every
+// reset link and session of the account, in one transaction; the link's
+// row is locked first, so that it works once. Returns ENOTFOUND, changing
+// nothing, if the link does not exist or expires at or before now.
+func (db *DB) ResetPassword(ctx context.Context, id, hash string) (*tack.Account, error) {
+	now := db.now()
+	var acct *tack.Account
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		var accountID int64
+		err := tx.QueryRow(ctx, `
+			SELECT account_id FROM password_resets
+			WHERE id = $1 AND expires > $2 FOR UPDATE`, id, now).Scan(&accountID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return tack.Errorf(tack.ENOTFOUND, "password reset link not found, used or expired")
+		} else if err != nil {
+			return fmt.Errorf("find password reset: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET password = $1 WHERE id = $2`, hash, accountID); err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM password_resets WHERE account_id = $1`, accountID); err != nil {
+			return fmt.Errorf("delete password resets: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
+			return fmt.Errorf("delete sessions: %w", err)
+		}
+		acct, err = scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, accountID))
+		if err != nil {
+			return fmt.Errorf("reset password: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return acct, nil
+}

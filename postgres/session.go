@@ -1,0 +1,80 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tack-ipfs/tack"
+)
+
+// CreateSession stores s and sets Created, after deleting every session
+// that expired before now (the expires index makes that cheap). Returns
+// EINVALID if the ID is empty, ENOTFOUND if the account does not exist,
+// ECONFLICT if the ID does.
+func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
+	if s.ID == "" {
+		return tack.Errorf(tack.EINVALID, "session id is required")
+	}
+	created := db.now()
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE expires < $1`, created); err != nil {
+			return fmt.Errorf("delete expired sessions: %w", err)
+		}
+		if err := accountExists(ctx, tx, s.AccountID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO sessions (id, account_id, created, expires)
+			VALUES ($1, $2, $3, $4)
+			ON CONFLICT (id) DO NOTHING`,
+			s.ID, s.AccountID, created, micros(s.Expires))
+		if err != nil {
+			return fmt.Errorf("insert session: %w", err)
+		} else if tag.RowsAffected() == 0 {
+			return tack.Errorf(tack.ECONFLICT, "session id already exists")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.Created = timeOf(created)
+	return nil
+}
+
+// FindSession returns ENOTFOUND if there is no such session. An expired
+// session is returned until a CreateSession deletes it: callers check
+// Expires.
+func (db *DB) FindSession(ctx context.Context, id string) (*tack.Session, error) {
+	var s tack.Session
+	var created, expires int64
+	err := db.pool.QueryRow(ctx, `
+		SELECT id, account_id, created, expires FROM sessions
+		WHERE id = $1`, id).Scan(&s.ID, &s.AccountID, &created, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, tack.Errorf(tack.ENOTFOUND, "session not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("find session: %w", err)
+	}
+	s.Created, s.Expires = timeOf(created), timeOf(expires)
+	return &s, nil
+}
+
+// DeleteSession deletes a session; deleting a missing one is not an error.
+func (db *DB) DeleteSession(ctx context.Context, id string) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteSessions deletes every session of the account. An unknown account
+// has none: that is not an error.
+func (db *DB) DeleteSessions(ctx context.Context, accountID int64) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
+		return fmt.Errorf("delete sessions: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tack-ipfs/tack"
+)
+
+// newUsage returns a usage with every status at 0.
+func newUsage() *tack.Usage {
+	return &tack.Usage{Pins: map[tack.Status]int{
+		tack.StatusQueued: 0, tack.StatusPinning: 0, tack.StatusPinned: 0, tack.StatusFailed: 0,
+	}}
+}
+
+// FindUsage returns how many requests the account has in each status
+// (every status present) and the bytes of its distinct pinned DAGs, both
+// read from one snapshot. An account without requests, or an unknown one,
+// has all zeros.
+func (db *DB) FindUsage(ctx context.Context, accountID int64) (*tack.Usage, error) {
+	usages, err := db.findUsages(ctx, &accountID)
+	if err != nil {
+		return nil, err
+	}
+	if u := usages[accountID]; u != nil {
+		return u, nil
+	}
+	return newUsage(), nil
+}
+
+// FindUsages returns the usage of every account that has pin requests, by
+// account ID, from counters: it costs one row per account and status.
+func (db *DB) FindUsages(ctx context.Context) (map[int64]*tack.Usage, error) {
+	return db.findUsages(ctx, nil)
+}
+
+// findUsages returns the usages of one account, or of all (accountID
+// nil), from the counters that the triggers keep. A DAG pinned by several
+// requests of an account is counted once.
+func (db *DB) findUsages(ctx context.Context, accountID *int64) (map[int64]*tack.Usage, error) {
+	usages := map[int64]*tack.Usage{}
+	usage := func(id int64) *tack.Usage {
+		if usages[id] == nil {
+			usages[id] = newUsage()
+		}
+		return usages[id]
+	}
+	err := db.read(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT account_id, status, n FROM pin_counts
+			WHERE n > 0 AND ($1::bigint IS NULL OR account_id = $1)`, accountID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			var status string
+			var n int
+			if err := rows.Scan(&id, &status, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			usage(id).Pins[tack.Status(status)] = n
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `
+			SELECT id, stored_bytes FROM accounts
+			WHERE stored_bytes > 0 AND ($1::bigint IS NULL OR id = $1)`, accountID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, bytes int64
+			if err := rows.Scan(&id, &bytes); err != nil {
+				return err
+			}
+			usage(id).Bytes = bytes
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find usage: %w", err)
+	}
+	return usages, nil
+}

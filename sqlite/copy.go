@@ -1,0 +1,116 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tack-ipfs/tack"
+)
+
+var _ tack.Exporter = (*DB)(nil)
+
+// copyColumns returns t's columns for a SELECT.
+func copyColumns(t tack.CopyTable) string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// scanCopyRow scans a row of t into values of the columns' kinds.
+func scanCopyRow(t tack.CopyTable, row interface{ Scan(...any) error }) ([]any, error) {
+	dest := make([]any, len(t.Columns))
+	for i, c := range t.Columns {
+		switch c.Kind {
+		case tack.CopyInt:
+			dest[i] = new(int64)
+		case tack.CopyText, tack.CopyJSON:
+			dest[i] = new(string)
+		case tack.CopyBool:
+			dest[i] = new(bool)
+		case tack.CopyNullInt:
+			dest[i] = new(*int64)
+		case tack.CopyBytes:
+			dest[i] = new([]byte)
+		}
+	}
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	out := make([]any, len(dest))
+	for i, d := range dest {
+		switch d := d.(type) {
+		case *int64:
+			out[i] = *d
+		case *string:
+			out[i] = *d
+		case *bool:
+			out[i] = *d
+		case **int64:
+			out[i] = *d
+		case *[]byte:
+			out[i] = *d
+		}
+	}
+	return out, nil
+}
+
+// ExportRows calls fn with each row of t, in the order of its first
+// column, read in one transaction.
+func (db *DB) ExportRows(ctx context.Context, t tack.CopyTable, fn func(row []any) error) error {
+	return db.queryCopy(ctx, t, `SELECT `+copyColumns(t)+` FROM `+t.Name+` ORDER BY `+t.Columns[0].Name, nil, fn)
+}
+
+// CountRows returns how many rows t holds.
+func (db *DB) CountRows(ctx context.Context, t tack.CopyTable) (int64, error) {
+	var n int64
+	if err := db.pool().QueryRowContext(ctx, `SELECT count(*) FROM `+t.Name).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", t.Name, err)
+	}
+	return n, nil
+}
+
+// SampleRows returns up to n rows of t chosen at random.
+func (db *DB) SampleRows(ctx context.Context, t tack.CopyTable, n int) ([][]any, error) {
+	var out [][]any
+	err := db.queryCopy(ctx, t, `SELECT `+copyColumns(t)+` FROM `+t.Name+` ORDER BY random() LIMIT ?`, []any{n},
+		func(row []any) error { out = append(out, row); return nil })
+	return out, err
+}
+
+// FindRows returns the rows of t whose first column is one of ids.
+func (db *DB) FindRows(ctx context.Context, t tack.CopyTable, ids []any) ([][]any, error) {
+	var out [][]any
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := db.queryCopy(ctx, t, `SELECT `+copyColumns(t)+` FROM `+t.Name+` WHERE `+t.Columns[0].Name+` IN (`+placeholders(len(ids))+`)`, ids,
+		func(row []any) error { out = append(out, row); return nil })
+	return out, err
+}
+
+func (db *DB) queryCopy(ctx context.Context, t tack.CopyTable, query string, args []any, fn func([]any) error) error {
+	err := db.read(ctx, func(tx *txn) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			row, err := scanCopyRow(t, rows)
+			if err != nil {
+				return err
+			}
+			if err := fn(row); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.Name, err)
+	}
+	return nil
+}
