@@ -66,11 +66,11 @@ type Options struct {
 	Uploads    int           // packs uploaded at once; 0: DefaultUploads
 }
 
-// ParseURL reads a --blocks URL, s3://bucket[/prefix][?endpoint=URL&region=R],
-// with the credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
-// AWS_SESSION_TOKEN. The endpoint defaults to https://s3.amazonaws.com;
-// http is allowed, for a server on the local network.
-func ParseURL(s string, getenv func(string) string) (Options, error) {
+// ParseURL reads a --blocks URL, s3://bucket[/prefix][?endpoint=URL&region=R].
+// The endpoint defaults to https://s3.amazonaws.com; http is allowed, for
+// a server on the local network. Credentials are not part of it: see
+// CredentialsFromEnv.
+func ParseURL(s string) (Options, error) {
 	var o Options
 	u, err := url.Parse(s)
 	if err != nil {
@@ -105,11 +105,18 @@ func ParseURL(s string, getenv func(string) string) (Options, error) {
 		return o, fmt.Errorf("blocks URL %q: endpoint must be http://host[:port] or https://host[:port], not %q", s, endpoint)
 	}
 	o.Endpoint, o.Secure = e.Host, e.Scheme == "https"
+	return o, nil
+}
+
+// CredentialsFromEnv sets the credentials from AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (optional), as the AWS
+// tools read them.
+func (o *Options) CredentialsFromEnv(getenv func(string) string) error {
 	o.AccessKey, o.SecretKey, o.SessionToken = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")
 	if o.AccessKey == "" || o.SecretKey == "" {
-		return o, fmt.Errorf("blocks URL %q: set the credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", s)
+		return errors.New("S3 blockstore: set the credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
-	return o, nil
+	return nil
 }
 
 // Store is the S3 blockstore.

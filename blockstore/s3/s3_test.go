@@ -491,7 +491,10 @@ func TestParseURL(t *testing.T) {
 		{url: "s3://key:secret@bucket", err: "not the URL"},
 		{url: "s3://bu cket%zz", err: "blocks URL"},
 	} {
-		got, err := s3.ParseURL(tt.url, env)
+		got, err := s3.ParseURL(tt.url)
+		if err == nil {
+			err = got.CredentialsFromEnv(env)
+		}
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("ParseURL(%q): error %v, want one with %q", tt.url, err, tt.err)
@@ -507,7 +510,8 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q):\n got %+v\nwant %+v", tt.url, got, tt.want)
 		}
 	}
-	if _, err := s3.ParseURL("s3://bucket", func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
-		t.Errorf("ParseURL without credentials: %v", err)
+	o, _ := s3.ParseURL("s3://bucket")
+	if err := o.CredentialsFromEnv(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+		t.Errorf("CredentialsFromEnv without credentials: %v", err)
 	}
 }
