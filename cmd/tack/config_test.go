@@ -80,6 +80,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--reprovide-interval", "TACK_REPROVIDE_INTERVAL", "12h"},
 	{"--gateway-listen", "TACK_GATEWAY_LISTEN", "0.0.0.0:9091"},
 	{"--gateway-max-inflight", "TACK_GATEWAY_MAX_INFLIGHT", "200"},
+	{"--blocks", "TACK_BLOCKS", "s3://tack/blocks?endpoint=http://127.0.0.1:9000&region=local"},
+	{"--blocks-cache", "TACK_BLOCKS_CACHE", "10GiB"},
 }
 
 var everyFlagConfig = Config{
@@ -117,6 +119,9 @@ var everyFlagConfig = Config{
 
 	Provide:           "roots",
 	ReprovideInterval: 12 * time.Hour,
+
+	Blocks:      "s3://tack/blocks?endpoint=http://127.0.0.1:9000&region=local",
+	BlocksCache: 10 << 30,
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -206,6 +211,11 @@ func TestConfigErrors(t *testing.T) {
 		{"bad env provide", nil, map[string]string{"TACK_PROVIDE": "none"}, `--provide must be all or roots, not "none"`},
 		{"zero reprovide", []string{"--reprovide-interval", "0s"}, nil, "--reprovide-interval must be a positive duration"},
 		{"bad reprovide", nil, map[string]string{"TACK_REPROVIDE_INTERVAL": "daily"}, "TACK_REPROVIDE_INTERVAL"},
+		{"blocks not s3", []string{"--blocks", "/srv/blocks"}, nil, "--blocks: blocks URL \"/srv/blocks\": the scheme must be s3"},
+		{"blocks without bucket", nil, map[string]string{"TACK_BLOCKS": "s3:///x"}, "no bucket"},
+		{"blocks bad endpoint", []string{"--blocks", "s3://b?endpoint=minio:9000"}, nil, "endpoint must be http://host[:port] or https://host[:port]"},
+		{"blocks unknown parameter", []string{"--blocks", "s3://b?bucket=x"}, nil, `unknown parameter "bucket"`},
+		{"bad blocks cache", []string{"--blocks-cache", "-1"}, nil, "invalid size"},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
-	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/sqlite"
 	"golang.org/x/time/rate"
@@ -183,7 +182,9 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	fs.SetOutput(stderr)
 	cfg := DefaultConfig()
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "data directory of the tack to maintain")
-	if err := parse(fs, args, getenv, "data"); err != nil {
+	fs.StringVar(&cfg.Blocks, "blocks", cfg.Blocks, "where blocks are stored, as for tack serve (used when tack is not serving)")
+	fs.Var(sizeFlag{&cfg.BlocksCache}, "blocks-cache", "with S3 blocks, bytes of the local cache, as for tack serve")
+	if err := parse(fs, args, getenv, "data", "blocks", "blocks-cache"); err != nil {
 		return err
 	}
 	if _, err := os.Stat(cfg.path("tack.db")); err != nil {
@@ -208,7 +209,7 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		return err
 	}
 	defer db.Close()
-	bs, err := blockstore.OpenLocal(cfg.path("blocks"))
+	bs, err := openBlocks(ctx, cfg, db, getenv)
 	if err != nil {
 		return err
 	}

@@ -37,13 +37,16 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	Logger         *slog.Logger
 	DB             *sqlite.DB
-	Blocks         *blockstore.Local
+	Blocks         blockstore.Store
 	Guard          *gc.Guard // what fetches and uploads write blocks through
 	Node           *node.Node
 	Pinner         *pinner.Pinner
 	Auth           *auth.Auth
 	AdminToken     string // set on the first start, when the admin account is created
 	AdminPassword  string // the admin's web password, set with AdminToken
+	// Getenv reads the environment (the S3 credentials); nil: os.Getenv.
+	// ParseFlags sets it to the function it was given.
+	Getenv func(string) string
 
 	lock     *os.File
 	listener net.Listener
@@ -72,6 +75,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
+	m.Getenv = getenv
 	return m.Config.finish(bootstrap.set)
 }
 
@@ -92,7 +96,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("opening the metadata store: %w", err)
 	}
 	m.DB.Limits = c.limits()
-	if m.Blocks, err = blockstore.OpenLocal(c.path("blocks")); err != nil {
+	getenv := m.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if m.Blocks, err = openBlocks(ctx, *c, m.DB, getenv); err != nil {
 		return fmt.Errorf("opening the blockstore: %w", err)
 	}
 	if m.Guard, err = gc.NewGuard(m.Blocks, c.path("keep")); err != nil {

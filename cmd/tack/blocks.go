@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/blockstore/s3"
+)
+
+// openBlocks opens the blockstore that --blocks names: the local one in
+// <data>/blocks, or S3 with its pack index in index and a cache of
+// --blocks-cache bytes in <data>/blocks-cache.
+func openBlocks(ctx context.Context, c Config, index blockstore.PackIndex, getenv func(string) string) (blockstore.Store, error) {
+	if c.Blocks == "" {
+		return blockstore.OpenLocal(c.path("blocks"))
+	}
+	o, err := s3.ParseURL(c.Blocks)
+	if err != nil {
+		return nil, fmt.Errorf("--blocks: %w", err)
+	}
+	if err := o.CredentialsFromEnv(getenv); err != nil {
+		return nil, err
+	}
+	o.Index = index
+	if c.BlocksCache > 0 {
+		if o.Cache, err = blockstore.OpenCache(c.path("blocks-cache"), c.BlocksCache); err != nil {
+			return nil, err
+		}
+	}
+	s, err := s3.Open(ctx, o)
+	if err != nil {
+		if o.Cache != nil {
+			o.Cache.Close()
+		}
+		return nil, err
+	}
+	return s, nil
+}
