@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	boxobs "github.com/ipfs/boxo/blockstore"
@@ -140,6 +141,18 @@ type Store struct {
 	inflight []*pack          // sealed, not yet in the index
 	closed   bool
 
+	// Blocks written wait in fills for the cache, so that a Put does not
+	// wait for the local disk; past fillBytes queued, they are not cached.
+	// A block deleted while it waits is not cached: unless no deletion
+	// came since it was queued (delGen), the filler caches a block only
+	// while it is still pending, holding fillMu, which a deletion takes
+	// to drop blocks from the cache.
+	fills   chan fillReq
+	delGen  atomic.Uint64
+	queued  atomic.Int64
+	fillsWG sync.WaitGroup
+	fillMu  sync.Mutex
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 
@@ -210,7 +223,56 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	s.wg.Add(1)
 	go s.flusher()
+	if s.cache != nil {
+		s.fills = make(chan fillReq, 4096)
+		s.fillsWG.Add(1)
+		go s.filler()
+	}
 	return s, nil
+}
+
+// fillBytes bounds the bytes of written blocks waiting for the cache.
+const fillBytes = 64 << 20
+
+// fillReq is a written block waiting for the cache.
+type fillReq struct {
+	b   blocks.Block
+	gen uint64 // delGen when it was queued
+}
+
+// fill queues a written block for the cache, unless too many bytes wait.
+func (s *Store) fill(b blocks.Block) {
+	n := int64(len(b.RawData()))
+	if s.queued.Add(n) > fillBytes {
+		s.queued.Add(-n)
+		return
+	}
+	select {
+	case s.fills <- fillReq{b, s.delGen.Load()}:
+	default:
+		s.queued.Add(-n)
+	}
+}
+
+// filler caches the blocks queued by fill until fills is closed.
+func (s *Store) filler() {
+	defer s.fillsWG.Done()
+	ctx := context.Background()
+	for r := range s.fills {
+		b := r.b
+		s.fillMu.Lock()
+		ok := s.delGen.Load() == r.gen
+		if !ok {
+			s.mu.Lock()
+			_, ok = s.pending[string(b.Cid().Hash())]
+			s.mu.Unlock()
+		}
+		if ok {
+			s.cache.Put(ctx, b)
+		}
+		s.fillMu.Unlock()
+		s.queued.Add(-int64(len(b.RawData())))
+	}
 }
 
 func cmp[T int | int64 | time.Duration](v, def T) T {
@@ -250,13 +312,13 @@ func (s *Store) PutMany(ctx context.Context, bs []blocks.Block) error {
 			sealed = append(sealed, s.seal())
 		}
 	}
-	s.mu.Unlock()
-	s.upload(sealed...)
 	if s.cache != nil {
 		for _, b := range bs {
-			s.cache.Put(ctx, b)
+			s.fill(b)
 		}
 	}
+	s.mu.Unlock()
+	s.upload(sealed...)
 	return nil
 }
 
@@ -571,7 +633,10 @@ func (s *Store) delete(ctx context.Context, mhs [][]byte) error {
 	}
 	s.mu.Unlock()
 	if s.cache != nil {
+		s.fillMu.Lock()
+		s.delGen.Add(1)
 		s.cache.Delete(ctx, mhs)
+		s.fillMu.Unlock()
 	}
 	if err := s.index.DeleteBlocks(ctx, mhs); err != nil {
 		return fmt.Errorf("s3: %w", err)
@@ -671,6 +736,8 @@ func (s *Store) Close() error {
 	close(s.stop)
 	s.wg.Wait()
 	if s.cache != nil {
+		close(s.fills)
+		s.fillsWG.Wait()
 		err = errors.Join(err, s.cache.Close())
 	}
 	return err

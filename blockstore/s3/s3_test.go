@@ -274,6 +274,7 @@ func TestCache(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
+	s3.WaitFills(s)
 	gets := c.count("GET")
 	for _, b := range bl[50:] {
 		blockstoretest.MustGetEqual(t, s, b)
