@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -86,12 +85,8 @@ func (s *Store) rewrite(ctx context.Context, packs []blockstore.PackUsage) error
 			return nil
 		}
 		if len(p.buf) > 0 {
-			_, err := s.client.PutObject(ctx, s.bucket, p.name, bytes.NewReader(p.buf), int64(len(p.buf)), minio.PutObjectOptions{
-				ContentType:      "application/octet-stream",
-				DisableMultipart: true,
-			})
-			if err != nil {
-				return fmt.Errorf("s3: compact: put %s: %w", p.name, err)
+			if err := s.putObject(ctx, p.name, p.buf); err != nil {
+				return fmt.Errorf("s3: compact: %w", err)
 			}
 			if s.beforeMove != nil {
 				s.beforeMove()
