@@ -516,3 +516,33 @@ func TestParseURL(t *testing.T) {
 		t.Errorf("CredentialsFromEnv without credentials: %v", err)
 	}
 }
+
+// Without a Sync, written blocks reach the bucket and the index
+// FlushAfter after the first of them.
+func TestFlushAfter(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ix := sqlitetest.MustOpen(t)
+	prefix := newPrefix()
+	o := e.options(prefix, ix)
+	o.FlushAfter = 200 * time.Millisecond
+	s := MustOpen(t, o)
+	bl := blockstoretest.RandomBlocks(t, 10, 1000)
+	if err := s.PutMany(ctx, bl); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := ix.Lookup(ctx, bl[9].Cid().Hash()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("blocks not in the index 10 s after they were written, with FlushAfter 200ms")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	other := MustOpen(t, e.options(prefix, ix))
+	for _, b := range bl {
+		blockstoretest.MustGetEqual(t, other, b)
+	}
+}
