@@ -13,7 +13,11 @@ import (
 // --blocks-cache bytes in <data>/blocks-cache.
 func openBlocks(ctx context.Context, c Config, index blockstore.PackIndex, getenv func(string) string) (blockstore.Store, error) {
 	if c.Blocks == "" {
-		return blockstore.OpenLocal(c.path("blocks"))
+		l, err := blockstore.OpenLocal(c.path("blocks"))
+		if err != nil {
+			return nil, err // not a nil *Local in a non-nil Store
+		}
+		return l, nil
 	}
 	o, err := s3.ParseURL(c.Blocks)
 	if err != nil {

@@ -159,3 +159,35 @@ func TestServeS3(t *testing.T) {
 		t.Errorf("%d bytes left in the bucket", du)
 	}
 }
+
+// S3 blocks without credentials, or with no server, stop tack serve at
+// start with an error that says so.
+func TestServeS3Errors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no credentials", nil, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
+		{"no server", map[string]string{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}, "bucket tack at 127.0.0.1:1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMain()
+			m.Stdout, m.Stderr = io.Discard, io.Discard
+			err := m.ParseFlags([]string{
+				"--data", tempData(t), "--listen", "127.0.0.1:0", "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
+				"--bootstrap", "none", "--dht", "off", "--blocks", "s3://tack?endpoint=http://127.0.0.1:1",
+			}, func(k string) string { return tc.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err = m.Open(ctx)
+			m.Close()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open: %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
