@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tack-ipfs/tack/blockstore"
@@ -37,6 +39,9 @@ func (db *DB) AddPack(ctx context.Context, p blockstore.Pack, entries []blocksto
 				return err
 			}
 		}
+		// In key order, each insert lands next to the one before in the
+		// B-tree.
+		slices.SortFunc(fresh, func(a, b blockstore.PackMove) int { return bytes.Compare(a.Hash, b.Hash) })
 		for len(fresh) > 0 {
 			n := min(len(fresh), packRows)
 			args := make([]any, 0, 4*n)
