@@ -307,6 +307,13 @@ func (s *Store) PutMany(ctx context.Context, bs []blocks.Block) error {
 		}
 		p := s.open
 		sl := &slot{p: p, mh: mh, off: len(p.buf), len: len(b.RawData())}
+		if len(p.buf)+sl.len > cap(p.buf) {
+			// A pack starts small (a Sync may seal it soon, as for a
+			// pin of a few blocks), then grows once to its full size.
+			buf := make([]byte, len(p.buf), max(s.packSize+tack.MaxBlockSize, int64(len(p.buf)+sl.len)))
+			copy(buf, p.buf)
+			p.buf = buf
+		}
 		p.buf = append(p.buf, b.RawData()...)
 		p.slots = append(p.slots, sl)
 		s.pending[string(mh)] = sl
@@ -331,12 +338,15 @@ func (s *Store) newPack() *pack {
 	now := time.Now().UTC()
 	return &pack{
 		name:    s.prefix + "packs/" + now.Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(r[:]) + ".pack",
-		buf:     make([]byte, 0, s.packSize+tack.MaxBlockSize),
+		buf:     make([]byte, 0, min(s.packSize, firstBuf)),
 		started: now,
 		done:    make(chan struct{}),
 		failed:  make(chan struct{}),
 	}
 }
+
+// firstBuf is the capacity a pack's buffer starts with.
+const firstBuf = 1 << 20
 
 // seal takes the open pack for uploading, under mu.
 func (s *Store) seal() *pack {
