@@ -40,7 +40,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultPackSize   = 32 << 20
+	DefaultPackSize   = 16 << 20
 	DefaultFlushAfter = 2 * time.Second
 	DefaultUploads    = 4
 )
@@ -234,7 +234,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 }
 
 // fillBytes bounds the bytes of written blocks waiting for the cache.
-const fillBytes = 64 << 20
+const fillBytes = 16 << 20
 
 // fillReq is a written block waiting for the cache.
 type fillReq struct {
