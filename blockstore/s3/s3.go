@@ -217,9 +217,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		prefix:     o.Prefix,
 		index:      o.Index,
 		cache:      o.Cache,
-		packSize:   cmp(o.PackSize, DefaultPackSize),
-		flushAfter: cmp(o.FlushAfter, DefaultFlushAfter),
-		slots:      make(chan struct{}, cmp(o.Uploads, DefaultUploads)),
+		packSize:   orDefault(o.PackSize, DefaultPackSize),
+		flushAfter: orDefault(o.FlushAfter, DefaultFlushAfter),
+		slots:      make(chan struct{}, orDefault(o.Uploads, DefaultUploads)),
 		pending:    map[string]*slot{},
 		stop:       make(chan struct{}),
 	}
@@ -277,7 +277,7 @@ func (s *Store) filler() {
 	}
 }
 
-func cmp[T int | int64 | time.Duration](v, def T) T {
+func orDefault[T int | int64 | time.Duration](v, def T) T {
 	if v > 0 {
 		return v
 	}
