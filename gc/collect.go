@@ -48,19 +48,6 @@ const deleteBatch = 128
 // page is how many keys Collect reads from the store at a time.
 const page = 1000
 
-// Compacter is a blockstore that can give back the space of deleted
-// blocks at once rather than in the course of its own compactions.
-type Compacter interface {
-	Compact(ctx context.Context) error
-}
-
-// storedLister is a blockstore that lists its blocks with their sizes and
-// deletes what it listed without looking it up again (blockstore.Local).
-type storedLister interface {
-	ForEachBlock(ctx context.Context, fn func(tackbs.Stored) error) error
-	DeleteStored(ctx context.Context, bs []tackbs.Stored) error
-}
-
 // Collect frees every block that no DAG the store needs uses, while
 // sessions go on storing and reading blocks:
 //
@@ -166,8 +153,10 @@ func (g *Guard) Collect(ctx context.Context, store tack.DAGStore) (Report, error
 	if err := g.sweep(ctx, live, &rep); err != nil {
 		return rep, err
 	}
-	if c, ok := g.bs.(Compacter); ok && rep.Freed > 0 {
-		if err := c.Compact(ctx); err != nil {
+	if rep.Freed > 0 {
+		// Local gives back the space of small blocks; S3 deletes empty
+		// packs and rewrites mostly dead ones.
+		if err := g.bs.Compact(ctx); err != nil {
 			return rep, err
 		}
 	}
@@ -260,10 +249,7 @@ func (g *Guard) markKept(wanted map[string]bool, start time.Time, live map[uint6
 
 // sweep deletes every stored block that is neither live nor touched.
 func (g *Guard) sweep(ctx context.Context, live map[uint64]struct{}, rep *Report) error {
-	lister, ok := g.bs.(storedLister)
-	if !ok {
-		lister = genericLister{g.bs}
-	}
+	lister := g.bs
 	var batch []tackbs.Stored
 	err := lister.ForEachBlock(ctx, func(b tackbs.Stored) error {
 		rep.Scanned++
@@ -286,7 +272,7 @@ func (g *Guard) sweep(ctx context.Context, live map[uint64]struct{}, rep *Report
 
 // delete deletes the blocks of batch that no session touched, holding the
 // lock that sessions take to record blocks.
-func (g *Guard) delete(ctx context.Context, lister storedLister, batch []tackbs.Stored, rep *Report) error {
+func (g *Guard) delete(ctx context.Context, lister tackbs.Store, batch []tackbs.Stored, rep *Report) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -323,39 +309,5 @@ func (g *Guard) delete(ctx context.Context, lister storedLister, batch []tackbs.
 	}
 	rep.Freed += len(dead)
 	rep.FreedSize += size
-	return nil
-}
-
-// genericLister sweeps any blockstore through its own interface, at the
-// cost of a lookup per block for its size.
-type genericLister struct{ bs blockstore.Blockstore }
-
-func (l genericLister) ForEachBlock(ctx context.Context, fn func(tackbs.Stored) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	keys, err := l.bs.AllKeysChan(ctx)
-	if err != nil {
-		return err
-	}
-	for c := range keys {
-		n, err := l.bs.GetSize(ctx, c)
-		if ipld.IsNotFound(err) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		if err := fn(tackbs.Stored{Cid: c, Size: n}); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
-}
-
-func (l genericLister) DeleteStored(ctx context.Context, bs []tackbs.Stored) error {
-	for _, b := range bs {
-		if err := l.bs.DeleteBlock(ctx, b.Cid); err != nil && !ipld.IsNotFound(err) {
-			return err
-		}
-	}
 	return nil
 }

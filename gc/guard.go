@@ -25,11 +25,13 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+
+	tackbs "github.com/tack-ipfs/tack/blockstore"
 )
 
 // Guard wraps the blockstore that fetches and uploads write to.
 type Guard struct {
-	bs blockstore.Blockstore
+	bs tackbs.Store
 
 	// keepDir holds, per content key, the blocks that uploads stored
 	// toward a DAG not yet complete (see Session.Keep).
@@ -65,7 +67,7 @@ type Guard struct {
 
 // NewGuard returns a Guard over bs that keeps the block lists of
 // incomplete uploads in keepDir, creating it if needed.
-func NewGuard(bs blockstore.Blockstore, keepDir string) (*Guard, error) {
+func NewGuard(bs tackbs.Store, keepDir string) (*Guard, error) {
 	if err := os.MkdirAll(keepDir, 0o700); err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
@@ -75,7 +77,7 @@ func NewGuard(bs blockstore.Blockstore, keepDir string) (*Guard, error) {
 }
 
 // Blockstore returns the blockstore the Guard wraps.
-func (g *Guard) Blockstore() blockstore.Blockstore { return g.bs }
+func (g *Guard) Blockstore() tackbs.Store { return g.bs }
 
 // Session opens a session: use it in place of the blockstore for one
 // fetch or upload, and Close it once the outcome is recorded in the

@@ -50,7 +50,7 @@ func BenchmarkPin(b *testing.B) {
 					b.Fatal(err)
 				}
 				dir, addr := tempData(b), freeAddr(b)
-				proc := startProcess(b, bin, dir, addr)
+				proc := startProcess(b, bin, dir, addr, benchFlags()...)
 				c := pinclient.NewClient("http://"+addr, readToken(b, dir))
 				waitUp(b, c)
 				b.StartTimer()

@@ -15,6 +15,9 @@ import (
 const (
 	heartbeat = 2 * time.Second
 	nodeLease = 15 * time.Second
+	// collectionLease is how long a node's collection holds the others
+	// off if the node dies collecting (renewed every third of it).
+	collectionLease = 30 * time.Second
 )
 
 // maxDelegates is how many multiaddrs a pin's delegates list at most,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore/s3"
 	"github.com/tack-ipfs/tack/gateway"
 	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/node"
@@ -61,6 +62,8 @@ type Config struct {
 
 	MetricsListen string // --metrics-listen: host:port serving /metrics to anyone, instead of the API's address to operators' tokens; empty: off
 	LogFormat     string // --log-format: text or json
+	Blocks      string // --blocks: where blocks are stored; empty: <data>/blocks, or s3://bucket/prefix?endpoint=…
+	BlocksCache int64  // --blocks-cache: bytes of hot blocks cached on the local disk in front of S3; 0: none
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -92,12 +95,16 @@ func DefaultConfig() Config {
 		ReprovideInterval: node.DefaultReprovideInterval,
 
 		LogFormat: "text",
+		BlocksCache: DefaultBlocksCache,
 
 		GatewayMaxInFlight: gateway.DefaultMaxInFlight,
 		MaxUpload:          http.DefaultMaxUpload,
 		MaxUploads:         http.DefaultMaxUploads,
 	}
 }
+
+// DefaultBlocksCache is the default of --blocks-cache.
+const DefaultBlocksCache = 1 << 30
 
 // DefaultMaxConns is the default of --max-conns. An idle keep-alive
 // connection costs the server a goroutine and its buffers, some 10 KiB.
@@ -208,6 +215,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.DurationVar(&c.ReprovideInterval, "reprovide-interval", c.ReprovideInterval, "how often every provided key is announced again (DHT servers keep a record 48h)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "serve Prometheus metrics at /metrics on this host:port, without authentication (keep it private), instead of on the API's address to operators' tokens")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log lines as text (key=value) or json (one object a line)")
+	fs.StringVar(&c.Blocks, "blocks", c.Blocks, "where blocks are stored: empty for <data>/blocks on the local disk, or s3://bucket/prefix?endpoint=https://host:port&region=R for S3-compatible storage, with credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	fs.Var(sizeFlag{&c.BlocksCache}, "blocks-cache", "with S3 blocks, bytes of hot blocks cached on the local disk in <data>/blocks-cache, like 10GiB (0: none)")
 	return bootstrap
 }
 
@@ -301,6 +310,14 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.MaxConns < 1 {
 		return fmt.Errorf("--max-conns must be at least 1")
+	}
+	if c.Blocks != "" {
+		if _, err := s3.ParseURL(c.Blocks); err != nil {
+			return fmt.Errorf("--blocks: %w", err)
+		}
+	}
+	if c.BlocksCache < 0 {
+		return fmt.Errorf("--blocks-cache cannot be negative: 0 turns it off")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen

@@ -84,6 +84,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--metrics-listen", "TACK_METRICS_LISTEN", "10.0.0.5:9100"},
 	{"--log-format", "TACK_LOG_FORMAT", "json"},
 	{"--store", "TACK_STORE", "postgres://tack@db.example.com/tack"},
+	{"--blocks", "TACK_BLOCKS", "s3://tack/blocks?endpoint=http://127.0.0.1:9000&region=local"},
+	{"--blocks-cache", "TACK_BLOCKS_CACHE", "10GiB"},
 }
 
 var everyFlagConfig = Config{
@@ -126,6 +128,8 @@ var everyFlagConfig = Config{
 
 	MetricsListen: "10.0.0.5:9100",
 	LogFormat:     "json",
+	Blocks:      "s3://tack/blocks?endpoint=http://127.0.0.1:9000&region=local",
+	BlocksCache: 10 << 30,
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -223,6 +227,11 @@ func TestConfigErrors(t *testing.T) {
 		{"bad env store", nil, map[string]string{"TACK_STORE": "/var/tack.db"}, `--store "/var/tack.db": use sqlite://PATH`},
 		{"store password hidden", []string{"--store", "mysql://u:secret@db/tack"}, nil, `"mysql://u:xxxxx@db/tack"`},
 		{"empty sqlite store", []string{"--store", "sqlite://"}, nil, `names no file`},
+		{"blocks not s3", []string{"--blocks", "/srv/blocks"}, nil, "--blocks: blocks URL \"/srv/blocks\": the scheme must be s3"},
+		{"blocks without bucket", nil, map[string]string{"TACK_BLOCKS": "s3:///x"}, "no bucket"},
+		{"blocks bad endpoint", []string{"--blocks", "s3://b?endpoint=minio:9000"}, nil, "endpoint must be http://host[:port] or https://host[:port]"},
+		{"blocks unknown parameter", []string{"--blocks", "s3://b?bucket=x"}, nil, `unknown parameter "bucket"`},
+		{"bad blocks cache", []string{"--blocks-cache", "-1"}, nil, "invalid size"},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {

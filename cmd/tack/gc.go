@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
-	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/gc"
 	"golang.org/x/time/rate"
 )
@@ -191,7 +190,9 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	cfg := DefaultConfig()
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "data directory of the tack to maintain")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, storeHelp)
-	if err := parse(fs, args, getenv, "data", "store"); err != nil {
+	fs.StringVar(&cfg.Blocks, "blocks", cfg.Blocks, "where blocks are stored, as for tack serve (used when tack is not serving)")
+	fs.Var(sizeFlag{&cfg.BlocksCache}, "blocks-cache", "with S3 blocks, bytes of the local cache, as for tack serve")
+	if err := parse(fs, args, getenv, "data", "store", "blocks", "blocks-cache"); err != nil {
 		return err
 	}
 	store, err := parseStore(cfg.Store, cfg.Data)
@@ -225,7 +226,7 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		return err
 	}
 	defer db.Close()
-	bs, err := blockstore.OpenLocal(cfg.path("blocks"))
+	bs, err := openBlocks(ctx, cfg, db, getenv)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	Logger         *slog.Logger
 	DB             tack.Store // SQLite or PostgreSQL, as --store says
-	Blocks         *blockstore.Local
+	Blocks         blockstore.Store
 	Guard          *gc.Guard // what fetches and uploads write blocks through
 	cluster        *cluster  // the nodes sharing the store
 	Node           *node.Node
@@ -48,6 +48,9 @@ type Main struct {
 	// Metrics are this server's Prometheus metrics, on a registry of
 	// their own.
 	Metrics *metrics.Metrics
+	// Getenv reads the environment (the S3 credentials); nil: os.Getenv.
+	// ParseFlags sets it to the function it was given.
+	Getenv func(string) string
 
 	lock     *os.File
 	listener net.Listener
@@ -82,6 +85,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
+	m.Getenv = getenv
 	return m.Config.finish(bootstrap.set)
 }
 
@@ -106,7 +110,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.DB, err = openStore(ctx, store, c.limits()); err != nil {
 		return fmt.Errorf("opening the metadata store %s: %w", store, err)
 	}
-	if m.Blocks, err = blockstore.OpenLocal(c.path("blocks")); err != nil {
+	getenv := m.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if m.Blocks, err = openBlocks(ctx, *c, m.DB, getenv); err != nil {
 		return fmt.Errorf("opening the blockstore: %w", err)
 	}
 	if m.Guard, err = gc.NewGuard(m.Blocks, c.path("keep")); err != nil {
@@ -140,8 +148,17 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("starting the IPFS node: %w", err)
 	}
 
-	m.cluster = &cluster{store: m.DB, guard: m.Guard, own: m.Node.Delegates,
-		self: tack.Node{ID: m.Node.ID().String(), Blocks: "local", Started: time.Now()}}
+	// Nodes whose --blocks name the same bucket serve each other's blocks
+	// and coordinate their garbage collections; local blocks are a node's
+	// own.
+	blocksAt := "local"
+	if c.Blocks != "" {
+		blocksAt = c.Blocks
+		m.Guard.SetCluster(gc.Cluster{Store: m.DB, Node: m.Node.ID().String(), Blocks: blocksAt,
+			Live: nodeLease, Lease: collectionLease, JoinTimeout: 2 * nodeLease})
+	}
+	m.cluster = &cluster{store: m.DB, guard: m.Guard, own: m.Node.Delegates, shared: c.Blocks != "",
+		self: tack.Node{ID: m.Node.ID().String(), Blocks: blocksAt, Started: time.Now()}}
 	if err := m.cluster.save(ctx); err != nil {
 		return fmt.Errorf("saving this node in the store: %w", err)
 	}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/blockstore/s3"
+	"github.com/tack-ipfs/tack/gc"
+)
+
+// The S3 store is shared by every node of the same bucket, and collects
+// garbage with them.
+var _ gc.Shared = (*s3.Store)(nil)
+
+// openBlocks opens the blockstore that --blocks names: the local one in
+// <data>/blocks, or S3 with its pack index in the metadata store and a
+// cache of --blocks-cache bytes in <data>/blocks-cache.
+func openBlocks(ctx context.Context, c Config, store tack.Store, getenv func(string) string) (blockstore.Store, error) {
+	if c.Blocks == "" {
+		l, err := blockstore.OpenLocal(c.path("blocks"))
+		if err != nil {
+			return nil, err // not a nil *Local in a non-nil Store
+		}
+		return l, nil
+	}
+	o, err := s3.ParseURL(c.Blocks)
+	if err != nil {
+		return nil, fmt.Errorf("--blocks: %w", err)
+	}
+	if err := o.CredentialsFromEnv(getenv); err != nil {
+		return nil, err
+	}
+	index, ok := store.(blockstore.PackIndex)
+	if !ok {
+		return nil, fmt.Errorf("--blocks: the metadata store %T cannot hold the S3 blockstore's index", store)
+	}
+	o.Index = index
+	if c.BlocksCache > 0 {
+		if o.Cache, err = blockstore.OpenCache(c.path("blocks-cache"), c.BlocksCache); err != nil {
+			return nil, err
+		}
+	}
+	s, err := s3.Open(ctx, o)
+	if err != nil {
+		if o.Cache != nil {
+			o.Cache.Close()
+		}
+		return nil, err
+	}
+	return s, nil
+}
