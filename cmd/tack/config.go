@@ -62,8 +62,8 @@ type Config struct {
 
 	MetricsListen string // --metrics-listen: host:port serving /metrics to anyone, instead of the API's address to operators' tokens; empty: off
 	LogFormat     string // --log-format: text or json
-	Blocks      string // --blocks: where blocks are stored; empty: <data>/blocks, or s3://bucket/prefix?endpoint=…
-	BlocksCache int64  // --blocks-cache: bytes of hot blocks cached on the local disk in front of S3; 0: none
+	Blocks        string // --blocks: where blocks are stored; empty: <data>/blocks, or s3://bucket/prefix?endpoint=…
+	BlocksCache   int64  // --blocks-cache: bytes of hot blocks cached on the local disk in front of S3; 0: none
 }
 
 // DefaultConfig returns the embedded defaults: everything under
@@ -94,7 +94,7 @@ func DefaultConfig() Config {
 		Provide:           node.ProvideAll,
 		ReprovideInterval: node.DefaultReprovideInterval,
 
-		LogFormat: "text",
+		LogFormat:   "text",
 		BlocksCache: DefaultBlocksCache,
 
 		GatewayMaxInFlight: gateway.DefaultMaxInFlight,

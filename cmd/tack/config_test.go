@@ -128,8 +128,8 @@ var everyFlagConfig = Config{
 
 	MetricsListen: "10.0.0.5:9100",
 	LogFormat:     "json",
-	Blocks:      "s3://tack/blocks?endpoint=http://127.0.0.1:9000&region=local",
-	BlocksCache: 10 << 30,
+	Blocks:        "s3://tack/blocks?endpoint=http://127.0.0.1:9000&region=local",
+	BlocksCache:   10 << 30,
 }
 
 func TestConfigEveryFlag(t *testing.T) {
