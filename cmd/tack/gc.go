@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -199,7 +200,11 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(cfg.path("blocks")); err != nil {
+	marker := cfg.path("blocks")
+	if cfg.Blocks != "" {
+		marker = cfg.Data // blocks in a bucket: the directory holds keys and keep lists
+	}
+	if _, err := os.Stat(marker); err != nil {
 		return fmt.Errorf("no tack data in %s", cfg.Data)
 	}
 	if store.sqlite != "" {
@@ -237,6 +242,12 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		guard, err := gc.NewGuard(bs, cfg.path("keep"))
 		if err != nil {
 			return err
+		}
+		if cfg.Blocks != "" {
+			// Other nodes may serve from the same bucket: collect with
+			// them, as a node of its own for the time of the collection.
+			guard.SetCluster(gc.Cluster{Store: db, Node: "tack-gc-" + rand.Text(), Blocks: cfg.Blocks,
+				Live: nodeLease, Lease: collectionLease, JoinTimeout: 2 * nodeLease})
 		}
 		rep, err := guard.Collect(ctx, db)
 		fmt.Fprintln(stdout, rep)
