@@ -196,21 +196,10 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	if err := parse(fs, args, getenv, "data", "store", "blocks", "blocks-cache"); err != nil {
 		return err
 	}
-	store, err := parseStore(cfg.Store, cfg.Data)
-	if err != nil {
-		return err
-	}
-	marker := cfg.path("blocks")
-	if cfg.Blocks != "" {
-		marker = cfg.Data // blocks in a bucket: the directory holds keys and keep lists
-	}
-	if _, err := os.Stat(marker); err != nil {
+	// Every tack serve leaves its node key, whether its blocks are here
+	// or in a bucket.
+	if _, err := os.Stat(cfg.path("node.key")); err != nil {
 		return fmt.Errorf("no tack data in %s", cfg.Data)
-	}
-	if store.sqlite != "" {
-		if _, err := os.Stat(store.sqlite); err != nil {
-			return fmt.Errorf("no tack database at %s", store)
-		}
 	}
 	lock, err := lockDir(cfg.path("serve.lock"))
 	if err != nil {
@@ -226,6 +215,17 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		return nil
 	}
 	defer lock.Close()
+	// Not serving: open the stores, which must be where tack serve keeps
+	// them.
+	store, err := parseStore(cfg.Store, cfg.Data)
+	if err != nil {
+		return err
+	}
+	if store.sqlite != "" {
+		if _, err := os.Stat(store.sqlite); err != nil {
+			return fmt.Errorf("no tack database at %s", store)
+		}
+	}
 	db, err := openStore(ctx, store, tack.Limits{})
 	if err != nil {
 		return err
