@@ -59,7 +59,7 @@ func (b *lockedBuffer) String() string {
 var peerInLog = regexp.MustCompile(`tack is serving.* peer=(\S+)`)
 
 // start starts the node's process and waits until it serves.
-func (n *clusterNode) start(t *testing.T, bin string) {
+func (n *clusterNode) start(t testing.TB, bin string) {
 	t.Helper()
 	n.log = &lockedBuffer{}
 	n.cmd = exec.Command(bin, append([]string{"serve", "--data", n.dir, "--listen", n.addr}, n.flags...)...)
@@ -100,19 +100,9 @@ func TestThreeNodes(t *testing.T) {
 	srv := miniotest.Start(t)
 	bin := buildBinary(t)
 	ctx := t.Context()
-	env := append(os.Environ(), "AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey)
-	flags := []string{"--store", store, "--blocks", srv.URL("tack/blocks"), "--blocks-cache", "64MiB",
-		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", "none", "--dht", "off", "--allow-private-origins",
-		"--rate-limit", "off", "--pin-lease", "5s", "--pin-stall", "3s", "--pin-retry", "500ms", "--gc-interval", "0"}
-	nodes := make([]*clusterNode, 3)
-	for i := range nodes {
-		nodes[i] = &clusterNode{dir: tempData(t), addr: freeAddr(t), flags: flags, env: env}
-	}
-	// The first node makes the admin account; the others find it.
-	nodes[0].start(t, bin)
-	token := readToken(t, nodes[0].dir)
+	nodes, token := startCluster(t, bin, 3, store, srv, "tack/blocks",
+		"--rate-limit", "off", "--pin-lease", "5s", "--pin-stall", "3s", "--pin-retry", "500ms", "--gc-interval", "0")
 	for _, n := range nodes[1:] {
-		n.start(t, bin)
 		if _, err := os.Stat(filepath.Join(n.dir, "admin.token")); err == nil {
 			t.Errorf("node %s made another admin account", n.id)
 		}
@@ -120,7 +110,6 @@ func TestThreeNodes(t *testing.T) {
 	clients := make([]*pinclient.Client, len(nodes))
 	for i, n := range nodes {
 		clients[i] = n.client(token)
-		waitUp(t, clients[i])
 	}
 	peer := testpeer.New(t)
 	origins := pinclient.PinOpts.WithOrigins(Origins(t, peer)...)
@@ -310,6 +299,117 @@ func TestThreeNodes(t *testing.T) {
 		mustServeDAG(t, nodes[2].addr, root, all)
 	}
 	mustServeDAG(t, nodes[0].addr, slow, slowCIDs)
+}
+
+// startCluster starts n tack processes on one store and one bucket of
+// srv, with flags, and returns them with the admin's token once every one
+// serves. The first makes the admin account; the others find it.
+func startCluster(tb testing.TB, bin string, n int, store string, srv *miniotest.Server, bucket string, flags ...string) ([]*clusterNode, string) {
+	tb.Helper()
+	env := append(os.Environ(), "AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey)
+	flags = append([]string{"--store", store, "--blocks", srv.URL(bucket), "--blocks-cache", "64MiB",
+		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", "none", "--dht", "off", "--allow-private-origins"}, flags...)
+	nodes := make([]*clusterNode, n)
+	for i := range nodes {
+		nodes[i] = &clusterNode{dir: tempData(tb), addr: freeAddr(tb), flags: flags, env: env}
+	}
+	nodes[0].start(tb, bin)
+	token := readToken(tb, nodes[0].dir)
+	for _, node := range nodes[1:] {
+		node.start(tb, bin)
+	}
+	for _, node := range nodes {
+		waitUp(tb, node.client(token))
+	}
+	return nodes, token
+}
+
+// BenchmarkCluster pins, through one node or spread round robin over three
+// that share one PostgreSQL database and one MinIO bucket, 1000 small DAGs
+// and one 256 MiB DAG from an in-process peer. The nodes share this
+// machine's cores with each other, PostgreSQL, MinIO and the peer: the
+// point is that coordinating costs little, not that three nodes on one
+// machine are faster.
+//
+//	TACK_POSTGRES_TESTS=required TACK_S3_TESTS=required go test ./cmd/tack -run '^$' -bench Cluster -benchtime 1x
+func BenchmarkCluster(b *testing.B) {
+	bin := buildBinary(b)
+	srv := miniotest.Start(b)
+	for _, dags := range []struct {
+		name        string
+		n           int
+		size, chunk int
+	}{
+		{"1000x8KiB", 1000, 8 << 10, 8 << 10},
+		{"256MiB-in-256KiB", 1, 256 << 20, 256 << 10},
+	} {
+		for _, nodes := range []int{1, 3} {
+			b.Run(fmt.Sprintf("%s/nodes=%d", dags.name, nodes), func(b *testing.B) {
+				peer := testpeer.New(b)
+				ctx := context.Background()
+				var secs, pins, mb float64
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					roots := make([]cid.Cid, dags.n)
+					for j := range roots {
+						roots[j] = peer.AddFile(b, dags.size, dags.chunk, 1)
+					}
+					store := pgtest.NewDatabase(b)
+					cluster, token := startCluster(b, bin, nodes, store, srv, fmt.Sprintf("bench/%s-%d-%d", dags.name, nodes, i),
+						"--rate-limit", "off")
+					clients := make([]*pinclient.Client, nodes)
+					for k, n := range cluster {
+						clients[k] = n.client(token)
+					}
+					origins := pinclient.PinOpts.WithOrigins(Origins(b, peer)...)
+					b.StartTimer()
+
+					start := time.Now()
+					var wg sync.WaitGroup
+					work := make(chan int)
+					for w := range 8 {
+						wg.Go(func() {
+							for j := range work {
+								if _, err := clients[(j+w)%nodes].Add(ctx, roots[j], origins); err != nil {
+									b.Error(err)
+								}
+							}
+						})
+					}
+					for j := range roots {
+						work <- j
+					}
+					close(work)
+					wg.Wait()
+					for k := 0; ; k++ {
+						_, n, err := clients[k%nodes].LsBatchSync(ctx, pinclient.PinOpts.FilterStatus(pinclient.StatusPinned), pinclient.PinOpts.Limit(1))
+						if err != nil {
+							b.Fatal(err)
+						}
+						if n >= len(roots) {
+							break
+						}
+						if time.Since(start) > 10*time.Minute {
+							b.Fatalf("%d of %d pinned after 10 minutes", n, len(roots))
+						}
+						time.Sleep(20 * time.Millisecond)
+					}
+					elapsed := time.Since(start)
+					b.StopTimer()
+					secs += elapsed.Seconds()
+					pins += float64(len(roots))
+					mb += float64(len(roots)*dags.size) / 1e6
+					for _, n := range cluster {
+						n.cmd.Process.Kill()
+						n.cmd.Wait()
+					}
+				}
+				b.ReportMetric(pins/secs, "pins/s")
+				b.ReportMetric(mb/secs, "MB/s")
+				b.ReportMetric(0, "ns/op")
+			})
+		}
+	}
 }
 
 // namesAll reports whether the delegates name every node.
