@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"reflect"
 	"slices"
 	"time"
@@ -64,6 +65,13 @@ func openCopyStore(ctx context.Context, url string) (tack.Store, error) {
 	l, err := parseStore(url, "")
 	if err != nil {
 		return nil, err
+	}
+	if l.sqlite != "" {
+		// Opening would make an empty database: a mistyped path would
+		// copy nothing and say the copy matches.
+		if _, err := os.Stat(l.sqlite); err != nil {
+			return nil, fmt.Errorf("no tack database at %s", l.sqlite)
+		}
 	}
 	return openStore(ctx, l, tack.Limits{})
 }

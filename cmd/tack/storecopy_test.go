@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -95,6 +96,13 @@ func TestStoreCopy(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	missing := filepath.Join(t.TempDir(), "typo.db")
+	if err := runFails(t, "", "store", "copy", "--from", "sqlite://"+missing, "--to", pgtest.NewDatabase(t)); !strings.Contains(err.Error(), "no tack database at "+missing) {
+		t.Errorf("a copy from a path with no database: %v", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("a copy from a path with no database made an empty one there")
 	}
 	if err := runFails(t, "", "store", "copy", "--from", "sqlite://"+path, "--to", url); !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("a second copy into the same store: %v", err)
