@@ -141,6 +141,14 @@ type Store struct {
 	pending  map[string]*slot // blocks written but not yet in the index
 	inflight []*pack          // sealed, not yet in the index
 	closed   bool
+	// Syncs commit in groups: writes counts the blocks appended to packs,
+	// sealed how many of them were in packs when the last one was sealed,
+	// and syncing is the pack a Sync sealed and is uploading, if any. A
+	// Sync that comes meanwhile waits for it, and then seals at once
+	// everything written since, for every Sync that waited: one PUT for
+	// many pins that end together, rather than one each.
+	writes, sealed int64
+	syncing        *pack
 
 	// Blocks written wait in fills for the cache, so that a Put does not
 	// wait for the local disk; past fillBytes queued, they are not cached.
@@ -317,6 +325,7 @@ func (s *Store) PutMany(ctx context.Context, bs []blocks.Block) error {
 		p.buf = append(p.buf, b.RawData()...)
 		p.slots = append(p.slots, sl)
 		s.pending[string(mh)] = sl
+		s.writes++
 		if int64(len(p.buf)) >= s.packSize {
 			sealed = append(sealed, s.seal())
 		}
@@ -352,6 +361,7 @@ const firstBuf = 1 << 20
 func (s *Store) seal() *pack {
 	p := s.open
 	s.open = nil
+	s.sealed = s.writes
 	s.inflight = append(s.inflight, p)
 	return p
 }
@@ -496,14 +506,39 @@ func (s *Store) Sync(ctx context.Context) error {
 		s.mu.Unlock()
 		return errors.New("s3: sync of a closed blockstore")
 	}
+	need := s.writes
+	for s.sealed < need && s.syncing != nil {
+		// Another Sync's pack is uploading: wait, while more writes and
+		// Syncs gather, then seal them all in one pack.
+		p := s.syncing
+		s.mu.Unlock()
+		select {
+		case <-p.done:
+		case <-p.failed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.mu.Lock()
+		if s.syncing == p {
+			s.syncing = nil
+		}
+	}
 	var sealed *pack
-	if s.open != nil {
+	if s.sealed < need && s.open != nil {
 		sealed = s.seal()
+		s.syncing = sealed
 	}
 	wait := append([]*pack(nil), s.inflight...)
 	s.mu.Unlock()
 	if sealed != nil {
 		s.upload(sealed)
+		defer func() {
+			s.mu.Lock()
+			if s.syncing == sealed {
+				s.syncing = nil
+			}
+			s.mu.Unlock()
+		}()
 	}
 	for _, p := range wait {
 		select {
