@@ -135,6 +135,38 @@ func (g *Guard) Leave(ctx context.Context) error {
 	return nil
 }
 
+// Follow makes the node take its part in the collections other nodes
+// run over the shared blockstore, as of now: it joins a collection that
+// another node runs and the node has not joined yet, handing the blocks
+// it holds to the store (KeepForCollection), and it leaves once no other
+// node's collection runs. It returns the epoch it joined, 0 if it joined
+// none: the caller must then save the node with Collection set to it, so
+// that the collector sees it joined. Call it every heartbeat, after
+// saving the node. It has effect only after SetCluster.
+func (g *Guard) Follow(ctx context.Context, now time.Time) (int64, error) {
+	c := g.cluster
+	if c == nil {
+		return 0, nil
+	}
+	col, err := c.Store.RunningCollection(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	if col == nil || col.Node == c.Node {
+		return 0, g.Leave(ctx)
+	}
+	if col.Epoch <= g.Joined() {
+		return 0, nil
+	}
+	err = g.Join(ctx, col.Epoch, func(keys []uint64) error {
+		return c.Store.KeepForCollection(ctx, col.Epoch, keys)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return col.Epoch, nil
+}
+
 // keptKeys returns the blocks of every keep list of this node.
 func (g *Guard) keptKeys() ([]uint64, error) {
 	entries, err := os.ReadDir(g.keepDir)
