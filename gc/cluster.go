@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -198,6 +199,14 @@ type clusterRun struct {
 	seq   int64 // the shared blockstore's position before the collection began
 	stop  context.CancelFunc
 	lost  chan struct{} // closed if the lease could not be renewed
+	start time.Time     // when the lease was asked for, with the monotonic clock
+
+	// until is when the lease runs out, as this node's clock (monotonic)
+	// measures it: the Lease from when the last successful renewal was
+	// sent. Past it, the other nodes take the collection for over and
+	// stop touching what their sessions find, whether or not this node
+	// learnt that its renewals failed. In nanoseconds after start.
+	until atomic.Int64
 }
 
 // begin takes the collection lease, then waits until every live node
@@ -209,14 +218,16 @@ func (g *Guard) begin(ctx context.Context) (*clusterRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
-	col, err := c.Store.BeginCollection(ctx, c.Node, time.Now().Add(c.Lease))
+	asked := time.Now()
+	col, err := c.Store.BeginCollection(ctx, c.Node, asked.Add(c.Lease))
 	if tack.ErrorCode(err) == tack.ECONFLICT {
 		return nil, ErrBusy
 	} else if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	r := &clusterRun{c: c, epoch: col.Epoch, seq: seq, stop: stop, lost: make(chan struct{})}
+	r := &clusterRun{c: c, epoch: col.Epoch, seq: seq, stop: stop, lost: make(chan struct{}), start: asked}
+	r.until.Store(int64(c.Lease))
 	go r.renew(rctx)
 	if err := r.waitJoined(ctx); err != nil {
 		r.end()
@@ -235,11 +246,33 @@ func (r *clusterRun) renew(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := r.c.Store.RenewCollection(ctx, r.c.Node, r.epoch, time.Now().Add(r.c.Lease)); err != nil && ctx.Err() == nil {
+		// A renewal that reaches the store after the lease ran out may
+		// succeed, though the other nodes have left meanwhile: it must
+		// be sent, and answered, before. check stops the sweep well
+		// before anyway.
+		asked := time.Now()
+		left := r.left(asked)
+		if left <= 0 {
 			close(r.lost)
 			return
 		}
+		rctx, cancel := context.WithTimeout(ctx, left)
+		err := r.c.Store.RenewCollection(rctx, r.c.Node, r.epoch, asked.Add(r.c.Lease))
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil || r.left(time.Now()) <= 0 {
+			close(r.lost)
+			return
+		}
+		r.until.Store(asked.Add(r.c.Lease).Sub(r.start).Nanoseconds())
 	}
+}
+
+// left returns how long the lease runs on at now.
+func (r *clusterRun) left(now time.Time) time.Duration {
+	return time.Duration(r.until.Load()) - now.Sub(r.start)
 }
 
 // waitJoined polls the node list until every live node of the same
@@ -281,15 +314,22 @@ func (r *clusterRun) mark(ctx context.Context, live map[uint64]struct{}) error {
 	})
 }
 
-// check returns an error if the lease was lost: another node may be
-// collecting, so this one must not go on deleting.
+// check returns an error if the lease was lost, or soon runs out: the
+// other nodes may have left the collection, or another node may be
+// collecting, so this one must not go on deleting. The last third of the
+// lease, which renewals every third of it never reach while they
+// succeed, is left for the batch about to be deleted, and for the skew
+// between the clocks of the nodes.
 func (r *clusterRun) check() error {
 	select {
 	case <-r.lost:
 		return fmt.Errorf("gc: lost the lease of collection %d", r.epoch)
 	default:
-		return nil
 	}
+	if r.left(time.Now()) < r.c.Lease/3 {
+		return fmt.Errorf("gc: the lease of collection %d runs out: its renewals did not succeed in time", r.epoch)
+	}
+	return nil
 }
 
 // end stops renewing and ends the collection.
