@@ -355,6 +355,7 @@ func TestCluster(t *testing.T) {
 				{"Busy", testBusy},
 				{"CacheDropped", testCacheDropped},
 				{"PendingAtJoin", testPendingAtJoin},
+				{"LeaseRunsOut", testLeaseRunsOut},
 			} {
 				t.Run(sc.name, func(t *testing.T) { sc.test(t, newCluster(t, srv, peer, open(t))) })
 			}
@@ -844,5 +845,101 @@ func testPendingAtJoin(t *testing.T, c *cluster) {
 	t.Logf("B found %d of %d blocks", len(got), len(old))
 	if lost > 0 {
 		t.Errorf("%d of the %d blocks B's session found after joining were deleted", lost, len(got))
+	}
+}
+
+// hungRenewal is the store as a collector sees it when its renewals hang
+// (a connection gone silent, a paused process): RenewCollection waits
+// until the test ends.
+type hungRenewal struct {
+	gc.ClusterStore
+	hang chan struct{}
+}
+
+func (h *hungRenewal) RenewCollection(ctx context.Context, node string, epoch int64, until time.Time) error {
+	select {
+	case <-h.hang:
+	case <-ctx.Done():
+	}
+	return errors.New("renewal hung")
+}
+
+// slowSweep is the index with a DeleteUnchanged that takes its time.
+type slowSweep struct {
+	clusterDB
+	delay time.Duration
+}
+
+func (x *slowSweep) DeleteUnchanged(ctx context.Context, hs [][]byte, seq int64) (int, int64, error) {
+	time.Sleep(x.delay)
+	return x.clusterDB.DeleteUnchanged(ctx, hs, seq)
+}
+
+// testLeaseRunsOut: a collector whose lease ran out, which the other
+// nodes take for the end of the collection and stop touching, deletes no
+// more, even though it could not learn from the store that its lease is
+// lost.
+func testLeaseRunsOut(t *testing.T, c *cluster) {
+	ctx := context.Background()
+	b := c.node("b", 10*time.Second)
+	db := c.open()
+	index := &slowSweep{clusterDB: db, delay: 250 * time.Millisecond}
+	bs, err := s3.Open(ctx, s3.Options{Endpoint: c.srv.Endpoint, Bucket: "tack", Prefix: c.prefix,
+		AccessKey: c.srv.AccessKey, SecretKey: c.srv.SecretKey, Index: index, FlushAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	guard, err := gc.NewGuard(bs, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung := &hungRenewal{ClusterStore: db, hang: make(chan struct{})}
+	defer close(hung.hang)
+	guard.SetCluster(gc.Cluster{Store: hung, Node: "a", Blocks: blocksAt, Live: time.Minute, Lease: 900 * time.Millisecond, JoinTimeout: 10 * time.Second})
+	a := &node{t: t, id: "a", db: db, bs: bs, guard: guard, self: tack.Node{ID: "a", Blocks: blocksAt}}
+	a.save()
+
+	old := rawBlocks(t, 1200) // 10 batches: 2.5s of sweep
+	a.store(old).Close()
+
+	stop := b.follow()
+	defer stop()
+	done := make(chan error)
+	go func() {
+		_, err := a.collect()
+		done <- err
+	}()
+	for b.guard.Joined() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// Once B has left (the lease ran out), its session finds blocks
+	// without touching them.
+	for b.guard.Joined() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s := b.guard.Session()
+	defer s.Close()
+	var found []cid.Cid
+	for _, blk := range old {
+		if ok, err := s.Has(ctx, blk.Cid()); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			found = append(found, blk.Cid())
+		}
+	}
+	err = <-done
+	t.Logf("collect: %v; B found %d of %d blocks after leaving", err, len(found), len(old))
+	if err == nil {
+		t.Errorf("the collection went on to the end though its lease ran out")
+	}
+	lost := 0
+	for _, id := range found {
+		if !c.indexed(id) {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of the %d blocks B's session found after its lease ran out were deleted", lost, len(found))
 	}
 }
