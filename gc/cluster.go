@@ -87,6 +87,7 @@ func (g *Guard) Join(ctx context.Context, epoch int64, keep func(keys []uint64) 
 		return nil
 	}
 	g.mu.Lock()
+	prev := g.joined
 	g.joined = epoch
 	g.smu.Lock()
 	open := make([]*Session, 0, len(g.sessions))
@@ -102,11 +103,19 @@ func (g *Guard) Join(ctx context.Context, epoch int64, keep func(keys []uint64) 
 		keys = append(keys, s.snapshot()...)
 	}
 	kept, err := g.keptKeys()
-	if err != nil {
-		return err
+	if err == nil {
+		keys = append(keys, kept...)
+		err = keep(keys)
 	}
-	keys = append(keys, kept...)
-	if err := keep(keys); err != nil {
+	if err != nil {
+		// Not joined: the collection waits for this node, whose next
+		// Join hands everything over again. Until then its sessions
+		// record what they use, as before.
+		g.mu.Lock()
+		if g.joined == epoch {
+			g.joined = prev
+		}
+		g.mu.Unlock()
 		return fmt.Errorf("gc: join collection %d: %w", epoch, err)
 	}
 	return nil
