@@ -554,14 +554,42 @@ func testFoundDuringSweep(t *testing.T, c *cluster) {
 				}
 			}()
 		}
+		// And B reads them outside of any session (as the gateway
+		// does), filling its cache, up to and past leaving.
+		readerDone := make(chan struct{})
+		go func() {
+			defer close(readerDone)
+			for {
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				blk := old[rand.IntN(len(old))]
+				if _, err := b.bs.Get(ctx, blk.Cid()); err != nil && !ipld.IsNotFound(err) {
+					t.Error(err)
+					return
+				}
+			}
+		}()
 		rep, err := a.collect()
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The sessions are still open: what they found is theirs.
+		stop()
 		close(quit)
 		wg.Wait()
-		stop()
+		<-readerDone
+		cached := 0
+		for _, blk := range old {
+			if _, ok := b.cache.Get(ctx, blk.Cid()); ok && !c.indexed(blk.Cid()) {
+				cached++
+			}
+		}
+		if cached > 0 {
+			t.Errorf("round %d: %d deleted blocks in B's cache after it left", round, cached)
+		}
 		n, lost := 0, 0
 		found.Range(func(k, _ any) bool {
 			n++
