@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -86,6 +87,7 @@ func (g *Guard) Join(ctx context.Context, epoch int64, keep func(keys []uint64) 
 		return nil
 	}
 	g.mu.Lock()
+	prev := g.joined
 	g.joined = epoch
 	g.smu.Lock()
 	open := make([]*Session, 0, len(g.sessions))
@@ -101,11 +103,19 @@ func (g *Guard) Join(ctx context.Context, epoch int64, keep func(keys []uint64) 
 		keys = append(keys, s.snapshot()...)
 	}
 	kept, err := g.keptKeys()
-	if err != nil {
-		return err
+	if err == nil {
+		keys = append(keys, kept...)
+		err = keep(keys)
 	}
-	keys = append(keys, kept...)
-	if err := keep(keys); err != nil {
+	if err != nil {
+		// Not joined: the collection waits for this node, whose next
+		// Join hands everything over again. Until then its sessions
+		// record what they use, as before.
+		g.mu.Lock()
+		if g.joined == epoch {
+			g.joined = prev
+		}
+		g.mu.Unlock()
 		return fmt.Errorf("gc: join collection %d: %w", epoch, err)
 	}
 	return nil
@@ -133,6 +143,38 @@ func (g *Guard) Leave(ctx context.Context) error {
 	g.joined = 0
 	g.mu.Unlock()
 	return nil
+}
+
+// Follow makes the node take its part in the collections other nodes
+// run over the shared blockstore, as of now: it joins a collection that
+// another node runs and the node has not joined yet, handing the blocks
+// it holds to the store (KeepForCollection), and it leaves once no other
+// node's collection runs. It returns the epoch it joined, 0 if it joined
+// none: the caller must then save the node with Collection set to it, so
+// that the collector sees it joined. Call it every heartbeat, after
+// saving the node. It has effect only after SetCluster.
+func (g *Guard) Follow(ctx context.Context, now time.Time) (int64, error) {
+	c := g.cluster
+	if c == nil {
+		return 0, nil
+	}
+	col, err := c.Store.RunningCollection(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	if col == nil || col.Node == c.Node {
+		return 0, g.Leave(ctx)
+	}
+	if col.Epoch <= g.Joined() {
+		return 0, nil
+	}
+	err = g.Join(ctx, col.Epoch, func(keys []uint64) error {
+		return c.Store.KeepForCollection(ctx, col.Epoch, keys)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return col.Epoch, nil
 }
 
 // keptKeys returns the blocks of every keep list of this node.
@@ -166,6 +208,14 @@ type clusterRun struct {
 	seq   int64 // the shared blockstore's position before the collection began
 	stop  context.CancelFunc
 	lost  chan struct{} // closed if the lease could not be renewed
+	start time.Time     // when the lease was asked for, with the monotonic clock
+
+	// until is when the lease runs out, as this node's clock (monotonic)
+	// measures it: the Lease from when the last successful renewal was
+	// sent. Past it, the other nodes take the collection for over and
+	// stop touching what their sessions find, whether or not this node
+	// learnt that its renewals failed. In nanoseconds after start.
+	until atomic.Int64
 }
 
 // begin takes the collection lease, then waits until every live node
@@ -177,14 +227,16 @@ func (g *Guard) begin(ctx context.Context) (*clusterRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
-	col, err := c.Store.BeginCollection(ctx, c.Node, time.Now().Add(c.Lease))
+	asked := time.Now()
+	col, err := c.Store.BeginCollection(ctx, c.Node, asked.Add(c.Lease))
 	if tack.ErrorCode(err) == tack.ECONFLICT {
 		return nil, ErrBusy
 	} else if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	r := &clusterRun{c: c, epoch: col.Epoch, seq: seq, stop: stop, lost: make(chan struct{})}
+	r := &clusterRun{c: c, epoch: col.Epoch, seq: seq, stop: stop, lost: make(chan struct{}), start: asked}
+	r.until.Store(int64(c.Lease))
 	go r.renew(rctx)
 	if err := r.waitJoined(ctx); err != nil {
 		r.end()
@@ -203,11 +255,33 @@ func (r *clusterRun) renew(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := r.c.Store.RenewCollection(ctx, r.c.Node, r.epoch, time.Now().Add(r.c.Lease)); err != nil && ctx.Err() == nil {
+		// A renewal that reaches the store after the lease ran out may
+		// succeed, though the other nodes have left meanwhile: it must
+		// be sent, and answered, before. check stops the sweep well
+		// before anyway.
+		asked := time.Now()
+		left := r.left(asked)
+		if left <= 0 {
 			close(r.lost)
 			return
 		}
+		rctx, cancel := context.WithTimeout(ctx, left)
+		err := r.c.Store.RenewCollection(rctx, r.c.Node, r.epoch, asked.Add(r.c.Lease))
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil || r.left(time.Now()) <= 0 {
+			close(r.lost)
+			return
+		}
+		r.until.Store(asked.Add(r.c.Lease).Sub(r.start).Nanoseconds())
 	}
+}
+
+// left returns how long the lease runs on at now.
+func (r *clusterRun) left(now time.Time) time.Duration {
+	return time.Duration(r.until.Load()) - now.Sub(r.start)
 }
 
 // waitJoined polls the node list until every live node of the same
@@ -249,15 +323,22 @@ func (r *clusterRun) mark(ctx context.Context, live map[uint64]struct{}) error {
 	})
 }
 
-// check returns an error if the lease was lost: another node may be
-// collecting, so this one must not go on deleting.
+// check returns an error if the lease was lost, or soon runs out: the
+// other nodes may have left the collection, or another node may be
+// collecting, so this one must not go on deleting. The last third of the
+// lease, which renewals every third of it never reach while they
+// succeed, is left for the batch about to be deleted, and for the skew
+// between the clocks of the nodes.
 func (r *clusterRun) check() error {
 	select {
 	case <-r.lost:
 		return fmt.Errorf("gc: lost the lease of collection %d", r.epoch)
 	default:
-		return nil
 	}
+	if r.left(time.Now()) < r.c.Lease/3 {
+		return fmt.Errorf("gc: the lease of collection %d runs out: its renewals did not succeed in time", r.epoch)
+	}
+	return nil
 }
 
 // end stops renewing and ends the collection.

@@ -133,7 +133,8 @@ type Store struct {
 	slots      chan struct{} // one per pack uploading
 
 	// commitMu orders a pack's commit to the index against deletions, so
-	// that a block deleted while its pack uploads stays deleted.
+	// that a block deleted while its pack uploads stays deleted, and
+	// against Touch (see there).
 	commitMu sync.Mutex
 
 	mu       sync.Mutex
@@ -821,10 +822,15 @@ func (s *Store) Seq(ctx context.Context) (int64, error) {
 
 // Touch moves the index entries of the blocks past every position Seq
 // returned, and returns those not stored. A block written here and not
-// yet in the index counts as stored: its entry comes with a new position.
+// yet in the index counts as stored, if its pack's commit has not begun:
+// its entry comes with a position drawn after this Touch. A pack being
+// committed may have drawn its position before: holding commitMu waits
+// for that commit to end, and its blocks are then touched in the index
+// like any other.
 func (s *Store) Touch(ctx context.Context, cs []cid.Cid) ([]cid.Cid, error) {
 	byHash := make(map[string]cid.Cid, len(cs))
 	hs := make([][]byte, 0, len(cs))
+	s.commitMu.Lock()
 	s.mu.Lock()
 	for _, c := range cs {
 		if _, ok := s.pending[string(c.Hash())]; ok {
@@ -834,6 +840,7 @@ func (s *Store) Touch(ctx context.Context, cs []cid.Cid) ([]cid.Cid, error) {
 		hs = append(hs, c.Hash())
 	}
 	s.mu.Unlock()
+	s.commitMu.Unlock()
 	if len(hs) == 0 {
 		return nil, nil
 	}

@@ -68,24 +68,12 @@ func (c *cluster) save(ctx context.Context) error {
 // and saves the node again at once so that the collector sees it joined;
 // and it leaves once that collection is over.
 func (c *cluster) follow(ctx context.Context, now time.Time) error {
-	col, err := c.store.RunningCollection(ctx, now)
-	if err != nil {
-		return err
-	}
-	if col == nil || col.Node == c.self.ID {
-		return c.guard.Leave(ctx)
-	}
-	if col.Epoch <= c.guard.Joined() {
-		return nil
-	}
-	err = c.guard.Join(ctx, col.Epoch, func(keys []uint64) error {
-		return c.store.KeepForCollection(ctx, col.Epoch, keys)
-	})
-	if err != nil {
+	epoch, err := c.guard.Follow(ctx, now)
+	if err != nil || epoch == 0 {
 		return err
 	}
 	c.mu.Lock()
-	c.self.Collection = col.Epoch
+	c.self.Collection = epoch
 	self := c.self
 	c.mu.Unlock()
 	self.Addrs = c.own()
