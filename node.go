@@ -48,7 +48,8 @@ type CollectionStore interface {
 	// another collection's lease runs.
 	BeginCollection(ctx context.Context, node string, until time.Time) (*Collection, error)
 	// RenewCollection extends the lease of node's collection epoch.
-	// Returns ENOTFOUND when it is no longer the running one.
+	// Returns ENOTFOUND when it is no longer the running one, or its lease
+	// ran out: the other nodes have left it.
 	RenewCollection(ctx context.Context, node string, epoch int64, until time.Time) error
 	// EndCollection ends node's collection epoch, and forgets the keys
 	// kept for it and for every epoch before; ending one that is not

@@ -216,6 +216,13 @@ type clusterRun struct {
 	// stop touching what their sessions find, whether or not this node
 	// learnt that its renewals failed. In nanoseconds after start.
 	until atomic.Int64
+
+	// members are the nodes that had joined when the mark began; a node
+	// that appears later (started, or back after a pause) makes the sweep
+	// stop, since what it held is not in the mark. checked is when the
+	// node list was last read.
+	members map[string]bool
+	checked time.Time
 }
 
 // begin takes the collection lease, then waits until every live node
@@ -300,6 +307,11 @@ func (r *clusterRun) waitJoined(ctx context.Context) error {
 			}
 		}
 		if len(waiting) == 0 {
+			r.members = map[string]bool{}
+			for _, n := range nodes {
+				r.members[n.ID] = true
+			}
+			r.checked = time.Now()
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -329,7 +341,12 @@ func (r *clusterRun) mark(ctx context.Context, live map[uint64]struct{}) error {
 // lease, which renewals every third of it never reach while they
 // succeed, is left for the batch about to be deleted, and for the skew
 // between the clocks of the nodes.
-func (r *clusterRun) check() error {
+//
+// It also reads the node list, at most every memberCheck: a node that was
+// not a member when the mark began stops the collection (the next one
+// includes it), because the blocks its fetches and uploads held then are
+// not in the mark.
+func (r *clusterRun) check(ctx context.Context) error {
 	select {
 	case <-r.lost:
 		return fmt.Errorf("gc: lost the lease of collection %d", r.epoch)
@@ -338,8 +355,26 @@ func (r *clusterRun) check() error {
 	if r.left(time.Now()) < r.c.Lease/3 {
 		return fmt.Errorf("gc: the lease of collection %d runs out: its renewals did not succeed in time", r.epoch)
 	}
+	if time.Since(r.checked) < memberCheck {
+		return nil
+	}
+	nodes, err := r.c.Store.FindNodes(ctx, time.Now().Add(-r.c.Live))
+	if err != nil {
+		return fmt.Errorf("gc: %w", err)
+	}
+	for _, n := range nodes {
+		if n.ID != r.c.Node && n.Blocks == r.c.Blocks && !r.members[n.ID] {
+			return fmt.Errorf("gc: node %s appeared during collection %d, which stops; the next one includes it", n.ID, r.epoch)
+		}
+	}
+	r.checked = time.Now()
 	return nil
 }
+
+// memberCheck is how often a sweep reads the node list: before every
+// batch it deletes (one indexed read of a few rows, against a batch's
+// 128 deletes).
+const memberCheck = 0
 
 // end stops renewing and ends the collection.
 func (r *clusterRun) end() {
@@ -347,4 +382,56 @@ func (r *clusterRun) end() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = r.c.Store.EndCollection(ctx, r.c.Node, r.epoch)
+}
+
+// ErrFenced is returned by a session of a node that was out of touch with
+// the store for longer than Cluster.Live while the session was open: a
+// collection may have run without it meanwhile and deleted blocks the
+// session found stored. The fetch or upload must start again.
+var ErrFenced = errors.New("gc: this node was out of touch with the other nodes for longer than the node lease; its fetches and uploads start again")
+
+// Alive tells the Guard that the node saved itself in the store, as asked
+// at t (this process's clock). A gap longer than Cluster.Live since the
+// last save fences every open session: the other nodes took this one for
+// gone, and may have collected without it.
+func (g *Guard) Alive(t time.Time) {
+	if g.cluster == nil {
+		return
+	}
+	prev := g.beat.Swap(&t)
+	if prev != nil && t.Sub(*prev) > g.cluster.Live {
+		g.fence()
+	}
+}
+
+// fence marks every open session fenced.
+func (g *Guard) fence() {
+	g.smu.Lock()
+	defer g.smu.Unlock()
+	for s := range g.sessions {
+		s.mu.Lock()
+		s.fenced = true
+		s.mu.Unlock()
+	}
+}
+
+// live returns ErrFenced if the session is fenced, or if the node's last
+// save is older than Cluster.Live (the heartbeat has not noticed yet):
+// then the session is fenced for good.
+func (s *Session) live() error {
+	c := s.g.cluster
+	if c == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.fenced {
+		if b := s.g.beat.Load(); b != nil && time.Since(*b) > c.Live {
+			s.fenced = true
+		}
+	}
+	if s.fenced {
+		return ErrFenced
+	}
+	return nil
 }

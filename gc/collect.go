@@ -293,7 +293,7 @@ func (g *Guard) delete(ctx context.Context, lister tackbs.Store, batch []tackbs.
 	}
 	if r := g.run; r != nil {
 		// Blocks the other nodes touched since the collection began stay.
-		if err := r.check(); err != nil {
+		if err := r.check(ctx); err != nil {
 			return err
 		}
 		n, size, err := g.shared.DeleteUnchanged(ctx, dead, r.seq)

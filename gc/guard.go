@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/ipfs/boxo/blockstore"
@@ -63,6 +65,8 @@ type Guard struct {
 	// running).
 	cluster *Cluster
 	run     *clusterRun
+	// beat is when the node last saved itself in the store (see Alive).
+	beat atomic.Pointer[time.Time]
 }
 
 // NewGuard returns a Guard over bs that keeps the block lists of
@@ -103,6 +107,7 @@ type Session struct {
 	mu     sync.Mutex
 	seen   []uint64
 	closed bool
+	fenced bool // the node was out of touch with the others while it was open
 }
 
 var _ blockstore.Blockstore = (*Session)(nil)
@@ -129,6 +134,9 @@ func (s *Session) record(cs ...cid.Cid) {
 // that that collection's sweep spares them; a block that sweep deleted
 // already is reported not found.
 func (s *Session) use(ctx context.Context, cs ...cid.Cid) error {
+	if err := s.live(); err != nil {
+		return err
+	}
 	s.record(cs...)
 	if s.g.joined == 0 {
 		return nil
@@ -237,6 +245,9 @@ func (s *Session) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 
 // Put records and stores a block.
 func (s *Session) Put(ctx context.Context, b blocks.Block) error {
+	if err := s.live(); err != nil {
+		return err
+	}
 	s.g.mu.RLock()
 	defer s.g.mu.RUnlock()
 	s.record(b.Cid())
@@ -252,6 +263,9 @@ func (s *Session) Put(ctx context.Context, b blocks.Block) error {
 
 // PutMany records and stores blocks.
 func (s *Session) PutMany(ctx context.Context, bs []blocks.Block) error {
+	if err := s.live(); err != nil {
+		return err
+	}
 	s.g.mu.RLock()
 	defer s.g.mu.RUnlock()
 	cs := make([]cid.Cid, len(bs))

@@ -139,8 +139,8 @@ func (db *DB) BeginCollection(ctx context.Context, node string, until time.Time)
 // ENOTFOUND when it is no longer the running one.
 func (db *DB) RenewCollection(ctx context.Context, node string, epoch int64, until time.Time) error {
 	tag, err := db.pool.Exec(ctx, `
-		UPDATE collections SET until = $1 WHERE id = 1 AND epoch = $2 AND node = $3 AND running`,
-		micros(until), epoch, node)
+		UPDATE collections SET until = $1 WHERE id = 1 AND epoch = $2 AND node = $3 AND running AND until > $4`,
+		micros(until), epoch, node, db.now())
 	if err != nil {
 		return fmt.Errorf("renew collection: %w", err)
 	}

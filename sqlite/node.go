@@ -119,8 +119,8 @@ func (db *DB) BeginCollection(ctx context.Context, node string, until time.Time)
 func (db *DB) RenewCollection(ctx context.Context, node string, epoch int64, until time.Time) error {
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		res, err := tx.ExecContext(ctx, `
-			UPDATE collections SET until = ? WHERE id = 1 AND epoch = ? AND node = ? AND running = 1`,
-			micros(until), epoch, node)
+			UPDATE collections SET until = ? WHERE id = 1 AND epoch = ? AND node = ? AND running = 1 AND until > ?`,
+			micros(until), epoch, node, db.now())
 		if err != nil {
 			return err
 		}

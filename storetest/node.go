@@ -106,6 +106,9 @@ func testCollection(t *testing.T, s tack.Store) {
 	if err := s.RenewCollection(ctx, "n1", c1.Epoch, time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.RenewCollection(ctx, "n1", c1.Epoch, time.Now().Add(time.Minute)); tack.ErrorCode(err) != tack.ENOTFOUND {
+		t.Errorf("RenewCollection after the lease ran out: err = %v, want ENOTFOUND", err)
+	}
 	c2, err := s.BeginCollection(ctx, "n2", now.Add(time.Minute))
 	if err != nil {
 		t.Fatalf("BeginCollection after a lease expired: %v", err)

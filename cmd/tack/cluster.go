@@ -42,8 +42,14 @@ func (c *cluster) save(ctx context.Context) error {
 	self := c.self
 	c.mu.Unlock()
 	self.Addrs = c.own()
+	asked := time.Now()
 	if err := c.store.SaveNode(ctx, &self); err != nil {
 		return err
+	}
+	if c.shared {
+		// Out of touch for longer than nodeLease, the fetches and uploads
+		// open meanwhile start again (gc.ErrFenced).
+		c.guard.Alive(asked)
 	}
 	nodes, err := c.store.FindNodes(ctx, self.Seen.Add(-nodeLease))
 	if err != nil {
