@@ -34,26 +34,8 @@ type clusterNode struct {
 	flags     []string
 	env       []string
 	cmd       *exec.Cmd
-	log       *lockedBuffer
+	log       *syncBuffer // what the process logs, read while it writes
 	id        string // its peer ID, read from its log
-}
-
-// lockedBuffer is a log that the process writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var peerInLog = regexp.MustCompile(`tack is serving.* peer=(\S+)`)
@@ -61,7 +43,7 @@ var peerInLog = regexp.MustCompile(`tack is serving.* peer=(\S+)`)
 // start starts the node's process and waits until it serves.
 func (n *clusterNode) start(t testing.TB, bin string) {
 	t.Helper()
-	n.log = &lockedBuffer{}
+	n.log = &syncBuffer{}
 	n.cmd = exec.Command(bin, append([]string{"serve", "--data", n.dir, "--listen", n.addr}, n.flags...)...)
 	n.cmd.Env = n.env
 	n.cmd.Stdout = io.MultiWriter(testWriter{t}, n.log)
