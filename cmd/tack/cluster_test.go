@@ -35,7 +35,7 @@ type clusterNode struct {
 	env       []string
 	cmd       *exec.Cmd
 	log       *syncBuffer // what the process logs, read while it writes
-	id        string // its peer ID, read from its log
+	id        string      // its peer ID, read from its log
 }
 
 var peerInLog = regexp.MustCompile(`tack is serving.* peer=(\S+)`)
