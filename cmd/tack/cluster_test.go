@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,62 +183,74 @@ func TestThreeNodes(t *testing.T) {
 		}
 	}
 
-	// kill -9 of the node that is fetching: the origin withholds a few
-	// leaves, so the fetch is surely under way when the kill lands.
-	slow := peer.AddFile(t, 8<<20, 16<<10, 1)
-	slowCIDs, err := testpeer.AllCIDs(ctx, peer.Blockstore(), slow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	held := withhold(t, peer, slowCIDs, 5)
-	slowPS, err := clients[0].Add(ctx, slow, origins, pinclient.PinOpts.WithName("killed-mid-fetch"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var victim int
-	waitFor(t, time.Minute, "a node to fetch most of the DAG", func() bool {
-		ps, err := clients[1].GetStatusByID(ctx, slowPS.GetRequestId())
+	// kill -9, then SIGTERM, of the node that is fetching: the origin
+	// withholds a few leaves, so the fetch is surely under way when the
+	// signal lands. After kill -9 another node takes the request over
+	// once the lease runs out; after SIGTERM at once, since the node
+	// gives its claims back as it drains.
+	var slow cid.Cid
+	var slowCIDs []cid.Cid
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		slow = peer.AddFile(t, 8<<20, 16<<10, 1)
+		slowCIDs, err = testpeer.AllCIDs(ctx, peer.Blockstore(), slow)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ps.GetStatus() != pinclient.StatusPinning || !strings.Contains(ps.GetInfo()["status_details"], strconv.Itoa(len(slowCIDs)-5)+" blocks") {
-			return false
+		held := withhold(t, peer, slowCIDs, 5)
+		slowPS, err := clients[0].Add(ctx, slow, origins, pinclient.PinOpts.WithName("stopped-mid-fetch"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		owner := claim(t, store, slowPS.GetRequestId())
-		victim = -1
-		for i, n := range nodes {
-			if n.id == owner {
-				victim = i
+		victim := -1
+		waitFor(t, time.Minute, "a node to fetch most of the DAG", func() bool {
+			ps, err := clients[1].GetStatusByID(ctx, slowPS.GetRequestId())
+			if err != nil {
+				t.Fatal(err)
 			}
+			if ps.GetStatus() != pinclient.StatusPinning || !strings.Contains(ps.GetInfo()["status_details"], strconv.Itoa(len(slowCIDs)-5)+" blocks") {
+				return false
+			}
+			owner := claim(t, store, slowPS.GetRequestId())
+			for i, n := range nodes {
+				if n.id == owner {
+					victim = i
+				}
+			}
+			return victim >= 0
+		})
+		if err := nodes[victim].cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
 		}
-		return victim >= 0
-	})
-	if err := nodes[victim].cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
+		if err := nodes[victim].cmd.Wait(); sig == syscall.SIGTERM && err != nil {
+			t.Errorf("a node after SIGTERM: %v, want a clean exit", err)
+		}
+		stopped := time.Now()
+		if err := peer.Blockstore().PutMany(ctx, held); err != nil {
+			t.Fatal(err)
+		}
+		survivor := clients[(victim+1)%3]
+		WaitStatus(t, survivor, slowPS.GetRequestId(), pinclient.StatusPinned, time.Minute)
+		took := time.Since(stopped)
+		t.Logf("after %s: pinned by another node %s later", sig, took.Round(100*time.Millisecond))
+		if sig == syscall.SIGTERM && took >= 5*time.Second {
+			t.Errorf("after SIGTERM the request took %s to be pinned elsewhere, as long as the lease: the claim was not given back", took)
+		}
+		if owner := claim(t, store, slowPS.GetRequestId()); owner == nodes[victim].id {
+			t.Errorf("the stopped node %s is still the request's owner", owner)
+		}
+		_, count, err := survivor.LsBatchSync(ctx, pinclient.PinOpts.FilterCIDs(slow))
+		if err != nil || count != 1 {
+			t.Errorf("%d requests for the stopped fetch's CID (%v), want the one", count, err)
+		}
+		mustServeDAG(t, nodes[(victim+2)%3].addr, slow, slowCIDs)
+		// The node comes back: same data directory, same identity.
+		nodes[victim].start(t, bin)
+		waitUp(t, clients[victim])
 	}
-	nodes[victim].cmd.Wait()
-	killed := time.Now()
-	if err := peer.Blockstore().PutMany(ctx, held); err != nil {
-		t.Fatal(err)
-	}
-	survivor := clients[(victim+1)%3]
-	WaitStatus(t, survivor, slowPS.GetRequestId(), pinclient.StatusPinned, time.Minute)
-	if owner := claim(t, store, slowPS.GetRequestId()); owner == nodes[victim].id {
-		t.Errorf("the killed node %s is still the request's owner", owner)
-	}
-	t.Logf("pinned by another node %s after the kill", time.Since(killed).Round(100*time.Millisecond))
-	_, count, err := survivor.LsBatchSync(ctx, pinclient.PinOpts.FilterCIDs(slow))
-	if err != nil || count != 1 {
-		t.Errorf("%d requests for the killed fetch's CID (%v), want the one", count, err)
-	}
-	mustServeDAG(t, nodes[(victim+2)%3].addr, slow, slowCIDs)
 
-	// The killed node comes back (same data directory, same identity);
-	// then a collection on one node, while another fetches content that
+	// A collection on one node, while another fetches content that
 	// shares blocks with deleted pins, frees what no pin needs and nothing
 	// else.
-	nodes[victim].start(t, bin)
-	waitUp(t, clients[victim])
 	for i := 0; i < 12; i++ {
 		if err := clients[i%3].DeleteByID(ctx, ids[i]); err != nil {
 			t.Fatal(err)
