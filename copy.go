@@ -57,6 +57,11 @@ var CopyTables = []CopyTable{
 		{"created", CopyInt}, {"details", CopyText}, {"blocks", CopyInt}, {"bytes", CopyInt},
 		{"lease_owner", CopyText}, {"lease_until", CopyInt}, {"turn", CopyInt}, {"retry_at", CopyInt},
 		{"attempts", CopyInt}, {"progress_at", CopyInt}, {"prev_key", CopyText}}},
+	// Uploads' keep lists, and the S3 blockstore's pack index: without
+	// them, blocks in the bucket would be unreachable.
+	{"upload_keeps", []CopyColumn{{"id", CopyInt}, {"key", CopyText}, {"hash", CopyInt}, {"added", CopyInt}}},
+	{"packs", []CopyColumn{{"id", CopyInt}, {"name", CopyText}, {"size", CopyInt}, {"created", CopyInt}}},
+	{"pack_blocks", []CopyColumn{{"hash", CopyBytes}, {"pack", CopyInt}, {"off", CopyInt}, {"len", CopyInt}, {"seq", CopyInt}}},
 	// One row, which every store has from its first migration: imported
 	// over the target's.
 	{"queue_state", []CopyColumn{{"id", CopyInt}, {"vtime", CopyInt}}},

@@ -66,3 +66,28 @@ type CollectionStore interface {
 	// time, until fn returns an error.
 	CollectionKeeps(ctx context.Context, epoch int64, fn func(keys []uint64) error) error
 }
+
+// KeptUpload is a DAG toward which incomplete uploads stored blocks (see
+// UploadKeepStore): its content key and when blocks were last added.
+type KeptUpload struct {
+	Key   string
+	Added time.Time
+}
+
+// UploadKeepStore keeps, per content key, the blocks that uploads stored
+// toward a DAG they did not hold whole (the shards of a large upload come
+// in any order), so that garbage collection keeps them while a request for
+// that DAG is queued or pinning, whichever node collects. Blocks are named
+// by the collector's 64-bit hashes of their multihashes (gc.Guard's).
+type UploadKeepStore interface {
+	// KeepUpload records blocks stored toward the DAG key, now.
+	KeepUpload(ctx context.Context, key string, hashes []uint64) error
+	// FindKeptUploads returns every key with kept blocks, by key.
+	FindKeptUploads(ctx context.Context) ([]KeptUpload, error)
+	// KeptUploadHashes calls fn with the blocks kept for key, a page at a
+	// time, until fn returns an error.
+	KeptUploadHashes(ctx context.Context, key string, fn func(hashes []uint64) error) error
+	// ForgetKeptUpload forgets the blocks kept for key that were added
+	// before before.
+	ForgetKeptUpload(ctx context.Context, key string, before time.Time) error
+}

@@ -22,6 +22,7 @@ type Store interface {
 	SecretStore
 	NodeStore
 	CollectionStore
+	UploadKeepStore
 	Close() error
 }
 

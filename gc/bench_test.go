@@ -46,11 +46,11 @@ func BenchmarkCollect(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer bs.Close()
-	guard, err := gc.NewGuard(bs, b.TempDir())
+	db := sqlitetest.MustOpen(b)
+	guard, err := gc.NewGuard(bs, db)
 	if err != nil {
 		b.Fatal(err)
 	}
-	db := sqlitetest.MustOpen(b)
 	acct := storetest.MustCreateAccount(b, db, "bench@example.com")
 
 	rnd := rand.New(rand.NewPCG(1, 2))

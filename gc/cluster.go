@@ -2,12 +2,8 @@ package gc
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -102,12 +98,9 @@ func (g *Guard) Join(ctx context.Context, epoch int64, keep func(keys []uint64) 
 	for _, s := range open {
 		keys = append(keys, s.snapshot()...)
 	}
-	kept, err := g.keptKeys()
-	if err == nil {
-		keys = append(keys, kept...)
-		err = keep(keys)
-	}
-	if err != nil {
+	// (Upload keep lists are in the store, where the collector reads
+	// them.)
+	if err := keep(keys); err != nil {
 		// Not joined: the collection waits for this node, whose next
 		// Join hands everything over again. Until then its sessions
 		// record what they use, as before.
@@ -175,30 +168,6 @@ func (g *Guard) Follow(ctx context.Context, now time.Time) (int64, error) {
 		return 0, err
 	}
 	return col.Epoch, nil
-}
-
-// keptKeys returns the blocks of every keep list of this node.
-func (g *Guard) keptKeys() ([]uint64, error) {
-	entries, err := os.ReadDir(g.keepDir)
-	if err != nil {
-		return nil, fmt.Errorf("gc: %w", err)
-	}
-	var keys []uint64
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".keep") {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(g.keepDir, e.Name()))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		} else if err != nil {
-			return nil, fmt.Errorf("gc: %w", err)
-		}
-		for i := 0; i+8 <= len(data); i += 8 {
-			keys = append(keys, binary.LittleEndian.Uint64(data[i:]))
-		}
-	}
-	return keys, nil
 }
 
 // clusterRun is a collection's coordination with the other nodes.

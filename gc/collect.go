@@ -2,13 +2,7 @@ package gc
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ipfs/boxo/blockstore"
@@ -133,7 +127,7 @@ func (g *Guard) Collect(ctx context.Context, store tack.DAGStore) (Report, error
 		}
 		after = keys[len(keys)-1]
 	}
-	if err := g.markKept(wanted, start, live); err != nil {
+	if err := g.markKept(ctx, wanted, start, live); err != nil {
 		return rep, err
 	}
 	for _, s := range open {
@@ -210,38 +204,31 @@ func (m *marker) mark(ctx context.Context, key string) error {
 }
 
 // markKept adds the blocks of incomplete uploads of wanted DAGs to live,
-// and removes the keep lists of DAGs no longer wanted that were written
-// before this collection started (a newer one may belong to an upload
+// and forgets the kept blocks of DAGs no longer wanted that were added
+// before this collection started (newer ones may belong to an upload
 // whose request the store had not yet stored when it was asked).
-func (g *Guard) markKept(wanted map[string]bool, start time.Time, live map[uint64]struct{}) error {
-	entries, err := os.ReadDir(g.keepDir)
+func (g *Guard) markKept(ctx context.Context, wanted map[string]bool, start time.Time, live map[uint64]struct{}) error {
+	kept, err := g.keeps.FindKeptUploads(ctx)
 	if err != nil {
 		return fmt.Errorf("gc: %w", err)
 	}
-	for _, e := range entries {
-		key, ok := strings.CutSuffix(e.Name(), ".keep")
-		if !ok {
-			continue
-		}
-		path := filepath.Join(g.keepDir, e.Name())
-		info, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		} else if err != nil {
-			return fmt.Errorf("gc: %w", err)
-		}
-		if !wanted[key] && info.ModTime().Before(start) {
-			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, k := range kept {
+		if !wanted[k.Key] {
+			if err := g.keeps.ForgetKeptUpload(ctx, k.Key, start); err != nil {
 				return fmt.Errorf("gc: %w", err)
 			}
-			continue
+			if k.Added.Before(start) {
+				continue
+			}
 		}
-		data, err := os.ReadFile(path)
+		err := g.keeps.KeptUploadHashes(ctx, k.Key, func(hs []uint64) error {
+			for _, h := range hs {
+				live[h] = struct{}{}
+			}
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("gc: %w", err)
-		}
-		for i := 0; i+8 <= len(data); i += 8 {
-			live[binary.LittleEndian.Uint64(data[i:])] = struct{}{}
 		}
 	}
 	return nil

@@ -2,10 +2,14 @@ package gc_test
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,11 +48,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bs.Close() })
-	guard, err := gc.NewGuard(bs, t.TempDir())
+	db := sqlitetest.MustOpen(t)
+	guard, err := gc.NewGuard(bs, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sqlitetest.MustOpen(t)
 	return &env{t: t, dir: dir, bs: bs, db: db, guard: guard, peer: testpeer.New(t), acct: storetest.MustCreateAccount(t, db, "gc@example.com")}
 }
 
@@ -282,7 +286,7 @@ func TestCollectKeepsIncompleteUploads(t *testing.T) {
 	// stored block links to it yet.
 	s := e.fetch(leaves)
 	key := tack.ContentKey(root)
-	if err := s.Keep(key); err != nil {
+	if err := s.Keep(context.Background(), key); err != nil {
 		t.Fatal(err)
 	}
 	r := &tack.PinRequest{AccountID: e.acct.ID, Pin: tack.Pin{CID: root.String()}, Key: key}
@@ -417,4 +421,39 @@ func (e *env) all() []*tack.PinRequest {
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), nil))
+}
+
+// Keep lists an older tack wrote as files move into the store, where every
+// node's collections read them, and the files go.
+func TestImportKeepFiles(t *testing.T) {
+	ctx := context.Background()
+	db := sqlitetest.MustOpen(t)
+	dir := filepath.Join(t.TempDir(), "keep")
+	if n, err := gc.ImportKeepFiles(ctx, dir, db); n != 0 || err != nil {
+		t.Fatalf("ImportKeepFiles of a missing directory = %d, %v", n, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 24)
+	for i, h := range []uint64{3, 1 << 63, 5} {
+		binary.LittleEndian.PutUint64(buf[8*i:], h)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bafyold.keep"), buf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := gc.ImportKeepFiles(ctx, dir, db); n != 1 || err != nil {
+		t.Fatalf("ImportKeepFiles = %d, %v, want 1 list", n, err)
+	}
+	var got []uint64
+	if err := db.KeptUploadHashes(ctx, "bafyold", func(hs []uint64) error { got = append(got, hs...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []uint64{3, 5, 1 << 63}) {
+		t.Errorf("kept after the import: %v", got)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the keep directory is still there: %v", err)
+	}
 }

@@ -14,10 +14,12 @@ package gc
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,7 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/tack-ipfs/tack"
 
 	tackbs "github.com/tack-ipfs/tack/blockstore"
 )
@@ -35,9 +38,9 @@ import (
 type Guard struct {
 	bs tackbs.Store
 
-	// keepDir holds, per content key, the blocks that uploads stored
-	// toward a DAG not yet complete (see Session.Keep).
-	keepDir string
+	// keeps holds, per content key, the blocks that uploads stored toward
+	// a DAG not yet complete (see Session.Keep), in the metadata store.
+	keeps tack.UploadKeepStore
 
 	// mu is held for reading while a session looks up or stores a block
 	// and records it, and for writing while a sweep checks and deletes a
@@ -70,12 +73,9 @@ type Guard struct {
 }
 
 // NewGuard returns a Guard over bs that keeps the block lists of
-// incomplete uploads in keepDir, creating it if needed.
-func NewGuard(bs tackbs.Store, keepDir string) (*Guard, error) {
-	if err := os.MkdirAll(keepDir, 0o700); err != nil {
-		return nil, fmt.Errorf("gc: %w", err)
-	}
-	g := &Guard{bs: bs, keepDir: keepDir, sessions: map[*Session]struct{}{}}
+// incomplete uploads in keeps.
+func NewGuard(bs tackbs.Store, keeps tack.UploadKeepStore) (*Guard, error) {
+	g := &Guard{bs: bs, keeps: keeps, sessions: map[*Session]struct{}{}}
 	g.shared, _ = bs.(Shared)
 	return g, nil
 }
@@ -169,38 +169,61 @@ func (s *Session) snapshot() []uint64 {
 	return append([]uint64(nil), s.seen...)
 }
 
-// Keep writes the session's blocks to the keep list of the content key,
-// durably: while a request for that DAG is queued or pinning, a
-// collection keeps them, even those that no stored block links to yet
-// (the shards of a large upload arrive in any order). Lists of DAGs no
-// longer wanted are removed by the next collection.
-func (s *Session) Keep(key string) error {
+// Keep records the session's blocks in the keep list of the content key,
+// in the metadata store: while a request for that DAG is queued or
+// pinning, a collection on any node keeps them, even those that no stored
+// block links to yet (the shards of a large upload arrive in any order).
+// Lists of DAGs no longer wanted are removed by the next collection.
+func (s *Session) Keep(ctx context.Context, key string) error {
 	keys := s.snapshot()
 	if len(keys) == 0 {
 		return nil
 	}
-	buf := make([]byte, 8*len(keys))
-	for i, k := range keys {
-		binary.LittleEndian.PutUint64(buf[8*i:], k)
-	}
-	f, err := os.OpenFile(filepath.Join(s.g.keepDir, keepName(key)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
+	if err := s.g.keeps.KeepUpload(ctx, key, keys); err != nil {
 		return fmt.Errorf("gc: keep: %w", err)
 	}
-	if _, err := f.Write(buf); err != nil {
-		f.Close()
-		return fmt.Errorf("gc: keep: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("gc: keep: %w", err)
-	}
-	return f.Close()
+	return nil
 }
 
-// keepName is the file name of a key's keep list. Content keys are
-// base32 CIDs: safe as file names.
-func keepName(key string) string { return key + ".keep" }
+// ImportKeepFiles moves the keep lists an older tack wrote as files,
+// dir/<key>.keep of 64-bit hashes, into keeps, and removes the files and
+// then dir. It returns how many lists it moved. A missing dir is nothing
+// to move.
+func ImportKeepFiles(ctx context.Context, dir string, keeps tack.UploadKeepStore) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("gc: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		key, ok := strings.CutSuffix(e.Name(), ".keep")
+		if !ok {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return n, fmt.Errorf("gc: %w", err)
+		}
+		hashes := make([]uint64, 0, len(data)/8)
+		for i := 0; i+8 <= len(data); i += 8 {
+			hashes = append(hashes, binary.LittleEndian.Uint64(data[i:]))
+		}
+		if err := keeps.KeepUpload(ctx, key, hashes); err != nil {
+			return n, fmt.Errorf("gc: importing %s: %w", path, err)
+		}
+		if err := os.Remove(path); err != nil {
+			return n, fmt.Errorf("gc: %w", err)
+		}
+		n++
+	}
+	if err := os.Remove(dir); err != nil {
+		return n, fmt.Errorf("gc: %w", err)
+	}
+	return n, nil
+}
 
 // Get returns a block and records it.
 func (s *Session) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {

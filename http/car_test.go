@@ -32,8 +32,7 @@ import (
 // blockstore.
 type carEnv struct {
 	*env
-	bs   *blockstore.Local
-	keep string
+	bs *blockstore.Local
 }
 
 func newCAREnv(tb testing.TB, configure func(s *tackhttp.Server)) *carEnv {
@@ -44,18 +43,17 @@ func newCAREnv(tb testing.TB, configure func(s *tackhttp.Server)) *carEnv {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { bs.Close() })
-	keep := filepath.Join(dir, "keep")
-	guard, err := gc.NewGuard(bs, keep)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	e := newEnv(tb, func(s *tackhttp.Server) {
+		guard, err := gc.NewGuard(bs, s.Store)
+		if err != nil {
+			tb.Fatal(err)
+		}
 		s.Guard, s.Sync = guard, bs.Sync
 		if configure != nil {
 			configure(s)
 		}
 	})
-	return &carEnv{env: e, bs: bs, keep: keep}
+	return &carEnv{env: e, bs: bs}
 }
 
 // upload posts body to /car with the query and returns the answer.
@@ -140,9 +138,12 @@ func TestUploadCARPartialThenSharded(t *testing.T) {
 		t.Errorf("the pinner was told of %d queued requests, want 1", n)
 	}
 	// Its blocks are kept for the DAG while it is incomplete.
-	fi, err := os.Stat(filepath.Join(e.keep, tack.ContentKey(root.Cid())+".keep"))
-	if err != nil || fi.Size() < 6*8 {
-		t.Errorf("keep list: %v, %v; want 6 blocks at least", fi, err)
+	kept := 0
+	if err := e.db.KeptUploadHashes(context.Background(), tack.ContentKey(root.Cid()), func(hs []uint64) error {
+		kept += len(hs)
+		return nil
+	}); err != nil || kept < 6 {
+		t.Errorf("keep list: %d blocks (%v), want 6 at least", kept, err)
 	}
 
 	// The second shard: the root again and the other leaves. The same
@@ -421,8 +422,8 @@ func TestUploadCARDisconnect(t *testing.T) {
 	if reqs := e.MustPins(t, acct); len(reqs) != 0 {
 		t.Fatalf("a cut-off upload made %d requests", len(reqs))
 	}
-	if entries, _ := os.ReadDir(e.keep); len(entries) != 0 {
-		t.Errorf("a cut-off upload left keep lists %v", entries)
+	if kept, _ := e.db.FindKeptUploads(context.Background()); len(kept) != 0 {
+		t.Errorf("a cut-off upload left keep lists %v", kept)
 	}
 	MustResults(t, e.upload(t, token, "", bytes.NewReader(body)))
 }

@@ -340,7 +340,7 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 			if err := u.s.Store.CompleteDAG(ctx, p.dag); err != nil {
 				return nil, err
 			}
-		} else if err := u.sess.Keep(key); err != nil {
+		} else if err := u.sess.Keep(ctx, key); err != nil {
 			return nil, blockstoreError{err}
 		}
 		if p.existing != nil {

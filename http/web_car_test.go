@@ -30,10 +30,6 @@ func newWebCAREnv(tb testing.TB) *webEnv {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { bs.Close() })
-	guard, err := gc.NewGuard(bs, filepath.Join(dir, "keep"))
-	if err != nil {
-		tb.Fatal(err)
-	}
 	e := &webEnv{now: time.Now()}
 	e.web = &tackhttp.Web{
 		HashPassword:  auth.HashPassword,
@@ -44,6 +40,10 @@ func newWebCAREnv(tb testing.TB) *webEnv {
 		Logger:        slog.New(slog.NewTextHandler(tlog{tb}, nil)),
 	}
 	e.env = newEnv(tb, func(s *tackhttp.Server) {
+		guard, err := gc.NewGuard(bs, s.Store)
+		if err != nil {
+			tb.Fatal(err)
+		}
 		s.Guard, s.Sync = guard, bs.Sync
 		e.web.Store = s.Store
 		e.web.Issue = s.Auth.(*auth.Auth).Issue

@@ -126,8 +126,9 @@ func (db *DB) queryCopy(ctx context.Context, t tack.CopyTable, query string, arg
 }
 
 // Import runs fn in one transaction, storing the rows it puts with COPY
-// (queue_state's one row over the target's), and moves the accounts' id
-// sequence past the ids copied; then it analyzes the database. The
+// (queue_state's one row over the target's), and moves the id sequences
+// and the pack index's position past those copied; then it analyzes the
+// database. The
 // triggers on pins count the requests they copy, as they count those
 // created.
 func (db *DB) Import(ctx context.Context, fn func(put func(t tack.CopyTable, rows [][]any) error) error) error {
@@ -163,8 +164,19 @@ func (db *DB) Import(ctx context.Context, fn func(put func(t tack.CopyTable, row
 		if err := fn(put); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('accounts', 'id'), coalesce(max(id), 0) + 1, false) FROM accounts`)
-		return err
+		// Sequences past what was copied: ids, and the pack index's
+		// positions (see PackIndex.Seq).
+		for _, q := range []string{
+			`SELECT setval(pg_get_serial_sequence('accounts', 'id'), coalesce(max(id), 0) + 1, false) FROM accounts`,
+			`SELECT setval(pg_get_serial_sequence('upload_keeps', 'id'), coalesce(max(id), 0) + 1, false) FROM upload_keeps`,
+			`SELECT setval(pg_get_serial_sequence('packs', 'id'), coalesce(max(id), 0) + 1, false) FROM packs`,
+			`SELECT setval('pack_seq', greatest(coalesce(max(seq), 0), (SELECT last_value FROM pack_seq)), true) FROM pack_blocks`,
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -208,3 +208,67 @@ func testCollectionKeeps(t *testing.T, s tack.Store) {
 		t.Fatalf("EndCollection forgot a later epoch's keys: %v", got)
 	}
 }
+
+func testUploadKeeps(t *testing.T, s tack.Store) {
+	ctx := t.Context()
+	if ks, err := s.FindKeptUploads(ctx); err != nil || len(ks) != 0 {
+		t.Fatalf("FindKeptUploads on a new store = %v, %v", ks, err)
+	}
+	var many []uint64
+	for i := range uint64(1200) {
+		many = append(many, i*0x9E3779B97F4A7C15)
+	}
+	before := time.Now().Add(-time.Second)
+	if err := s.KeepUpload(ctx, "bafyb", many[:700]); err != nil {
+		t.Fatalf("KeepUpload: %v", err)
+	}
+	if err := s.KeepUpload(ctx, "bafyb", many[600:]); err != nil {
+		t.Fatalf("KeepUpload of overlapping blocks: %v", err)
+	}
+	if err := s.KeepUpload(ctx, "bafya", []uint64{7, 1 << 63}); err != nil {
+		t.Fatal(err)
+	}
+	kept := func(key string) []uint64 {
+		t.Helper()
+		got := []uint64{}
+		if err := s.KeptUploadHashes(ctx, key, func(hs []uint64) error {
+			got = append(got, hs...)
+			return nil
+		}); err != nil {
+			t.Fatalf("KeptUploadHashes: %v", err)
+		}
+		slices.Sort(got)
+		return got
+	}
+	want := slices.Clone(many)
+	slices.Sort(want)
+	if got := kept("bafyb"); !slices.Equal(got, want) {
+		t.Fatalf("KeptUploadHashes(bafyb) returned %d hashes, want the %d kept", len(got), len(want))
+	}
+	if got := kept("bafya"); !slices.Equal(got, []uint64{7, 1 << 63}) {
+		t.Fatalf("KeptUploadHashes(bafya) = %v", got)
+	}
+	ks, err := s.FindKeptUploads(ctx)
+	if err != nil || len(ks) != 2 || ks[0].Key != "bafya" || ks[1].Key != "bafyb" || ks[0].Added.Before(before) {
+		t.Fatalf("FindKeptUploads = %+v, %v, want bafya and bafyb, added now", ks, err)
+	}
+
+	// Forgetting spares what was added at or after the time given.
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	if err := s.KeepUpload(ctx, "bafyb", []uint64{many[0], 99}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ForgetKeptUpload(ctx, "bafyb", cut); err != nil {
+		t.Fatalf("ForgetKeptUpload: %v", err)
+	}
+	if got := kept("bafyb"); !slices.Equal(got, []uint64{0, 99}) {
+		t.Fatalf("after ForgetKeptUpload, bafyb keeps %v, want the two added since", got)
+	}
+	if err := s.ForgetKeptUpload(ctx, "bafya", time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if ks, _ := s.FindKeptUploads(ctx); len(ks) != 1 || ks[0].Key != "bafyb" {
+		t.Fatalf("FindKeptUploads after forgetting bafya = %+v", ks)
+	}
+}

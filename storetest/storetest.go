@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Node/Collection", testCollection},
 		{"Node/CollectionConcurrent", testCollectionConcurrent},
 		{"Node/CollectionKeeps", testCollectionKeeps},
+		{"Node/UploadKeeps", testUploadKeeps},
 
 		{"Token/Create", testCreateToken},
 		{"Token/CreateErrors", testCreateTokenErrors},

@@ -239,8 +239,11 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	switch what {
 	case "gc":
-		guard, err := gc.NewGuard(bs, cfg.path("keep"))
+		guard, err := gc.NewGuard(bs, db)
 		if err != nil {
+			return err
+		}
+		if _, err := gc.ImportKeepFiles(ctx, cfg.path("keep"), db); err != nil {
 			return err
 		}
 		if cfg.Blocks != "" {

@@ -117,8 +117,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Blocks, err = openBlocks(ctx, *c, m.DB, getenv); err != nil {
 		return fmt.Errorf("opening the blockstore: %w", err)
 	}
-	if m.Guard, err = gc.NewGuard(m.Blocks, c.path("keep")); err != nil {
+	if m.Guard, err = gc.NewGuard(m.Blocks, m.DB); err != nil {
 		return err
+	}
+	// Keep lists are in the store now, where every node's collections
+	// read them; an older tack kept them in <data>/keep.
+	if n, err := gc.ImportKeepFiles(ctx, c.path("keep"), m.DB); err != nil {
+		return err
+	} else if n > 0 {
+		m.Logger.Info("moved the keep lists of incomplete uploads into the store", "lists", n)
 	}
 	key, err := auth.SigningKey(ctx, m.DB, c.path("jwt.key"))
 	if err != nil {

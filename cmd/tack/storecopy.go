@@ -159,11 +159,11 @@ func verifyCopy(ctx context.Context, src, dst tack.Exporter, sample int, out io.
 		}
 		byID := map[any][]any{}
 		for _, r := range found {
-			byID[r[0]] = r
+			byID[rowID(r[0])] = r
 		}
 		bad := 0
 		for _, r := range rows {
-			got, ok := byID[r[0]]
+			got, ok := byID[rowID(r[0])]
 			if !ok {
 				problems = append(problems, fmt.Sprintf("%s %v: missing in the target", t.Name, r[0]))
 				bad++
@@ -206,6 +206,15 @@ func verifyCopy(ctx context.Context, src, dst tack.Exporter, sample int, out io.
 	}
 	fmt.Fprintln(out, "the copy matches the source")
 	return nil
+}
+
+// rowID is a row's first column as a map key: bytes (a multihash) as a
+// string.
+func rowID(v any) any {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return v
 }
 
 // sameValue compares two values of a column of kind k: JSON by what it

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/blockstore/packindextest"
 	"github.com/tack-ipfs/tack/internal/pgtest"
 	"github.com/tack-ipfs/tack/postgres"
 	"github.com/tack-ipfs/tack/sqlite"
@@ -91,8 +93,35 @@ func TestStoreCopy(t *testing.T) {
 		t.Fatalf("second request for a held DAG: %s", same.Status)
 	}
 
+	// The token signing key, an upload's keep list, and an S3 pack index
+	// with positions past the first.
+	key, err := src.EnsureSecret(ctx, "token-signing-key", []byte(strings.Repeat("s", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.KeepUpload(ctx, claimed[0].Key, []uint64{1, 1 << 63, 42}); err != nil {
+		t.Fatal(err)
+	}
+	var entries []blockstore.PackMove
+	for i := range 300 {
+		entries = append(entries, blockstore.PackMove{PackEntry: blockstore.PackEntry{Hash: packindextest.Hash(i), Offset: int64(100 * i), Length: 100}})
+	}
+	if err := src.AddPack(ctx, blockstore.Pack{Name: "packs/a.pack", Size: 30000}, entries[:200]); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.AddPack(ctx, blockstore.Pack{Name: "packs/b.pack", Size: 10000}, entries[200:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Touch(ctx, [][]byte{packindextest.Hash(7)}); err != nil {
+		t.Fatal(err)
+	}
+	srcSeq, err := src.Seq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	out := MustRun(t, "store", "copy", "--from", "sqlite://"+path, "--to", url, "--sample", "1000")
-	for _, want := range []string{"copied pins: 16 rows", "checked pins: 16 rows in both", "0 differences", "the copy matches the source"} {
+	for _, want := range []string{"copied pins: 16 rows", "checked pins: 16 rows in both", "copied pack_blocks: 300 rows", "checked secrets: 1 rows", "0 differences", "the copy matches the source"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -113,6 +142,27 @@ func TestStoreCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
+	if got, err := dst.EnsureSecret(ctx, "token-signing-key", []byte("another")); err != nil || string(got) != string(key) {
+		t.Errorf("the token signing key after the copy: %q, %v", got, err)
+	}
+	if e, err := dst.Lookup(ctx, packindextest.Hash(250)); err != nil || e.Pack != "packs/b.pack" || e.Offset != 25000 {
+		t.Errorf("pack index entry after the copy: %+v, %v", e, err)
+	}
+	// Positions go on past the copied ones: a touch after the copy is
+	// newer than every copied entry.
+	if dstSeq, err := dst.Seq(ctx); err != nil || dstSeq < srcSeq {
+		t.Errorf("pack index position after the copy: %d (%v), want at least %d", dstSeq, err, srcSeq)
+	}
+	if _, err := dst.Touch(ctx, [][]byte{packindextest.Hash(8)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := dst.DeleteUnchanged(ctx, [][]byte{packindextest.Hash(7), packindextest.Hash(8)}, srcSeq); err != nil || n != 1 {
+		t.Errorf("DeleteUnchanged at the copied position removed %d (%v), want block 7 alone", n, err)
+	}
+	kept := 0
+	if err := dst.KeptUploadHashes(ctx, claimed[0].Key, func(hs []uint64) error { kept += len(hs); return nil }); err != nil || kept != 3 {
+		t.Errorf("the upload keep list after the copy: %d hashes (%v), want 3", kept, err)
+	}
 
 	// The same answers from both.
 	same2 := func(what string, get func(tack.Store) (any, error)) {
