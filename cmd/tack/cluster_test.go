@@ -342,7 +342,7 @@ func BenchmarkCluster(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/nodes=%d", dags.name, nodes), func(b *testing.B) {
 				peer := testpeer.New(b)
 				ctx := context.Background()
-				var secs, pins, mb float64
+				var secs, pins, mb, objects float64
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
 					roots := make([]cid.Cid, dags.n)
@@ -350,8 +350,8 @@ func BenchmarkCluster(b *testing.B) {
 						roots[j] = peer.AddFile(b, dags.size, dags.chunk, 1)
 					}
 					store := pgtest.NewDatabase(b)
-					cluster, token := startCluster(b, bin, nodes, store, srv, fmt.Sprintf("bench/%s-%d-%d", dags.name, nodes, i),
-						"--rate-limit", "off")
+					prefix := fmt.Sprintf("%s-%d-%d", dags.name, nodes, i)
+					cluster, token := startCluster(b, bin, nodes, store, srv, "bench/"+prefix, "--rate-limit", "off")
 					clients := make([]*pinclient.Client, nodes)
 					for k, n := range cluster {
 						clients[k] = n.client(token)
@@ -398,9 +398,12 @@ func BenchmarkCluster(b *testing.B) {
 						n.cmd.Process.Kill()
 						n.cmd.Wait()
 					}
+					// Nothing was deleted: every pack PUT is still there.
+					objects += float64(srv.Objects(b, "bench", prefix+"/"))
 				}
 				b.ReportMetric(pins/secs, "pins/s")
 				b.ReportMetric(mb/secs, "MB/s")
+				b.ReportMetric(objects/pins, "objects/pin")
 				b.ReportMetric(0, "ns/op")
 			})
 		}

@@ -19,6 +19,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // Server is a running MinIO.
@@ -151,4 +154,21 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Objects returns how many objects the bucket holds under prefix.
+func (s *Server) Objects(tb testing.TB, bucket, prefix string) int {
+	tb.Helper()
+	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, "")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for o := range c.ListObjects(tb.Context(), bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			tb.Fatal(o.Err)
+		}
+		n++
+	}
+	return n
 }
