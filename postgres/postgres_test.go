@@ -61,3 +61,39 @@ func TestFindTokenAndAccount(t *testing.T) {
 		t.Errorf("unknown token: %v, want ENOTFOUND", err)
 	}
 }
+
+// TestCreatePinPosition: past the queue's horizon, CreatePin sets the
+// position QueuePositions would, in the same round trip.
+func TestCreatePinPosition(t *testing.T) {
+	db := MustOpen(t, pgtest.NewTemplate(t).New(t))
+	defer db.Close()
+	a := storetest.MustCreateAccount(t, db, "a@example.com")
+	b := storetest.MustCreateAccount(t, db, "b@example.com")
+	storetest.MustCreatePins(t, db, a.ID, "a", tack.MaxCountedPosition+5)
+	storetest.MustCreatePins(t, db, b.ID, "b", 3)
+	// The horizon is looked up by QueuePositions, and kept a while.
+	first := storetest.MustCreatePin(t, db, storetest.NewPin(t, b.ID, "first"))
+	if err := db.QueuePositions(t.Context(), []*tack.PinRequest{first}); err != nil {
+		t.Fatal(err)
+	}
+	// a's new request is past the horizon, b's is not: CreatePin leaves
+	// its position to QueuePositions.
+	for _, acct := range []int64{a.ID, b.ID} {
+		r := storetest.MustCreatePin(t, db, storetest.NewPin(t, acct, "new"))
+		if (r.Position == 0) != (acct == b.ID) {
+			t.Errorf("account %d: CreatePin set Position %d", acct, r.Position)
+		}
+		if r.Position == 0 {
+			continue
+		}
+		want := *r
+		want.Position, want.PositionOver, want.OwnAhead = 0, false, 0
+		if err := db.QueuePositions(t.Context(), []*tack.PinRequest{&want}); err != nil {
+			t.Fatal(err)
+		}
+		if r.Position != want.Position || r.PositionOver != want.PositionOver || r.OwnAhead != want.OwnAhead {
+			t.Errorf("account %d: CreatePin set position %d over %v own ahead %d; QueuePositions: %d %v %d",
+				acct, r.Position, r.PositionOver, r.OwnAhead, want.Position, want.PositionOver, want.OwnAhead)
+		}
+	}
+}
