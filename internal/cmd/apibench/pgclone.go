@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // cloneStore makes c.Store's database, which must not exist, a clone of
@@ -18,10 +19,12 @@ import (
 // checkpoint of a whole copy ahead of it. It returns a function that
 // drops the clone.
 func cloneStore(ctx context.Context, bin string, c Config) (drop func(), err error) {
-	cfg, err := pgx.ParseConfig(c.Store)
+	// pgxpool's parser takes the pool_* parameters tack's URL may have.
+	pcfg, err := pgxpool.ParseConfig(c.Store)
 	if err != nil {
 		return nil, fmt.Errorf("-store: %w", err)
 	}
+	cfg := pcfg.ConnConfig
 	target := cfg.Database
 	if target == "" || target == c.StoreSeed {
 		return nil, errors.New("-store must name a database other than -store-seed")
