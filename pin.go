@@ -194,6 +194,9 @@ type PinStore interface {
 	// which must be queued, at the back of the account's turns (see
 	// ClaimPins). Returns ENOTFOUND if the account does not exist, EQUOTA
 	// if a queued request would take the account over its MaxPending.
+	// A store may also set Position (PositionOver, OwnAhead) as
+	// QueuePositions would, when it can at no cost; Position 0 leaves
+	// that to QueuePositions.
 	CreatePin(ctx context.Context, r *PinRequest) error
 
 	// FindPinByID returns the account's request. Returns ENOTFOUND if there

@@ -89,7 +89,10 @@ func (s *Server) accepted(w http.ResponseWriter, r *http.Request, req *tack.PinR
 	if req.Status == tack.StatusQueued && s.Notifier != nil {
 		s.Notifier.Queued()
 	}
-	s.queuePositions(r, req)
+	if req.Position == 0 {
+		// The store did not set it with the request (see CreatePin).
+		s.queuePositions(r, req)
+	}
 	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
 }
 

@@ -134,12 +134,21 @@ func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) erro
 		return fmt.Errorf("marshal meta: %w", err)
 	}
 	var result, status, details string
-	var created, blocks, bytes, turn int64
+	var created, blocks, bytes, turn, head int64
 	var limit, stored *int64
-	err = q.QueryRow(ctx, `SELECT * FROM tack_create_pin($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13, $14)`,
+	// head is where the account's ready requests begin, for the queue
+	// position of a request past the horizon (see setPosition): the
+	// subquery reads the statement's snapshot, taken before the function
+	// inserted the new request, whose turn comes after every other of the
+	// account's, hence the LEAST.
+	err = q.QueryRow(ctx, `
+		SELECT c.*, LEAST(coalesce((
+			SELECT min(turn) FROM pins
+			WHERE account_id = $2 AND status = 'queued' AND retry_at = 0), c.o_turn), c.o_turn)
+		FROM tack_create_pin($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13, $14) c`,
 		r.ID, r.AccountID, r.Pin.CID, r.Key, r.Pin.Name, strings.ToLower(r.Pin.Name), string(origins), string(meta),
 		r.Details, r.Blocks, r.Bytes, db.now(), db.Limits.MaxPending, db.Limits.MaxBytes,
-	).Scan(&result, &created, &status, &blocks, &bytes, &details, &turn, &limit, &stored)
+	).Scan(&result, &created, &status, &blocks, &bytes, &details, &turn, &limit, &stored, &head)
 	if isUniqueViolation(err) {
 		return tack.Errorf(tack.ECONFLICT, "pin request id already exists")
 	} else if err != nil {
@@ -158,7 +167,28 @@ func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) erro
 	}
 	r.Created, r.Status, r.Blocks, r.Bytes, r.Details = timeOf(created), tack.Status(status), blocks, bytes, details
 	r.ProgressAt, r.Attempts, r.RetryAt, r.Turn = timeOf(created), 0, time.Time{}, turn
+	db.setPosition(r, head)
 	return nil
+}
+
+// setPosition sets the queue position of a request just created, whose
+// account's ready requests begin at turn head, if it is past the queue's
+// horizon as last looked up (less than a horizonTTL ago): what
+// QueuePositions would set, without the round trip it would take. Nearer
+// the head of the queue, or with no fresh horizon, it leaves Position 0
+// for QueuePositions to count.
+func (db *DB) setPosition(r *tack.PinRequest, head int64) {
+	r.Position, r.PositionOver, r.OwnAhead = 0, false, 0
+	if r.Status != tack.StatusQueued {
+		return
+	}
+	db.mu.Lock()
+	h, at := db.horizonKey, db.horizonAt
+	db.mu.Unlock()
+	if h == nil || time.Since(at) >= horizonTTL || h.compare(queueKey{r.Turn, micros(r.Created), r.ID}) >= 0 {
+		return
+	}
+	r.Position, r.PositionOver, r.OwnAhead = tack.MaxCountedPosition+1, true, max(r.Turn-head, 0)
 }
 
 // countPending returns how many of the account's requests are queued or

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/tack-ipfs/tack"
@@ -24,4 +25,75 @@ func MustOpen(tb testing.TB, url string) *postgres.DB {
 		tb.Fatalf("Open(%s): %v", url, err)
 	}
 	return db
+}
+
+// TestFindTokenAndAccount: the one-round-trip lookup of authentication
+// returns what FindTokenByID and FindAccountByID do, revoked tokens
+// included, and ENOTFOUND for an unknown token.
+func TestFindTokenAndAccount(t *testing.T) {
+	db := MustOpen(t, pgtest.NewTemplate(t).New(t))
+	defer db.Close()
+	acct := storetest.MustCreateAccount(t, db, "a@example.com")
+	tok := storetest.MustCreateToken(t, db, acct.ID, "laptop")
+	for _, revoke := range []bool{false, true} {
+		if revoke {
+			if err := db.RevokeToken(t.Context(), acct.ID, tok.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gotT, gotA, err := db.FindTokenAndAccount(t.Context(), tok.ID)
+		if err != nil {
+			t.Fatalf("FindTokenAndAccount: %v", err)
+		}
+		wantT, err := db.FindTokenByID(t.Context(), tok.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantA, err := db.FindAccountByID(t.Context(), acct.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gotT, wantT) || !reflect.DeepEqual(gotA, wantA) {
+			t.Errorf("revoked %v: FindTokenAndAccount = %+v, %+v; want %+v, %+v", revoke, gotT, gotA, wantT, wantA)
+		}
+	}
+	if _, _, err := db.FindTokenAndAccount(t.Context(), "nope"); tack.ErrorCode(err) != tack.ENOTFOUND {
+		t.Errorf("unknown token: %v, want ENOTFOUND", err)
+	}
+}
+
+// TestCreatePinPosition: past the queue's horizon, CreatePin sets the
+// position QueuePositions would, in the same round trip.
+func TestCreatePinPosition(t *testing.T) {
+	db := MustOpen(t, pgtest.NewTemplate(t).New(t))
+	defer db.Close()
+	a := storetest.MustCreateAccount(t, db, "a@example.com")
+	b := storetest.MustCreateAccount(t, db, "b@example.com")
+	storetest.MustCreatePins(t, db, a.ID, "a", tack.MaxCountedPosition+5)
+	storetest.MustCreatePins(t, db, b.ID, "b", 3)
+	// The horizon is looked up by QueuePositions, and kept a while.
+	first := storetest.MustCreatePin(t, db, storetest.NewPin(t, b.ID, "first"))
+	if err := db.QueuePositions(t.Context(), []*tack.PinRequest{first}); err != nil {
+		t.Fatal(err)
+	}
+	// a's new request is past the horizon, b's is not: CreatePin leaves
+	// its position to QueuePositions.
+	for _, acct := range []int64{a.ID, b.ID} {
+		r := storetest.MustCreatePin(t, db, storetest.NewPin(t, acct, "new"))
+		if (r.Position == 0) != (acct == b.ID) {
+			t.Errorf("account %d: CreatePin set Position %d", acct, r.Position)
+		}
+		if r.Position == 0 {
+			continue
+		}
+		want := *r
+		want.Position, want.PositionOver, want.OwnAhead = 0, false, 0
+		if err := db.QueuePositions(t.Context(), []*tack.PinRequest{&want}); err != nil {
+			t.Fatal(err)
+		}
+		if r.Position != want.Position || r.PositionOver != want.PositionOver || r.OwnAhead != want.OwnAhead {
+			t.Errorf("account %d: CreatePin set position %d over %v own ahead %d; QueuePositions: %d %v %d",
+				acct, r.Position, r.PositionOver, r.OwnAhead, want.Position, want.PositionOver, want.OwnAhead)
+		}
+	}
 }

@@ -77,6 +77,32 @@ func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error)
 	return t, nil
 }
 
+// FindTokenAndAccount returns a token and its account in one round trip
+// (auth.Authenticate asks for both on every API request). It returns
+// ENOTFOUND if there is no such token; a token's account always exists,
+// since deleting an account deletes its tokens.
+func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, *tack.Account, error) {
+	var t tack.Token
+	var a tack.Account
+	var tCreated, lastUsed, revoked, aCreated int64
+	var access string
+	err := db.pool.QueryRow(ctx, `
+		SELECT t.id, t.account_id, t.name, t.created, t.last_used, t.revoked,
+		       a.id, a.email, a.admin, a.access, a.created, a.blocked, a.password, a.max_pending, a.max_bytes
+		FROM tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.id = $1`, id).Scan(
+		&t.ID, &t.AccountID, &t.Name, &tCreated, &lastUsed, &revoked,
+		&a.ID, &a.Email, &a.Admin, &access, &aCreated, &a.Blocked, &a.PasswordHash, &a.MaxPending, &a.MaxBytes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, tack.Errorf(tack.ENOTFOUND, "token not found")
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("find token: %w", err)
+	}
+	t.Created, t.LastUsed, t.Revoked = timeOf(tCreated), timeOf(lastUsed), timeOf(revoked)
+	a.Access, a.Created = tack.Access(access), timeOf(aCreated)
+	return &t, &a, nil
+}
+
 // FindTokens returns an account's tokens, revoked ones included, oldest
 // first.
 func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {

@@ -10,6 +10,8 @@
 //	go run ./internal/cmd/apibench -reuse /var/tmp/apibench            # …and run on a copy of it, again and again
 //	go run ./internal/cmd/apibench -reuse /var/tmp/apibench -scenarios post -serve-args '--max-inflight 64'
 //	go run ./internal/cmd/apibench -reuse /var/tmp/apibench -store postgres://postgres@127.0.0.1/EMPTYDB   # on PostgreSQL
+//	go run ./internal/cmd/apibench -reuse /var/tmp/apibench -store postgres://postgres@127.0.0.1/NEWDB -store-seed SEEDDB
+//	                                                        # the same, cloned from SEEDDB (copied into once) rather than copied each time
 //
 // The scenarios, in the order they run:
 //
@@ -73,6 +75,7 @@ type Config struct {
 	Keep      bool    // keep Dir when the run ends
 	Tack      string  // a tack binary; empty: build one into Dir
 	Store     string  // an empty PostgreSQL database to copy the seed into and serve from; empty: SQLite
+	StoreSeed string  // a database on Store's server that holds the copied seed, cloned into Store (made on first use)
 	ServeArgs []string
 
 	Duration  time.Duration // each scenario's
@@ -104,6 +107,7 @@ func main() {
 	flag.BoolVar(&c.Keep, "keep", false, "keep the working directory")
 	flag.StringVar(&c.Tack, "tack", "", "tack binary to run (default: build ./cmd/tack)")
 	flag.StringVar(&c.Store, "store", "", "postgres://… of an empty database: the seeded SQLite store is copied into it with `tack store copy`, and tack serves from it (default: serve the SQLite store)")
+	flag.StringVar(&c.StoreSeed, "store-seed", "", "with -store: the name of a database on the same server that holds the seed as `tack store copy` left it (copied into it the first time, when it does not exist); each run clones it into -store's database, which must not exist, with CREATE DATABASE … TEMPLATE, and drops that at the end unless -keep")
 	flag.StringVar(&serveArgs, "serve-args", "", "more `tack serve` flags, space-separated")
 	flag.DurationVar(&c.Duration, "duration", 20*time.Second, "how long each scenario runs")
 	flag.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames, ","), "scenarios to run, comma-separated, in order")
@@ -185,7 +189,16 @@ func Run(ctx context.Context, c Config) ([]*Result, error) {
 			defer os.Remove(bin)
 		}
 	}
-	if c.Store != "" {
+	if c.Store != "" && c.StoreSeed != "" {
+		drop, err := cloneStore(ctx, bin, c)
+		if err != nil {
+			return nil, err
+		}
+		if !c.Keep {
+			defer drop()
+		}
+		c.ServeArgs = append(c.ServeArgs, "--store", c.Store)
+	} else if c.Store != "" {
 		if err := copyStore(ctx, bin, c); err != nil {
 			return nil, err
 		}
@@ -226,6 +239,8 @@ func (c *Config) check() error {
 		return errors.New("-reuse and -seed-only exclude each other")
 	case c.SeedOnly && c.Dir == "":
 		return errors.New("-seed-only needs -dir")
+	case c.StoreSeed != "" && c.Store == "":
+		return errors.New("-store-seed needs -store")
 	case c.Duration <= 0 || c.Duration > time.Hour:
 		return errors.New("-duration must be positive and at most an hour")
 	case c.FloorRate < 1 || c.PostRate < 1 || c.ListRate < 1 || c.StatRate < 1:
@@ -246,8 +261,12 @@ func (c *Config) check() error {
 // copyStore copies the seeded SQLite store into c.Store with `tack store
 // copy`, which checks the copy.
 func copyStore(ctx context.Context, bin string, c Config) error {
+	return copyStoreTo(ctx, bin, c, c.Store)
+}
+
+func copyStoreTo(ctx context.Context, bin string, c Config, to string) error {
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, bin, "store", "copy", "--from", "sqlite://"+filepath.Join(dataDir(c.Dir), "tack.db"), "--to", c.Store, "--sample", "100")
+	cmd := exec.CommandContext(ctx, bin, "store", "copy", "--from", "sqlite://"+filepath.Join(dataDir(c.Dir), "tack.db"), "--to", to, "--sample", "100")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("tack store copy: %w\n%s", err, out)
@@ -258,15 +277,16 @@ func copyStore(ctx context.Context, bin string, c Config) error {
 }
 
 // copyData copies the files of a data directory that a stopped tack
-// leaves (the store, with the token key in it, and its WAL if any) into a
-// new one.
+// leaves (the store, with the token key in it, its WAL if any, and the
+// key file an older tack left, which a new store takes its key from) into
+// a new one.
 func copyData(from, to string) error {
 	if err := os.MkdirAll(to, 0o700); err != nil {
 		return err
 	}
-	for _, name := range []string{"tack.db", "tack.db-wal"} {
+	for _, name := range []string{"tack.db", "tack.db-wal", "jwt.key"} {
 		src, err := os.Open(filepath.Join(from, name))
-		if errors.Is(err, os.ErrNotExist) && name == "tack.db-wal" {
+		if errors.Is(err, os.ErrNotExist) && name != "tack.db" {
 			continue
 		} else if err != nil {
 			return err
