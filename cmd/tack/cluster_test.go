@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	nethttp "net/http"
@@ -350,7 +351,7 @@ func BenchmarkCluster(b *testing.B) {
 						roots[j] = peer.AddFile(b, dags.size, dags.chunk, 1)
 					}
 					store := pgtest.NewDatabase(b)
-					prefix := fmt.Sprintf("%s-%d-%d", dags.name, nodes, i)
+					prefix := fmt.Sprintf("%s-%d-%s", dags.name, nodes, rand.Text()) // each run its own
 					cluster, token := startCluster(b, bin, nodes, store, srv, "bench/"+prefix, "--rate-limit", "off")
 					clients := make([]*pinclient.Client, nodes)
 					for k, n := range cluster {
