@@ -120,14 +120,21 @@ func TestGCWhilePinning(t *testing.T) {
 	for range 4 {
 		roots = append(roots, peer.AddLinks(t, shared, peer.AddFile(t, 64<<10, 4<<10, 1)))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The workers and the collector go on until enough of both has
+	// happened, however fast or slow this machine is; the deadline only
+	// stops a test that is stuck.
+	const wantPins, wantCollections = 60, 3
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
 	var pins, collections atomic.Int64
+	done := func() bool {
+		return ctx.Err() != nil || (pins.Load() >= wantPins && collections.Load() >= wantCollections)
+	}
 	for w := range 3 {
 		wg.Go(func() {
 			rnd := rand.New(rand.NewPCG(uint64(w), 2))
-			for ctx.Err() == nil {
+			for !done() {
 				root := roots[rnd.IntN(len(roots))]
 				ps, err := c.Add(context.Background(), root, pinclient.PinOpts.WithOrigins(Origins(t, peer)...))
 				if err != nil {
@@ -145,7 +152,7 @@ func TestGCWhilePinning(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		for ctx.Err() == nil {
+		for !done() {
 			if _, err := m.collect(context.Background()); err != nil {
 				t.Error(err)
 				return
@@ -155,8 +162,8 @@ func TestGCWhilePinning(t *testing.T) {
 	})
 	wg.Wait()
 	t.Logf("%d pins, %d collections", pins.Load(), collections.Load())
-	if pins.Load() < 10 || collections.Load() < 3 {
-		t.Fatalf("only %d pins and %d collections ran", pins.Load(), collections.Load())
+	if pins.Load() < wantPins || collections.Load() < wantCollections {
+		t.Fatalf("only %d pins and %d collections ran in %s", pins.Load(), collections.Load(), 3*time.Minute)
 	}
 	if _, err := m.collect(context.Background()); err != nil {
 		t.Fatal(err)
