@@ -75,9 +75,9 @@ func (g *Guard) SetCluster(c Cluster) {
 
 // Join makes this node's sessions touch what they use in the shared
 // blockstore, for the collection epoch another node runs, and hands keep
-// the blocks that its open sessions and its incomplete uploads hold, for
-// that collection to mark. The node saves itself as joined only once
-// Join returns.
+// the blocks that its open sessions hold, for that collection to mark
+// (uploads' keep lists are in the store, where the collector reads them).
+// The node saves itself as joined only once Join returns.
 func (g *Guard) Join(ctx context.Context, epoch int64, keep func(keys []uint64) error) error {
 	if g.shared == nil {
 		return nil
@@ -98,8 +98,6 @@ func (g *Guard) Join(ctx context.Context, epoch int64, keep func(keys []uint64) 
 	for _, s := range open {
 		keys = append(keys, s.snapshot()...)
 	}
-	// (Upload keep lists are in the store, where the collector reads
-	// them.)
 	if err := keep(keys); err != nil {
 		// Not joined: the collection waits for this node, whose next
 		// Join hands everything over again. Until then its sessions
@@ -188,10 +186,8 @@ type clusterRun struct {
 
 	// members are the nodes that had joined when the mark began; a node
 	// that appears later (started, or back after a pause) makes the sweep
-	// stop, since what it held is not in the mark. checked is when the
-	// node list was last read.
+	// stop, since what it held is not in the mark.
 	members map[string]bool
-	checked time.Time
 }
 
 // begin takes the collection lease, then waits until every live node
@@ -265,13 +261,13 @@ func (r *clusterRun) left(now time.Time) time.Duration {
 func (r *clusterRun) waitJoined(ctx context.Context) error {
 	deadline := time.Now().Add(r.c.JoinTimeout)
 	for {
-		nodes, err := r.c.Store.FindNodes(ctx, time.Now().Add(-r.c.Live))
+		nodes, err := r.c.peers(ctx)
 		if err != nil {
-			return fmt.Errorf("gc: %w", err)
+			return err
 		}
 		var waiting []string
 		for _, n := range nodes {
-			if n.ID != r.c.Node && n.Blocks == r.c.Blocks && n.Collection < r.epoch {
+			if n.Collection < r.epoch {
 				waiting = append(waiting, n.ID)
 			}
 		}
@@ -280,7 +276,6 @@ func (r *clusterRun) waitJoined(ctx context.Context) error {
 			for _, n := range nodes {
 				r.members[n.ID] = true
 			}
-			r.checked = time.Now()
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -311,10 +306,10 @@ func (r *clusterRun) mark(ctx context.Context, live map[uint64]struct{}) error {
 // succeed, is left for the batch about to be deleted, and for the skew
 // between the clocks of the nodes.
 //
-// It also reads the node list, at most every memberCheck: a node that was
-// not a member when the mark began stops the collection (the next one
-// includes it), because the blocks its fetches and uploads held then are
-// not in the mark.
+// It also reads the node list (one indexed read of a few rows, against a
+// batch's 128 deletes): a node that was not a member when the mark began
+// stops the collection (the next one includes it), because the blocks
+// its fetches and uploads held then are not in the mark.
 func (r *clusterRun) check(ctx context.Context) error {
 	select {
 	case <-r.lost:
@@ -324,26 +319,32 @@ func (r *clusterRun) check(ctx context.Context) error {
 	if r.left(time.Now()) < r.c.Lease/3 {
 		return fmt.Errorf("gc: the lease of collection %d runs out: its renewals did not succeed in time", r.epoch)
 	}
-	if time.Since(r.checked) < memberCheck {
-		return nil
-	}
-	nodes, err := r.c.Store.FindNodes(ctx, time.Now().Add(-r.c.Live))
+	nodes, err := r.c.peers(ctx)
 	if err != nil {
-		return fmt.Errorf("gc: %w", err)
+		return err
 	}
 	for _, n := range nodes {
-		if n.ID != r.c.Node && n.Blocks == r.c.Blocks && !r.members[n.ID] {
+		if !r.members[n.ID] {
 			return fmt.Errorf("gc: node %s appeared during collection %d, which stops; the next one includes it", n.ID, r.epoch)
 		}
 	}
-	r.checked = time.Now()
 	return nil
 }
 
-// memberCheck is how often a sweep reads the node list: before every
-// batch it deletes (one indexed read of a few rows, against a batch's
-// 128 deletes).
-const memberCheck = 0
+// peers returns the other live nodes that share the blockstore.
+func (c *Cluster) peers(ctx context.Context) ([]*tack.Node, error) {
+	nodes, err := c.Store.FindNodes(ctx, time.Now().Add(-c.Live))
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	peers := nodes[:0]
+	for _, n := range nodes {
+		if n.ID != c.Node && n.Blocks == c.Blocks {
+			peers = append(peers, n)
+		}
+	}
+	return peers, nil
+}
 
 // end stops renewing and ends the collection.
 func (r *clusterRun) end() {
