@@ -20,6 +20,14 @@ const (
 	collectionLease = 30 * time.Second
 )
 
+// gcCluster is how a node's collections over the bucket blocks (its
+// --blocks) coordinate with the other nodes of store: the node leases and
+// timeouts of this file.
+func gcCluster(store gc.ClusterStore, node, blocks string) gc.Cluster {
+	return gc.Cluster{Store: store, Node: node, Blocks: blocks,
+		Live: nodeLease, Lease: collectionLease, JoinTimeout: 2 * nodeLease}
+}
+
 // maxDelegates is how many multiaddrs a pin's delegates list at most,
 // the node's own first (node.Delegates returns up to as many).
 const maxDelegates = 20

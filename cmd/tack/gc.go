@@ -249,8 +249,7 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		if cfg.Blocks != "" {
 			// Other nodes may serve from the same bucket: collect with
 			// them, as a node of its own for the time of the collection.
-			guard.SetCluster(gc.Cluster{Store: db, Node: "tack-gc-" + rand.Text(), Blocks: cfg.Blocks,
-				Live: nodeLease, Lease: collectionLease, JoinTimeout: 2 * nodeLease})
+			guard.SetCluster(gcCluster(db, "tack-gc-"+rand.Text(), cfg.Blocks))
 		}
 		rep, err := guard.Collect(ctx, db)
 		fmt.Fprintln(stdout, rep)

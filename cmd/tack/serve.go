@@ -161,8 +161,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	blocksAt := "local"
 	if c.Blocks != "" {
 		blocksAt = c.Blocks
-		m.Guard.SetCluster(gc.Cluster{Store: m.DB, Node: m.Node.ID().String(), Blocks: blocksAt,
-			Live: nodeLease, Lease: collectionLease, JoinTimeout: 2 * nodeLease})
+		m.Guard.SetCluster(gcCluster(m.DB, m.Node.ID().String(), blocksAt))
 	}
 	m.cluster = &cluster{store: m.DB, guard: m.Guard, own: m.Node.Delegates, shared: c.Blocks != "",
 		self: tack.Node{ID: m.Node.ID().String(), Blocks: blocksAt, Started: time.Now()}}
