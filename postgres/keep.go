@@ -3,29 +3,19 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tack-ipfs/tack"
 )
 
-// keepsPage is how many kept hashes are written or read per statement.
-const keepsPage = 10000
-
 // KeepUpload records blocks stored toward the DAG key, now.
 func (db *DB) KeepUpload(ctx context.Context, key string, hashes []uint64) error {
-	now := db.now()
-	for len(hashes) > 0 {
-		n := min(len(hashes), keepsPage)
-		hs := make([]int64, n)
-		for i, h := range hashes[:n] {
-			hs[i] = int64(h)
-		}
-		if _, err := db.pool.Exec(ctx, `
-			INSERT INTO upload_keeps (key, hash, added) SELECT $1, h, $2 FROM unnest($3::bigint[]) AS h
-			ON CONFLICT (key, hash) DO UPDATE SET added = excluded.added`, key, now, hs); err != nil {
-			return fmt.Errorf("keep upload: %w", err)
-		}
-		hashes = hashes[n:]
+	err := db.insertHashes(ctx, "upload_keeps (key, added, hash)", []any{key, db.now()}, hashes,
+		"ON CONFLICT (key, hash) DO UPDATE SET added = excluded.added")
+	if err != nil {
+		return fmt.Errorf("keep upload: %w", err)
 	}
 	return nil
 }
@@ -53,26 +43,71 @@ func (db *DB) FindKeptUploads(ctx context.Context) ([]tack.KeptUpload, error) {
 // KeptUploadHashes calls fn with the blocks kept for key, a page at a
 // time.
 func (db *DB) KeptUploadHashes(ctx context.Context, key string, fn func(hashes []uint64) error) error {
+	if err := db.readHashes(ctx, "upload_keeps", "hash", "key = $1", []any{key}, fn); err != nil {
+		return fmt.Errorf("kept upload hashes: %w", err)
+	}
+	return nil
+}
+
+// ForgetKeptUpload forgets the blocks kept for key added before before.
+func (db *DB) ForgetKeptUpload(ctx context.Context, key string, before time.Time) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM upload_keeps WHERE key = $1 AND added < $2`, key, micros(before)); err != nil {
+		return fmt.Errorf("forget kept upload: %w", err)
+	}
+	return nil
+}
+
+// keepsPage is how many 64-bit hashes one statement writes or reads.
+const keepsPage = 10000
+
+// insertHashes inserts a row into table (its name and columns, the hash's
+// last) for each hash, stored signed, after the values fixed, a page per
+// statement ending with conflict.
+func (db *DB) insertHashes(ctx context.Context, table string, fixed []any, hashes []uint64, conflict string) error {
+	params := make([]string, len(fixed))
+	for i := range fixed {
+		params[i] = fmt.Sprintf("$%d, ", i+1)
+	}
+	q := "INSERT INTO " + table + " SELECT " + strings.Join(params, "") + "h FROM unnest($" + strconv.Itoa(len(fixed)+1) + "::bigint[]) AS h " + conflict
+	for len(hashes) > 0 {
+		n := min(len(hashes), keepsPage)
+		hs := make([]int64, n)
+		for i, h := range hashes[:n] {
+			hs[i] = int64(h)
+		}
+		if _, err := db.pool.Exec(ctx, q, append(fixed, hs)...); err != nil {
+			return err
+		}
+		hashes = hashes[n:]
+	}
+	return nil
+}
+
+// readHashes calls fn with the 64-bit hashes in column col of the rows of
+// table that where (with args, $1…) selects, a page at a time in the order
+// of their signed values, until fn returns an error.
+func (db *DB) readHashes(ctx context.Context, table, col, where string, args []any, fn func([]uint64) error) error {
+	n := len(args)
+	q := fmt.Sprintf("SELECT %[1]s FROM %[2]s WHERE %[3]s AND ($%[4]d::bigint IS NULL OR %[1]s > $%[4]d) ORDER BY %[1]s LIMIT $%[5]d",
+		col, table, where, n+1, n+2)
 	var after *int64
 	for {
-		rows, err := db.pool.Query(ctx, `
-			SELECT hash FROM upload_keeps WHERE key = $1 AND ($2::bigint IS NULL OR hash > $2)
-			ORDER BY hash LIMIT $3`, key, after, keepsPage)
+		rows, err := db.pool.Query(ctx, q, append(args, after, keepsPage)...)
 		if err != nil {
-			return fmt.Errorf("kept upload hashes: %w", err)
+			return err
 		}
 		var hashes []uint64
 		var last int64
 		for rows.Next() {
 			if err := rows.Scan(&last); err != nil {
 				rows.Close()
-				return fmt.Errorf("kept upload hashes: %w", err)
+				return err
 			}
 			hashes = append(hashes, uint64(last))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("kept upload hashes: %w", err)
+			return err
 		}
 		if len(hashes) == 0 {
 			return nil
@@ -85,12 +120,4 @@ func (db *DB) KeptUploadHashes(ctx context.Context, key string, fn func(hashes [
 			return nil
 		}
 	}
-}
-
-// ForgetKeptUpload forgets the blocks kept for key added before before.
-func (db *DB) ForgetKeptUpload(ctx context.Context, key string, before time.Time) error {
-	if _, err := db.pool.Exec(ctx, `DELETE FROM upload_keeps WHERE key = $1 AND added < $2`, key, micros(before)); err != nil {
-		return fmt.Errorf("forget kept upload: %w", err)
-	}
-	return nil
 }

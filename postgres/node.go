@@ -187,19 +187,8 @@ func (db *DB) RunningCollection(ctx context.Context, now time.Time) (*tack.Colle
 // KeepForCollection records blocks a node joining collection epoch needs
 // kept.
 func (db *DB) KeepForCollection(ctx context.Context, epoch int64, keys []uint64) error {
-	const page = 10000
-	for len(keys) > 0 {
-		n := min(len(keys), page)
-		ks := make([]int64, n)
-		for i, k := range keys[:n] {
-			ks[i] = int64(k)
-		}
-		if _, err := db.pool.Exec(ctx, `
-			INSERT INTO collection_keeps (epoch, key) SELECT $1, k FROM unnest($2::bigint[]) AS k
-			ON CONFLICT DO NOTHING`, epoch, ks); err != nil {
-			return fmt.Errorf("keep for collection: %w", err)
-		}
-		keys = keys[n:]
+	if err := db.insertHashes(ctx, "collection_keeps (epoch, key)", []any{epoch}, keys, "ON CONFLICT DO NOTHING"); err != nil {
+		return fmt.Errorf("keep for collection: %w", err)
 	}
 	return nil
 }
@@ -207,42 +196,8 @@ func (db *DB) KeepForCollection(ctx context.Context, epoch int64, keys []uint64)
 // CollectionKeeps calls fn with every key kept for epoch, a page at a
 // time.
 func (db *DB) CollectionKeeps(ctx context.Context, epoch int64, fn func(keys []uint64) error) error {
-	const page = 10000
-	var after *int64
-	for {
-		rows, err := db.pool.Query(ctx, `
-			SELECT key FROM collection_keeps WHERE epoch = $1 AND ($2::bigint IS NULL OR key > $2)
-			ORDER BY key LIMIT $3`, epoch, after, page)
-		if err != nil {
-			return fmt.Errorf("collection keeps: %w", err)
-		}
-		var ks []int64
-		for rows.Next() {
-			var k int64
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return fmt.Errorf("collection keeps: %w", err)
-			}
-			ks = append(ks, k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("collection keeps: %w", err)
-		}
-		if len(ks) == 0 {
-			return nil
-		}
-		last := ks[len(ks)-1]
-		after = &last
-		keys := make([]uint64, len(ks))
-		for i, k := range ks {
-			keys[i] = uint64(k)
-		}
-		if err := fn(keys); err != nil {
-			return err
-		}
-		if len(ks) < page {
-			return nil
-		}
+	if err := db.readHashes(ctx, "collection_keeps", "key", "epoch = $1", []any{epoch}, fn); err != nil {
+		return fmt.Errorf("collection keeps: %w", err)
 	}
+	return nil
 }

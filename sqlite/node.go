@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/tack-ipfs/tack"
@@ -168,33 +167,11 @@ func (db *DB) RunningCollection(ctx context.Context, now time.Time) (*tack.Colle
 	return &c, nil
 }
 
-// keepsPage is how many kept keys are written or read per statement.
-const keepsPage = 500
-
 // KeepForCollection records blocks a node joining collection epoch needs
 // kept.
 func (db *DB) KeepForCollection(ctx context.Context, epoch int64, keys []uint64) error {
-	for len(keys) > 0 {
-		n := min(len(keys), keepsPage)
-		q := make([]byte, 0, 64+8*n)
-		q = append(q, "INSERT INTO collection_keeps (epoch, key) VALUES "...)
-		args := make([]any, 0, 2*n)
-		for i, k := range keys[:n] {
-			if i > 0 {
-				q = append(q, ',')
-			}
-			q = append(q, "(?, ?)"...)
-			args = append(args, epoch, int64(k))
-		}
-		q = append(q, " ON CONFLICT DO NOTHING"...)
-		err := db.write(ctx, func(ctx context.Context, tx *txn) error {
-			_, err := tx.Tx.ExecContext(ctx, string(q), args...)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("keep for collection: %w", err)
-		}
-		keys = keys[n:]
+	if err := db.insertHashes(ctx, "collection_keeps (epoch, key)", []any{epoch}, keys, "ON CONFLICT DO NOTHING"); err != nil {
+		return fmt.Errorf("keep for collection: %w", err)
 	}
 	return nil
 }
@@ -202,38 +179,8 @@ func (db *DB) KeepForCollection(ctx context.Context, epoch int64, keys []uint64)
 // CollectionKeeps calls fn with every key kept for epoch, a page at a
 // time.
 func (db *DB) CollectionKeeps(ctx context.Context, epoch int64, fn func(keys []uint64) error) error {
-	after := int64(math.MinInt64)
-	first := true
-	for {
-		rows, err := db.pool().QueryContext(ctx, `
-			SELECT key FROM collection_keeps WHERE epoch = ? AND (? OR key > ?)
-			ORDER BY key LIMIT ?`, epoch, first, after, keepsPage)
-		if err != nil {
-			return fmt.Errorf("collection keeps: %w", err)
-		}
-		keys := make([]uint64, 0, keepsPage)
-		for rows.Next() {
-			var k int64
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return fmt.Errorf("collection keeps: %w", err)
-			}
-			keys = append(keys, uint64(k))
-			after = k
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("collection keeps: %w", err)
-		}
-		if len(keys) == 0 {
-			return nil
-		}
-		first = false
-		if err := fn(keys); err != nil {
-			return err
-		}
-		if len(keys) < keepsPage {
-			return nil
-		}
+	if err := db.readHashes(ctx, "collection_keeps", "key", "epoch = ?", []any{epoch}, fn); err != nil {
+		return fmt.Errorf("collection keeps: %w", err)
 	}
+	return nil
 }
