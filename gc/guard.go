@@ -268,20 +268,7 @@ func (s *Session) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 
 // Put records and stores a block.
 func (s *Session) Put(ctx context.Context, b blocks.Block) error {
-	if err := s.live(); err != nil {
-		return err
-	}
-	s.g.mu.RLock()
-	defer s.g.mu.RUnlock()
-	s.record(b.Cid())
-	if s.g.joined != 0 {
-		// A block stored already is touched, not written again.
-		missing, err := s.g.shared.Touch(ctx, []cid.Cid{b.Cid()})
-		if err != nil || len(missing) == 0 {
-			return err
-		}
-	}
-	return s.g.bs.Put(ctx, b)
+	return s.PutMany(ctx, []blocks.Block{b})
 }
 
 // PutMany records and stores blocks.
