@@ -115,3 +115,16 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// MaxDAGDepth is how deep a DAG tack accepts may be: the most links on any
+// path from its root to a block (the root is at depth 0). Every walk of a
+// whole DAG (the pinner's fetch, POST /car's completeness walk, the
+// gateway's CAR, tack verify and the collector's mark) follows the same
+// rule, so that every DAG tack accepts can also be served back whole, and
+// a deeper one is refused with ErrTooDeep. 1,024 is the traversal depth
+// boxo's gateway allows; real UnixFS files and HAMT directories are a few
+// levels deep, and only a chain built to be deep reaches it.
+const MaxDAGDepth = 1024
+
+// ErrTooDeep is why a DAG deeper than MaxDAGDepth is refused.
+var ErrTooDeep = fmt.Errorf("the DAG is deeper than %d links, the most tack accepts", MaxDAGDepth)
