@@ -44,7 +44,7 @@ func mustBrowser(t *testing.T) context.Context {
 		// Every name but 127.0.0.1 fails to resolve: a page that sends the
 		// browser elsewhere (evil.test) ends on an error page, and the
 		// tests send no traffic off the machine.
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost, EXCLUDE *.localhost"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
