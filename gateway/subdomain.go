@@ -39,6 +39,13 @@ type Origin struct {
 	// TLS proxy): redirects name https even if the proxy does not say so
 	// in X-Forwarded-Proto.
 	HTTPS bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-Host names
+	// the host a request was for; from anyone else the header is dropped,
+	// so that a request for one host is always answered as that host
+	// (boxo would otherwise answer for the header's host, with a redirect
+	// there, which a cache in front keyed by Host would keep for the
+	// first), and a host the gateway does not serve gets 404.
+	TrustedProxies []netip.Prefix
 }
 
 // Gateway modes, for ParseOrigin.
@@ -168,6 +175,21 @@ func (o *Origin) serves(host string) bool {
 	return o.Subdomains && ok && label != "" && !strings.Contains(label, ".")
 }
 
+// trusted says whether a request from remoteAddr (host:port) comes from
+// one of TrustedProxies.
+func (o *Origin) trusted(remoteAddr string) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range o.TrustedProxies {
+		if p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
 // handler wraps next, boxo's gateway handler made with conf over backend,
 // in boxo's hostname handler (NewHostnameHandler), configured with the
 // one public gateway o: on Host, /ipfs/{cid}/… is redirected to
@@ -188,13 +210,15 @@ func (o *Origin) handler(conf gateway.Config, backend gateway.IPFSBackend, next 
 		where = "{cid}.ipfs." + o.Host
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The host boxo's hostname handler goes by: a proxy's
-		// X-Forwarded-Host first. A browser sends none when it
+		// The host boxo goes by: a trusted proxy's X-Forwarded-Host,
+		// else Host. A browser sends no X-Forwarded-Host when it
 		// navigates, so a page is rendered only under the host in its
 		// address bar.
 		host := r.Host
-		if x := r.Header.Get("X-Forwarded-Host"); x != "" {
+		if x := r.Header.Get("X-Forwarded-Host"); x != "" && o.trusted(r.RemoteAddr) {
 			host = x
+		} else {
+			r.Header.Del("X-Forwarded-Host")
 		}
 		if !o.serves(host) {
 			http.Error(w, "404 page not found: this gateway serves content only at "+where, http.StatusNotFound)

@@ -354,6 +354,7 @@ func (c *Config) gatewayOrigin() (*gateway.Origin, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", from, err)
 	}
+	o.TrustedProxies = c.TrustedProxies
 	web, err := url.Parse(c.PublicURL)
 	if err != nil || web.Hostname() == "" {
 		return nil, fmt.Errorf("--public-url %q names no host: tack cannot check that the gateway is a site apart from the web pages", c.PublicURL)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	nethttp "net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -103,6 +104,44 @@ func TestGatewaySubdomains(t *testing.T) {
 			resp, body := fetch(t, c, "http://"+host+p)
 			if resp.StatusCode != 404 || bytes.Contains(body, s.asciiData) {
 				t.Errorf("http://%s%s: %d %q, want 404", host, p, resp.StatusCode, body)
+			}
+		}
+	}
+}
+
+// X-Forwarded-Host names the host only from --trusted-proxies: from
+// anyone else it is dropped, so that a request for one host (a CID's
+// origin, or a host the gateway does not serve) is answered as that host,
+// never with boxo's answer for another (a redirect there, which a cache in
+// front keyed by Host would keep for the first). Before, both requests
+// below were 301s to the header's host.
+func TestGatewayForwardedHost(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		g := openGateway(t, func(c *Config) {
+			c.GatewayListen, c.GatewayURL = "127.0.0.1:0", "http://localhost"
+			if trusted {
+				c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+			}
+		})
+		c := hostClient(g.m.GatewayAddr())
+		s := g.subdir
+		ascii := cid.NewCidV1(s.ascii.Type(), s.ascii.Hash()).String() + ".ipfs.localhost"
+		root := cid.NewCidV1(s.root.Type(), s.root.Hash()).String() + ".ipfs.localhost"
+		// The listen address is no host the gateway serves, unless a
+		// trusted proxy names one (boxo then redirects to the name, as it
+		// does whenever Host is not the CID's: proxies keep Host).
+		resp, body := fetch(t, c, "http://"+g.m.GatewayAddr()+"/", "X-Forwarded-Host: "+ascii)
+		if trusted && resp.StatusCode == 404 {
+			t.Errorf("X-Forwarded-Host %s from a trusted proxy: 404", ascii)
+		}
+		if !trusted && (resp.StatusCode != 404 || bytes.Contains(body, s.asciiData)) {
+			t.Errorf("X-Forwarded-Host %s from anyone on the listen address: %d %q, want 404", ascii, resp.StatusCode, body)
+		}
+		if !trusted {
+			// One CID's host, naming another's: its own content.
+			resp, body = fetch(t, c, "http://"+root+"/subdir/ascii.txt", "X-Forwarded-Host: "+ascii)
+			if resp.StatusCode != 200 || !bytes.Equal(body, s.asciiData) {
+				t.Errorf("X-Forwarded-Host %s from anyone on %s: %d %q, want that host's own file", ascii, root, resp.StatusCode, body)
 			}
 		}
 	}
