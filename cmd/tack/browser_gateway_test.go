@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	nethttp "net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"strings"
@@ -16,12 +20,21 @@ import (
 	"github.com/tack-ipfs/tack/gateway"
 )
 
-// signUpHTTP signs an account up on the web pages with a plain HTTP client
+// signUpHTTP signs an account up on the web pages with an HTTP client
 // and returns its session's secret, as an attacker would get their own.
-func signUpHTTP(t *testing.T, site, email string) string {
+// An https site is reached at addr, whatever its certificate.
+func signUpHTTP(t *testing.T, site, email, addr string) string {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &nethttp.Client{Jar: jar, CheckRedirect: func(*nethttp.Request, []*nethttp.Request) error { return nethttp.ErrUseLastResponse }}
+	if addr != "" {
+		c.Transport = &nethttp.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			},
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		}
+	}
 	resp, err := c.Get(site + "/signup")
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +52,7 @@ func signUpHTTP(t *testing.T, site, email string) string {
 	resp.Body.Close()
 	u, _ := url.Parse(site)
 	for _, c := range jar.Cookies(u) {
-		if c.Name == "tack_session" {
+		if c.Name == "tack_session" || c.Name == "__Host-tack_session" {
 			return c.Value
 		}
 	}
@@ -82,7 +95,7 @@ func TestBrowserGatewayCannotTossCookies(t *testing.T) {
 	site := m.Config.PublicURL
 	_, port, _ := strings.Cut(m.GatewayAddr(), "127.0.0.1:")
 
-	mallory := signUpHTTP(t, site, "mallory@example.com")
+	mallory := signUpHTTP(t, site, "mallory@example.com", "")
 	b := newBuilder(t)
 	root := b.dir(entry{"index.html", b.file(tossingPage(mallory), 1<<20).Cid()}).Cid()
 	if got := loadFixture(t, m, b.car(root)); !got.Equals(root) {
@@ -161,5 +174,73 @@ func TestBrowserGatewayCannotTossCookies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Over https the web pages' cookies are __Host- cookies, which no other
+// page can set: in Chromium, a page on the web pages' own host name at
+// another port, over plain http (where a gateway used to be, or anything
+// else the operator runs there), sets tack_session and every variant of
+// it to an attacker's session; a visitor then opens the https web pages
+// and is still signed out, or still themselves. With the names as they
+// were (tack_session, Secure), both visitors saw the attacker's /tokens
+// and /dashboard.
+func TestBrowserHTTPSCookiesCannotBeTossed(t *testing.T) {
+	browser := mustBrowser(t)
+	// The TLS proxy in front of tack, at https://pin.localhost:PORT.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	site := "https://pin.localhost:" + port
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.PublicURL = site })
+	backend, _ := url.Parse("http://" + m.HTTPAddr())
+	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(backend))
+	proxy.Listener.Close()
+	proxy.Listener = ln
+	proxy.StartTLS()
+	t.Cleanup(proxy.Close)
+
+	mallory := signUpHTTP(t, site, "mallory@example.com", ln.Addr().String())
+	page := tossingPage(mallory)
+	tosser := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	}))
+	t.Cleanup(tosser.Close)
+	_, tosserPort, _ := net.SplitHostPort(strings.TrimPrefix(tosser.URL, "http://"))
+	tossing := "http://pin.localhost:" + tosserPort + "/"
+
+	for i, signedIn := range []bool{false, true} {
+		tab := newBrowserContext(t, browser)
+		visitor := ""
+		if signedIn {
+			visitor = fmt.Sprintf("https-visitor%d@example.com", i)
+			browse(t, tab, "the visitor signs up over https",
+				chromedp.Navigate(site+"/signup"),
+				chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)),
+				chromedp.SendKeys(chromedp.CSS(`input[name=email]`), visitor),
+				chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
+				chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+				waitText(`body`, visitor),
+			)
+		}
+		browse(t, tab, "the visitor opens the tossing page", chromedp.Navigate(tossing), waitText(`#out`, "tossed at"))
+		t.Logf("signed in %v: %s", signedIn, read(t, tab, "what the page saw", chromedp.Text(chromedp.ID("out"))))
+		for _, p := range []string{"/tokens", "/dashboard"} {
+			browse(t, tab, "the visitor opens "+p, chromedp.Navigate(site+p), chromedp.WaitReady(chromedp.CSS(`main`)))
+			text := read(t, tab, "the page", chromedp.Text(chromedp.CSS(`body`)))
+			at := read(t, tab, "where the page is", chromedp.Location())
+			if strings.Contains(text, "mallory@example.com") {
+				t.Errorf("signed in %v: %s at %s shows the attacker's account:\n%s", signedIn, p, at, text)
+			}
+			if signedIn && !strings.Contains(text, visitor) {
+				t.Errorf("%s at %s no longer shows the visitor %s:\n%s", p, at, visitor, text)
+			}
+			if !signedIn && !strings.Contains(at, "/signin") {
+				t.Errorf("a signed-out visitor got %s at %s, want the sign-in page:\n%s", p, at, text)
+			}
+		}
 	}
 }
