@@ -50,6 +50,10 @@ type Config struct {
 	// MaxInFlight is how many gateway requests are served at once; more
 	// get 429 with Retry-After. Zero means DefaultMaxInFlight.
 	MaxInFlight int
+	// Origin, if not nil, is where browsers reach this gateway: only its
+	// host names are served, each CID on a subdomain of its own if it
+	// says so (see Origin).
+	Origin *Origin
 }
 
 // NewHandler returns the handler of GET and HEAD /ipfs/{cid}[/path] over
@@ -75,7 +79,7 @@ func NewHandler(bs blockstore.Blockstore, c Config) (http.Handler, error) {
 		return nil, err
 	}
 	backend := &heldBackend{BlocksBackend: bb, held: held, blocks: blocks}
-	return flushCARHeaders(gateway.NewHandler(gateway.Config{
+	conf := gateway.Config{
 		DeserializedResponses: c.Deserialized,
 		NoDNSLink:             true,
 		// The API's address answers programs: plain-text errors.
@@ -89,7 +93,12 @@ func NewHandler(bs blockstore.Blockstore, c Config) (http.Handler, error) {
 		MaxConcurrentRequests: c.MaxInFlight,
 		DiagnosticServiceURL:  "",
 		MetricsRegistry:       reg,
-	}, backend)), nil
+	}
+	h := gateway.NewHandler(conf, backend)
+	if c.Origin != nil {
+		h = c.Origin.handler(conf, backend, h)
+	}
+	return flushCARHeaders(h), nil
 }
 
 // heldBackend is boxo's BlocksBackend, except that a CAR of content tack

@@ -57,11 +57,21 @@ const (
 )
 
 // Cookie names. The session cookie holds the session's secret; the CSRF
-// cookie holds a random value that every form's CSRF token is derived from.
+// cookie holds a random value that every form's CSRF token is derived from;
+// the device cookie (web_signin_limit.go) marks a browser that signed in
+// before. Over https each name is sent with the __Host- prefix (see
+// cookieName).
 const (
 	sessionCookie = "tack_session"
 	csrfCookie    = "tack_csrf"
 )
+
+// hostPrefix is the prefix of the cookies' names over https: a browser
+// keeps a cookie whose name has it only if it was set by an https page of
+// this very host, Secure, with Path=/ and no Domain (RFC 6265bis 4.1.3.2),
+// so no page of another host, not even of a parent or sibling domain or
+// of plain http, can set or overwrite one (cookie tossing).
+const hostPrefix = "__Host-"
 
 // Web serves the web pages: sign-up and sign-in, the token management page
 // with the request for pinning access, the operator's page and the pins
@@ -305,9 +315,32 @@ func (web *Web) signup() SignupMode {
 
 func (web *Web) secureCookies() bool { return strings.HasPrefix(web.PublicURL, "https://") }
 
+// cookieName is the name a cookie is set and read under: with the
+// __Host- prefix over https. Over plain http (local use) the name has no
+// prefix, since a __Host- cookie must be Secure and browsers refuse
+// Secure cookies from http pages; there, keeping every other site's pages
+// off this host is what protects the cookies (tack serve refuses a
+// gateway that shares the web pages' site).
+func (web *Web) cookieName(name string) string {
+	if web.secureCookies() {
+		return hostPrefix + name
+	}
+	return name
+}
+
+// cookie returns the request's cookie of that name (see cookieName).
+// Under https, a cookie without the prefix is ignored: another host may
+// have set it.
+func (web *Web) cookie(r *http.Request, name string) (*http.Cookie, error) {
+	return r.Cookie(web.cookieName(name))
+}
+
+// setCookie sets the cookie of that name (see cookieName): HttpOnly,
+// SameSite=Lax, Path=/ and no Domain, so that only this host gets it, and
+// Secure over https. An empty value deletes it.
 func (web *Web) setCookie(w http.ResponseWriter, name, value string, expires time.Time) {
 	c := &http.Cookie{
-		Name:     name,
+		Name:     web.cookieName(name),
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
@@ -341,17 +374,17 @@ func hashSecret(secret string) string {
 // the cookie and the session, so a token works only with both.
 func (web *Web) csrfToken(w http.ResponseWriter, r *http.Request) string {
 	value := ""
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+	if c, err := web.cookie(r, csrfCookie); err == nil && len(c.Value) >= 32 {
 		value = c.Value
 	} else {
 		value = randomSecret()
 		web.setCookie(w, csrfCookie, value, time.Time{})
 		// The rest of this request (a form rendered after a failed POST)
 		// must see the new value.
-		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: value})
+		r.AddCookie(&http.Cookie{Name: web.cookieName(csrfCookie), Value: value})
 	}
 	session := ""
-	if c, err := r.Cookie(sessionCookie); err == nil {
+	if c, err := web.cookie(r, sessionCookie); err == nil {
 		session = c.Value
 	}
 	return web.csrfFor(value, session)
@@ -391,12 +424,12 @@ func (web *Web) form(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (web *Web) validCSRF(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
+	c, err := web.cookie(r, csrfCookie)
 	if err != nil || c.Value == "" {
 		return false
 	}
 	session := ""
-	if s, err := r.Cookie(sessionCookie); err == nil {
+	if s, err := web.cookie(r, sessionCookie); err == nil {
 		session = s.Value
 	}
 	want := web.csrfFor(c.Value, session)
@@ -444,7 +477,7 @@ func (web *Web) operator(h signedInHandler) signedInHandler {
 // sessionAccount returns the account of the request's session cookie, or
 // nil if there is none, it expired, or the account is blocked.
 func (web *Web) sessionAccount(ctx context.Context, r *http.Request) (*tack.Account, error) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := web.cookie(r, sessionCookie)
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
@@ -481,7 +514,7 @@ func (web *Web) startSession(w http.ResponseWriter, r *http.Request, acct *tack.
 		ttl = DefaultSessionTTL
 	}
 	// A session this browser had before (another account's, say) ends.
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+	if c, err := web.cookie(r, sessionCookie); err == nil && c.Value != "" {
 		if err := web.Store.DeleteSession(r.Context(), hashSecret(c.Value)); err != nil {
 			web.fail(w, r, nil, err)
 			return

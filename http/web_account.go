@@ -219,7 +219,7 @@ func checkEmail(email string) string {
 }
 
 func (web *Web) handleSignOut(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+	if c, err := web.cookie(r, sessionCookie); err == nil && c.Value != "" {
 		if err := web.Store.DeleteSession(r.Context(), hashSecret(c.Value)); err != nil {
 			web.fail(w, r, nil, err)
 			return

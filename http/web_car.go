@@ -111,12 +111,12 @@ func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
 // csrfMatches says whether token is the CSRF token of r's browser and
 // session, as validCSRF does for a parsed form.
 func (web *Web) csrfMatches(r *http.Request, token string) bool {
-	c, err := r.Cookie(csrfCookie)
+	c, err := web.cookie(r, csrfCookie)
 	if err != nil || c.Value == "" {
 		return false
 	}
 	session := ""
-	if s, err := r.Cookie(sessionCookie); err == nil {
+	if s, err := web.cookie(r, sessionCookie); err == nil {
 		session = s.Value
 	}
 	return hmac.Equal([]byte(token), []byte(web.csrfFor(c.Value, session)))

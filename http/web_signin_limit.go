@@ -146,7 +146,7 @@ func (web *Web) device(r *http.Request, acct *tack.Account) string {
 	if acct == nil || acct.PasswordHash == "" {
 		return ""
 	}
-	c, err := r.Cookie(deviceCookie)
+	c, err := web.cookie(r, deviceCookie)
 	if err != nil {
 		return ""
 	}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,6 +54,8 @@ type Config struct {
 	VerifyRate  int            // --verify-rate: blocks a second the background verify walk checks; 0: off
 
 	GatewayListen      string // --gateway-listen: host:port of the gateway for browsers (deserialized responses); empty: off
+	GatewayURL         string // --gateway-url: where browsers reach that gateway, http(s)://HOST[:PORT]; empty: http://<gateway-listen>
+	GatewayMode        string // --gateway-mode: subdomain ({cid}.ipfs.HOST) or path (HOST/ipfs/{cid}); empty: subdomain for a host name, path for an IP address
 	GatewayMaxInFlight int    // --gateway-max-inflight: gateway requests served at once, on each address; more get 429
 
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
@@ -209,6 +212,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often to free the blocks of deleted pins, when some were deleted (0: only with 'tack gc')")
 	fs.IntVar(&c.VerifyRate, "verify-rate", c.VerifyRate, "blocks a second that the background walk checks for blocks gone missing, one pass a day at most (0: off; 'tack verify' runs a pass at once)")
 	fs.StringVar(&c.GatewayListen, "gateway-listen", c.GatewayListen, "serve the gateway with files and directory listings for browsers on this host:port, an origin apart from the web pages (default off: the API's address serves only raw blocks and CARs)")
+	fs.StringVar(&c.GatewayURL, "gateway-url", c.GatewayURL, "where browsers reach the gateway of --gateway-listen, http(s)://HOST[:PORT], a site apart from the web pages: each CID is served at {cid}.ipfs.HOST, so point *.ipfs.HOST and HOST at it (default http://<gateway-listen>)")
+	fs.StringVar(&c.GatewayMode, "gateway-mode", c.GatewayMode, "subdomain (each CID on an origin of its own, {cid}.ipfs.HOST; /ipfs/{cid} on HOST redirects there) or path (every CID at HOST/ipfs/{cid}, one origin) (default subdomain when --gateway-url names a host, path for an IP address)")
 	fs.IntVar(&c.GatewayMaxInFlight, "gateway-max-inflight", c.GatewayMaxInFlight, "gateway requests (/ipfs/…) served at once on each address, apart from --max-inflight; more get 429 with Retry-After")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	fs.StringVar(&c.Provide, "provide", c.Provide, "what is announced on the DHT: all (every block, as Kubo does) or roots (the root of each pinned DAG); nothing with --dht off")
@@ -323,7 +328,47 @@ func (c *Config) finish(bootstrapSet bool) error {
 		c.PublicURL = "http://" + c.Listen
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.GatewayListen != "" {
+		if _, err := c.gatewayOrigin(); err != nil {
+			return err
+		}
+	} else if c.GatewayURL != "" || c.GatewayMode != "" {
+		return fmt.Errorf("--gateway-url and --gateway-mode configure the gateway of --gateway-listen, which is not set")
+	}
 	return nil
+}
+
+// gatewayOrigin returns where browsers reach the gateway of
+// --gateway-listen (--gateway-url, or else http://<gateway-listen>), once
+// it has checked that the content the gateway serves is a site apart from
+// the web pages' (gateway.Origin.Apart): tack refuses to start otherwise.
+func (c *Config) gatewayOrigin() (*gateway.Origin, error) {
+	raw, from := c.GatewayURL, "--gateway-url"
+	if raw == "" {
+		raw, from = "http://"+c.GatewayListen, "--gateway-listen"
+	}
+	o, err := gateway.ParseOrigin(raw, c.GatewayMode)
+	if err != nil {
+		if c.GatewayURL == "" {
+			return nil, fmt.Errorf("--gateway-listen %s: %w; name the host that browsers reach the gateway at with --gateway-url", c.GatewayListen, err)
+		}
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	o.TrustedProxies = c.TrustedProxies
+	web, err := url.Parse(c.PublicURL)
+	if err != nil || web.Hostname() == "" {
+		return nil, fmt.Errorf("--public-url %q names no host: tack cannot check that the gateway is a site apart from the web pages", c.PublicURL)
+	}
+	if addr, err := netip.ParseAddr(web.Hostname()); err == nil && addr.IsUnspecified() {
+		return nil, fmt.Errorf("the web pages are served on every address (%s): name the host users reach them at with --public-url, so that tack can check that the gateway is a site apart", c.PublicURL)
+	}
+	if err := o.Apart(web.Hostname()); err != nil {
+		if addr, e := netip.ParseAddr(web.Hostname()); e == nil && addr.IsLoopback() {
+			return nil, fmt.Errorf("%s %s: %w (for local use, --gateway-url http://localhost:PORT serves each CID at {cid}.ipfs.localhost:PORT)", from, raw, err)
+		}
+		return nil, fmt.Errorf("%s %s: %w", from, raw, err)
+	}
+	return o, nil
 }
 
 // sizeFlag is a size in bytes, written as a number with an optional unit:

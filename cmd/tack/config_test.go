@@ -80,6 +80,8 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--provide", "TACK_PROVIDE", "roots"},
 	{"--reprovide-interval", "TACK_REPROVIDE_INTERVAL", "12h"},
 	{"--gateway-listen", "TACK_GATEWAY_LISTEN", "0.0.0.0:9091"},
+	{"--gateway-url", "TACK_GATEWAY_URL", "https://example-gateway.net"},
+	{"--gateway-mode", "TACK_GATEWAY_MODE", "subdomain"},
 	{"--gateway-max-inflight", "TACK_GATEWAY_MAX_INFLIGHT", "200"},
 	{"--metrics-listen", "TACK_METRICS_LISTEN", "10.0.0.5:9100"},
 	{"--log-format", "TACK_LOG_FORMAT", "json"},
@@ -117,6 +119,8 @@ var everyFlagConfig = Config{
 	PProf:       "127.0.0.1:6060",
 
 	GatewayListen:      "0.0.0.0:9091",
+	GatewayURL:         "https://example-gateway.net",
+	GatewayMode:        "subdomain",
 	GatewayMaxInFlight: 200,
 	GCInterval:         15 * time.Minute,
 	VerifyRate:         50,
@@ -214,6 +218,15 @@ func TestConfigErrors(t *testing.T) {
 		{"negative gc interval", []string{"--gc-interval", "-1m"}, nil, "cannot be negative"},
 		{"negative verify rate", nil, map[string]string{"TACK_VERIFY_RATE": "-5"}, "cannot be negative"},
 		{"gateway on the API address", []string{"--listen", "127.0.0.1:9000", "--gateway-listen", "127.0.0.1:9000"}, nil, "must differ from --listen"},
+		{"gateway url without gateway", []string{"--gateway-url", "http://localhost:8081"}, nil, "--gateway-listen, which is not set"},
+		{"gateway mode without gateway", nil, map[string]string{"TACK_GATEWAY_MODE": "path"}, "--gateway-listen, which is not set"},
+		{"bad gateway mode", []string{"--gateway-listen", "127.0.0.1:8081", "--gateway-url", "http://localhost:8081", "--gateway-mode", "both"}, nil, `the gateway mode must be subdomain or path, not "both"`},
+		{"gateway url with a path", []string{"--gateway-listen", "127.0.0.1:8081", "--gateway-url", "http://localhost:8081/ipfs"}, nil, "without a path"},
+		{"gateway url not http", []string{"--gateway-listen", "127.0.0.1:8081", "--gateway-url", "ftp://localhost"}, nil, "must be http://HOST[:PORT] or https://HOST[:PORT]"},
+		{"subdomains of an address", []string{"--gateway-listen", "127.0.0.1:8081", "--gateway-url", "http://127.0.0.2:8081", "--gateway-mode", "subdomain"}, nil, "a subdomain gateway needs a host name, not the IP address 127.0.0.2"},
+		{"gateway on every address", []string{"--gateway-listen", "0.0.0.0:8081"}, nil, "--gateway-listen 0.0.0.0:8081: \"http://0.0.0.0:8081\" names no host that browsers can reach (0.0.0.0 is every address); name the host that browsers reach the gateway at with --gateway-url"},
+		{"gateway without a host", []string{"--gateway-listen", ":8081"}, nil, "with --gateway-url"},
+		{"web pages on every address", []string{"--listen", "0.0.0.0:8080", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "http://localhost:8081"}, nil, "the web pages are served on every address (http://0.0.0.0:8080): name the host users reach them at with --public-url"},
 		{"bad trusted proxy", []string{"--trusted-proxies", "127.0.0.1/32,proxy.local"}, nil, `--trusted-proxies: "proxy.local" is not an IP address or a CIDR prefix`},
 		{"bad env trusted proxy", nil, map[string]string{"TACK_TRUSTED_PROXIES": "10.0.0.0/99"}, `TACK_TRUSTED_PROXIES: --trusted-proxies: "10.0.0.0/99"`},
 		{"bad provide", []string{"--provide", "pinned"}, nil, `--provide must be all or roots, not "pinned"`},
@@ -414,6 +427,63 @@ func TestTrustedProxiesFlag(t *testing.T) {
 			}
 			if !tc.limited && statuses[nethttp.StatusUnauthorized] != 31 {
 				t.Errorf("statuses %v: want all 31 wrong sign-ins answered 401", statuses)
+			}
+		})
+	}
+}
+
+// tack refuses to start when the gateway for browsers would share a site
+// with the web pages (gateway.Origin.Apart): the same host on another
+// port (the README's old example, where a pinned page signed visitors in
+// as its author), a parent, a subdomain or a sibling under one registrable
+// domain. A domain of its own, or localhost beside 127.0.0.1 for local
+// use, is accepted, with subdomains by default for a host name.
+func TestConfigGatewaySite(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // an error, or "subdomain"/"path" for the mode started
+	}{
+		{"old example: same address, another port", []string{"--listen", "127.0.0.1:8080", "--gateway-listen", "127.0.0.1:8081"},
+			`--gateway-listen http://127.0.0.1:8081: the gateway at 127.0.0.1 would share the site 127.0.0.1 with the web pages' host 127.0.0.1`},
+		{"same name, another port", []string{"--public-url", "http://localhost:8080", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "http://localhost:8081"},
+			"the gateway's content, at {cid}.ipfs.localhost, would share the site localhost with the web pages' host localhost"},
+		{"same https name", []string{"--public-url", "https://pin.example.com", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://pin.example.com"}, "would share the site example.com"},
+		{"same name, paths", []string{"--public-url", "https://pin.example.com", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://pin.example.com:8443", "--gateway-mode", "path"}, "would share the site example.com"},
+		{"gateway on the parent", []string{"--public-url", "https://pin.example.com", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://example.com"}, "would share the site example.com"},
+		{"gateway on a sibling", []string{"--public-url", "https://pin.example.com", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://gateway.example.com"}, "would share the site example.com"},
+		{"gateway under the web pages", []string{"--public-url", "https://pin.example.com", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://gw.pin.example.com"}, "would share the site example.com"},
+		{"web pages under the gateway", []string{"--public-url", "https://pin.ipfs.example.net", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://example.net"}, "would share the site example.net"},
+		{"under a second-level suffix", []string{"--public-url", "https://pin.example.co.uk", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://gw.example.co.uk"}, "would share the site example.co.uk"},
+		{"an unlisted top-level domain", []string{"--public-url", "http://tack.lan:8080", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "http://gateway.lan:8081"}, "would share the site lan"},
+		{"IPv6 loopback twice", []string{"--listen", "[::1]:8080", "--gateway-listen", "[::1]:8081"}, "would share the site ::1"},
+
+		{"a domain of its own", []string{"--public-url", "https://pin.example.com", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://example-gateway.net"}, "subdomain"},
+		{"a domain of its own, paths", []string{"--public-url", "https://pin.example.com", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://gw.example-gateway.net", "--gateway-mode", "path"}, "path"},
+		{"siblings under a public suffix", []string{"--public-url", "https://tack.github.io", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "https://gateway.github.io"}, "subdomain"},
+		{"local: web on 127.0.0.1, gateway on localhost", []string{"--listen", "127.0.0.1:8080", "--gateway-listen", "localhost:8081"}, "subdomain"},
+		{"local: gateway URL on localhost", []string{"--listen", "127.0.0.1:8080", "--gateway-listen", "127.0.0.1:8081", "--gateway-url", "http://localhost:8081"}, "subdomain"},
+		{"local: web on localhost, gateway on 127.0.0.1", []string{"--public-url", "http://localhost:8080", "--gateway-listen", "127.0.0.1:8081"}, "path"},
+		{"another address", []string{"--public-url", "https://pin.example.com", "--gateway-listen", "0.0.0.0:8081", "--gateway-url", "http://203.0.113.7:8081"}, "path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseServe(tc.args, nil)
+			switch tc.want {
+			case "subdomain", "path":
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				o, err := c.gatewayOrigin()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := map[bool]string{true: "subdomain", false: "path"}[o.Subdomains]; got != tc.want {
+					t.Errorf("mode %s, want %s", got, tc.want)
+				}
+			default:
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("got %v, want an error with %q", err, tc.want)
+				}
 			}
 		})
 	}

@@ -30,7 +30,7 @@ const usage = `tack: a self-hostable IPFS remote pinning service
 Usage:
   tack serve   [--data DIR] [--store URL] [--listen HOST:PORT] [--p2p-listen MADDR,…] [--announce MADDR,…]
                [--bootstrap MADDR,…|none] [--dht auto|client|server|off] [--allow-private-origins]
-               [--gateway-listen HOST:PORT]
+               [--gateway-listen HOST:PORT [--gateway-url http(s)://HOST[:PORT]] [--gateway-mode subdomain|path]]
   tack account create  --data DIR --email E [--approve] [--admin]
   tack account approve --data DIR --email E [--message M]
   tack account deny    --data DIR --email E [--message M]

@@ -326,10 +326,18 @@ func (m *Main) servePProf(addr string) error {
 }
 
 // serveGateway serves the gateway with deserialized responses (files,
-// directory listings) on its own address: content that browsers render
-// must not share an origin with the web pages and their session cookies.
+// directory listings) on its own address, and only for the host names of
+// --gateway-url: content that browsers render must be a site apart from
+// the web pages and their session cookies. In subdomain mode each CID has
+// an origin of its own.
 func (m *Main) serveGateway(addr string) error {
-	h, err := gateway.NewHandler(m.Blocks, gateway.Config{Deserialized: true, MaxInFlight: m.Config.GatewayMaxInFlight})
+	// Checked by Config.finish already; again here for a Config changed
+	// after it (tests).
+	origin, err := m.Config.gatewayOrigin()
+	if err != nil {
+		return err
+	}
+	h, err := gateway.NewHandler(m.Blocks, gateway.Config{Deserialized: true, MaxInFlight: m.Config.GatewayMaxInFlight, Origin: origin})
 	if err != nil {
 		return err
 	}
@@ -338,13 +346,10 @@ func (m *Main) serveGateway(addr string) error {
 		return fmt.Errorf("--gateway-listen: %w", err)
 	}
 	m.gatewayListener = netutil.LimitListener(ln, m.Config.MaxConns)
-	mux := nethttp.NewServeMux()
-	mux.Handle("/ipfs/", m.Metrics.Gateway(h))
-	mux.HandleFunc("/", func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		nethttp.Error(w, "404 page not found: this gateway serves /ipfs/{cid}[/path] of the content that tack holds", nethttp.StatusNotFound)
-	})
+	// Every path goes to the gateway: on {cid}.ipfs.HOST the content's
+	// own paths start at /; on HOST, boxo answers 404 outside /ipfs/.
 	m.gatewayServer = &nethttp.Server{
-		Handler:           mux,
+		Handler:           m.Metrics.Gateway(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -355,7 +360,11 @@ func (m *Main) serveGateway(addr string) error {
 			m.Logger.Error("gateway server stopped", "err", err)
 		}
 	}()
-	m.Logger.Info("serving the gateway for browsers", "gateway", "http://"+m.GatewayAddr())
+	at := origin.ContentHost("{cid}")
+	if !origin.Subdomains {
+		at += "/ipfs/{cid}"
+	}
+	m.Logger.Info("serving the gateway for browsers", "listen", m.GatewayAddr(), "content", at)
 	return nil
 }
 
