@@ -31,9 +31,9 @@ type migrateItem struct {
 	origins []multiaddr.Multiaddr // where the source says the DAG is: its delegates and the pin's origins
 
 	outcome   outcome
-	reason    string           // why it was skipped or failed
-	requestID string           // the target's request, created or found
-	status    openapi.Status   // the target request's status, as last seen
+	reason    string         // why it was skipped or failed
+	requestID string         // the target's request, created or found
+	status    openapi.Status // the target request's status, as last seen
 }
 
 // outcome is what became of an item.
