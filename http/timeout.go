@@ -58,3 +58,23 @@ func (b *timedBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// unreadBodyGrace is how long what is left of a body may still arrive
+// after an answer that did not read it, before the connection closes.
+const unreadBodyGrace = time.Second
+
+// closeUnreadBody readies the answer to a request whose body is left
+// unread, such as a refusal decided before the body (no upload slot, a
+// refused token): Connection: close, so that net/http writes the answer
+// at once instead of first reading up to 256 KiB of the body, which a
+// client that holds the body open would make last until the body's
+// deadline. What is left of the body gets unreadBodyGrace before the
+// connection closes.
+func closeUnreadBody(w http.ResponseWriter, r *http.Request) {
+	tb, ok := r.Body.(*timedBody)
+	if !ok || tb.done {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	tb.rc.SetReadDeadline(time.Now().Add(unreadBodyGrace))
+}
