@@ -95,8 +95,8 @@ func TestMigrateHostileEndlessPaging(t *testing.T) {
 		for i := range 1000 {
 			res.Results = append(res.Results, status{
 				RequestID: fmt.Sprintf("r%d-%d", n, i), Status: "pinned",
-				Created:   start.Add(-time.Duration(n*1000+i) * time.Millisecond),
-				Pin:       pin{CID: c, Meta: map[string]string{"k": meta}}, Delegates: []string{},
+				Created: start.Add(-time.Duration(n*1000+i) * time.Millisecond),
+				Pin:     pin{CID: c, Meta: map[string]string{"k": meta}}, Delegates: []string{},
 			})
 		}
 		json.NewEncoder(w).Encode(res)
