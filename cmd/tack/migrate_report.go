@@ -62,14 +62,6 @@ func (r *report) start(phase string, total int) {
 	r.draw(true)
 }
 
-// progress sets how many steps of the phase are done.
-func (r *report) progress(done int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.done = done
-	r.draw(r.done == r.total)
-}
-
 // item prints the line of an item whose outcome (or status, with --wait)
 // is now known, and counts a step. verb is what to say, detail why.
 func (r *report) item(it *migrateItem, verb, detail string, isFailure bool) {
