@@ -222,3 +222,22 @@ func TestMigrateRedirectToAnotherOrigin(t *testing.T) {
 		t.Errorf("a redirect within the origin: %s, want it followed", err)
 	}
 }
+
+// The summary groups items by at most maxReasonGroups reasons, and the
+// rest together, so that a source that gives every item a reason of its
+// own does not grow it: each group keeps ten items at most.
+func TestMigrateSummaryBounded(t *testing.T) {
+	var out strings.Builder
+	rep := newReport(&out, &out)
+	for i := range 1000 {
+		rep.count(&migrateItem{text: fmt.Sprint("item ", i), outcome: failed, reason: fmt.Sprint("reason ", i)})
+	}
+	rep.summary(false)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1+maxReasonGroups+1 || !strings.Contains(out.String(), "failed 950: other reasons, in the lines above (item 50, ") || !strings.Contains(out.String(), " and 940 more)") {
+		t.Errorf("summary of 1,000 reasons:\n%s", out.String())
+	}
+	if n := len(rep.groups); n > maxReasonGroups+1 {
+		t.Errorf("%d groups kept", n)
+	}
+}

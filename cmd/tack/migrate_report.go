@@ -138,13 +138,19 @@ func (r *report) count(it *migrateItem) {
 	if it.outcome != skipped && it.outcome != failed {
 		return
 	}
-	k := it.outcome.String() + "\x00" + it.reason
+	reason := it.reason
+	k := it.outcome.String() + "\x00" + reason
+	if r.byReason[k] == nil && len(r.byReason) >= maxReasonGroups {
+		// A source can give every item a reason of its own.
+		reason = "other reasons, in the lines above"
+		k = it.outcome.String() + "\x00" + reason
+	}
 	g := r.byReason[k]
 	if g == nil {
 		if r.byReason == nil {
 			r.byReason = map[string]*reasonGroup{}
 		}
-		g = &reasonGroup{o: it.outcome, reason: it.reason}
+		g = &reasonGroup{o: it.outcome, reason: reason}
 		r.byReason[k] = g
 		r.groups = append(r.groups, g)
 	}
@@ -153,6 +159,10 @@ func (r *report) count(it *migrateItem) {
 		g.members = append(g.members, it.where())
 	}
 }
+
+// maxReasonGroups is how many reasons the summary groups items by; the
+// items of any further reason are grouped as other reasons.
+const maxReasonGroups = 50
 
 // failures returns how many items failed, of how many counted.
 func (r *report) failures() (n, all int) {

@@ -248,7 +248,7 @@ func sourceItems(page []openapi.PinStatus) []*migrateItem {
 			it.outcome, it.reason = failed, "the source lists an invalid CID"
 		case len(it.name) > maxNameBytes:
 			it.text, it.name = c.String(), ""
-			it.outcome, it.reason = failed, fmt.Sprintf("the source's name of it is %d bytes long, over the API's limit of %d", len(ps.Pin.GetName()), maxNameBytes)
+			it.outcome, it.reason = failed, fmt.Sprintf("the source's name of it is over the API's limit of %d bytes", maxNameBytes)
 		default:
 			it.cid, it.text, it.key = c, c.String(), tack.ContentKey(c)
 			// The source holds the DAG: its delegates are the best origins.
