@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,10 @@ func (s *service) call(ctx context.Context, f func(context.Context) error) error
 		}
 		switch status := httpStatus(err); {
 		case errors.Is(err, errAnswerTooLarge) || errors.Is(err, errOtherOrigin) || errors.Is(err, errTooManyResults):
+			var uerr *url.Error // "Get URL: …" says the URL again
+			if errors.As(err, &uerr) {
+				err = uerr.Err
+			}
 			return &stopError{fmt.Errorf("the %s at %s is refused: %w", s.name, s.url, err)}
 		case status == 429 || status == 503:
 			s.slowDowns.Add(1)
