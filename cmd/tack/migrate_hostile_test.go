@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,5 +240,56 @@ func TestMigrateSummaryBounded(t *testing.T) {
 	}
 	if n := len(rep.groups); n > maxReasonGroups+1 {
 		t.Errorf("%d groups kept", n)
+	}
+}
+
+// A source whose pages of 1,000 are over the 8 MiB migrate reads, because
+// each request carries 9 KiB of meta, is read in pages of 500 instead.
+func TestMigrateLargePages(t *testing.T) {
+	dst := MustOpenMain(t, tempData(t))
+	cids := []string{testpeer.RandomRawCID(t).String(), testpeer.RandomRawCID(t).String(), testpeer.RandomRawCID(t).String()}
+	meta := map[string]string{"a": strings.Repeat("m", 3<<10), "b": strings.Repeat("m", 3<<10), "c": strings.Repeat("m", 3<<10)}
+	start := time.Now().Add(-time.Hour)
+	const total = 1000
+	var limits sync.Map
+	src, _ := hostileSource(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		limits.Store(limit, true)
+		before := time.Now()
+		if b := q.Get("before"); b != "" {
+			before, _ = time.Parse(time.RFC3339Nano, b)
+		}
+		type result struct {
+			RequestID string            `json:"requestid"`
+			Status    string            `json:"status"`
+			Created   time.Time         `json:"created"`
+			Pin       map[string]any    `json:"pin"`
+			Delegates []string          `json:"delegates"`
+			Info      map[string]string `json:"info,omitempty"`
+		}
+		res := struct {
+			Count   int      `json:"count"`
+			Results []result `json:"results"`
+		}{Results: []result{}}
+		for i := range total { // newest first
+			created := start.Add(-time.Duration(i) * time.Second)
+			if !created.Before(before) {
+				continue
+			}
+			res.Count++
+			if len(res.Results) < limit {
+				res.Results = append(res.Results, result{RequestID: fmt.Sprint(i), Status: "pinned", Created: created,
+					Pin: map[string]any{"cid": cids[i%3], "meta": meta}, Delegates: []string{}})
+			}
+		}
+		json.NewEncoder(w).Encode(res)
+	})
+	out, status := migrateRun(t, "", nil, "--from", src.URL, "--from-token", "t", "--to", "http://"+dst.HTTPAddr(), "--token", dst.AdminToken)
+	if status != 0 || !strings.Contains(out, "3 created, 997 skipped, 0 failed") {
+		t.Errorf("exit status %d, want 0 with 3 created and 997 skipped", status)
+	}
+	if _, ok := limits.Load(500); !ok {
+		t.Errorf("the source was never asked for 500")
 	}
 }
