@@ -17,7 +17,12 @@ import (
 // request on the connection (net/http sets its own deadlines for that). A
 // handler that does not read the body is covered too: net/http discards
 // what is left of it before answering, under the same deadline, and
-// closes the connection if that fails.
+// closes the connection if that fails; an error answer does not wait for
+// it (closeUnreadBody). Handlers get a copy of the request with the timed
+// body, and net/http's own keeps its body: so net/http sees a large body
+// left unread, and after the answer closes the connection gently (its
+// closeWriteAndWait) rather than resetting it, which could cost a client
+// still sending the answer.
 //
 // A route that takes larger bodies replaces the deadline with its own
 // rule through http.ResponseController.SetReadDeadline.
@@ -30,7 +35,9 @@ func (s *Server) bodyDeadline(h http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			rc := http.NewResponseController(w)
 			if err := rc.SetReadDeadline(time.Now().Add(timeout)); err == nil {
-				r.Body = &timedBody{ReadCloser: r.Body, rc: rc, timeout: timeout}
+				timed := *r
+				timed.Body = &timedBody{ReadCloser: r.Body, rc: rc, timeout: timeout}
+				r = &timed
 			}
 		}
 		h.ServeHTTP(w, r)
