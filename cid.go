@@ -47,16 +47,24 @@ const MaxCIDLength = 2048
 // identity CID may inline at most MaxIdentitySize bytes; any other hash
 // must be one Kubo accepts (sha2, sha3, blake2b/s from 160 bits, blake3,
 // keccak, sha1 for git, …) with a digest of 20 to 128 bytes, so that a
-// block can be checked against it.
+// block can be checked against it. A hash function of a fixed length
+// (sha2-256's 32 bytes, go-multihash's DefaultLengths) must have a digest of
+// exactly that length: no block that bitswap or a CAR brings can match a
+// sha2-256 CID with a 20-byte digest, so a pin of one would only wait out
+// its timeout. The extendable-output functions (shake, blake3) may have any
+// length verifcid accepts.
 func CheckHash(c cid.Cid) error {
-	err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c)
-	if err == nil {
-		return nil
-	}
 	p := c.Prefix()
 	name := multihash.Codes[p.MhType]
 	if name == "" {
 		name = fmt.Sprintf("0x%x", p.MhType)
+	}
+	err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c)
+	if err == nil {
+		if n, ok := multihash.DefaultLengths[p.MhType]; ok && !variableLength[p.MhType] && p.MhLength != n {
+			return fmt.Errorf("its %s digest is %d bytes, but %s digests are %d bytes", name, p.MhLength, name, n)
+		}
+		return nil
 	}
 	switch {
 	case p.MhType == multihash.IDENTITY:
@@ -69,6 +77,15 @@ func CheckHash(c cid.Cid) error {
 		return fmt.Errorf("its %s digest is %d bytes; tack accepts %d to %d bytes", name, p.MhLength, verifcid.DefaultMinDigestSize, verifcid.DefaultMaxDigestSize)
 	}
 	return err
+}
+
+// variableLength are the hash functions whose digest may have any length:
+// identity, and the extendable-output functions.
+var variableLength = map[uint64]bool{
+	multihash.IDENTITY:  true,
+	multihash.SHAKE_128: true,
+	multihash.SHAKE_256: true,
+	multihash.BLAKE3:    true,
 }
 
 // ParseCID parses the cid of a Pin and checks that tack can pin it: it must

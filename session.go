@@ -85,7 +85,8 @@ type PasswordResetStore interface {
 	// ResetPassword sets the password hash of the link's account, and in
 	// the same transaction deletes every reset link and every session of
 	// that account, so that the link works once and whoever was signed in
-	// is signed out. It returns the account. Returns ENOTFOUND, changing
+	// is signed out, and, if revokeTokens, revokes every API token of the
+	// account. It returns the account. Returns ENOTFOUND, changing
 	// nothing, if the link does not exist or has expired.
-	ResetPassword(ctx context.Context, id, hash string) (*Account, error)
+	ResetPassword(ctx context.Context, id, hash string, revokeTokens bool) (*Account, error)
 }

@@ -205,6 +205,7 @@ func TestUploadCARRefused(t *testing.T) {
 	big := make([]byte, tack.MaxBlockSize+1)
 	md5, _ := multihash.Sum([]byte("x"), multihash.MD5, -1)
 	short, _ := multihash.Sum([]byte("x"), multihash.SHA2_256, 16)
+	short20, _ := multihash.Sum([]byte("x"), multihash.SHA2_256, 20)
 	v2 := func() []byte {
 		// A CARv2 whose inner CARv1 is cut short.
 		var buf bytes.Buffer
@@ -224,6 +225,7 @@ func TestUploadCARRefused(t *testing.T) {
 		{"over 2 MiB", string(withSection(cartest.Section(sha256CID(t, multicodec.Raw, big), big))), []string{"block #2", sha256CID(t, multicodec.Raw, big).String(), "2097153 bytes"}},
 		{"insecure hash", string(withSection(cartest.Section(cid.NewCidV1(cid.Raw, md5), []byte("x")))), []string{"block #2", "md5"}},
 		{"short digest", string(withSection(cartest.Section(cid.NewCidV1(cid.Raw, short), []byte("x")))), []string{"block #2", "16 bytes"}},
+		{"sha2-256 truncated to 20 bytes", string(withSection(cartest.Section(cid.NewCidV1(cid.Raw, short20), []byte("x")))), []string{"block #2", "20 bytes", "sha2-256 digests are 32 bytes"}},
 		{"identity too long", string(withSection(cartest.Section(mustIdentity(t, make([]byte, 129)), make([]byte, 129)))), []string{"block #2", "identity", "129 bytes"}},
 		{"links to git-raw", string(cartest.CAR(t, []cid.Cid{cartest.Node(t, 1, sha256CID(t, multicodec.GitRaw, []byte("x"))).Cid()}, cartest.Node(t, 1, sha256CID(t, multicodec.GitRaw, []byte("x"))))), []string{"links to", "git-raw"}},
 		{"not cbor", string(cartest.CAR(t, []cid.Cid{sha256CID(t, multicodec.DagCbor, []byte{0xff})}, mustBlock(t, sha256CID(t, multicodec.DagCbor, []byte{0xff}), []byte{0xff}))), []string{"block #0", "dag-cbor"}},

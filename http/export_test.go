@@ -20,3 +20,18 @@ func ClientAddr(web *Web, r *http.Request) string {
 func ClientKey(web *Web, r *http.Request) string { return web.clientKey(r) }
 
 var GroupDigits = groupDigits
+
+// AllowSignIn is allowSignIn, for tests of the sign-in limits alone.
+func AllowSignIn(web *Web, w http.ResponseWriter, r *http.Request, email string) error {
+	return web.allowSignIn(w, r, email, nil)
+}
+
+// SignInBuckets returns how many sign-in and sign-up buckets web keeps.
+func SignInBuckets(web *Web) int {
+	web.signInLimits.mu.Lock()
+	defer web.signInLimits.mu.Unlock()
+	return len(web.signInLimits.m)
+}
+
+// MaxLimiters is maxLimiters.
+const MaxLimiters = maxLimiters

@@ -215,6 +215,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, status int, reason, details string) {
+	closeUnreadBody(w, r)
 	s.writeJSON(w, r, status, Failure{Error: FailureError{Reason: reason, Details: details}})
 }
 

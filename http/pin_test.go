@@ -99,6 +99,8 @@ func TestParsePin(t *testing.T) {
 		{name: "identity unsupported codec", body: `{"cid":"` + inline(0x78, 10).String() + `"}`, wantCode: tack.EINVALID, wantErr: "IPLD codec not supported: git-raw"},
 		{name: "digest truncated", body: `{"cid":"` + MustHashCID(t, cid.Raw, mh.SHA2_256, make([]byte, 8)).String() + `"}`, wantCode: tack.EINVALID, wantErr: "sha2-256 digest is 8 bytes"},
 		{name: "digest oversized", body: `{"cid":"` + MustHashCID(t, cid.Raw, mh.SHA2_256, make([]byte, 200)).String() + `"}`, wantCode: tack.EINVALID, wantErr: "sha2-256 digest is 200 bytes"},
+		{name: "sha2-256 digest of 20 bytes", body: `{"cid":"` + MustHashCID(t, cid.Raw, mh.SHA2_256, make([]byte, 20)).String() + `"}`, wantCode: tack.EINVALID, wantErr: "sha2-256 digest is 20 bytes, but sha2-256 digests are 32 bytes"},
+		{name: "sha2-512 digest of 32 bytes", body: `{"cid":"` + MustHashCID(t, cid.Raw, mh.SHA2_512, make([]byte, 32)).String() + `"}`, wantCode: tack.EINVALID, wantErr: "sha2-512 digests are 64 bytes"},
 		{name: "insecure hash", body: `{"cid":"` + MustHashCID(t, cid.Raw, mh.MD5, make([]byte, 16)).String() + `"}`, wantCode: tack.EINVALID, wantErr: "hash function md5"},
 		{name: "name 256 bytes", body: `{"cid":"` + raw.String() + `","name":"` + strings.Repeat("é", 128) + `"}`, wantCode: tack.EINVALID, wantErr: "name is 256 bytes long"},
 		{name: "name number", body: `{"cid":"` + raw.String() + `","name":1}`, wantCode: tack.EINVALID, wantErr: "invalid name: must be a string"},

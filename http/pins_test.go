@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multibase"
+	mh "github.com/multiformats/go-multihash"
 	"github.com/tack-ipfs/tack"
 	tackhttp "github.com/tack-ipfs/tack/http"
 	"golang.org/x/time/rate"
@@ -198,6 +199,7 @@ func TestBadRequests(t *testing.T) {
 		{"ipns", "POST", "/pins", `{"cid":"` + ipns + `"}`, 400, "BAD_REQUEST", "IPNS"},
 		{"ipns path", "POST", "/pins", `{"cid":"/ipns/example.com"}`, 400, "BAD_REQUEST", "IPNS"},
 		{"codec", "POST", "/pins", `{"cid":"` + MustCID(t, 0x78, "g").String() + `"}`, 400, "BAD_REQUEST", "codec not supported"},
+		{"sha2-256 digest of 20 bytes", "POST", "/pins", `{"cid":"` + MustHashCID(t, cid.Raw, mh.SHA2_256, make([]byte, 20)).String() + `"}`, 400, "BAD_REQUEST", "sha2-256 digests are 32 bytes"},
 		{"origin", "POST", "/pins", `{"cid":"` + MustCID(t, cid.Raw, "x").String() + `","origins":["nope"]}`, 400, "BAD_REQUEST", "origins"},
 		{"meta value", "POST", "/pins", `{"cid":"` + MustCID(t, cid.Raw, "x").String() + `","meta":{"k":2}}`, 400, "BAD_REQUEST", "meta"},
 		{"too large", "POST", "/pins", big, 413, "PAYLOAD_TOO_LARGE", "65536"},

@@ -1,9 +1,11 @@
 package http
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,8 +23,12 @@ const (
 	DefaultBurst            = 200
 )
 
-// maxLimiters is how many limiters of one kind are kept before idle ones
-// (those with a full bucket) are dropped.
+// maxLimiters is how many limiters of one kind are kept at most. When a
+// new key finds the table full, the buckets that are full are forgotten
+// (a full bucket is the same as a new one), and if that leaves more than
+// nine tenths of maxLimiters, the fullest of the others down to that. A
+// spray from many addresses, one attempt each, thus evicts its own
+// buckets, and an attacker who keeps one bucket empty keeps it.
 const maxLimiters = 10000
 
 // RateLimit sets the per-account limit on API requests: a token bucket of
@@ -115,7 +121,7 @@ func (s *Server) allow(w http.ResponseWriter, accountID int64) error {
 }
 
 // limiterSet holds token buckets by key (an account, an email, an address),
-// creating them on first use and forgetting idle ones when it grows.
+// creating them on first use, and keeps at most maxLimiters of them.
 type limiterSet struct {
 	mu sync.Mutex
 	m  map[string]*rate.Limiter
@@ -132,14 +138,34 @@ func (l *limiterSet) get(key string, cfg RateLimit, now time.Time) *rate.Limiter
 		l.m = map[string]*rate.Limiter{}
 	}
 	if len(l.m) >= maxLimiters {
-		// A full bucket is the same as a new one: forget it.
-		for k, lim := range l.m {
-			if lim.TokensAt(now) >= float64(lim.Burst()) {
-				delete(l.m, k)
-			}
-		}
+		l.evict(now)
 	}
 	lim := rate.NewLimiter(cfg.Rate, cfg.Burst)
 	l.m[key] = lim
 	return lim
+}
+
+// evict makes room in the table (see maxLimiters).
+func (l *limiterSet) evict(now time.Time) {
+	type entry struct {
+		key  string
+		full float64 // the share of the bucket that is full
+	}
+	entries := make([]entry, 0, len(l.m))
+	for k, lim := range l.m {
+		tokens, burst := lim.TokensAt(now), float64(lim.Burst())
+		if tokens >= burst {
+			delete(l.m, k)
+			continue
+		}
+		entries = append(entries, entry{k, tokens / burst})
+	}
+	keep := maxLimiters * 9 / 10
+	if len(entries) <= keep {
+		return
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(b.full, a.full) })
+	for _, e := range entries[:len(entries)-keep] {
+		delete(l.m, e.key)
+	}
 }

@@ -1,8 +1,11 @@
 package http_test
 
 import (
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	tackhttp "github.com/tack-ipfs/tack/http"
 	"golang.org/x/time/rate"
@@ -59,5 +62,35 @@ func TestParseRateLimit(t *testing.T) {
 	// The zero value formats as the defaults it applies.
 	if s := (tackhttp.RateLimit{}).String(); s != "50,200" {
 		t.Errorf("zero RateLimit: %q, want 50,200", s)
+	}
+}
+
+// A spray of sign-in attempts from many IPv6 /64s, one each, keeps the
+// table of buckets at its bound, and an attacker among them who tries
+// again and again from one /64 is still held to its bucket.
+func TestSignInLimitsUnderSpray(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	web := &tackhttp.Web{Now: func() time.Time { return now }}
+	attempt := func(addr string) error {
+		r := httptest.NewRequest("POST", "/signin", nil)
+		r.RemoteAddr = "[" + addr + "]:4242"
+		return tackhttp.AllowSignIn(web, httptest.NewRecorder(), r, "")
+	}
+	allowed := 0
+	for i := range 3 * tackhttp.MaxLimiters {
+		if err := attempt(fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff)); err != nil {
+			t.Fatalf("the first attempt of /64 #%d: %v", i, err)
+		}
+		if i%10 == 0 && attempt(fmt.Sprintf("2001:db8:ffff:ffff::%x", i)) == nil {
+			allowed++
+		}
+		if n := tackhttp.SignInBuckets(web); n > tackhttp.MaxLimiters {
+			t.Fatalf("%d buckets after %d /64s, over the bound of %d", n, i+1, tackhttp.MaxLimiters)
+		}
+	}
+	// 30 at once from an address (three times 10), and the clock stands
+	// still.
+	if allowed != 30 {
+		t.Errorf("the attacker's /64 got %d attempts, want 30", allowed)
 	}
 }

@@ -296,6 +296,7 @@ func (web *Web) render(w http.ResponseWriter, r *http.Request, status int, name 
 // fail renders the error page. Internal errors are logged and shown only
 // as "something went wrong".
 func (web *Web) fail(w http.ResponseWriter, r *http.Request, acct *tack.Account, err error) {
+	closeUnreadBody(w, r)
 	status, _ := ErrorStatus(tack.ErrorCode(err))
 	msg := tack.ErrorMessage(err)
 	if status == http.StatusInternalServerError {

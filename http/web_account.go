@@ -350,8 +350,10 @@ func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
 		web.fail(w, r, nil, err)
 		return
 	}
-	// The store checks the link again, in the transaction that uses it up.
-	acct, err = web.Store.ResetPassword(r.Context(), hashSecret(code), hash)
+	// The store checks the link again, in the transaction that uses it up
+	// and revokes the tokens if asked.
+	revoke := r.PostForm.Get("revoke_tokens") != ""
+	acct, err = web.Store.ResetPassword(r.Context(), hashSecret(code), hash, revoke)
 	if tack.ErrorCode(err) == tack.ENOTFOUND {
 		web.fail(w, r, nil, errResetLink)
 		return
@@ -359,10 +361,9 @@ func (web *Web) handleReset(w http.ResponseWriter, r *http.Request) {
 		web.fail(w, r, nil, err)
 		return
 	}
-	notice, err := web.revokeTokensIfAsked(r, acct)
-	if err != nil {
-		web.fail(w, r, nil, err)
-		return
+	notice := "password-changed"
+	if revoke {
+		notice = "password-changed-tokens-revoked"
 	}
 	if acct.Blocked {
 		web.fail(w, r, nil, tack.Errorf(tack.EFORBIDDEN, "Your password is set, but this account is blocked by the operator of this service."))

@@ -1,10 +1,15 @@
 package http_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/tack-ipfs/tack"
+	tackhttp "github.com/tack-ipfs/tack/http"
 )
 
 // TestWebPasswordResetTokens: a reset link's form says that a reset signs
@@ -78,4 +83,33 @@ func TestWebChangePasswordTokens(t *testing.T) {
 			MustResults(t, e.do(t, "GET", "/pins", bobToken, ""))
 		})
 	}
+}
+
+// revokeFails is the real store, except that revoking every token of an
+// account on its own fails, as a write can.
+type revokeFails struct{ tack.Store }
+
+func (revokeFails) RevokeTokens(context.Context, int64) (int, error) {
+	return 0, errors.New("disk I/O error")
+}
+
+// TestWebPasswordResetRevokesInItsTransaction: a reset with the revoke
+// box ticked revokes the tokens in the transaction that sets the password
+// and uses the link up, so that it cannot set the password and then fail
+// to revoke, leaving the tokens working with the link gone.
+func TestWebPasswordResetRevokesInItsTransaction(t *testing.T) {
+	e := newWebEnv(t, func(w *tackhttp.Web) { w.Store = revokeFails{w.Store} })
+	op, _ := e.MustOperator(t, "op@example.com")
+	_, acct, token := e.MustApprovedUser(t, "alice@example.com")
+	op.get(t, "/admin")
+	link := mustLink(t, op.post(t, "/admin/accounts/"+itoa(acct.ID)+"/reset", nil), "/reset?code=")
+	code, err := url.ParseQuery(strings.TrimPrefix(link, "/reset?"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t)
+	b.get(t, link)
+	form := url.Values{"code": {code.Get("code")}, "password": {"staple battery"}, "revoke_tokens": {"on"}}
+	MustRedirect(t, "reset", b.post(t, "/reset", form), "/tokens?notice=password-changed-tokens-revoked")
+	MustFailure(t, e.do(t, "GET", "/pins", token, ""), http.StatusUnauthorized, "UNAUTHORIZED")
 }

@@ -3,10 +3,12 @@ package http
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/tack-ipfs/tack"
+	"golang.org/x/time/rate"
 )
 
 // Limits of the token and access forms.
@@ -15,6 +17,15 @@ const (
 	maxAccessWhat  = 2000
 	maxVolume      = 200
 	maxExampleCIDs = 10
+)
+
+// How often an account may create API tokens: TokenCreateBurst in a row,
+// then TokenCreateBurst an hour. Each token is a row that stays after it
+// is revoked, so that creating and revoking in a loop cannot grow the
+// store without end.
+const (
+	TokenCreateBurst = 20
+	tokenCreateRate  = rate.Limit(TokenCreateBurst / 3600.0)
 )
 
 // tokensPage is the token management page's data.
@@ -68,6 +79,12 @@ func (web *Web) handleCreateToken(w http.ResponseWriter, r *http.Request, acct *
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	if name == "" || utf8.RuneCountInString(name) > maxTokenName {
 		web.renderTokens(w, r, acct, http.StatusBadRequest, &page{Error: "Give the token a name of 1 to 100 characters, such as the machine that will use it."}, &tokensPage{NewName: name})
+		return
+	}
+	limit := RateLimit{Rate: tokenCreateRate, Burst: TokenCreateBurst}
+	if err := web.take(w, []bucket{{"token:" + strconv.FormatInt(acct.ID, 10), limit}}); err != nil {
+		msg := fmt.Sprintf("This account created %d API tokens within the last hour, the most it may. %s", TokenCreateBurst, tack.ErrorMessage(err))
+		web.renderTokens(w, r, acct, http.StatusTooManyRequests, &page{Error: msg}, &tokensPage{NewName: name})
 		return
 	}
 	token, _, err := web.Issue(r.Context(), acct.ID, name)

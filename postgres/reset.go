@@ -57,11 +57,12 @@ func (db *DB) FindPasswordReset(ctx context.Context, id string) (*tack.PasswordR
 	return &r, nil
 }
 
-// ResetPassword sets the link's account's password hash and deletes every
-// reset link and session of the account, in one transaction; the link's
-// row is locked first, so that it works once. Returns ENOTFOUND, changing
-// nothing, if the link does not exist or expires at or before now.
-func (db *DB) ResetPassword(ctx context.Context, id, hash string) (*tack.Account, error) {
+// ResetPassword sets the link's account's password hash, deletes every
+// reset link and session of the account and, if revokeTokens, revokes its
+// API tokens, in one transaction; the link's row is locked first, so that
+// it works once. Returns ENOTFOUND, changing nothing, if the link does not
+// exist or expires at or before now.
+func (db *DB) ResetPassword(ctx context.Context, id, hash string, revokeTokens bool) (*tack.Account, error) {
 	now := db.now()
 	var acct *tack.Account
 	err := db.write(ctx, func(tx pgx.Tx) error {
@@ -82,6 +83,11 @@ func (db *DB) ResetPassword(ctx context.Context, id, hash string) (*tack.Account
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
 			return fmt.Errorf("delete sessions: %w", err)
+		}
+		if revokeTokens {
+			if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked = $1 WHERE account_id = $2 AND revoked = 0`, now, accountID); err != nil {
+				return fmt.Errorf("revoke tokens: %w", err)
+			}
 		}
 		acct, err = scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, accountID))
 		if err != nil {

@@ -56,11 +56,11 @@ func (db *DB) FindPasswordReset(ctx context.Context, id string) (*tack.PasswordR
 	return &r, nil
 }
 
-// ResetPassword sets the link's account's password hash and deletes every
-// reset link and session of the account, in one transaction. Returns
-// ENOTFOUND, changing nothing, if the link does not exist or expires at or
-// before now.
-func (db *DB) ResetPassword(ctx context.Context, id, hash string) (*tack.Account, error) {
+// ResetPassword sets the link's account's password hash, deletes every
+// reset link and session of the account and, if revokeTokens, revokes its
+// API tokens, in one transaction. Returns ENOTFOUND, changing nothing, if
+// the link does not exist or expires at or before now.
+func (db *DB) ResetPassword(ctx context.Context, id, hash string, revokeTokens bool) (*tack.Account, error) {
 	now := db.now()
 	var acct *tack.Account
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
@@ -81,6 +81,11 @@ func (db *DB) ResetPassword(ctx context.Context, id, hash string) (*tack.Account
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID); err != nil {
 			return fmt.Errorf("delete sessions: %w", err)
+		}
+		if revokeTokens {
+			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE account_id = ? AND revoked = 0`, now, accountID); err != nil {
+				return fmt.Errorf("revoke tokens: %w", err)
+			}
 		}
 		acct, err = scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, accountID))
 		if err != nil {

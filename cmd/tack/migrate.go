@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	pinclient "github.com/ipfs/boxo/pinning/remote/client"
+	"github.com/ipfs/boxo/pinning/remote/client/openapi"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multiaddr"
 
@@ -28,7 +28,7 @@ const (
 
 // allStatuses are the four statuses of a request; a `cid` filter asks for
 // all of them so that one request tells what the target has.
-var allStatuses = []pinclient.Status{pinclient.StatusQueued, pinclient.StatusPinning, pinclient.StatusPinned, pinclient.StatusFailed}
+var allStatuses = []openapi.Status{openapi.QUEUED, openapi.PINNING, openapi.PINNED, openapi.FAILED}
 
 // migrate is `tack migrate`: it creates on a target pinning service a pin
 // for every pinned request of a source service, or for every CID of a
@@ -49,6 +49,7 @@ type migrate struct {
 	stdin    io.Reader
 	rep      *report
 	src, dst *service
+	tracked  []*migrateItem // what --wait follows: created, or found queued or pinning
 }
 
 const maxPollInterval = 10 * time.Second
@@ -175,54 +176,49 @@ func (l *originList) Set(s string) error {
 
 // run migrates, prints the summary, and returns an *exitError if
 // anything failed, or the run was interrupted or stopped.
+//
+// The source is read a page at a time while the pages before it are
+// migrated: one page waits while one is migrated, and listing stops
+// until it is taken, so that what migrate holds does not grow with what
+// the source sends. A page's CIDs are looked up and created, at most
+// --concurrency batches at a time, before the next page starts: a CID
+// that an earlier page listed too is then found on the target.
 func (mg *migrate) run(ctx context.Context) error {
-	items, err := mg.read(ctx)
-	if errors.Is(err, errInterrupted) {
-		return &exitError{1, errors.New("interrupted while reading the source; nothing was created")}
-	}
-	if err != nil {
-		return &exitError{1, err}
-	}
-
 	// runCtx also ends when an answer stops the run (a refused token);
 	// ctx alone ends on Ctrl-C.
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	mg.rep.start("migrating", len(items))
-	var todo []*migrateItem
-	first := map[string]*migrateItem{}
-	for _, it := range items {
-		switch {
-		case it.outcome != notDone:
-			mg.rep.item(it, it.outcome.String(), it.reason, it.outcome == failed)
-		case first[it.key] != nil:
-			it.outcome, it.reason = skipped, "the same CID as an earlier line"
-			if it.line == 0 {
-				it.reason = "the same CID as another request of the source"
-			}
-			mg.rep.item(it, "skipped", it.reason, false)
-		default:
-			first[it.key] = it
-			todo = append(todo, it)
-		}
-	}
 
-	var batches [][]*migrateItem
-	for len(todo) > 0 {
-		n := min(maxFilterCIDs, len(todo))
-		batches = append(batches, todo[:n])
-		todo = todo[n:]
+	pages := make(chan []*migrateItem, 1)
+	var readErr error
+	if mg.src != nil {
+		mg.rep.start("migrating", 0)
+		go func() {
+			defer close(pages)
+			readErr = listPinned(runCtx, mg.src, mg.pageLimit, pages)
+		}()
+	} else {
+		items, err := mg.readFile()
+		if err != nil {
+			return &exitError{1, err}
+		}
+		mg.rep.start("migrating", len(items))
+		pages <- items
+		close(pages)
 	}
-	mg.parallel(runCtx, batches, func(batch []*migrateItem) { mg.migrateBatch(runCtx, stop, batch) })
+	mg.migratePages(runCtx, stop, pages)
 
 	var waitErr error
-	if mg.wait && runCtx.Err() == nil {
-		waitErr = mg.follow(runCtx, stop, items)
+	if mg.wait && runCtx.Err() == nil && readErr == nil {
+		waitErr = mg.follow(runCtx, stop)
+	}
+	for _, it := range mg.tracked {
+		mg.rep.count(it)
 	}
 
-	mg.rep.summary(items, mg.dryRun)
+	mg.rep.summary(mg.dryRun)
 	if mg.wait {
-		mg.followed(items)
+		mg.followed()
 	}
 	if n := mg.dst.slowDowns.Load(); n > 0 {
 		mg.rep.printf("the target answered 429 or 503 %d times: migrate slowed down and retried", n)
@@ -240,35 +236,21 @@ func (mg *migrate) run(ctx context.Context) error {
 		return &exitError{1, fmt.Errorf("stopped: %w", stopErr)}
 	case ctx.Err() != nil:
 		return &exitError{1, errors.New("interrupted: run the same command again to resume; what the target has is skipped")}
+	case isStop(readErr):
+		return &exitError{1, fmt.Errorf("stopped: %w", readErr)}
+	case readErr != nil && !errors.Is(readErr, errInterrupted):
+		return &exitError{1, fmt.Errorf("listing the source's pinned requests: %s", failureText(readErr))}
 	case waitErr != nil:
 		return &exitError{1, waitErr}
 	}
-	n := 0
-	for _, it := range items {
-		if it.outcome == failed {
-			n++
-		}
-	}
-	if n > 0 {
-		return &exitError{1, fmt.Errorf("%d of %d failed", n, len(items))}
+	if n, all := mg.rep.failures(); n > 0 {
+		return &exitError{1, fmt.Errorf("%d of %d failed", n, all)}
 	}
 	return nil
 }
 
-// read returns the items of the source.
-func (mg *migrate) read(ctx context.Context) ([]*migrateItem, error) {
-	if mg.src != nil {
-		mg.rep.start("listing the source", 0)
-		items, err := listPinned(ctx, mg.src, mg.pageLimit, mg.rep.progress)
-		mg.rep.clearBar()
-		if err != nil && !errors.Is(err, errInterrupted) {
-			var stopErr *stopError
-			if !errors.As(err, &stopErr) {
-				err = fmt.Errorf("listing the source's pinned requests: %s", failureText(err))
-			}
-		}
-		return items, err
-	}
+// readFile returns the items of --from-file.
+func (mg *migrate) readFile() ([]*migrateItem, error) {
 	r := mg.stdin
 	if mg.fromFile != "-" {
 		f, err := os.Open(mg.fromFile)
@@ -283,6 +265,59 @@ func (mg *migrate) read(ctx context.Context) ([]*migrateItem, error) {
 		return nil, fmt.Errorf("%s: %w", mg.fromFile, err)
 	}
 	return items, nil
+}
+
+// migratePages migrates the items of each page, in batches of up to ten
+// CIDs, mg.concurrency batches at a time, the next page once the last is
+// done. Once ctx ends, the items left are counted as not done.
+func (mg *migrate) migratePages(ctx context.Context, stop context.CancelCauseFunc, pages <-chan []*migrateItem) {
+	for page := range pages {
+		first := map[string]*migrateItem{}
+		var todo []*migrateItem
+		for _, it := range page {
+			switch {
+			case ctx.Err() != nil:
+				mg.done(it)
+				continue
+			case it.outcome != notDone:
+				mg.rep.item(it, it.outcome.String(), it.reason, it.outcome == failed)
+			case first[it.key] != nil:
+				it.outcome, it.reason = skipped, "the same CID as an earlier line"
+				if it.line == 0 {
+					it.reason = "the same CID as another request of the source"
+				}
+				mg.rep.item(it, "skipped", it.reason, false)
+			default:
+				first[it.key] = it
+				todo = append(todo, it)
+				continue
+			}
+			mg.done(it)
+		}
+		var batches [][]*migrateItem
+		for len(todo) > 0 {
+			n := min(maxFilterCIDs, len(todo))
+			batches = append(batches, todo[:n])
+			todo = todo[n:]
+		}
+		mg.parallel(ctx, batches, func(batch []*migrateItem) { mg.migrateBatch(ctx, stop, batch) })
+		for _, b := range batches {
+			for _, it := range b {
+				mg.done(it)
+			}
+		}
+	}
+}
+
+// done counts an item in the summary, or keeps it for --wait to follow,
+// and lets go of what only its creation needed.
+func (mg *migrate) done(it *migrateItem) {
+	it.meta, it.origins = nil, nil
+	if mg.wait && it.requestID != "" && (it.outcome == created || it.outcome == skipped && it.status != openapi.PINNED) {
+		mg.tracked = append(mg.tracked, it)
+		return
+	}
+	mg.rep.count(it)
 }
 
 // parallel calls f for each batch, mg.concurrency at a time, until ctx
@@ -344,8 +379,8 @@ func (mg *migrate) migrateBatch(ctx context.Context, stop context.CancelCauseFun
 		if ctx.Err() != nil {
 			return
 		}
-		if ps := current(found[it.key]); ps != nil {
-			it.outcome, it.requestID, it.status = skipped, ps.GetRequestId(), ps.GetStatus()
+		if ps, ok := current(found[it.key]); ok {
+			it.outcome, it.requestID, it.status = skipped, ps.GetRequestid(), ps.GetStatus()
 			it.reason = "already on the target (" + string(it.status) + ")"
 			mg.rep.item(it, "skipped", it.reason, false)
 			continue
@@ -366,30 +401,35 @@ func (mg *migrate) migrateBatch(ctx context.Context, stop context.CancelCauseFun
 // lost is looked up before the next one, so an item is never created
 // twice.
 func (mg *migrate) create(ctx context.Context, stop context.CancelCauseFunc, it *migrateItem) {
-	var opts []pinclient.AddOption
+	pin := openapi.Pin{Cid: it.cid.String()}
 	if it.name != "" {
-		opts = append(opts, pinclient.PinOpts.WithName(it.name))
+		pin.SetName(it.name)
 	}
 	if len(it.meta) > 0 {
-		opts = append(opts, pinclient.PinOpts.AddMeta(it.meta))
+		pin.SetMeta(it.meta)
 	}
 	if origins := mg.originsOf(it); len(origins) > 0 {
-		opts = append(opts, pinclient.PinOpts.WithOrigins(origins...))
+		s := make([]string, len(origins))
+		for i, ma := range origins {
+			s[i] = ma.String()
+		}
+		pin.SetOrigins(s)
 	}
-	var ps pinclient.PinStatusGetter
+	var ps openapi.PinStatus
 	unsure := false
 	err := mg.dst.call(ctx, func(ctx context.Context) error {
 		if unsure {
-			found, err := findRequests(ctx, mg.dst.client, []cid.Cid{it.cid})
+			found, err := findRequests(ctx, mg.dst, []cid.Cid{it.cid})
 			if err != nil {
 				return err
 			}
-			if ps = current(found[it.key]); ps != nil {
+			var ok bool
+			if ps, ok = current(found[it.key]); ok {
 				return nil
 			}
 		}
 		var err error
-		ps, err = mg.dst.client.Add(ctx, it.cid, opts...)
+		ps, err = addPin(ctx, mg.dst.api, pin)
 		if err != nil && maybeDone(err) {
 			unsure = true
 		}
@@ -397,7 +437,7 @@ func (mg *migrate) create(ctx context.Context, stop context.CancelCauseFunc, it 
 	})
 	switch {
 	case err == nil:
-		it.outcome, it.requestID, it.status = created, ps.GetRequestId(), ps.GetStatus()
+		it.outcome, it.requestID, it.status = created, ps.GetRequestid(), ps.GetStatus()
 		mg.rep.item(it, "created", "", false)
 	case errors.Is(err, errInterrupted):
 	case isStop(err):
@@ -428,14 +468,14 @@ func (mg *migrate) originsOf(it *migrateItem) []multiaddr.Multiaddr {
 
 // lookup returns the target's requests for the items' CIDs, retrying as
 // service.call does.
-func (mg *migrate) lookup(ctx context.Context, items []*migrateItem) (map[string][]pinclient.PinStatusGetter, error) {
+func (mg *migrate) lookup(ctx context.Context, items []*migrateItem) (map[string][]openapi.PinStatus, error) {
 	cids := make([]cid.Cid, len(items))
 	for i, it := range items {
 		cids[i] = it.cid
 	}
-	var found map[string][]pinclient.PinStatusGetter
+	var found map[string][]openapi.PinStatus
 	err := mg.dst.call(ctx, func(ctx context.Context) (err error) {
-		found, err = findRequests(ctx, mg.dst.client, cids)
+		found, err = findRequests(ctx, mg.dst, cids)
 		return err
 	})
 	return found, err
@@ -443,20 +483,16 @@ func (mg *migrate) lookup(ctx context.Context, items []*migrateItem) (map[string
 
 // findRequests lists a service's requests of every status for up to ten
 // CIDs, by content key, in as many pages as there are.
-func findRequests(ctx context.Context, c *pinclient.Client, cids []cid.Cid) (map[string][]pinclient.PinStatusGetter, error) {
-	found := map[string][]pinclient.PinStatusGetter{}
+func findRequests(ctx context.Context, s *service, cids []cid.Cid) (map[string][]openapi.PinStatus, error) {
+	found := map[string][]openapi.PinStatus{}
 	var before time.Time
 	for {
-		opts := []pinclient.LsOption{pinclient.PinOpts.FilterCIDs(cids...), pinclient.PinOpts.FilterStatus(allStatuses...), pinclient.PinOpts.Limit(maxListLimit)}
-		if !before.IsZero() {
-			opts = append(opts, pinclient.PinOpts.FilterBefore(before))
-		}
-		page, count, err := c.LsBatchSync(ctx, opts...)
+		page, count, err := listPins(ctx, s.api, cids, allStatuses, before, maxListLimit)
 		if err != nil {
 			return nil, err
 		}
 		for _, ps := range page {
-			if c := ps.GetPin().GetCid(); c.Defined() {
+			if c, err := cid.Decode(ps.Pin.GetCid()); err == nil {
 				k := tack.ContentKey(c)
 				found[k] = append(found[k], ps)
 			}
@@ -473,17 +509,20 @@ func findRequests(ctx context.Context, c *pinclient.Client, cids []cid.Cid) (map
 }
 
 // current returns the request that makes a CID count as on the target:
-// pinned rather than pinning, pinning rather than queued; nil if all of
+// pinned rather than pinning, pinning rather than queued; false if all of
 // them failed (or there are none).
-func current(reqs []pinclient.PinStatusGetter) pinclient.PinStatusGetter {
-	rank := map[pinclient.Status]int{pinclient.StatusPinned: 3, pinclient.StatusPinning: 2, pinclient.StatusQueued: 1}
-	var best pinclient.PinStatusGetter
-	for _, ps := range reqs {
-		if r := rank[ps.GetStatus()]; r > 0 && (best == nil || r > rank[best.GetStatus()]) {
-			best = ps
+func current(reqs []openapi.PinStatus) (openapi.PinStatus, bool) {
+	rank := map[openapi.Status]int{openapi.PINNED: 3, openapi.PINNING: 2, openapi.QUEUED: 1}
+	best := -1
+	for i, ps := range reqs {
+		if r := rank[ps.GetStatus()]; r > 0 && (best < 0 || r > rank[reqs[best].GetStatus()]) {
+			best = i
 		}
 	}
-	return best
+	if best < 0 {
+		return openapi.PinStatus{}, false
+	}
+	return reqs[best], true
 }
 
 func isStop(err error) bool {
@@ -494,13 +533,8 @@ func isStop(err error) bool {
 // follow polls the requests that this run created, or found queued or
 // pinning, until each is pinned or failed: ten at a time by CID, first
 // after pollInterval, then less and less often.
-func (mg *migrate) follow(ctx context.Context, stop context.CancelCauseFunc, items []*migrateItem) error {
-	var pending []*migrateItem
-	for _, it := range items {
-		if it.requestID != "" && (it.outcome == created || it.outcome == skipped && it.status != pinclient.StatusPinned) {
-			pending = append(pending, it)
-		}
-	}
+func (mg *migrate) follow(ctx context.Context, stop context.CancelCauseFunc) error {
+	pending := mg.tracked
 	mg.rep.start("waiting", len(pending))
 	pending = mg.settle(pending)
 	interval, failedRounds := mg.pollInterval, 0
@@ -526,11 +560,11 @@ func (mg *migrate) follow(ctx context.Context, stop context.CancelCauseFunc, ite
 				return
 			}
 			for _, it := range batch {
-				it.status = pinclient.StatusUnknown // gone, unless listed
+				it.status = "" // gone, unless listed
 				for _, ps := range found[it.key] {
-					if ps.GetRequestId() == it.requestID {
+					if ps.GetRequestid() == it.requestID {
 						it.status = ps.GetStatus()
-						if it.status == pinclient.StatusFailed {
+						if it.status == openapi.FAILED {
 							it.reason = "failed on the target"
 							if d := ps.GetInfo()["status_details"]; d != "" {
 								it.reason += ": " + d
@@ -561,14 +595,13 @@ func (mg *migrate) follow(ctx context.Context, stop context.CancelCauseFunc, ite
 }
 
 // followed sums up what --wait saw.
-func (mg *migrate) followed(items []*migrateItem) {
+func (mg *migrate) followed() {
 	var pinned, failedThere int
-	for _, it := range items {
+	for _, it := range mg.tracked {
 		switch {
-		case it.requestID == "":
-		case it.status == pinclient.StatusPinned:
+		case it.status == openapi.PINNED:
 			pinned++
-		case it.status == pinclient.StatusFailed:
+		case it.status == openapi.FAILED:
 			failedThere++
 		}
 	}
@@ -581,12 +614,12 @@ func (mg *migrate) settle(pending []*migrateItem) []*migrateItem {
 	var still []*migrateItem
 	for _, it := range pending {
 		switch it.status {
-		case pinclient.StatusPinned:
+		case openapi.PINNED:
 			mg.rep.item(it, "pinned", "", false)
-		case pinclient.StatusFailed:
+		case openapi.FAILED:
 			it.outcome = failed
 			mg.rep.item(it, "failed", it.reason, true)
-		case pinclient.StatusUnknown:
+		case "":
 			mg.fail(it, "the request "+it.requestID+" is gone from the target")
 		default:
 			still = append(still, it)

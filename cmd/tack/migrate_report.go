@@ -23,6 +23,12 @@ type report struct {
 	total    int
 	drawn    time.Time
 	barShown bool
+
+	// The summary: items by outcome, and the skipped and failed ones by
+	// reason.
+	counts   [wouldCreate + 1]int
+	groups   []*reasonGroup
+	byReason map[string]*reasonGroup
 }
 
 // newReport prints to stdout, with a progress bar on stderr if it is a
@@ -54,14 +60,6 @@ func (r *report) start(phase string, total int) {
 	defer r.mu.Unlock()
 	r.phase, r.done, r.total = phase, 0, total
 	r.draw(true)
-}
-
-// progress sets how many steps of the phase are done.
-func (r *report) progress(done int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.done = done
-	r.draw(r.done == r.total)
 }
 
 // item prints the line of an item whose outcome (or status, with --wait)
@@ -130,32 +128,68 @@ func (r *report) clearBar() {
 	r.phase = ""
 }
 
-// summary prints the counts of each outcome and, for skipped and failed
-// items, their reasons, grouped, with the lines (or CIDs) of each.
-func (r *report) summary(items []*migrateItem, dryRun bool) {
-	r.clearBar()
-	var count [wouldCreate + 1]int
-	type group struct {
-		o       outcome
-		reason  string
-		members []string
+// count adds an item whose outcome is final to the summary: its outcome
+// and, if skipped or failed, its reason, with the first ten items of
+// each reason.
+func (r *report) count(it *migrateItem) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts[it.outcome]++
+	if it.outcome != skipped && it.outcome != failed {
+		return
 	}
-	var groups []*group
-	byReason := map[string]*group{}
-	for _, it := range items {
-		count[it.outcome]++
-		if it.outcome != skipped && it.outcome != failed {
-			continue
+	reason := it.reason
+	k := it.outcome.String() + "\x00" + reason
+	if r.byReason[k] == nil && len(r.byReason) >= maxReasonGroups {
+		// A source can give every item a reason of its own.
+		reason = "other reasons, in the lines above"
+		k = it.outcome.String() + "\x00" + reason
+	}
+	g := r.byReason[k]
+	if g == nil {
+		if r.byReason == nil {
+			r.byReason = map[string]*reasonGroup{}
 		}
-		k := it.outcome.String() + "\x00" + it.reason
-		g := byReason[k]
-		if g == nil {
-			g = &group{o: it.outcome, reason: it.reason}
-			byReason[k] = g
-			groups = append(groups, g)
-		}
+		g = &reasonGroup{o: it.outcome, reason: reason}
+		r.byReason[k] = g
+		r.groups = append(r.groups, g)
+	}
+	g.n++
+	if len(g.members) < 10 {
 		g.members = append(g.members, it.where())
 	}
+}
+
+// maxReasonGroups is how many reasons the summary groups items by; the
+// items of any further reason are grouped as other reasons.
+const maxReasonGroups = 50
+
+// failures returns how many items failed, of how many counted.
+func (r *report) failures() (n, all int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.counts {
+		all += c
+	}
+	return r.counts[failed], all
+}
+
+// reasonGroup is the items skipped or failed for one reason: how many, and
+// the first ten.
+type reasonGroup struct {
+	o       outcome
+	reason  string
+	n       int
+	members []string
+}
+
+// summary prints the counts of each outcome and, for skipped and failed
+// items, their reasons, grouped, with the lines (or CIDs) of each.
+func (r *report) summary(dryRun bool) {
+	r.clearBar()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	count := r.counts
 	var b strings.Builder
 	if dryRun {
 		fmt.Fprintf(&b, "dry run, nothing was created: %d to create, %d skipped, %d failed", count[wouldCreate], count[skipped], count[failed])
@@ -167,19 +201,18 @@ func (r *report) summary(items []*migrateItem, dryRun bool) {
 	}
 	fmt.Fprintln(r.out, b.String())
 	// Failures first, the largest groups first within each outcome.
-	slices.SortStableFunc(groups, func(a, b *group) int {
+	groups := slices.Clone(r.groups)
+	slices.SortStableFunc(groups, func(a, b *reasonGroup) int {
 		if a.o != b.o {
 			return int(b.o) - int(a.o)
 		}
-		return len(b.members) - len(a.members)
+		return b.n - a.n
 	})
 	for _, g := range groups {
-		members := g.members
 		more := ""
-		if len(members) > 10 {
-			more = fmt.Sprintf(" and %d more", len(members)-10)
-			members = members[:10]
+		if g.n > len(g.members) {
+			more = fmt.Sprintf(" and %d more", g.n-len(g.members))
 		}
-		fmt.Fprintf(r.out, "  %s %d: %s (%s%s)\n", g.o, len(g.members), g.reason, strings.Join(members, ", "), more)
+		fmt.Fprintf(r.out, "  %s %d: %s (%s%s)\n", g.o, g.n, g.reason, strings.Join(g.members, ", "), more)
 	}
 }

@@ -7,14 +7,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"regexp"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	pinclient "github.com/ipfs/boxo/pinning/remote/client"
 	"github.com/ipfs/boxo/pinning/remote/client/openapi"
 )
 
@@ -43,9 +42,9 @@ func (e *stopError) Unwrap() error { return e.err }
 // service is one end of a migration, the source or the target, with the
 // retry state its requests share.
 type service struct {
-	name   string // "source" or "target", for messages
-	url    string
-	client *pinclient.Client
+	name string // "source" or "target", for messages
+	url  string
+	api  *openapi.APIClient
 
 	mu          sync.Mutex
 	pausedUntil time.Time // no request starts before this, after a 429 or 503
@@ -57,7 +56,7 @@ type service struct {
 }
 
 func newService(name, url, token string) *service {
-	return &service{name: name, url: url, client: pinclient.NewClient(url, token)}
+	return &service{name: name, url: url, api: pinningClient(url, token)}
 }
 
 // call runs one request, f, and retries it as its error asks. Once ctx
@@ -65,10 +64,7 @@ func newService(name, url, token string) *service {
 // f gets a context without ctx's cancellation, with a timeout of its own.
 // It returns nil, f's last error, a *stopError, or errInterrupted.
 //
-// boxo's client gives neither the response nor its headers back (its
-// httperr keeps the status line and the Failure body only) and takes no
-// http.Client of ours, so a server's Retry-After is out of reach. A 429
-// or 503 instead pauses every request to this service for a delay that
+// A 429 or 503 pauses every request to this service for a delay that
 // doubles with each such answer in a row, from firstRetryDelay up to
 // maxRetryDelay: tack's Retry-After is 1 second, and a server that wants
 // longer keeps answering 429 until the delay has grown to it.
@@ -88,6 +84,12 @@ func (s *service) call(ctx context.Context, f func(context.Context) error) error
 			return nil
 		}
 		switch status := httpStatus(err); {
+		case errors.Is(err, errAnswerTooLarge) || errors.Is(err, errOtherOrigin) || errors.Is(err, errTooManyResults):
+			var uerr *url.Error // "Get URL: …" says the URL again
+			if errors.As(err, &uerr) {
+				err = uerr.Err
+			}
+			return &stopError{fmt.Errorf("the %s at %s is refused: %w", s.name, s.url, err)}
 		case status == 429 || status == 503:
 			s.slowDowns.Add(1)
 			if attempt >= maxThrottledAttempts {
@@ -170,31 +172,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// boxo's client returns the GenericOpenAPIError of the response, whose
-// text is the status line ("429 Too Many Requests") when the body was a
-// Failure; otherwise it says "remote pinning service returned http error
-// 503: …".
-var (
-	statusLine = regexp.MustCompile(`^([1-5][0-9][0-9]) `)
-	httpError  = regexp.MustCompile(`returned http error ([1-5][0-9][0-9])`)
-)
-
-// httpStatus returns the HTTP status of an error of boxo's client, or 0
-// if there was no response.
+// httpStatus returns the HTTP status of a failed request, or 0 if there
+// was no response.
 func httpStatus(err error) int {
-	if err == nil {
-		return 0
-	}
-	var oerr openapi.GenericOpenAPIError
-	if errors.As(err, &oerr) {
-		if m := statusLine.FindStringSubmatch(oerr.Error()); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			return n
-		}
-	}
-	if m := httpError.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n
+	var serr *statusError
+	if errors.As(err, &serr) {
+		return serr.code
 	}
 	return 0
 }

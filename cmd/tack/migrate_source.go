@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	pinclient "github.com/ipfs/boxo/pinning/remote/client"
+	"github.com/ipfs/boxo/pinning/remote/client/openapi"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multiaddr"
 
@@ -31,9 +31,9 @@ type migrateItem struct {
 	origins []multiaddr.Multiaddr // where the source says the DAG is: its delegates and the pin's origins
 
 	outcome   outcome
-	reason    string           // why it was skipped or failed
-	requestID string           // the target's request, created or found
-	status    pinclient.Status // the target request's status, as last seen
+	reason    string         // why it was skipped or failed
+	requestID string         // the target's request, created or found
+	status    openapi.Status // the target request's status, as last seen
 }
 
 // outcome is what became of an item.
@@ -191,58 +191,74 @@ func clipText(s string) string {
 	return "…"
 }
 
-// listPinned lists every pinned request of a source service, oldest first,
-// a page of pageLimit at a time through `before`, as Kubo pages.
-func listPinned(ctx context.Context, src *service, pageLimit int, progress func(n int)) ([]*migrateItem, error) {
-	var all []pinclient.PinStatusGetter
+// listPinned lists every pinned request of a source service, a page of
+// pageLimit at a time through `before`, as Kubo pages, and sends each page
+// to pages, oldest first within it, as soon as it is read: the next page
+// is asked for only once pages has room. A page the source answers with
+// over maxAnswerBytes is asked for again, half as long. A source whose
+// pages do not get older (a cursor that does not move back, or comes
+// again) is refused.
+func listPinned(ctx context.Context, src *service, pageLimit int, pages chan<- []*migrateItem) error {
 	var before time.Time
+	limit := pageLimit
 	for {
-		opts := []pinclient.LsOption{pinclient.PinOpts.FilterStatus(pinclient.StatusPinned), pinclient.PinOpts.Limit(pageLimit)}
-		if !before.IsZero() {
-			opts = append(opts, pinclient.PinOpts.FilterBefore(before))
-		}
-		var page []pinclient.PinStatusGetter
+		var page []openapi.PinStatus
 		var count int
 		err := src.call(ctx, func(ctx context.Context) (err error) {
-			page, count, err = src.client.LsBatchSync(ctx, opts...)
+			page, count, err = listPins(ctx, src.api, nil, []openapi.Status{openapi.PINNED}, before, limit)
 			return err
 		})
-		if err != nil {
-			return nil, err
+		if errors.Is(err, errAnswerTooLarge) && limit > 1 {
+			limit /= 2
+			continue
 		}
-		all = append(all, page...)
-		progress(len(all))
+		if err != nil {
+			return err
+		}
+		if len(page) > 0 {
+			select {
+			case pages <- sourceItems(page):
+			case <-ctx.Done():
+				return errInterrupted
+			}
+		}
 		// A page that holds all the remaining matches is the last one.
 		if len(page) == 0 || len(page) >= count {
-			break
+			return nil
 		}
 		oldest := page[len(page)-1].GetCreated()
 		if !before.IsZero() && !oldest.Before(before) {
-			return nil, fmt.Errorf("the source's pages do not get older (created %s after before=%s): it does not page as the API says", oldest.Format(time.RFC3339Nano), before.Format(time.RFC3339Nano))
+			return fmt.Errorf("the source's pages do not get older (created %s after before=%s): it does not page as the API says", oldest.Format(time.RFC3339Nano), before.Format(time.RFC3339Nano))
 		}
 		before = oldest
 	}
+}
 
-	items := make([]*migrateItem, 0, len(all))
-	for i := len(all) - 1; i >= 0; i-- { // oldest first, as they were made
-		ps := all[i]
-		it := &migrateItem{name: ps.GetPin().GetName(), meta: ps.GetPin().GetMeta()}
-		it.cid = ps.GetPin().GetCid()
-		if !it.cid.Defined() {
-			it.text = "request " + ps.GetRequestId()
+// sourceItems returns the items of a page of the source's requests,
+// oldest first, as they were made.
+func sourceItems(page []openapi.PinStatus) []*migrateItem {
+	items := make([]*migrateItem, 0, len(page))
+	for i := len(page) - 1; i >= 0; i-- {
+		ps := page[i]
+		it := &migrateItem{name: ps.Pin.GetName(), meta: ps.Pin.GetMeta()}
+		c, err := cid.Decode(ps.Pin.GetCid())
+		switch {
+		case err != nil:
+			it.text = clipText("request " + ps.GetRequestid())
 			it.outcome, it.reason = failed, "the source lists an invalid CID"
-			items = append(items, it)
-			continue
-		}
-		it.text, it.key = it.cid.String(), tack.ContentKey(it.cid)
-		// The source holds the DAG: its delegates are the best origins.
-		it.origins = ps.GetDelegates()
-		for _, o := range ps.GetPin().GetOrigins() {
-			if ma, err := multiaddr.NewMultiaddr(o); err == nil {
-				it.origins = append(it.origins, ma)
+		case len(it.name) > maxNameBytes:
+			it.text, it.name = c.String(), ""
+			it.outcome, it.reason = failed, fmt.Sprintf("the source's name of it is over the API's limit of %d bytes", maxNameBytes)
+		default:
+			it.cid, it.text, it.key = c, c.String(), tack.ContentKey(c)
+			// The source holds the DAG: its delegates are the best origins.
+			for _, o := range append(ps.GetDelegates(), ps.Pin.GetOrigins()...) {
+				if ma, err := multiaddr.NewMultiaddr(o); err == nil && len(it.origins) < maxOrigins {
+					it.origins = append(it.origins, ma)
+				}
 			}
 		}
 		items = append(items, it)
 	}
-	return items, nil
+	return items
 }

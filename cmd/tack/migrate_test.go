@@ -121,7 +121,8 @@ func TestMigrateFromService(t *testing.T) {
 		}
 		ids = append(ids, ps.GetRequestId())
 	}
-	// A second request for a CID is migrated once, with the older name.
+	// A second request for a CID is migrated once, with the newer name and
+	// meta: the source lists it first.
 	again, err := srcClient.Add(ctx, roots[3], pinclient.PinOpts.WithName("again"))
 	if err != nil {
 		t.Fatal(err)
@@ -156,8 +157,11 @@ func TestMigrateFromService(t *testing.T) {
 			continue
 		}
 		wantName, wantMeta := fmt.Sprintf("pin %d", i), map[string]string{"index": fmt.Sprint(i), "app": "photos"}
-		if i == 0 {
+		switch i {
+		case 0:
 			wantName, wantMeta = "", nil
+		case 3:
+			wantName, wantMeta = "again", nil
 		}
 		if p.Pin.Name != wantName || !maps.Equal(p.Pin.Meta, wantMeta) {
 			t.Errorf("%s on the target: name %q, meta %v; want %q, %v", r, p.Pin.Name, p.Pin.Meta, wantName, wantMeta)
