@@ -20,7 +20,7 @@ import (
 // waits on twice a second.
 const (
 	DefaultRate  rate.Limit = 50 // requests per second, sustained
-	DefaultBurst            = 200
+	DefaultBurst int        = 200
 )
 
 // maxLimiters is how many limiters of one kind are kept at most. When a

@@ -191,19 +191,6 @@ func (db *DB) setPosition(r *tack.PinRequest, head int64) {
 	r.Position, r.PositionOver, r.OwnAhead = tack.MaxCountedPosition+1, true, max(r.Turn-head, 0)
 }
 
-// countPending returns how many of the account's requests are queued or
-// pinning, from the counters that triggers keep.
-func countPending(ctx context.Context, q querier, accountID int64) (int64, error) {
-	var n int64
-	err := q.QueryRow(ctx, `
-		SELECT coalesce(sum(n), 0) FROM pin_counts
-		WHERE account_id = $1 AND status IN ('queued', 'pinning')`, accountID).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count pending: %w", err)
-	}
-	return n, nil
-}
-
 // PurgePins deletes every request of the account and returns how many
 // there were.
 func (db *DB) PurgePins(ctx context.Context, accountID int64) (int, error) {

@@ -314,7 +314,7 @@ func testConcurrent(t *testing.T, bs blockstore.Blockstore) {
 					return
 				}
 				if _, err := bs.Get(ctx, b.Cid()); err != nil {
-					errs <- fmt.Errorf("Get right after Put: %w", err)
+					errs <- fmt.Errorf("a Get right after Put: %w", err)
 					return
 				}
 			}

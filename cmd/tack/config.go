@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -393,8 +392,6 @@ func (f sizeFlag) Set(s string) error {
 
 // path returns a file's path in the data directory.
 func (c Config) path(name string) string { return filepath.Join(c.Data, name) }
-
-func getenv(name string) string { return os.Getenv(name) }
 
 // limits returns the default limits of accounts.
 func (c Config) limits() tack.Limits {
