@@ -66,6 +66,11 @@ type Config struct {
 	LogFormat     string // --log-format: text or json
 	Blocks        string // --blocks: where blocks are stored; empty: <data>/blocks, or s3://bucket/prefix?endpoint=…
 	BlocksCache   int64  // --blocks-cache: bytes of hot blocks cached on the local disk in front of S3; 0: none
+
+	// WebClock is the web pages' clock (sessions, links, the sign-in
+	// limits); nil is the wall clock. Not a flag: tests set it, so that a
+	// bucket does not refill while a loaded machine runs them.
+	WebClock tack.Clock
 }
 
 // DefaultConfig returns the embedded defaults: everything under

@@ -222,6 +222,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Limits:        c.limits(),
 		Logger:        m.Logger,
 		Metrics:       m.Metrics,
+		Now:           c.WebClock,
 		Uploads:       api,
 
 		TrustedProxies: c.TrustedProxies,
