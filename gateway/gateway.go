@@ -155,9 +155,11 @@ func (b *heldBackend) GetCAR(ctx context.Context, p path.ImmutablePath, params g
 		return b.BlocksBackend.GetCAR(ctx, p, params)
 	}
 	var pathBlocks []cid.Cid
-	md, err := b.ResolvePath(ctx, p)
+	var md gateway.ContentPathMetadata
 	if hasPath(p) {
 		md, err = b.resolve(ctx, p, func(c cid.Cid) { pathBlocks = append(pathBlocks, c) })
+	} else {
+		md, err = b.BlocksBackend.ResolvePath(ctx, p)
 	}
 	if err != nil {
 		return gateway.ContentPathMetadata{}, nil, err

@@ -144,6 +144,15 @@ func (l *limits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pw.idle = time.AfterFunc(l.timeout, func() { pw.timedOut(cancel) })
 	defer pw.finish()
 	l.next.ServeHTTP(pw, r.WithContext(context.WithValue(ctx, budgetKey{}, b)))
+	if pw.cutShort() {
+		// boxo ended the stream with its truncation marker, but a client
+		// that does not look for it would take what it got, ended by the
+		// final chunk, for the whole: end the connection without it,
+		// once what is buffered is sent.
+		_ = pw.rc.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = pw.rc.Flush()
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // pathSegments counts the segments of an /ipfs/{cid}/… path after the
@@ -202,6 +211,12 @@ func (w *progressWriter) finish() {
 	w.mu.Unlock()
 }
 
+// cutShort reports whether the response started and its request ended
+// before the handler returned: a stream cut off by a limit.
+func (w *progressWriter) cutShort() bool {
+	return w.wroteHeader && !w.discard && w.ctx.Err() != nil
+}
+
 // status is the response for a request that its own limit ended, or 0.
 func (w *progressWriter) status() (int, string) {
 	if w.ctx.Err() == nil {
@@ -257,8 +272,11 @@ func (w *progressWriter) Write(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		piece := p[n:min(len(p), n+writePiece)]
-		if err := w.ctx.Err(); err != nil {
-			return n, context.Cause(w.ctx)
+		if w.ctx.Err() != nil {
+			// The request has ended and its connection will be cut: what
+			// is still written (boxo's truncation marker) may not wait
+			// on a client that does not read.
+			_ = w.rc.SetWriteDeadline(time.Now().Add(time.Second))
 		}
 		w.mu.Lock()
 		w.writing = true

@@ -320,3 +320,124 @@ func mustNotCached(t *testing.T, resp *nethttp.Response) {
 		t.Fatalf("%d with Cache-Control %q, want no-store", resp.StatusCode, cc)
 	}
 }
+
+// A request that sends its client nothing for --gateway-timeout ends, and
+// so does one whose client stopped reading but holds the connection: its
+// slot is free again.
+func TestGatewayTimeout(t *testing.T) {
+	m := MustOpenMain(t, tempData(t), func(c *Config) {
+		c.GatewayMaxInFlight = 1
+		c.GatewayTimeout = time.Second
+		c.GatewayMaxBlocks = 1 << 40 // only the timeout ends these
+	})
+	b := newBuilder(t)
+	root := buildDiamond(b, 40)
+	loadFixture(t, m, b.car(root))
+	url := "http://" + m.HTTPAddr() + "/ipfs/" + root.String()
+
+	t.Run("reads without sending", func(t *testing.T) {
+		// The entity of the file without duplicates is 41 blocks, sent at
+		// once; boxo then reads the rest of the 1 TiB file for nothing.
+		client := &nethttp.Client{Timeout: 20 * time.Second}
+		resp, err := client.Get(url + "?format=car&dag-scope=entity")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCutShort(t, resp)
+		mustIdle(t, "after the timeout")
+	})
+
+	t.Run("client stops reading", func(t *testing.T) {
+		tr := &nethttp.Transport{DisableKeepAlives: true}
+		defer tr.CloseIdleConnections()
+		resp, err := (&nethttp.Client{Transport: tr}).Get(url + "?format=car&car-dups=y")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		io.CopyN(io.Discard, resp.Body, 2048) // then nothing, connection open
+		mustIdle(t, "while the client holds the connection without reading")
+		r, _ := get(t, "GET", url+"?format=raw")
+		mustStatus(t, r, 200)
+	})
+}
+
+// --gateway-max-blocks ends a request: 413 before its response started,
+// a cut-off CAR after.
+func TestGatewayMaxBlocks(t *testing.T) {
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.GatewayMaxBlocks = 500 })
+	b := newBuilder(t)
+	root := buildDiamond(b, 40)
+	loadFixture(t, m, b.car(root))
+	chain := buildChain(b, 1000)
+	if err := m.Blocks.PutMany(context.Background(), chain); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + m.HTTPAddr()
+
+	resp, err := nethttp.Get(base + "/ipfs/" + root.String() + "?format=car&dag-scope=entity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCutShort(t, resp)
+	// A path of 600 links reads 600 blocks before anything is sent.
+	resp, body := get(t, "GET", base+"/ipfs/"+chain[0].Cid().String()+strings.Repeat("/n", 600)+"?format=car")
+	mustStatus(t, resp, nethttp.StatusRequestEntityTooLarge)
+	if !strings.Contains(string(body), "--gateway-max-blocks") {
+		t.Fatalf("413 body %q does not say why", body)
+	}
+	mustNotCached(t, resp)
+	// Within the budget (a CAR reads its path twice: to resolve, then to
+	// send), the same DAG is served.
+	resp, _ = get(t, "GET", base+"/ipfs/"+chain[0].Cid().String()+strings.Repeat("/n", 200)+"?format=car&dag-scope=block")
+	mustStatus(t, resp, 200)
+}
+
+// Main.Close ends the gateway's streams at once instead of waiting for
+// them, and nothing reads the blockstore after it closed.
+func TestGatewayClose(t *testing.T) {
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.GatewayListen = "127.0.0.1:0" })
+	b := newBuilder(t)
+	root := buildDiamond(b, 40)
+	loadFixture(t, m, b.car(root))
+	ended := make(chan error, 2)
+	for _, url := range []string{
+		"http://" + m.HTTPAddr() + "/ipfs/" + root.String() + "?format=car&car-dups=y",
+		"http://" + m.GatewayAddr() + "/ipfs/" + root.String(),
+	} {
+		resp, err := nethttp.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustStatus(t, resp, 200)
+		go func() {
+			_, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			ended <- err
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for range 2 {
+		<-ended
+	}
+	mustIdle(t, "after Close")
+}
+
+// mustCutShort reads a 200 CAR response that the server must cut off:
+// the connection ends without the final chunk, after boxo's truncation
+// marker.
+func mustCutShort(t *testing.T, resp *nethttp.Response) {
+	t.Helper()
+	defer resp.Body.Close()
+	mustStatus(t, resp, 200)
+	body, err := io.ReadAll(resp.Body)
+	if err != io.ErrUnexpectedEOF {
+		t.Fatalf("reading the CAR: %v after %d bytes, want it cut off (unexpected EOF)", err, len(body))
+	}
+	if !bytes.Contains(body, []byte("CAR stream truncated")) {
+		t.Fatalf("the CAR was cut off without boxo's truncation marker (%d bytes)", len(body))
+	}
+}
