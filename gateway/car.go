@@ -12,6 +12,8 @@ import (
 
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/gateway"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/ipld/unixfs"
 	"github.com/ipfs/boxo/path"
 	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-car/v2"
@@ -87,7 +89,7 @@ func (b *heldBackend) carOf(ctx context.Context, p path.ImmutablePath, md gatewa
 			}
 		}
 		switch {
-		case params.Scope == gateway.DagScopeAll:
+		case params.Scope == gateway.DagScopeAll || b.wholeFile(ctx, last, params):
 			return walkAll(ctx, last, b.blocks, cw, dups)
 		case params.Scope == gateway.DagScopeBlock || len(md.LastSegmentRemainder) > 0:
 			// Within a block, boxo's entity is the block alone.
@@ -95,6 +97,33 @@ func (b *heldBackend) carOf(ctx context.Context, p path.ImmutablePath, md gatewa
 		}
 		return b.entityAfter(ctx, last, params, cw)
 	}}
+}
+
+// wholeFile reports whether the entity CAR of c is its whole DAG, which
+// walkAll streams: a UnixFS file, all its bytes (no entity-bytes, or 0:*).
+//
+// boxo reads the file through go-unixfsnode's reader to find its blocks,
+// every occurrence of a repeated chunk again even when the CAR leaves
+// duplicates out: a diamond-shaped file of 41 blocks, 1 TiB long, kept it
+// reading for nothing for hours. walkAll visits each block once without
+// duplicates, in the same depth-first order.
+func (b *heldBackend) wholeFile(ctx context.Context, c cid.Cid, params gateway.CarParams) bool {
+	if params.Scope != gateway.DagScopeEntity || c.Prefix().Codec != cid.DagProtobuf {
+		return false
+	}
+	if r := params.Range; r != nil && (r.From != 0 || r.To != nil) {
+		return false
+	}
+	blk, err := b.blocks.GetBlock(ctx, c)
+	if err != nil {
+		return false // boxo's walk answers it
+	}
+	nd, err := merkledag.DecodeProtobuf(blk.RawData())
+	if err != nil {
+		return false
+	}
+	fsn, err := unixfs.FSNodeFromBytes(nd.Data())
+	return err == nil && fsn.Type() == unixfs.TFile
 }
 
 // entityAfter writes the entity of the block c (dag-scope=entity) to cw

@@ -170,20 +170,28 @@ func TestGatewayTrustedCAR(t *testing.T) {
 	type tc struct {
 		path  string
 		scope gateway.DagScope
+		rng   *gateway.DagByteRange
 	}
 	var cases []tc
-	for name, root := range f.roots {
-		cases = append(cases, tc{name + "/", gateway.DagScopeAll})
-		_ = root
+	for name := range f.roots {
+		for _, scope := range []gateway.DagScope{gateway.DagScopeAll, gateway.DagScopeEntity, gateway.DagScopeBlock} {
+			cases = append(cases, tc{name + "/", scope, nil})
+		}
 	}
 	for _, p := range []string{"dir/f0", "dir/f1", "hamt/entry-7", "hamt/entry-299", "dag-cbor/a", "dag-cbor/b", "dag-cbor/b/0", "dag-cbor/b/1", "dag-cbor-missing-block/b"} {
 		for _, scope := range []gateway.DagScope{gateway.DagScopeAll, gateway.DagScopeEntity, gateway.DagScopeBlock} {
-			cases = append(cases, tc{p, scope})
+			cases = append(cases, tc{p, scope, nil})
+		}
+	}
+	to := int64(5000)
+	for _, p := range []string{"deep-file/", "dir/f0"} {
+		for _, rng := range []*gateway.DagByteRange{{From: 0}, {From: 1000, To: &to}, {From: -3000}} {
+			cases = append(cases, tc{p, gateway.DagScopeEntity, rng})
 		}
 	}
 	for _, c := range cases {
 		for _, dups := range []gateway.DuplicateBlocksPolicy{gateway.DuplicateBlocksExcluded, gateway.DuplicateBlocksIncluded} {
-			t.Run(fmt.Sprintf("%s/%s/dups=%v", c.path, c.scope, dups.Bool()), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%s/%v/dups=%v", c.path, c.scope, c.rng, dups.Bool()), func(t *testing.T) {
 				name, rest, _ := strings.Cut(c.path, "/")
 				pp, err := path.Join(path.FromCid(f.roots[name]), strings.Split(rest, "/")...)
 				if rest == "" {
@@ -196,7 +204,7 @@ func TestGatewayTrustedCAR(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				params := gateway.CarParams{Scope: c.scope, Duplicates: dups}
+				params := gateway.CarParams{Scope: c.scope, Range: c.rng, Duplicates: dups}
 				want, wantMD, wantErr := readCAR(t, func() (gateway.ContentPathMetadata, io.ReadCloser, error) {
 					return bb.GetCAR(ctx, p, params)
 				})

@@ -150,7 +150,7 @@ func (b *heldBackend) GetCAR(ctx context.Context, p path.ImmutablePath, params g
 	if p.Namespace() != path.IPFSNamespace {
 		return gateway.ContentPathMetadata{}, nil, errors.New("path does not have /ipfs/ prefix")
 	}
-	if !hasPath(p) && params.Scope == gateway.DagScopeEntity {
+	if !hasPath(p) && params.Scope == gateway.DagScopeEntity && !b.wholeFile(ctx, root, params) {
 		// boxo's own: a file's entity-bytes, a HAMT's shards.
 		return b.BlocksBackend.GetCAR(ctx, p, params)
 	}

@@ -155,7 +155,7 @@ func TestGatewayDiamondClientGone(t *testing.T) {
 		{"entity CAR", api + "/ipfs/" + root.String() + "?format=car&dag-scope=entity"},
 		{"entity CAR with dups", api + "/ipfs/" + root.String() + "?format=car&dag-scope=entity&car-dups=y"},
 		{"whole CAR with dups", api + "/ipfs/" + root.String() + "?format=car&car-dups=y"},
-		{"entity-bytes CAR", api + "/ipfs/" + root.String() + "?format=car&dag-scope=entity&entity-bytes=0:*"},
+		{"entity-bytes CAR", api + "/ipfs/" + root.String() + "?format=car&dag-scope=entity&entity-bytes=1:*"},
 		{"deserialized file", browsers + "/ipfs/" + root.String()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,11 +170,14 @@ func TestGatewayDiamondClientGone(t *testing.T) {
 			}
 		})
 	}
-	// The whole CAR without dups is the file's 41 blocks, each once.
-	resp, body := get(t, "GET", api+"/ipfs/"+root.String()+"?format=car")
-	mustStatus(t, resp, 200)
-	if _, got := carCIDs(t, body); len(got) != 41 {
-		t.Fatalf("whole CAR of the diamond: %d blocks, want 41", len(got))
+	// The whole CAR and the file's entity without dups are its 41
+	// blocks, each read once.
+	for _, q := range []string{"?format=car", "?format=car&dag-scope=entity", "?format=car&dag-scope=entity&entity-bytes=0:*"} {
+		resp, body := get(t, "GET", api+"/ipfs/"+root.String()+q)
+		mustStatus(t, resp, 200)
+		if _, got := carCIDs(t, body); len(got) != 41 {
+			t.Fatalf("%s of the diamond: %d blocks, want 41", q, len(got))
+		}
 	}
 }
 
@@ -336,10 +339,10 @@ func TestGatewayTimeout(t *testing.T) {
 	url := "http://" + m.HTTPAddr() + "/ipfs/" + root.String()
 
 	t.Run("reads without sending", func(t *testing.T) {
-		// The entity of the file without duplicates is 41 blocks, sent at
-		// once; boxo then reads the rest of the 1 TiB file for nothing.
+		// The entity from byte 1 on is the file's 41 blocks, sent at once;
+		// boxo then reads the rest of the 1 TiB file for nothing.
 		client := &nethttp.Client{Timeout: 20 * time.Second}
-		resp, err := client.Get(url + "?format=car&dag-scope=entity")
+		resp, err := client.Get(url + "?format=car&dag-scope=entity&entity-bytes=1:*")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +378,7 @@ func TestGatewayMaxBlocks(t *testing.T) {
 	}
 	base := "http://" + m.HTTPAddr()
 
-	resp, err := nethttp.Get(base + "/ipfs/" + root.String() + "?format=car&dag-scope=entity")
+	resp, err := nethttp.Get(base + "/ipfs/" + root.String() + "?format=car&dag-scope=entity&entity-bytes=1:*")
 	if err != nil {
 		t.Fatal(err)
 	}
