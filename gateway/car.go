@@ -11,11 +11,11 @@ import (
 	"sync"
 
 	"github.com/ipfs/boxo/blockservice"
-	bsfetcher "github.com/ipfs/boxo/fetcher/impl/blockservice"
 	"github.com/ipfs/boxo/gateway"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/ipld/unixfs"
 	"github.com/ipfs/boxo/path"
 	"github.com/ipfs/go-cid"
-	"github.com/ipfs/go-unixfsnode"
 	"github.com/ipld/go-car/v2"
 	"github.com/ipld/go-car/v2/storage"
 	dagpb "github.com/ipld/go-codec-dagpb"
@@ -27,22 +27,23 @@ import (
 	"github.com/ipld/go-ipld-prime/datamodel"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	"github.com/ipld/go-ipld-prime/node/basicnode"
-	"github.com/ipld/go-ipld-prime/schema"
-	"github.com/ipld/go-ipld-prime/traversal"
-	"github.com/ipld/go-ipld-prime/traversal/selector"
-	selectorparse "github.com/ipld/go-ipld-prime/traversal/selector/parse"
+
+	"github.com/tack-ipfs/tack"
 )
 
-// trustedCAR streams the CAR of a whole DAG (/ipfs/{cid}?format=car with
-// dag-scope=all, the default, and no path) as boxo's BlocksBackend.GetCAR
-// does, block for block in the same order, with one difference: it does
-// not hash every block again on its way out.
+// carOf streams the CAR of a resolved path as boxo's BlocksBackend.GetCAR
+// does, block for block in the same order: the blocks its path resolution
+// read (pathBlocks), then, for the block the path reached, that block
+// (dag-scope=block, or a path that ends within a block), its whole DAG
+// (dag-scope=all) or its entity, as boxo streams it. Two differences:
 //
-// boxo's traversal reads each block through a go-ipld-prime LinkSystem
-// that hashes it (SHA-256 of every byte streamed) and, to do so, copies it
-// into a buffer grown from 512 bytes; it also decodes every block twice
-// (once for its NodeGetter, once for the traversal). Here the LinkSystem
-// is marked TrustedStorage and gets the block's bytes without a copy:
+// The whole DAG is tack's own walk (walkAll), which does not hash every
+// block again on its way out. boxo's traversal reads each block through a
+// go-ipld-prime LinkSystem that hashes it (SHA-256 of every byte
+// streamed) and, to do so, copies it into a buffer grown from 512 bytes;
+// it also decodes every block twice (once for its NodeGetter, once for
+// the traversal). Here the LinkSystem is marked TrustedStorage and gets
+// the block's bytes without a copy:
 //
 //   - every block in tack's blockstore was checked against its CID on the
 //     way in (bitswap checks what the pinner fetches; uploads are hashed
@@ -54,15 +55,11 @@ import (
 //     rejects it, where boxo would cut the stream short: either way the
 //     client gets no wrong data.
 //
-// Everything else (paths, dag-scope=entity and block, entity-bytes) is
-// boxo's own code.
-func (b *heldBackend) trustedCAR(ctx context.Context, p path.ImmutablePath, params gateway.CarParams) (gateway.ContentPathMetadata, io.ReadCloser, error) {
-	md, err := b.ResolvePath(ctx, p)
-	if err != nil {
-		return gateway.ContentPathMetadata{}, nil, err
-	}
-	root := md.LastSegment.RootCid()
-	return md, &carStream{walk: func(w io.Writer) (err error) {
+// And the path was resolved once, in linear time (resolve); its blocks
+// are read again as the stream reaches them rather than held in memory.
+func (b *heldBackend) carOf(ctx context.Context, p path.ImmutablePath, md gateway.ContentPathMetadata, pathBlocks []cid.Cid, params gateway.CarParams) io.ReadCloser {
+	last := md.LastSegment.RootCid()
+	return &carStream{walk: func(w io.Writer) (err error) {
 		// Traversal decodes blocks with whatever codec their CID names:
 		// contain a panic to this response, as boxo does.
 		defer func() {
@@ -71,15 +68,91 @@ func (b *heldBackend) trustedCAR(ctx context.Context, p path.ImmutablePath, para
 				err = errors.New("internal error during CAR traversal")
 			}
 		}()
-		cw, err := storage.NewWritable(w, []cid.Cid{root},
+		dups := params.Duplicates.Bool()
+		cw, err := storage.NewWritable(w, []cid.Cid{last},
 			car.WriteAsCarV1(true),
-			car.AllowDuplicatePuts(params.Duplicates.Bool()),
+			car.AllowDuplicatePuts(dups),
 		)
 		if err != nil {
 			return err
 		}
-		return walkAll(ctx, root, b.blocks, cw, params.Duplicates.Bool())
-	}}, nil
+		put := func(c cid.Cid) error {
+			blk, err := b.blocks.GetBlock(ctx, c)
+			if err != nil {
+				return err
+			}
+			return cw.Put(ctx, blk.Cid().KeyString(), blk.RawData())
+		}
+		for _, c := range pathBlocks {
+			if err := put(c); err != nil {
+				return err
+			}
+		}
+		switch {
+		case params.Scope == gateway.DagScopeAll || b.wholeFile(ctx, last, params):
+			return walkAll(ctx, last, b.blocks, cw, dups)
+		case params.Scope == gateway.DagScopeBlock || len(md.LastSegmentRemainder) > 0:
+			// Within a block, boxo's entity is the block alone.
+			return put(last)
+		}
+		return b.entityAfter(ctx, last, params, cw)
+	}}
+}
+
+// wholeFile reports whether the entity CAR of c is its whole DAG, which
+// walkAll streams: a UnixFS file, all its bytes (no entity-bytes, or 0:*).
+//
+// boxo reads the file through go-unixfsnode's reader to find its blocks,
+// every occurrence of a repeated chunk again even when the CAR leaves
+// duplicates out: a diamond-shaped file of 41 blocks, 1 TiB long, kept it
+// reading for nothing for hours. walkAll visits each block once without
+// duplicates, in the same depth-first order.
+func (b *heldBackend) wholeFile(ctx context.Context, c cid.Cid, params gateway.CarParams) bool {
+	if params.Scope != gateway.DagScopeEntity || c.Prefix().Codec != cid.DagProtobuf {
+		return false
+	}
+	if r := params.Range; r != nil && (r.From != 0 || r.To != nil) {
+		return false
+	}
+	blk, err := b.blocks.GetBlock(ctx, c)
+	if err != nil {
+		return false // boxo's walk answers it
+	}
+	nd, err := merkledag.DecodeProtobuf(blk.RawData())
+	if err != nil {
+		return false
+	}
+	fsn, err := unixfs.FSNodeFromBytes(nd.Data())
+	return err == nil && fsn.Type() == unixfs.TFile
+}
+
+// entityAfter writes the entity of the block c (dag-scope=entity) to cw
+// after a path's blocks: boxo's own CAR of /ipfs/{c}, its blocks put
+// through cw, so that duplicates are left out across both as boxo does.
+func (b *heldBackend) entityAfter(ctx context.Context, c cid.Cid, params gateway.CarParams, cw storage.WritableCar) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, rc, err := b.BlocksBackend.GetCAR(ctx, path.FromCid(c), params)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	r, err := car.NewBlockReader(rc, car.WithTrustedCAR(true))
+	if err != nil {
+		return err
+	}
+	for {
+		blk, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := cw.Put(ctx, blk.Cid().KeyString(), blk.RawData()); err != nil {
+			return err
+		}
+	}
 }
 
 // carStream is a CAR that walk writes. boxo's handler copies it to the
@@ -174,15 +247,21 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // walkAll writes every block of the DAG under root to cw, in the order of
-// boxo's walkGatewaySimpleSelector for dag-scope=all.
+// boxo's walkGatewaySimpleSelector for dag-scope=all: depth first, each
+// block's links in the order of its data model, every occurrence if dups
+// and else the first of each.
+//
+// It is a walk of its own rather than go-ipld-prime's selector traversal
+// so that depth counts links, as tack.MaxDAGDepth does: the traversal
+// counts data-model path segments (three a dag-pb link), so boxo's limit
+// of 1,024 of them cut off DAGs tack accepts. A block deeper than
+// tack.MaxDAGDepth ends the walk with tack.ErrTooDeep. Every read is
+// charged to the request (budgetStore), so the walk ends when the request
+// does, and a diamond with dups costs one read per occurrence.
 func walkAll(ctx context.Context, root cid.Cid, bs blockservice.BlockService, cw storage.WritableCar, dups bool) error {
 	lsys := cidlink.DefaultLinkSystem()
-	unixfsnode.AddUnixFSReificationToLinkSystem(&lsys)
 	lsys.TrustedStorage = true
 	lsys.StorageReadOpener = func(lctx ipld.LinkContext, lnk ipld.Link) (io.Reader, error) {
-		if lctx.LinkPath.Len() > gateway.DefaultMaxTraversalDepth {
-			return nil, fmt.Errorf("%w of %d", gateway.ErrTraversalTooDeep, gateway.DefaultMaxTraversalDepth)
-		}
 		cl, ok := lnk.(cidlink.Link)
 		if !ok {
 			return nil, fmt.Errorf("invalid link type for loading: %v", lnk)
@@ -197,34 +276,124 @@ func walkAll(ctx context.Context, root cid.Cid, bs blockservice.BlockService, cw
 		// A *bytes.Buffer: the raw codec takes its Bytes() without a copy.
 		return bytes.NewBuffer(blk.RawData()), nil
 	}
-
-	lctx := ipld.LinkContext{Ctx: ctx}
-	rootLink := cidlink.Link{Cid: root}
-	pc := dagpb.AddSupportToChooser(func(lnk ipld.Link, lnkCtx ipld.LinkContext) (ipld.NodePrototype, error) {
-		if tlnkNd, ok := lnkCtx.LinkNode.(schema.TypedLinkNode); ok {
-			return tlnkNd.LinkTargetNodePrototype(), nil
-		}
+	// dag-pb as go-codec-dagpb's PBNode, as boxo's chooser does; any
+	// other codec as a basic node. Either way, links come in the order
+	// the traversal meets them.
+	chooser := dagpb.AddSupportToChooser(func(ipld.Link, ipld.LinkContext) (ipld.NodePrototype, error) {
 		return basicnode.Prototype.Any, nil
 	})
-	np, err := pc(rootLink, lctx)
+	lctx := ipld.LinkContext{Ctx: ctx}
+	load := func(c cid.Cid) ([]cid.Cid, error) {
+		lnk := cidlink.Link{Cid: c}
+		np, err := chooser(lnk, lctx)
+		if err != nil {
+			return nil, err
+		}
+		nd, err := lsys.Load(lctx, lnk, np)
+		if err != nil {
+			return nil, err
+		}
+		return links(nd)
+	}
+
+	var seen map[cid.Cid]struct{}
+	if !dups {
+		seen = map[cid.Cid]struct{}{}
+	}
+	first, err := load(root)
 	if err != nil {
 		return err
 	}
-	rootNode, err := lsys.Load(lctx, rootLink, np)
-	if err != nil {
-		return err
+	// stack[d] holds the links of the block at depth d not walked yet.
+	stack := [][]cid.Cid{first}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if len(*top) == 0 {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		c := (*top)[0]
+		*top = (*top)[1:]
+		if seen != nil {
+			if _, ok := seen[c]; ok {
+				continue
+			}
+			seen[c] = struct{}{}
+		}
+		if len(stack) > tack.MaxDAGDepth {
+			return tack.ErrTooDeep
+		}
+		ls, err := load(c)
+		if err != nil {
+			return err
+		}
+		stack = append(stack, ls)
 	}
-	sel, err := selector.ParseSelector(selectorparse.CommonSelector_ExploreAllRecursively)
-	if err != nil {
-		return err
+	return nil
+}
+
+// links returns the links of a decoded block in the order a traversal of
+// its data model meets them, without recursion: a block may nest deep.
+func links(nd datamodel.Node) ([]cid.Cid, error) {
+	var out []cid.Cid
+	if pb, ok := nd.(dagpb.PBNode); ok {
+		it := pb.FieldLinks().Iterator()
+		for !it.Done() {
+			_, l := it.Next()
+			cl, ok := l.FieldHash().Link().(cidlink.Link)
+			if !ok {
+				return nil, fmt.Errorf("invalid link type: %v", l.FieldHash().Link())
+			}
+			out = append(out, cl.Cid)
+		}
+		return out, nil
 	}
-	progress := traversal.Progress{
-		Cfg: &traversal.Config{
-			Ctx:                            ctx,
-			LinkSystem:                     lsys,
-			LinkTargetNodePrototypeChooser: bsfetcher.DefaultPrototypeChooser,
-			LinkVisitOnlyOnce:              !dups,
-		},
+	type iter interface {
+		Done() bool
 	}
-	return progress.WalkMatching(rootNode, sel, func(traversal.Progress, datamodel.Node) error { return nil })
+	var stack []iter
+	add := func(n datamodel.Node) error {
+		switch n.Kind() {
+		case datamodel.Kind_Link:
+			l, err := n.AsLink()
+			if err != nil {
+				return err
+			}
+			cl, ok := l.(cidlink.Link)
+			if !ok {
+				return fmt.Errorf("invalid link type: %v", l)
+			}
+			out = append(out, cl.Cid)
+		case datamodel.Kind_Map:
+			stack = append(stack, n.MapIterator())
+		case datamodel.Kind_List:
+			stack = append(stack, n.ListIterator())
+		}
+		return nil
+	}
+	if err := add(nd); err != nil {
+		return nil, err
+	}
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		if top == nil || top.Done() {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		var v datamodel.Node
+		var err error
+		switch it := top.(type) {
+		case datamodel.MapIterator:
+			_, v, err = it.Next()
+		case datamodel.ListIterator:
+			_, v, err = it.Next()
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := add(v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -16,12 +16,14 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/gateway"
 	"github.com/ipfs/boxo/namesys"
 	"github.com/ipfs/boxo/path"
+	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 	routinghelpers "github.com/libp2p/go-libp2p-routing-helpers"
 	ci "github.com/libp2p/go-libp2p/core/crypto"
@@ -50,6 +52,16 @@ type Config struct {
 	// MaxInFlight is how many gateway requests are served at once; more
 	// get 429 with Retry-After. Zero means DefaultMaxInFlight.
 	MaxInFlight int
+	// MaxBlocks is the most blocks one request may read, each read
+	// counted (see DefaultMaxBlocks); zero means DefaultMaxBlocks.
+	MaxBlocks int64
+	// Timeout is how long a request may go without its client taking a
+	// byte of it (see DefaultTimeout); zero means DefaultTimeout.
+	Timeout time.Duration
+	// Stop, once done, ends every request in flight (a CAR stream is cut
+	// short, as on any error) and answers new ones 503: Main.Close does
+	// not wait for streams that could last hours. Nil means never.
+	Stop context.Context
 	// Origin, if not nil, is where browsers reach this gateway: only its
 	// host names are served, each CID on a subdomain of its own if it
 	// says so (see Origin).
@@ -64,11 +76,22 @@ func NewHandler(bs blockstore.Blockstore, c Config) (http.Handler, error) {
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = DefaultMaxInFlight
 	}
+	if c.MaxBlocks <= 0 {
+		c.MaxBlocks = DefaultMaxBlocks
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Stop == nil {
+		c.Stop = context.Background()
+	}
 	reg := prometheus.NewRegistry()
 	// A nil exchange makes the blockservice read the blockstore and
 	// nothing else: a missing block is ipld.ErrNotFound, which boxo
 	// answers with 404.
-	held := blockstore.NewIdStore(bs)
+	// Every read charges the request's budget and fails once the request
+	// has ended (see budgetStore).
+	held := budgetStore{blockstore.NewIdStore(bs)}
 	blocks := blockservice.New(held, nil)
 	bb, err := gateway.NewBlocksBackend(blocks,
 		gateway.WithValueStore(routinghelpers.Null{}),
@@ -87,9 +110,12 @@ func NewHandler(bs blockstore.Blockstore, c Config) (http.Handler, error) {
 		// Kept for clients (and the conformance suite's older tests) that
 		// read X-Ipfs-Path; Ipfs-Uri is sent as well.
 		DeprecatedXIpfsPath: true,
-		// Blocks are read from the local disk: there is no retrieval to
-		// time out, and a slow reader only holds its own request.
+		// limits ends a request that makes no progress for c.Timeout,
+		// and stops its work too: boxo's RetrievalTimeout answers the
+		// client but leaves the handler running, and cannot break off a
+		// write the client does not take.
 		RetrievalTimeout:      0,
+		MaxRequestDuration:    noTotalLimit,
 		MaxConcurrentRequests: c.MaxInFlight,
 		DiagnosticServiceURL:  "",
 		MetricsRegistry:       reg,
@@ -98,8 +124,13 @@ func NewHandler(bs blockstore.Blockstore, c Config) (http.Handler, error) {
 	if c.Origin != nil {
 		h = c.Origin.handler(conf, backend, h)
 	}
-	return flushCARHeaders(h), nil
+	return &limits{next: flushCARHeaders(h), maxBlocks: c.MaxBlocks, timeout: c.Timeout, stop: c.Stop}, nil
 }
+
+// noTotalLimit is boxo's MaxRequestDuration (an hour unless set): out of
+// reach, since a request's time is limited without progress instead, and
+// a slow client may take hours to read a large CAR.
+const noTotalLimit = 10 * 365 * 24 * time.Hour
 
 // heldBackend is boxo's BlocksBackend, except that a CAR of content tack
 // does not hold, or of a path that does not exist in it, is answered 404
@@ -113,8 +144,8 @@ type heldBackend struct {
 	blocks blockservice.BlockService
 }
 
-// GetCAR checks that the root block is held and the path resolves, then
-// streams the CAR as boxo does.
+// GetCAR checks that the root block is held and the path resolves (in
+// linear time, see resolve), then streams the CAR (see carOf).
 func (b *heldBackend) GetCAR(ctx context.Context, p path.ImmutablePath, params gateway.CarParams) (gateway.ContentPathMetadata, io.ReadCloser, error) {
 	root := p.RootCid()
 	has, err := b.held.Has(ctx, root)
@@ -124,14 +155,24 @@ func (b *heldBackend) GetCAR(ctx context.Context, p path.ImmutablePath, params g
 	if !has {
 		return gateway.ContentPathMetadata{}, nil, ipld.ErrNotFound{Cid: root}
 	}
-	if len(p.Segments()) > 2 {
-		if _, err := b.ResolvePath(ctx, p); err != nil {
-			return gateway.ContentPathMetadata{}, nil, err
-		}
-	} else if params.Scope == gateway.DagScopeAll {
-		return b.trustedCAR(ctx, p, params)
+	if p.Namespace() != path.IPFSNamespace {
+		return gateway.ContentPathMetadata{}, nil, errors.New("path does not have /ipfs/ prefix")
 	}
-	return b.BlocksBackend.GetCAR(ctx, p, params)
+	if !hasPath(p) && params.Scope == gateway.DagScopeEntity && !b.wholeFile(ctx, root, params) {
+		// boxo's own: a file's entity-bytes, a HAMT's shards.
+		return b.BlocksBackend.GetCAR(ctx, p, params)
+	}
+	var pathBlocks []cid.Cid
+	var md gateway.ContentPathMetadata
+	if hasPath(p) {
+		md, err = b.resolve(ctx, p, func(c cid.Cid) { pathBlocks = append(pathBlocks, c) })
+	} else {
+		md, err = b.BlocksBackend.ResolvePath(ctx, p)
+	}
+	if err != nil {
+		return gateway.ContentPathMetadata{}, nil, err
+	}
+	return md, b.carOf(ctx, p, md, pathBlocks, params), nil
 }
 
 // flushCARHeaders sends a CAR response's headers as soon as they are

@@ -52,10 +52,12 @@ type Config struct {
 	GCInterval  time.Duration  // --gc-interval: how often garbage is collected, if pins were deleted; 0: never on its own
 	VerifyRate  int            // --verify-rate: blocks a second the background verify walk checks; 0: off
 
-	GatewayListen      string // --gateway-listen: host:port of the gateway for browsers (deserialized responses); empty: off
-	GatewayURL         string // --gateway-url: where browsers reach that gateway, http(s)://HOST[:PORT]; empty: http://<gateway-listen>
-	GatewayMode        string // --gateway-mode: subdomain ({cid}.ipfs.HOST) or path (HOST/ipfs/{cid}); empty: subdomain for a host name, path for an IP address
-	GatewayMaxInFlight int    // --gateway-max-inflight: gateway requests served at once, on each address; more get 429
+	GatewayListen      string        // --gateway-listen: host:port of the gateway for browsers (deserialized responses); empty: off
+	GatewayURL         string        // --gateway-url: where browsers reach that gateway, http(s)://HOST[:PORT]; empty: http://<gateway-listen>
+	GatewayMode        string        // --gateway-mode: subdomain ({cid}.ipfs.HOST) or path (HOST/ipfs/{cid}); empty: subdomain for a host name, path for an IP address
+	GatewayMaxInFlight int           // --gateway-max-inflight: gateway requests served at once, on each address; more get 429
+	GatewayMaxBlocks   int64         // --gateway-max-blocks: blocks one gateway request may read, each read counted
+	GatewayTimeout     time.Duration // --gateway-timeout: how long a gateway request may go without its client taking a byte
 
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
 
@@ -105,6 +107,8 @@ func DefaultConfig() Config {
 		BlocksCache: DefaultBlocksCache,
 
 		GatewayMaxInFlight: gateway.DefaultMaxInFlight,
+		GatewayMaxBlocks:   gateway.DefaultMaxBlocks,
+		GatewayTimeout:     gateway.DefaultTimeout,
 		MaxUpload:          http.DefaultMaxUpload,
 		MaxUploads:         http.DefaultMaxUploads,
 	}
@@ -219,6 +223,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.StringVar(&c.GatewayURL, "gateway-url", c.GatewayURL, "where browsers reach the gateway of --gateway-listen, http(s)://HOST[:PORT], a site apart from the web pages: each CID is served at {cid}.ipfs.HOST, so point *.ipfs.HOST and HOST at it (default http://<gateway-listen>)")
 	fs.StringVar(&c.GatewayMode, "gateway-mode", c.GatewayMode, "subdomain (each CID on an origin of its own, {cid}.ipfs.HOST; /ipfs/{cid} on HOST redirects there) or path (every CID at HOST/ipfs/{cid}, one origin) (default subdomain when --gateway-url names a host, path for an IP address)")
 	fs.IntVar(&c.GatewayMaxInFlight, "gateway-max-inflight", c.GatewayMaxInFlight, "gateway requests (/ipfs/…) served at once on each address, apart from --max-inflight; more get 429 with Retry-After")
+	fs.Int64Var(&c.GatewayMaxBlocks, "gateway-max-blocks", c.GatewayMaxBlocks, "blocks one gateway request may read, a block read twice counted twice; past it the request ends (413 before its response starts, a cut-off stream after)")
+	fs.DurationVar(&c.GatewayTimeout, "gateway-timeout", c.GatewayTimeout, "how long a gateway request may go without its client taking any of its response; then it ends (504 before its response starts, a cut-off stream after)")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	fs.StringVar(&c.Provide, "provide", c.Provide, "what is announced on the DHT: all (every block, as Kubo does) or roots (the root of each pinned DAG); nothing with --dht off")
 	fs.DurationVar(&c.ReprovideInterval, "reprovide-interval", c.ReprovideInterval, "how often every provided key is announced again (DHT servers keep a record 48h)")
@@ -304,6 +310,12 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.GatewayMaxInFlight < 1 {
 		return fmt.Errorf("--gateway-max-inflight must be at least 1")
+	}
+	if c.GatewayMaxBlocks < 1 {
+		return fmt.Errorf("--gateway-max-blocks must be at least 1")
+	}
+	if c.GatewayTimeout < time.Second {
+		return fmt.Errorf("--gateway-timeout must be at least 1s")
 	}
 	if c.MaxUpload < 1 || c.MaxUploads < 1 {
 		return fmt.Errorf("--max-upload and --max-uploads must be at least 1")

@@ -65,11 +65,14 @@ type Main struct {
 	// The gateway for browsers, on --gateway-listen.
 	gatewayListener net.Listener
 	gatewayServer   *nethttp.Server
-	pprofURL        string
-	cancel          context.CancelFunc
-	wg              sync.WaitGroup
-	stopWork        context.CancelFunc // stops the pinner and the heartbeat
-	work            sync.WaitGroup
+	// stopGateway ends the gateway requests in flight, on both addresses.
+	gatewayStop context.Context
+	stopGateway context.CancelFunc
+	pprofURL    string
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	stopWork    context.CancelFunc // stops the pinner and the heartbeat
+	work        sync.WaitGroup
 }
 
 // NewMain returns a Main with the default configuration.
@@ -231,7 +234,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Raw blocks and CARs on the API's address: anonymous, outside the
 	// API's authentication, rate limits and --max-inflight, with a limit
 	// of their own (see gateway.DefaultMaxInFlight).
-	trustless, err := gateway.NewHandler(m.Blocks, gateway.Config{MaxInFlight: c.GatewayMaxInFlight})
+	m.gatewayStop, m.stopGateway = context.WithCancel(context.Background())
+	trustless, err := gateway.NewHandler(m.Blocks, m.gatewayConfig(false))
 	if err != nil {
 		return err
 	}
@@ -338,7 +342,9 @@ func (m *Main) serveGateway(addr string) error {
 	if err != nil {
 		return err
 	}
-	h, err := gateway.NewHandler(m.Blocks, gateway.Config{Deserialized: true, MaxInFlight: m.Config.GatewayMaxInFlight, Origin: origin})
+	gc := m.gatewayConfig(true)
+	gc.Origin = origin
+	h, err := gateway.NewHandler(m.Blocks, gc)
 	if err != nil {
 		return err
 	}
@@ -367,6 +373,17 @@ func (m *Main) serveGateway(addr string) error {
 	}
 	m.Logger.Info("serving the gateway for browsers", "listen", m.GatewayAddr(), "content", at)
 	return nil
+}
+
+// gatewayConfig is the gateway's configuration, deserialized or not.
+func (m *Main) gatewayConfig(deserialized bool) gateway.Config {
+	return gateway.Config{
+		Deserialized: deserialized,
+		MaxInFlight:  m.Config.GatewayMaxInFlight,
+		MaxBlocks:    m.Config.GatewayMaxBlocks,
+		Timeout:      m.Config.GatewayTimeout,
+		Stop:         m.gatewayStop,
+	}
 }
 
 // GatewayAddr returns the address of the gateway for browsers
@@ -400,6 +417,11 @@ func (m *Main) Close() error {
 		m.work.Wait()
 	}
 	var errs []error
+	// Gateway requests end at once (a CAR stream is cut short): a
+	// download may last hours, and the blockstore closes below.
+	if m.stopGateway != nil {
+		m.stopGateway()
+	}
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, m.server.Shutdown(ctx))
