@@ -145,12 +145,12 @@ func hangUp(t *testing.T, url string, n int64) {
 func TestGatewayDiamondClientGone(t *testing.T) {
 	m := MustOpenMain(t, tempData(t), func(c *Config) {
 		c.GatewayMaxInFlight = 2
-		c.GatewayListen = "127.0.0.1:0"
+		localPathGateway(c)
 	})
 	b := newBuilder(t)
 	root := buildDiamond(b, 40)
 	loadFixture(t, m, b.car(root))
-	api, browsers := "http://"+m.HTTPAddr(), "http://"+m.GatewayAddr()
+	api, browsers := "http://"+m.HTTPAddr(), localGatewayURL(m)
 	for _, tc := range []struct{ name, url string }{
 		{"entity CAR", api + "/ipfs/" + root.String() + "?format=car&dag-scope=entity"},
 		{"entity CAR with dups", api + "/ipfs/" + root.String() + "?format=car&dag-scope=entity&car-dups=y"},
@@ -283,7 +283,7 @@ func TestGatewayCARMaxDepth(t *testing.T) {
 // Finding 3: error responses must never be cached, least of all as
 // immutable.
 func TestGatewayErrorsNotCached(t *testing.T) {
-	g := openGateway(t, func(c *Config) { c.GatewayListen = "127.0.0.1:0" })
+	g := openGateway(t, localPathGateway)
 	file := "/ipfs/" + g.subdir.ascii.String()
 	for _, tc := range []struct {
 		base, path string
@@ -296,10 +296,10 @@ func TestGatewayErrorsNotCached(t *testing.T) {
 		{g.url(""), file + "/nope?format=car", nil, 404},
 		{g.url(""), "/ipfs/not-a-cid?format=raw", nil, 400},
 		{g.url(""), file + "?format=car&dag-scope=nope", nil, 400},
-		{"http://" + g.m.GatewayAddr(), file, []string{"Range: bytes=x-y"}, 0},
-		{"http://" + g.m.GatewayAddr(), file, []string{"Range: bytes=100000-"}, 416},
-		{"http://" + g.m.GatewayAddr(), file + "/nope", nil, 404},
-		{"http://" + g.m.GatewayAddr(), "/ipfs/" + g.missing.root.String(), nil, 0},
+		{localGatewayURL(g.m), file, []string{"Range: bytes=x-y"}, 0},
+		{localGatewayURL(g.m), file, []string{"Range: bytes=100000-"}, 416},
+		{localGatewayURL(g.m), file + "/nope", nil, 404},
+		{localGatewayURL(g.m), "/ipfs/" + g.missing.root.String(), nil, 0},
 	} {
 		resp, body := get(t, "GET", tc.base+tc.path, tc.headers...)
 		if resp.StatusCode < 400 && tc.want == 0 {
@@ -399,14 +399,14 @@ func TestGatewayMaxBlocks(t *testing.T) {
 // Main.Close ends the gateway's streams at once instead of waiting for
 // them, and nothing reads the blockstore after it closed.
 func TestGatewayClose(t *testing.T) {
-	m := MustOpenMain(t, tempData(t), func(c *Config) { c.GatewayListen = "127.0.0.1:0" })
+	m := MustOpenMain(t, tempData(t), localPathGateway)
 	b := newBuilder(t)
 	root := buildDiamond(b, 40)
 	loadFixture(t, m, b.car(root))
 	ended := make(chan error, 2)
 	for _, url := range []string{
 		"http://" + m.HTTPAddr() + "/ipfs/" + root.String() + "?format=car&car-dups=y",
-		"http://" + m.GatewayAddr() + "/ipfs/" + root.String(),
+		localGatewayURL(m) + "/ipfs/" + root.String(),
 	} {
 		resp, err := nethttp.Get(url)
 		if err != nil {
@@ -443,4 +443,16 @@ func mustCutShort(t *testing.T, resp *nethttp.Response) {
 	if !bytes.Contains(body, []byte("CAR stream truncated")) {
 		t.Fatalf("the CAR was cut off without boxo's truncation marker (%d bytes)", len(body))
 	}
+}
+
+// localPathGateway serves the gateway for browsers on 127.0.0.1 as a path
+// gateway named localhost: a site apart from the web pages' 127.0.0.1, as
+// tack requires, with every CID under one host the tests can reach.
+func localPathGateway(c *Config) {
+	c.GatewayListen, c.GatewayURL, c.GatewayMode = "127.0.0.1:0", "http://localhost", "path"
+}
+
+// localGatewayURL is where localPathGateway's gateway answers.
+func localGatewayURL(m *Main) string {
+	return "http://localhost:" + strings.TrimPrefix(m.GatewayAddr(), "127.0.0.1:")
 }

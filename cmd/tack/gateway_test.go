@@ -471,9 +471,7 @@ func TestGatewayNotHeld(t *testing.T) {
 // API's address and served on --gateway-listen (as a path gateway on
 // localhost here; TestGatewaySubdomains has the subdomain gateway).
 func TestGatewayDeserialized(t *testing.T) {
-	g := openGateway(t, func(c *Config) {
-		c.GatewayListen, c.GatewayURL, c.GatewayMode = "127.0.0.1:0", "http://localhost", "path"
-	})
+	g := openGateway(t, localPathGateway)
 	s := g.subdir
 	file := "/ipfs/" + s.root.String() + "/subdir/ascii.txt"
 	for _, headers := range [][]string{nil, {"Accept: text/html"}} {
@@ -488,7 +486,7 @@ func TestGatewayDeserialized(t *testing.T) {
 	if g.m.GatewayAddr() == "" {
 		t.Fatal("no gateway address")
 	}
-	gwURL := "http://localhost:" + strings.TrimPrefix(g.m.GatewayAddr(), "127.0.0.1:")
+	gwURL := localGatewayURL(g.m)
 
 	resp, body := get(t, "GET", gwURL+file)
 	mustStatus(t, resp, 200)
