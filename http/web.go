@@ -596,7 +596,6 @@ func formatWhen(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-// formatBytes formats a size in bytes with binary units.
 // groupDigits writes n with a comma between groups of three digits.
 func groupDigits(n int64) string {
 	s := strconv.FormatInt(n, 10)
@@ -624,6 +623,7 @@ func exactBytes(n int64) string {
 	return strconv.FormatInt(n, 10) + "B"
 }
 
+// formatBytes formats a size in bytes with binary units.
 func formatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
