@@ -22,6 +22,7 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/metrics"
+	"github.com/tack-ipfs/tack/node"
 )
 
 //go:embed templates static
@@ -106,9 +107,9 @@ type Web struct {
 	// the client (see clientAddr). Empty: the header is ignored, and the
 	// client is the address the connection comes from.
 	TrustedProxies []netip.Prefix
-	// Providing returns the state of providing on the DHT for the
-	// operator's page; nil leaves it off the page.
-	Providing func() ProvideStatus
+	// Providing returns the node's state of providing on the DHT for the
+	// operator's page (Node.ProvideStats); nil leaves it off the page.
+	Providing func() node.ProvideStats
 	// Now returns the current time; nil means time.Now.
 	Now tack.Clock
 	// Logger receives internal errors. Nil discards them.
@@ -170,10 +171,11 @@ func (web *Web) Mount(mux *http.ServeMux) {
 
 func (web *Web) init() error {
 	funcs := template.FuncMap{
-		"static": func(name string) string { return "/static/" + name + "?v=" + web.staticSums[name] },
-		"when":   formatWhen,
-		"bytes":  formatBytes,
-		"group":  groupDigits,
+		"static":   func(name string) string { return "/static/" + name + "?v=" + web.staticSums[name] },
+		"when":     formatWhen,
+		"bytes":    formatBytes,
+		"group":    groupDigits,
+		"duration": formatDuration,
 		"limit": func(n int64) string {
 			if n == 0 {
 				return "no limit"

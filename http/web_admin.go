@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/node"
 )
 
 // maxAccessMessage bounds the operator's message with a decision.
@@ -27,7 +28,7 @@ type adminPage struct {
 	// account.
 	Purge *purgeConfirm
 	// Provide is the state of providing on the DHT; nil: not known.
-	Provide *ProvideStatus
+	Provide *node.ProvideStats
 }
 
 // purgeConfirm is the question before an account's requests are deleted.

@@ -174,7 +174,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			Guard: m.Guard}, m.Logger)
 	m.Metrics.WatchPinner(m.Pinner.Stats)
 	m.Metrics.WatchPins(m.DB.FindUsages, metrics.DefaultPinsTTL, m.Logger)
-	m.Metrics.WatchProvide(func() metrics.Provide { return provideMetrics(m.Node.ProvideStats()) })
+	m.Metrics.WatchProvide(m.Node.ProvideStats)
 
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return err
@@ -225,7 +225,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Uploads:       api,
 
 		TrustedProxies: c.TrustedProxies,
-		Providing:      func() http.ProvideStatus { return provideStatus(m.Node.ProvideStats()) },
+		Providing:      m.Node.ProvideStats,
 	}
 	// Raw blocks and CARs on the API's address: anonymous, outside the
 	// API's authentication, rate limits and --max-inflight, with a limit
