@@ -65,6 +65,10 @@ type Options struct {
 	PackSize   int64         // a pack is uploaded once it holds this many bytes; 0: DefaultPackSize
 	FlushAfter time.Duration // and at the latest this long after its first block; 0: DefaultFlushAfter
 	Uploads    int           // packs uploaded at once; 0: DefaultUploads
+
+	// Log receives the store's log lines (failed uploads, listings and
+	// compactions); nil: slog.Default() as it is when the store opens.
+	Log *slog.Logger
 }
 
 // ParseURL reads a --blocks URL, s3://bucket[/prefix][?endpoint=URL&region=R].
@@ -131,6 +135,7 @@ type Store struct {
 	packSize   int64
 	flushAfter time.Duration
 	slots      chan struct{} // one per pack uploading
+	log        *slog.Logger
 
 	// commitMu orders a pack's commit to the index against deletions, so
 	// that a block deleted while its pack uploads stays deleted, and
@@ -231,6 +236,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		slots:      make(chan struct{}, orDefault(o.Uploads, DefaultUploads)),
 		pending:    map[string]*slot{},
 		stop:       make(chan struct{}),
+		log:        o.Log,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
 	}
 	s.wg.Add(1)
 	go s.flusher()
@@ -396,7 +405,7 @@ func (s *Store) store(p *pack) {
 			close(p.done)
 			return
 		}
-		slog.Error("s3: storing a pack", "pack", p.name, "attempt", attempt, "err", err)
+		s.log.Error("s3: storing a pack", "pack", p.name, "attempt", attempt, "err", err)
 		p.err = err
 		if attempt == failAfter {
 			close(p.failed)
@@ -765,7 +774,7 @@ func (s *Store) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {
 			}
 		})
 		if err != nil && ctx.Err() == nil {
-			slog.Error("s3: listing blocks", "err", err)
+			s.log.Error("s3: listing blocks", "err", err)
 		}
 	}()
 	return out, nil

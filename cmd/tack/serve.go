@@ -114,7 +114,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if m.Blocks, err = openBlocks(ctx, *c, m.DB, getenv); err != nil {
+	if m.Blocks, err = openBlocks(ctx, *c, m.DB, getenv, m.Logger); err != nil {
 		return fmt.Errorf("opening the blockstore: %w", err)
 	}
 	if m.Guard, err = gc.NewGuard(m.Blocks, m.DB); err != nil {
