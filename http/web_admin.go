@@ -255,3 +255,13 @@ func (web *Web) handlePurge(w http.ResponseWriter, r *http.Request, acct *tack.A
 	}
 	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: fmt.Sprintf("Deleted %d pin requests of %s.", n, target.Email)}, &adminPage{})
 }
+
+// provideStatus returns the node's state of providing on the DHT for the
+// operator's page, nil if there is none.
+func (web *Web) provideStatus() *node.ProvideStats {
+	if web.Providing == nil {
+		return nil
+	}
+	s := web.Providing()
+	return &s
+}
