@@ -131,14 +131,14 @@ func OpenLocal(dir string, opts ...Option) (*Local, error) {
 
 // pebbleLogger sends Pebble's errors to the store's logger and drops its
 // chatter.
-type pebbleLogger struct{ log *slog.Logger }
+type pebbleLogger struct{ to *slog.Logger }
 
 func (pebbleLogger) Infof(string, ...any) {}
 func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.log.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
+	p.to.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
 }
 func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.log.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
+	p.to.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
 	os.Exit(1)
 }
 
