@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -28,30 +27,14 @@ func (f *failFirstAdd) AddPack(ctx context.Context, p blockstore.Pack, entries [
 	return f.PackIndex.AddPack(ctx, p, entries)
 }
 
-// lockedBuffer is a bytes.Buffer safe for a logger's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
-
 // The store logs through the logger of its Options, in that logger's
 // format: a failed upload of a pack comes out as a JSON line of it.
 func TestLogger(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	var logs lockedBuffer
+	// Written by the upload before its pack is done, and so before Sync
+	// returns.
+	var logs bytes.Buffer
 	o := e.options(newPrefix(), &failFirstAdd{PackIndex: sqlitetest.MustOpen(t)})
 	o.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 	s := MustOpen(t, o)
