@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 
 	blocks "github.com/ipfs/go-block-format"
@@ -35,8 +34,8 @@ type cached struct {
 }
 
 // OpenCache opens the cache in dir, limited to limit bytes of blocks.
-func OpenCache(dir string, limit int64) (*Cache, error) {
-	local, err := OpenLocal(dir)
+func OpenCache(dir string, limit int64, opts ...Option) (*Cache, error) {
+	local, err := OpenLocal(dir, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +68,7 @@ func (c *Cache) Get(ctx context.Context, id cid.Cid) (blocks.Block, bool) {
 	b, err := c.local.Get(ctx, id)
 	if err != nil {
 		if !ipld.IsNotFound(err) {
-			slog.Warn("blockstore: cache: get", "cid", id, "err", err)
+			c.local.log.Warn("blockstore: cache: get", "cid", id, "err", err)
 		}
 		c.forget(mh)
 		return nil, false
@@ -91,7 +90,7 @@ func (c *Cache) Put(ctx context.Context, b blocks.Block) {
 		return
 	}
 	if err := c.local.Put(ctx, b); err != nil {
-		slog.Warn("blockstore: cache: put", "cid", b.Cid(), "err", err)
+		c.local.log.Warn("blockstore: cache: put", "cid", b.Cid(), "err", err)
 		return
 	}
 	c.mu.Lock()
@@ -114,7 +113,7 @@ func (c *Cache) Delete(ctx context.Context, mhs [][]byte) {
 	}
 	c.mu.Unlock()
 	if err := c.local.DeleteStored(ctx, gone); err != nil {
-		slog.Warn("blockstore: cache: delete", "err", err)
+		c.local.log.Warn("blockstore: cache: delete", "err", err)
 	}
 }
 
@@ -127,7 +126,7 @@ func (c *Cache) Clear(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	if err := c.local.DeleteStored(ctx, gone); err != nil {
-		slog.Warn("blockstore: cache: clear", "err", err)
+		c.local.log.Warn("blockstore: cache: clear", "err", err)
 	}
 }
 
@@ -169,7 +168,7 @@ func (c *Cache) evict() {
 		return
 	}
 	if err := c.local.DeleteStored(context.Background(), gone); err != nil {
-		slog.Warn("blockstore: cache: evict", "err", err)
+		c.local.log.Warn("blockstore: cache: evict", "err", err)
 	}
 }
 

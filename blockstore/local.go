@@ -52,6 +52,7 @@ const SmallBlock = 16 << 10
 type Local struct {
 	small *pebble.DB
 	large blockstore.Blockstore
+	log   *slog.Logger
 
 	flat *flatfs.Datastore
 	dir  *os.File // held open for syncfs(2)
@@ -82,7 +83,8 @@ type syncCall struct {
 
 // OpenLocal opens the blockstore in dir, creating the directory and both
 // stores on first use.
-func OpenLocal(dir string) (*Local, error) {
+func OpenLocal(dir string, opts ...Option) (*Local, error) {
+	o := newOptions(opts)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("blockstore: %w", err)
 	}
@@ -96,7 +98,7 @@ func OpenLocal(dir string) (*Local, error) {
 		Cache:              cache,
 		MemTableSize:       16 << 20,
 		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{},
+		Logger:             pebbleLogger{o.log},
 	})
 	if err != nil {
 		flat.Close()
@@ -117,6 +119,7 @@ func OpenLocal(dir string) (*Local, error) {
 	}
 	return &Local{
 		small: small,
+		log:   o.log,
 		// Write through: the pinner looks for a block before it fetches
 		// one, so checking again on every write would only cost a stat.
 		large:  blockstore.NewBlockstore(flat, blockstore.NoPrefix(), blockstore.WriteThrough(true)),
@@ -126,15 +129,16 @@ func OpenLocal(dir string) (*Local, error) {
 	}, nil
 }
 
-// pebbleLogger sends Pebble's errors to slog and drops its chatter.
-type pebbleLogger struct{}
+// pebbleLogger sends Pebble's errors to the store's logger and drops its
+// chatter.
+type pebbleLogger struct{ to *slog.Logger }
 
 func (pebbleLogger) Infof(string, ...any) {}
-func (pebbleLogger) Errorf(format string, args ...any) {
-	slog.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.to.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
 }
-func (pebbleLogger) Fatalf(format string, args ...any) {
-	slog.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.to.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
 	os.Exit(1)
 }
 
@@ -392,12 +396,12 @@ func (l *Local) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {
 			}
 		}
 		if err := it.Close(); err != nil {
-			slog.Error("blockstore: listing small blocks", "err", err)
+			l.log.Error("blockstore: listing small blocks", "err", err)
 			return
 		}
 		large, err := l.large.AllKeysChan(ctx)
 		if err != nil {
-			slog.Error("blockstore: listing large blocks", "err", err)
+			l.log.Error("blockstore: listing large blocks", "err", err)
 			return
 		}
 		for c := range large {

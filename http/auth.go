@@ -56,7 +56,8 @@ func (s *Server) authenticate(ctx context.Context, header string) (*tack.Account
 
 // forbidden is the error for an account that may not pin: a blocked one,
 // or one without approved pinning access, whose details name the page
-// where access is requested (decision 16.2).
+// where access is requested: a Kubo user sees only the error's details,
+// and learns from them where to go.
 func (s *Server) forbidden(acct *tack.Account) error {
 	if acct.Blocked {
 		return tack.Errorf(tack.EFORBIDDEN, "this account is blocked by the operator of this service")

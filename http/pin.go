@@ -43,7 +43,8 @@ type PinResults struct {
 //   - cid missing, or refused by tack.ParseCID (not a CID, an unsupported
 //     codec, an IPNS name);
 //   - name over 255 bytes or holding a NUL;
-//   - origins over 20, repeated, or not multiaddrs (decision 16.3);
+//   - origins over tack.MaxOrigins (20), repeated, or not multiaddrs: the
+//     spec sets no bound, and each origin is an address tack dials;
 //   - meta over 1000 keys, a value that is not a string, or a key or value
 //     over its size limit.
 func ParsePin(body []byte) (tack.Pin, cid.Cid, error) {

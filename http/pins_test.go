@@ -530,8 +530,8 @@ func TestDefaultRateLimitFitsKubo(t *testing.T) {
 }
 
 // TestQueuePosition: a queued request says where it stands in the queue of
-// every account's requests (decision 16.9), on every operation that
-// returns it.
+// every account's requests, on every operation that returns it, so that a
+// client of a long queue sees its request move.
 func TestQueuePosition(t *testing.T) {
 	e := newEnv(t, nil)
 	_, ta := e.MustAccount(t, "a@example.com", tack.AccessApproved)

@@ -23,7 +23,8 @@ import (
 //     applies only with name).
 //   - status: not a comma-separated list of queued, pinning, pinned and
 //     failed. Without it, only pinned requests match, unless cid, name or
-//     meta is given: then all four do (decision 16.1).
+//     meta is given: then all four do, so that a client looking a request
+//     up finds it whatever its status (the spec leaves this open).
 //   - before, after: not RFC 3339, with any number of fraction digits and Z
 //     or ±hh:mm. A '+' that arrived raw, and so decoded to a space, is
 //     accepted.

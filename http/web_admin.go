@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/node"
 )
 
 // maxAccessMessage bounds the operator's message with a decision.
@@ -27,7 +28,7 @@ type adminPage struct {
 	// account.
 	Purge *purgeConfirm
 	// Provide is the state of providing on the DHT; nil: not known.
-	Provide *ProvideStatus
+	Provide *node.ProvideStats
 }
 
 // purgeConfirm is the question before an account's requests are deleted.
@@ -253,4 +254,14 @@ func (web *Web) handlePurge(w http.ResponseWriter, r *http.Request, acct *tack.A
 		return
 	}
 	web.renderAdmin(w, r, acct, http.StatusOK, &page{Notice: fmt.Sprintf("Deleted %d pin requests of %s.", n, target.Email)}, &adminPage{})
+}
+
+// provideStatus returns the node's state of providing on the DHT for the
+// operator's page, nil if there is none.
+func (web *Web) provideStatus() *node.ProvideStats {
+	if web.Providing == nil {
+		return nil
+	}
+	s := web.Providing()
+	return &s
 }

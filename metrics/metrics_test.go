@@ -12,6 +12,7 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/metrics"
 	"github.com/tack-ipfs/tack/metrics/metricstest"
+	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
 )
 
@@ -30,7 +31,7 @@ func TestTwoInOneProcess(t *testing.T) {
 	for _, m := range []*metrics.Metrics{a, b} {
 		m.WatchPins(func(context.Context) (map[int64]*tack.Usage, error) { return nil, nil }, 0, nil)
 		m.WatchPinner(func() pinner.Stats { return pinner.Stats{StoreErrors: 2} })
-		m.WatchProvide(func() metrics.Provide { return metrics.Provide{} })
+		m.WatchProvide(func() node.ProvideStats { return node.ProvideStats{} })
 	}
 	a.Error(metrics.SourceBlockstore)
 	if got := scrape(t, a).Get(t, "tack_errors_total", "source", "blockstore"); got != 1 {
@@ -160,5 +161,43 @@ func TestFlushThroughWrappers(t *testing.T) {
 	}
 	if got := scrape(t, m).Get(t, "tack_gateway_responses_total", "code", "200"); got != 1 {
 		t.Errorf("tack_gateway_responses_total{code=200} = %v, want 1", got)
+	}
+}
+
+// TestWatchProvide reads the node's ProvideStats at scrape time: nothing
+// while providing is off, the last cycle's figures once one has ended.
+func TestWatchProvide(t *testing.T) {
+	m := metrics.New()
+	var stats atomic.Pointer[node.ProvideStats] // set between scrapes
+	stats.Store(&node.ProvideStats{})
+	m.WatchProvide(func() node.ProvideStats { return *stats.Load() })
+	if _, ok := scrape(t, m).Value("tack_provide_keys"); ok {
+		t.Error("tack_provide_keys reported while providing is off")
+	}
+
+	on := node.ProvideStats{Enabled: true, Keys: 7, Provided: 9, Failed: 1, Pending: 2}
+	stats.Store(&on)
+	f := scrape(t, m)
+	for name, want := range map[string]float64{"tack_provide_keys": 7, "tack_provide_provided_total": 9,
+		"tack_provide_failed_total": 1, "tack_provide_pending": 2} {
+		if got := f.Get(t, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if _, ok := f.Value("tack_provide_last_cycle_end_timestamp_seconds"); ok {
+		t.Error("the last cycle's end reported before any cycle ended")
+	}
+
+	end := time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)
+	cycled := on
+	cycled.Last = &node.ReprovideCycle{Start: end.Add(-90 * time.Second), End: end, Provided: 5, Late: 3}
+	stats.Store(&cycled)
+	f = scrape(t, m)
+	for name, want := range map[string]float64{"tack_provide_last_cycle_end_timestamp_seconds": float64(end.Unix()),
+		"tack_provide_last_cycle_duration_seconds": 90, "tack_provide_last_cycle_provided": 5,
+		"tack_provide_last_cycle_late_regions": 3} {
+		if got := f.Get(t, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
 	}
 }

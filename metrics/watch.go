@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
 )
 
@@ -130,24 +131,10 @@ func (c pinnerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(outcomesDesc, prometheus.CounterValue, float64(s.Failed), "failed")
 }
 
-// Provide is the state of providing on the DHT that WatchProvide reports
-// (from node.ProvideStats).
-type Provide struct {
-	Enabled  bool
-	Keys     int64 // keys kept provided
-	Provided int64 // keys announced since start
-	Failed   int64 // announces that failed since start
-	Pending  int64 // keys waiting for their first announce
-	// The last finished reprovide cycle; LastEnd is zero before the first.
-	LastEnd                time.Time
-	LastTook               time.Duration
-	LastProvided, LastLate int64
-}
-
-// WatchProvide reports the state of providing at scrape time; stats must
-// cost no I/O (node.ProvideStats does not). Nothing is reported while
-// providing is off.
-func (m *Metrics) WatchProvide(stats func() Provide) {
+// WatchProvide reports the node's state of providing at scrape time;
+// stats must cost no I/O (Node.ProvideStats does not). Nothing is reported
+// while providing is off.
+func (m *Metrics) WatchProvide(stats func() node.ProvideStats) {
 	if m == nil {
 		return
 	}
@@ -174,7 +161,7 @@ var (
 )
 
 // provideCollector reads the node's provide stats at scrape time.
-type provideCollector func() Provide
+type provideCollector func() node.ProvideStats
 
 func (c provideCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{provideKeysDesc, provideProvidedDesc, provideFailedDesc, providePendingDesc,
@@ -192,11 +179,12 @@ func (c provideCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(provideProvidedDesc, prometheus.CounterValue, float64(s.Provided))
 	ch <- prometheus.MustNewConstMetric(provideFailedDesc, prometheus.CounterValue, float64(s.Failed))
 	ch <- prometheus.MustNewConstMetric(providePendingDesc, prometheus.GaugeValue, float64(s.Pending))
-	if s.LastEnd.IsZero() {
+	last := s.Last
+	if last == nil {
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(provideLastEndDesc, prometheus.GaugeValue, float64(s.LastEnd.UnixNano())/1e9)
-	ch <- prometheus.MustNewConstMetric(provideLastTookDesc, prometheus.GaugeValue, s.LastTook.Seconds())
-	ch <- prometheus.MustNewConstMetric(provideLastProvidedDesc, prometheus.GaugeValue, float64(s.LastProvided))
-	ch <- prometheus.MustNewConstMetric(provideLastLateDesc, prometheus.GaugeValue, float64(s.LastLate))
+	ch <- prometheus.MustNewConstMetric(provideLastEndDesc, prometheus.GaugeValue, float64(last.End.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(provideLastTookDesc, prometheus.GaugeValue, last.End.Sub(last.Start).Seconds())
+	ch <- prometheus.MustNewConstMetric(provideLastProvidedDesc, prometheus.GaugeValue, float64(last.Provided))
+	ch <- prometheus.MustNewConstMetric(provideLastLateDesc, prometheus.GaugeValue, float64(last.Late))
 }

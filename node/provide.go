@@ -431,7 +431,8 @@ type ReprovideCycle struct {
 	Connectivity string        // online, disconnected or offline at the end
 }
 
-// ProvideStats is the state of providing on the DHT, for the operator.
+// ProvideStats is the state of providing on the DHT, for the operator: the
+// metrics and the operator's page both read it as it is.
 type ProvideStats struct {
 	Enabled      bool          // false when the DHT is off
 	Strategy     string        // ProvideAll or ProvideRoots

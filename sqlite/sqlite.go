@@ -325,7 +325,7 @@ func timeOf(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-// isConstraint reports whether err is a UNIQUE or PRIMARY KEY violation.
+// isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY violation.
 func isUniqueViolation(err error) bool {
 	var e *sqlite.Error
 	if errors.As(err, &e) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -156,7 +155,7 @@ func (s *Store) deleteOrphans(ctx context.Context, known map[string]bool) error 
 		if known[obj.Key] || !strings.HasSuffix(obj.Key, ".pack") || time.Since(obj.LastModified) < orphanAge {
 			continue
 		}
-		slog.Info("s3: deleting a pack the index does not know", "pack", obj.Key, "modified", obj.LastModified)
+		s.log.Info("s3: deleting a pack the index does not know", "pack", obj.Key, "modified", obj.LastModified)
 		if err := s.client.RemoveObject(ctx, s.bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
 			return fmt.Errorf("s3: compact: delete %s: %w", obj.Key, err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/blockstore"
@@ -16,10 +17,11 @@ var _ gc.Shared = (*s3.Store)(nil)
 
 // openBlocks opens the blockstore that --blocks names: the local one in
 // <data>/blocks, or S3 with its pack index in the metadata store and a
-// cache of --blocks-cache bytes in <data>/blocks-cache.
-func openBlocks(ctx context.Context, c Config, store tack.Store, getenv func(string) string) (blockstore.Store, error) {
+// cache of --blocks-cache bytes in <data>/blocks-cache. The store logs to
+// log; nil: slog.Default().
+func openBlocks(ctx context.Context, c Config, store tack.Store, getenv func(string) string, log *slog.Logger) (blockstore.Store, error) {
 	if c.Blocks == "" {
-		l, err := blockstore.OpenLocal(c.path("blocks"))
+		l, err := blockstore.OpenLocal(c.path("blocks"), blockstore.WithLogger(log))
 		if err != nil {
 			return nil, err // not a nil *Local in a non-nil Store
 		}
@@ -36,9 +38,9 @@ func openBlocks(ctx context.Context, c Config, store tack.Store, getenv func(str
 	if !ok {
 		return nil, fmt.Errorf("--blocks: the metadata store %T cannot hold the S3 blockstore's index", store)
 	}
-	o.Index = index
+	o.Index, o.Log = index, log
 	if c.BlocksCache > 0 {
-		if o.Cache, err = blockstore.OpenCache(c.path("blocks-cache"), c.BlocksCache); err != nil {
+		if o.Cache, err = blockstore.OpenCache(c.path("blocks-cache"), c.BlocksCache, blockstore.WithLogger(log)); err != nil {
 			return nil, err
 		}
 	}

@@ -231,7 +231,7 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		return err
 	}
 	defer db.Close()
-	bs, err := openBlocks(ctx, cfg, db, getenv)
+	bs, err := openBlocks(ctx, cfg, db, getenv, nil)
 	if err != nil {
 		return err
 	}

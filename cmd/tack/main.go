@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -116,6 +117,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err := m.ParseFlags(args, getenv); err != nil {
 		return err
 	}
+	// Every line goes out in --log-format: tack's packages log to the
+	// logger Main hands them, and libraries that log through slog's
+	// default log through it too.
+	m.Logger = newLogger(m.Config.LogFormat, m.Stderr)
+	slog.SetDefault(m.Logger)
 	if err := m.Open(ctx); err != nil {
 		m.Close()
 		return err

@@ -15,8 +15,6 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/http"
-	"github.com/tack-ipfs/tack/metrics"
-	"github.com/tack-ipfs/tack/node"
 )
 
 // newLogger returns the logger of --log-format: slog's TextHandler
@@ -94,20 +92,4 @@ func (m *Main) MetricsAddr() string {
 		return ""
 	}
 	return m.metricsListener.Addr().String()
-}
-
-// provideMetrics is the node's state of providing, for the metrics.
-func provideMetrics(s node.ProvideStats) metrics.Provide {
-	out := metrics.Provide{
-		Enabled:  s.Enabled,
-		Keys:     s.Keys,
-		Provided: s.Provided,
-		Failed:   s.Failed,
-		Pending:  s.Pending,
-	}
-	if l := s.Last; l != nil {
-		out.LastEnd, out.LastTook = l.End, l.End.Sub(l.Start)
-		out.LastProvided, out.LastLate = l.Provided, l.Late
-	}
-	return out
 }

@@ -7,8 +7,6 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/tack-ipfs/tack"
-	"github.com/tack-ipfs/tack/http"
-	"github.com/tack-ipfs/tack/node"
 )
 
 // rootsPage is how many DAGs pinnedRoots reads from the store at a time.
@@ -50,24 +48,4 @@ func pinnedRoots(store tack.DAGStore, log *slog.Logger) func(context.Context) (<
 		}()
 		return out, nil
 	}
-}
-
-// provideStatus is the node's state of providing, for the operator's page.
-func provideStatus(s node.ProvideStats) http.ProvideStatus {
-	out := http.ProvideStatus{
-		Enabled:      s.Enabled,
-		Strategy:     s.Strategy,
-		Interval:     s.Interval,
-		Connectivity: s.Connectivity,
-		Keys:         s.Keys,
-		Provided:     s.Provided,
-		Failed:       s.Failed,
-		Pending:      s.Pending,
-		Synced:       s.Synced,
-	}
-	if l := s.Last; l != nil {
-		out.LastStart, out.LastEnd = l.Start, l.End
-		out.LastProvided, out.LastFailed, out.LastLate = l.Provided, l.Failed, l.Late
-	}
-	return out
 }

@@ -117,7 +117,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if m.Blocks, err = openBlocks(ctx, *c, m.DB, getenv); err != nil {
+	if m.Blocks, err = openBlocks(ctx, *c, m.DB, getenv, m.Logger); err != nil {
 		return fmt.Errorf("opening the blockstore: %w", err)
 	}
 	if m.Guard, err = gc.NewGuard(m.Blocks, m.DB); err != nil {
@@ -177,7 +177,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			Guard: m.Guard}, m.Logger)
 	m.Metrics.WatchPinner(m.Pinner.Stats)
 	m.Metrics.WatchPins(m.DB.FindUsages, metrics.DefaultPinsTTL, m.Logger)
-	m.Metrics.WatchProvide(func() metrics.Provide { return provideMetrics(m.Node.ProvideStats()) })
+	m.Metrics.WatchProvide(m.Node.ProvideStats)
 
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return err
@@ -229,7 +229,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Uploads:       api,
 
 		TrustedProxies: c.TrustedProxies,
-		Providing:      func() http.ProvideStatus { return provideStatus(m.Node.ProvideStats()) },
+		Providing:      m.Node.ProvideStats,
 	}
 	// Raw blocks and CARs on the API's address: anonymous, outside the
 	// API's authentication, rate limits and --max-inflight, with a limit
