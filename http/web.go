@@ -11,7 +11,6 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/metrics"
-	"github.com/tack-ipfs/tack/node"
 )
 
 // SignupMode is who may create an account on the web pages.
@@ -78,7 +77,7 @@ type Web struct {
 	TrustedProxies []netip.Prefix
 	// Providing returns the node's state of providing on the DHT for the
 	// operator's page (Node.ProvideStats); nil leaves it off the page.
-	Providing func() node.ProvideStats
+	Providing func() tack.ProvideStats
 	// Now returns the current time; nil means time.Now.
 	Now tack.Clock
 	// Logger receives internal errors. Nil discards them.

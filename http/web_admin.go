@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/tack-ipfs/tack"
-	"github.com/tack-ipfs/tack/node"
 )
 
 // maxAccessMessage bounds the operator's message with a decision.
@@ -28,7 +27,7 @@ type adminPage struct {
 	// account.
 	Purge *purgeConfirm
 	// Provide is the state of providing on the DHT; nil: not known.
-	Provide *node.ProvideStats
+	Provide *tack.ProvideStats
 }
 
 // purgeConfirm is the question before an account's requests are deleted.
@@ -258,7 +257,7 @@ func (web *Web) handlePurge(w http.ResponseWriter, r *http.Request, acct *tack.A
 
 // provideStatus returns the node's state of providing on the DHT for the
 // operator's page, nil if there is none.
-func (web *Web) provideStatus() *node.ProvideStats {
+func (web *Web) provideStatus() *tack.ProvideStats {
 	if web.Providing == nil {
 		return nil
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/metrics"
 	"github.com/tack-ipfs/tack/metrics/metricstest"
-	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
 )
 
@@ -31,7 +30,7 @@ func TestTwoInOneProcess(t *testing.T) {
 	for _, m := range []*metrics.Metrics{a, b} {
 		m.WatchPins(func(context.Context) (map[int64]*tack.Usage, error) { return nil, nil }, 0, nil)
 		m.WatchPinner(func() pinner.Stats { return pinner.Stats{StoreErrors: 2} })
-		m.WatchProvide(func() node.ProvideStats { return node.ProvideStats{} })
+		m.WatchProvide(func() tack.ProvideStats { return tack.ProvideStats{} })
 	}
 	a.Error(metrics.SourceBlockstore)
 	if got := scrape(t, a).Get(t, "tack_errors_total", "source", "blockstore"); got != 1 {
@@ -168,14 +167,14 @@ func TestFlushThroughWrappers(t *testing.T) {
 // while providing is off, the last cycle's figures once one has ended.
 func TestWatchProvide(t *testing.T) {
 	m := metrics.New()
-	var stats atomic.Pointer[node.ProvideStats] // set between scrapes
-	stats.Store(&node.ProvideStats{})
-	m.WatchProvide(func() node.ProvideStats { return *stats.Load() })
+	var stats atomic.Pointer[tack.ProvideStats] // set between scrapes
+	stats.Store(&tack.ProvideStats{})
+	m.WatchProvide(func() tack.ProvideStats { return *stats.Load() })
 	if _, ok := scrape(t, m).Value("tack_provide_keys"); ok {
 		t.Error("tack_provide_keys reported while providing is off")
 	}
 
-	on := node.ProvideStats{Enabled: true, Keys: 7, Provided: 9, Failed: 1, Pending: 2}
+	on := tack.ProvideStats{Enabled: true, Keys: 7, Provided: 9, Failed: 1, Pending: 2}
 	stats.Store(&on)
 	f := scrape(t, m)
 	for name, want := range map[string]float64{"tack_provide_keys": 7, "tack_provide_provided_total": 9,
@@ -190,7 +189,7 @@ func TestWatchProvide(t *testing.T) {
 
 	end := time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)
 	cycled := on
-	cycled.Last = &node.ReprovideCycle{Start: end.Add(-90 * time.Second), End: end, Provided: 5, Late: 3}
+	cycled.Last = &tack.ReprovideCycle{Start: end.Add(-90 * time.Second), End: end, Provided: 5, Late: 3}
 	stats.Store(&cycled)
 	f = scrape(t, m)
 	for name, want := range map[string]float64{"tack_provide_last_cycle_end_timestamp_seconds": float64(end.Unix()),

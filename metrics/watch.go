@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tack-ipfs/tack"
-	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
 )
 
@@ -134,7 +133,7 @@ func (c pinnerCollector) Collect(ch chan<- prometheus.Metric) {
 // WatchProvide reports the node's state of providing at scrape time;
 // stats must cost no I/O (Node.ProvideStats does not). Nothing is reported
 // while providing is off.
-func (m *Metrics) WatchProvide(stats func() node.ProvideStats) {
+func (m *Metrics) WatchProvide(stats func() tack.ProvideStats) {
 	if m == nil {
 		return
 	}
@@ -161,7 +160,7 @@ var (
 )
 
 // provideCollector reads the node's provide stats at scrape time.
-type provideCollector func() node.ProvideStats
+type provideCollector func() tack.ProvideStats
 
 func (c provideCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{provideKeysDesc, provideProvidedDesc, provideFailedDesc, providePendingDesc,

@@ -24,6 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p-kad-dht/provider/stats"
 	"github.com/multiformats/go-multihash"
 
+	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/dag"
 )
 
@@ -72,7 +73,7 @@ type providing struct {
 	snap   stats.Stats
 	synced time.Time // when the keystore last matched the keys
 	cycle  cycleTrack
-	last   *ReprovideCycle
+	last   *tack.ReprovideCycle
 }
 
 // cycleTrack is what the stats loop has seen of the running cycle.
@@ -330,7 +331,7 @@ func (p *providing) observe(s stats.Stats, now time.Time) {
 	switch {
 	case p.cycle.start.IsZero():
 	case start.After(p.cycle.start):
-		c := &ReprovideCycle{
+		c := &tack.ReprovideCycle{
 			Start:        p.cycle.start,
 			End:          start,
 			Observed:     start.Sub(p.cycle.seen),
@@ -415,52 +416,17 @@ func (p *providing) close() error {
 	return errors.Join(errs...)
 }
 
-// ReprovideCycle is what one reprovide cycle of the sweeping provider did.
-// The provider sweeps the keyspace region by region over the interval, so
-// a cycle takes about the interval by design; what tells whether it keeps
-// up is Late (regions whose time had passed and still waited) and Failed.
-type ReprovideCycle struct {
-	Start, End   time.Time     // the part of the cycle this process saw
-	Observed     time.Duration // how long the stats loop watched it
-	Keys         int64         // keys in the keystore at the end
-	Provided     int64         // keys announced during the cycle: reprovides and first announces
-	Failed       int64         // keys whose announce failed during the cycle
-	Regions      int64         // keyspace regions reprovided in the last interval
-	Late         int64         // regions waiting to be reprovided at the end
-	RegionTook   time.Duration // the average time to reprovide a region
-	Connectivity string        // online, disconnected or offline at the end
-}
-
-// ProvideStats is the state of providing on the DHT, for the operator: the
-// metrics and the operator's page both read it as it is.
-type ProvideStats struct {
-	Enabled      bool          // false when the DHT is off
-	Strategy     string        // ProvideAll or ProvideRoots
-	Interval     time.Duration // the reprovide interval
-	Connectivity string        // online, disconnected or offline
-	Keys         int64         // keys kept provided: one provider record each on ~20 DHT servers
-	Provided     int64         // keys announced since start, reprovides included
-	Failed       int64         // announces that failed since start
-	Pending      int64         // keys waiting for their first announce
-	Regions      int64         // keyspace regions in the schedule
-	Reproviding  int64         // keys being reprovided right now
-	CycleStart   time.Time     // the start of the running cycle
-	NextAt       time.Time     // the next region's reprovide
-	Synced       time.Time     // when the keystore last matched the keys to provide; zero: not yet
-	Last         *ReprovideCycle
-}
-
 // ProvideStats returns the state of providing, as last read from the
 // provider (a few seconds old at most). It costs no I/O.
-func (n *Node) ProvideStats() ProvideStats {
+func (n *Node) ProvideStats() tack.ProvideStats {
 	if n.provide == nil {
-		return ProvideStats{}
+		return tack.ProvideStats{}
 	}
 	p := n.provide
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.snap
-	out := ProvideStats{
+	out := tack.ProvideStats{
 		Enabled:      true,
 		Strategy:     p.strategy,
 		Interval:     p.interval,
