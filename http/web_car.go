@@ -1,7 +1,6 @@
 package http
 
 import (
-	"crypto/hmac"
 	"errors"
 	"io"
 	"mime"
@@ -106,18 +105,4 @@ func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-}
-
-// csrfMatches says whether token is the CSRF token of r's browser and
-// session, as validCSRF does for a parsed form.
-func (web *Web) csrfMatches(r *http.Request, token string) bool {
-	c, err := web.cookie(r, csrfCookie)
-	if err != nil || c.Value == "" {
-		return false
-	}
-	session := ""
-	if s, err := web.cookie(r, sessionCookie); err == nil {
-		session = s.Value
-	}
-	return hmac.Equal([]byte(token), []byte(web.csrfFor(c.Value, session)))
 }

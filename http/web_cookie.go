@@ -126,7 +126,16 @@ func (web *Web) form(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// validCSRF says whether the parsed form's csrf field is the CSRF token
+// of r's browser and session.
 func (web *Web) validCSRF(r *http.Request) bool {
+	return web.csrfMatches(r, r.PostForm.Get("csrf"))
+}
+
+// csrfMatches says whether token is the CSRF token of r's browser and
+// session (a multipart upload's, read before its body; validCSRF for a
+// parsed form).
+func (web *Web) csrfMatches(r *http.Request, token string) bool {
 	c, err := web.cookie(r, csrfCookie)
 	if err != nil || c.Value == "" {
 		return false
@@ -135,6 +144,5 @@ func (web *Web) validCSRF(r *http.Request) bool {
 	if s, err := web.cookie(r, sessionCookie); err == nil {
 		session = s.Value
 	}
-	want := web.csrfFor(c.Value, session)
-	return hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(want))
+	return hmac.Equal([]byte(token), []byte(web.csrfFor(c.Value, session)))
 }
