@@ -514,3 +514,28 @@ func TestUploadCARContentType(t *testing.T) {
 		t.Errorf("got %d %s", resp.StatusCode, b)
 	}
 }
+
+// A DAG deeper than tack.MaxDAGDepth is refused with the limit named, a
+// diamond too, whose shared blocks a walk that took each block at the
+// depth it first met it would find near the root; one exactly that deep is
+// pinned.
+func TestUploadCARTooDeep(t *testing.T) {
+	e := newCAREnv(t, nil)
+	acct, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	for _, bs := range [][]blocks.Block{cartest.Chain(t, tack.MaxDAGDepth+1), cartest.Diamond(t, tack.MaxDAGDepth+1), cartest.Chain(t, 20_000)} {
+		body := cartest.CAR(t, []cid.Cid{bs[0].Cid()}, bs...)
+		details := MustFailure(t, e.upload(t, token, "", bytes.NewReader(body)), http.StatusBadRequest, "BAD_REQUEST")
+		if !strings.Contains(details, "deeper than 1024 links") {
+			t.Errorf("details %q do not name the limit", details)
+		}
+	}
+	if reqs := e.MustPins(t, acct); len(reqs) != 0 {
+		t.Errorf("refused uploads made %d requests", len(reqs))
+	}
+	for _, bs := range [][]blocks.Block{cartest.Chain(t, tack.MaxDAGDepth), cartest.Diamond(t, tack.MaxDAGDepth)} {
+		res := MustResults(t, e.upload(t, token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{bs[0].Cid()}, bs...))))
+		if ps := res.Results[0]; ps.Status != tack.StatusPinned || ps.Info["blocks"] != fmt.Sprint(len(bs)) {
+			t.Errorf("got %s with %s blocks, want pinned with %d", ps.Status, ps.Info["blocks"], len(bs))
+		}
+	}
+}
