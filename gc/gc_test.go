@@ -22,6 +22,7 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/gc"
+	"github.com/tack-ipfs/tack/internal/cartest"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 	"github.com/tack-ipfs/tack/sqlite"
 	"github.com/tack-ipfs/tack/sqlite/sqlitetest"
@@ -461,5 +462,56 @@ func TestImportKeepFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the keep directory is still there: %v", err)
+	}
+}
+
+// record stores bs in tack's blockstore (not through a session) and a
+// pinned request for the DAG of bs[0], as an older tack that had no depth
+// limit could have.
+func (e *env) record(bs []blocks.Block) *tack.PinRequest {
+	e.t.Helper()
+	ctx := context.Background()
+	if err := e.bs.PutMany(ctx, bs); err != nil {
+		e.t.Fatal(err)
+	}
+	root := bs[0].Cid()
+	r := &tack.PinRequest{AccountID: e.acct.ID, Pin: tack.Pin{CID: root.String()}, Key: tack.ContentKey(root)}
+	if err := e.db.CreatePin(ctx, r); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.db.CompleteDAG(ctx, &tack.DAG{Key: r.Key, Blocks: int64(len(bs)), Bytes: 1}); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// A DAG 200,000 links deep, recorded pinned (by a tack that had no depth
+// limit): verify stops at tack.MaxDAGDepth and leaves it pinned, and a
+// collection keeps every block of it.
+func TestVerifyAndCollectDeepChain(t *testing.T) {
+	e := newEnv(t)
+	chain := cartest.Chain(t, 200_000)
+	diamond := cartest.Diamond(t, tack.MaxDAGDepth+1)
+	e.record(chain)
+	e.record(diamond)
+	rep, err := gc.Verify(context.Background(), e.db, e.bs, nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("verify: %s", rep)
+	if len(rep.TooDeep) != 2 || len(rep.Broken) != 0 || rep.Requeued != 0 {
+		t.Errorf("Verify: too deep %v, broken %v, %d requeued; want both too deep, none broken or requeued", rep.TooDeep, rep.Broken, rep.Requeued)
+	}
+	if rep.Blocks > 2*(tack.MaxDAGDepth+3) {
+		t.Errorf("Verify checked %d blocks; it should stop at the limit", rep.Blocks)
+	}
+	for _, r := range e.all() {
+		if r.Status != tack.StatusPinned {
+			t.Errorf("request for %s is %s, want still pinned", r.Pin.CID, r.Status)
+		}
+	}
+	crep := e.collect()
+	if crep.Freed != 0 || crep.Live != len(chain)+len(diamond) {
+		t.Errorf("Collect freed %d, kept %d; want 0 freed, %d kept", crep.Freed, crep.Live, len(chain)+len(diamond))
 	}
 }
