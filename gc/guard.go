@@ -70,12 +70,36 @@ type Guard struct {
 	run     *clusterRun
 	// beat is when the node last saved itself in the store (see Alive).
 	beat atomic.Pointer[time.Time]
+
+	// What an upload that fails may take back (see UploadSession), under
+	// fmu: putting counts the sessions storing each block right now (with
+	// putShared set once two overlapped), and fresh names the blocks that
+	// an upload session stored new, by that session, or by nil once any
+	// other session stored or found them too.
+	fmu     sync.Mutex
+	putting map[uint64]uint32
+	fresh   map[uint64]*Session
+
+	// Garbage, if set, is called when an upload session ends having left
+	// blocks it stored that nothing may need (see Session.Undo), for a
+	// collection to free soon.
+	Garbage func()
 }
+
+// putShared marks, in Guard.putting, a block that two sessions stored at
+// once.
+const putShared = 1 << 31
+
+// maxUndo is how many blocks one upload session remembers storing new,
+// to delete them again if the upload fails: about 80 bytes each, 20 MiB
+// at most. Blocks past it are left to the next collection.
+const maxUndo = 1 << 18
 
 // NewGuard returns a Guard over bs that keeps the block lists of
 // incomplete uploads in keeps.
 func NewGuard(bs tackbs.Store, keeps tack.UploadKeepStore) (*Guard, error) {
-	g := &Guard{bs: bs, keeps: keeps, sessions: map[*Session]struct{}{}}
+	g := &Guard{bs: bs, keeps: keeps, sessions: map[*Session]struct{}{},
+		putting: map[uint64]uint32{}, fresh: map[uint64]*Session{}}
 	g.shared, _ = bs.(Shared)
 	return g, nil
 }
@@ -94,6 +118,15 @@ func (g *Guard) Session() *Session {
 	return s
 }
 
+// UploadSession opens a session for an upload that may fail after it
+// stored blocks: it also remembers which blocks it stored new (they were
+// not stored when it stored them), so that Undo can delete them again.
+func (g *Guard) UploadSession() *Session {
+	s := g.Session()
+	s.undoable = g.shared == nil
+	return s
+}
+
 // hashKey is the key under which a collection compares blocks: 64 bits
 // of xxhash of the multihash. Two blocks whose keys collide both count as
 // live, so a collision can only keep garbage, never free a needed block.
@@ -108,6 +141,12 @@ type Session struct {
 	seen   []uint64
 	closed bool
 	fenced bool // the node was out of touch with the others while it was open
+
+	// undoable sessions (UploadSession) list in fresh the blocks they
+	// stored new, as Guard.fresh names them: under Guard.fmu.
+	undoable bool
+	fresh    []tackbs.Stored
+	leaked   bool // stored new blocks past maxUndo
 }
 
 var _ blockstore.Blockstore = (*Session)(nil)
@@ -138,6 +177,7 @@ func (s *Session) use(ctx context.Context, cs ...cid.Cid) error {
 		return err
 	}
 	s.record(cs...)
+	s.g.claim(s, cs)
 	if s.g.joined == 0 {
 		return nil
 	}
@@ -151,6 +191,23 @@ func (s *Session) use(ctx context.Context, cs ...cid.Cid) error {
 	return nil
 }
 
+// claim notes that session s uses the blocks: any of them that an
+// upload session stored new is no longer that session's to take back.
+// The caller holds g.mu for reading.
+func (g *Guard) claim(s *Session, cs []cid.Cid) {
+	g.fmu.Lock()
+	defer g.fmu.Unlock()
+	if len(g.fresh) == 0 {
+		return
+	}
+	for _, c := range cs {
+		h := hashKey(c)
+		if o, ok := g.fresh[h]; ok && o != s {
+			g.fresh[h] = nil
+		}
+	}
+}
+
 // Close ends the session. Its blocks are then protected only by the DAGs
 // the store needs (or, for an incomplete upload, by Keep).
 func (s *Session) Close() {
@@ -160,6 +217,70 @@ func (s *Session) Close() {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.forget()
+}
+
+// forget drops the session's claims to take blocks back.
+func (s *Session) forget() {
+	if !s.undoable {
+		return
+	}
+	s.g.fmu.Lock()
+	for _, b := range s.fresh {
+		h := hashKey(b.Cid)
+		if o, ok := s.g.fresh[h]; ok && (o == s || o == nil) {
+			delete(s.g.fresh, h)
+		}
+	}
+	s.fresh = nil
+	s.g.fmu.Unlock()
+}
+
+// Undo deletes the blocks that the session stored new, for an upload
+// that failed before it recorded anything in the store (no DAG, no keep
+// list): those that no other session has stored or found since, and
+// which therefore nothing else can need. A block that was stored before
+// the session stored it is never deleted. It returns how many blocks it
+// deleted; the blocks it had to leave (stored by another session too, or
+// past maxUndo, or on a blockstore shared with other nodes, whose
+// sessions this Guard does not see) are left to the next collection,
+// which Guard.Garbage is asked for. Call Undo before Close, once no
+// write of the session is under way.
+func (s *Session) Undo(ctx context.Context) (int, error) {
+	g := s.g
+	left := s.leaked || !s.undoable
+	defer func() {
+		if left && g.Garbage != nil {
+			g.Garbage()
+		}
+	}()
+	if !s.undoable {
+		return 0, nil
+	}
+	// No session records or stores a block meanwhile, and no sweep runs.
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.fmu.Lock()
+	var dead []tackbs.Stored
+	for _, b := range s.fresh {
+		h := hashKey(b.Cid)
+		if g.fresh[h] == s {
+			dead = append(dead, b)
+		} else {
+			left = true
+		}
+		delete(g.fresh, h)
+	}
+	s.fresh = nil
+	g.fmu.Unlock()
+	if len(dead) == 0 {
+		return 0, nil
+	}
+	if err := g.bs.DeleteStored(ctx, dead); err != nil {
+		left = true
+		return 0, fmt.Errorf("gc: deleting the blocks of a failed upload: %w", err)
+	}
+	return len(dead), nil
 }
 
 // snapshot returns the blocks the session recorded so far.
@@ -283,6 +404,11 @@ func (s *Session) PutMany(ctx context.Context, bs []blocks.Block) error {
 		cs[i] = b.Cid()
 	}
 	s.record(cs...)
+	done, err := s.g.beginPut(ctx, s, bs)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if s.g.joined != 0 {
 		missing, err := s.g.shared.Touch(ctx, cs)
 		if err != nil || len(missing) == 0 {
@@ -297,6 +423,78 @@ func (s *Session) PutMany(ctx context.Context, bs []blocks.Block) error {
 		}
 	}
 	return s.g.bs.PutMany(ctx, bs)
+}
+
+// beginPut notes that session s is about to store bs, and returns what
+// notes that it is done. The caller holds g.mu for reading, has recorded
+// the blocks, and stores them between the two: any block that an upload
+// session stored new is no longer that session's to take back, and two
+// sessions that store a block at once share it. An undoable s also finds
+// which of bs are not stored yet (a read each), and lists those no other
+// session is storing as its own, new.
+func (g *Guard) beginPut(ctx context.Context, s *Session, bs []blocks.Block) (done func(), err error) {
+	hs := make([]uint64, len(bs))
+	g.fmu.Lock()
+	for i, b := range bs {
+		h := hashKey(b.Cid())
+		hs[i] = h
+		if n, ok := g.putting[h]; ok {
+			g.putting[h] = (n + 1) | putShared
+		} else {
+			g.putting[h] = 1
+		}
+		if o, ok := g.fresh[h]; ok && o != s {
+			g.fresh[h] = nil
+		}
+	}
+	g.fmu.Unlock()
+	done = func() {
+		g.fmu.Lock()
+		for _, h := range hs {
+			if n := g.putting[h] - 1; n&^putShared == 0 {
+				delete(g.putting, h)
+			} else {
+				g.putting[h] = n
+			}
+		}
+		g.fmu.Unlock()
+	}
+	if !s.undoable {
+		return done, nil
+	}
+	// Which are new? A block stored before now stays stored while s
+	// holds it (it is recorded), so the answer holds until s is done.
+	var absent []int
+	for i, b := range bs {
+		if len(s.fresh)+len(absent) >= maxUndo {
+			s.leaked = true
+			break
+		}
+		ok, err := g.bs.Has(ctx, b.Cid())
+		if err != nil {
+			done()
+			return nil, fmt.Errorf("gc: %w", err)
+		}
+		if !ok {
+			absent = append(absent, i)
+		}
+	}
+	g.fmu.Lock()
+	for _, i := range absent {
+		h := hs[i]
+		if g.putting[h]&putShared != 0 {
+			continue // another session stores it too
+		}
+		if _, ok := g.fresh[h]; ok {
+			g.fresh[h] = nil // another upload's, new to it too
+			continue
+		}
+		g.fresh[h] = s
+		n := len(bs[i].RawData())
+		s.fresh = append(s.fresh, tackbs.Stored{Cid: cid.NewCidV1(cid.Raw, bs[i].Cid().Hash()), Size: n, Small: n <= tackbs.SmallBlock})
+	}
+	g.fmu.Unlock()
+	return done, nil
 }
 
 // DeleteBlock is refused: only a collection deletes blocks.

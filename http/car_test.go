@@ -539,3 +539,91 @@ func TestUploadCARTooDeep(t *testing.T) {
 		}
 	}
 }
+
+// storedOf returns how many of bs the blockstore holds.
+func (e *carEnv) storedOf(tb testing.TB, bs []blocks.Block) int {
+	tb.Helper()
+	n := 0
+	for _, b := range bs {
+		if ok, err := e.bs.Has(context.Background(), b.Cid()); err != nil {
+			tb.Fatal(err)
+		} else if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// A refused upload takes back the blocks it stored, by the time it
+// answers, except a block that a pinned DAG holds too, and blocks that
+// were stored before it.
+func TestUploadCARRefusedLeavesNoBlocks(t *testing.T) {
+	e := newCAREnv(t, nil)
+	_, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	root, all := cartest.DAG(t, 40, 100_000) // 4 MB: more than one arena
+	leaves := all[1:]
+	// A pinned DAG shares the first leaf.
+	pinned := cartest.Node(t, 1, leaves[0].Cid())
+	MustResults(t, e.upload(t, token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{pinned.Cid()}, pinned, leaves[0]))))
+	// A block stored outside any upload, before: not the upload's to take.
+	if err := e.bs.Put(context.Background(), leaves[1]); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := cartest.Section(cartest.Raw(t, []byte("a")).Cid(), []byte("b"))
+	git := cartest.Node(t, 9, sha256CID(t, multicodec.GitRaw, []byte("x")))
+	chain := cartest.Chain(t, tack.MaxDAGDepth+1)
+	for _, tc := range []struct {
+		name  string
+		body  []byte
+		check []blocks.Block // blocks the upload stored new
+	}{
+		{"a block that does not match its hash", append(cartest.CAR(t, []cid.Cid{root.Cid()}, all...), bad...), leaves[2:]},
+		// Refused by the walk, once every block is stored.
+		{"a second root linking to git-raw", cartest.CAR(t, []cid.Cid{root.Cid(), git.Cid()}, append(all, git)...), append([]blocks.Block{root, git}, leaves[2:]...)},
+		{"too deep", cartest.CAR(t, []cid.Cid{chain[0].Cid()}, append(chain, all...)...), append(chain, leaves[2:]...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			MustFailure(t, e.upload(t, token, "", bytes.NewReader(tc.body)), http.StatusBadRequest, "BAD_REQUEST")
+			if n := e.storedOf(t, tc.check); n != 0 {
+				t.Errorf("%d of the %d blocks the refused upload stored are still stored", n, len(tc.check))
+			}
+			if n := e.storedOf(t, leaves[:2]); n != 2 {
+				t.Errorf("the refused upload deleted a block that was stored before it (%d of 2 left)", n)
+			}
+		})
+	}
+}
+
+// An upload whose client goes away mid-body takes back what it stored.
+func TestUploadCARDisconnectLeavesNoBlocks(t *testing.T) {
+	e := newCAREnv(t, nil)
+	acct, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	root, all := cartest.DAG(t, 60, 100_000)
+	body := cartest.CAR(t, []cid.Cid{root.Cid()}, all...)
+	u, _ := url.Parse(e.url)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /car HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/vnd.ipld.car\r\nContent-Length: %d\r\n\r\n", token, len(body))
+	conn.Write(body[:len(body)*3/4])
+	// Wait until the server has stored some of it, then go away.
+	deadline := time.Now().Add(time.Minute)
+	for e.storedOf(t, all) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server stored none of the body")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn.Close()
+	for e.storedOf(t, all) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d blocks of the cut-off upload are still stored", e.storedOf(t, all))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if reqs := e.MustPins(t, acct); len(reqs) != 0 {
+		t.Fatalf("a cut-off upload made %d requests", len(reqs))
+	}
+}

@@ -57,13 +57,16 @@ type upload struct {
 	blocks int64 // blocks read (identity blocks too)
 	bytes  int64 // bytes of the blocks stored
 	room   int64 // bytes the account may still store; -1: no limit
+	// recorded says that the store may name the upload's blocks (a DAG
+	// recorded whole, a keep list): from then on they are not taken back.
+	recorded bool
 }
 
 // upload reads the CAR in body, checks and stores every block through a
 // session of the Guard, and makes a request of the account for each root:
 // pinned if its DAG is whole, queued (with the CAR's blocks kept for it)
-// if not. A CAR that breaks a rule stores no request: its blocks are left
-// to garbage collection.
+// if not. A CAR that breaks a rule, or is cut off, stores no request, and
+// the blocks it stored new are deleted again (gc.Session.Undo).
 //
 // The CAR is read from r, which is body itself or a part of it (a
 // multipart form's file); body's errors (too large, too slow, cut off)
@@ -92,10 +95,22 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, bo
 		}
 		u.room = max(limit-usage.Bytes, 0)
 	}
-	u.sess = s.Guard.Session()
+	u.sess = s.Guard.UploadSession()
 	// The session's blocks are protected until the requests that need
-	// them are stored (or Keep lists them): only then may it close.
+	// them are stored (or Keep lists them): only then may it close. An
+	// upload refused or cut off before it recorded anything takes back
+	// the blocks it stored new, at once (read waits for its writes).
 	defer u.sess.Close()
+	defer func() {
+		if err == nil || u.recorded {
+			return
+		}
+		if n, e := u.sess.Undo(context.WithoutCancel(ctx)); e != nil {
+			s.logger().Error("deleting the blocks of a refused upload", "err", e)
+		} else if n > 0 {
+			s.logger().Debug("deleted the blocks of a refused upload", "blocks", n)
+		}
+	}()
 
 	roots, err := u.read(ctx, &carStream{r: r}, body)
 	if err != nil {
@@ -334,6 +349,7 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 		}
 	}()
 	queued := false
+	u.recorded = true
 	for _, p := range plans {
 		key := tack.ContentKey(p.root)
 		if p.dag != nil {
