@@ -294,7 +294,7 @@ func TestCollectKeepsIncompleteUploads(t *testing.T) {
 	// stored block links to it yet.
 	s := e.fetch(leaves)
 	key := tack.ContentKey(root)
-	if err := s.Keep(context.Background(), key); err != nil {
+	if err := s.Keep(context.Background(), e.acct.ID, key); err != nil {
 		t.Fatal(err)
 	}
 	r := &tack.PinRequest{AccountID: e.acct.ID, Pin: tack.Pin{CID: root.String()}, Key: key}

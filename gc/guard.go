@@ -12,6 +12,7 @@
 package gc
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -139,6 +140,7 @@ type Session struct {
 	g      *Guard
 	mu     sync.Mutex
 	seen   []uint64
+	sizes  []int32 // of the blocks in seen, 0 if not known
 	closed bool
 	fenced bool // the node was out of touch with the others while it was open
 
@@ -153,10 +155,11 @@ var _ blockstore.Blockstore = (*Session)(nil)
 
 // record notes that the session uses the blocks. The caller holds g.mu
 // for reading.
-func (s *Session) record(cs ...cid.Cid) {
+func (s *Session) record(cs []cid.Cid, size func(i int) int) {
 	s.mu.Lock()
-	for _, c := range cs {
+	for i, c := range cs {
 		s.seen = append(s.seen, hashKey(c))
+		s.sizes = append(s.sizes, int32(size(i)))
 	}
 	s.mu.Unlock()
 	if t := s.g.touched; t != nil {
@@ -172,11 +175,11 @@ func (s *Session) record(cs ...cid.Cid) {
 // node's collection, it also touches them in the shared blockstore, so
 // that that collection's sweep spares them; a block that sweep deleted
 // already is reported not found.
-func (s *Session) use(ctx context.Context, cs ...cid.Cid) error {
+func (s *Session) use(ctx context.Context, size int, cs ...cid.Cid) error {
 	if err := s.live(); err != nil {
 		return err
 	}
-	s.record(cs...)
+	s.record(cs, func(int) int { return size })
 	s.g.claim(s, cs)
 	if s.g.joined == 0 {
 		return nil
@@ -290,17 +293,32 @@ func (s *Session) snapshot() []uint64 {
 	return append([]uint64(nil), s.seen...)
 }
 
-// Keep records the session's blocks in the keep list of the content key,
-// in the metadata store: while a request for that DAG is queued or
-// pinning, a collection on any node keeps them, even those that no stored
-// block links to yet (the shards of a large upload arrive in any order).
-// Lists of DAGs no longer wanted are removed by the next collection.
-func (s *Session) Keep(ctx context.Context, key string) error {
-	keys := s.snapshot()
-	if len(keys) == 0 {
+// Keep records the session's blocks in the keep list of the content key
+// for the account, in the metadata store: while the account has a request
+// for that DAG queued or pinning, a collection on any node keeps them,
+// even those that no stored block links to yet (the shards of a large
+// upload arrive in any order), and their sizes count against the
+// account's storage limit. Lists of DAGs no longer wanted are removed by
+// the store, or by the next collection.
+func (s *Session) Keep(ctx context.Context, accountID int64, key string) error {
+	s.mu.Lock()
+	kept := make([]tack.KeptBlock, len(s.seen))
+	for i, h := range s.seen {
+		kept[i] = tack.KeptBlock{Hash: h, Size: int64(s.sizes[i])}
+	}
+	s.mu.Unlock()
+	if len(kept) == 0 {
 		return nil
 	}
-	if err := s.g.keeps.KeepUpload(ctx, key, keys); err != nil {
+	// A block recorded more than once counts once, with the size known.
+	slices.SortFunc(kept, func(a, b tack.KeptBlock) int {
+		if c := cmp.Compare(a.Hash, b.Hash); c != 0 {
+			return c
+		}
+		return -cmp.Compare(a.Size, b.Size)
+	})
+	kept = slices.CompactFunc(kept, func(a, b tack.KeptBlock) bool { return a.Hash == b.Hash })
+	if err := s.g.keeps.KeepUpload(ctx, accountID, key, kept); err != nil {
 		return fmt.Errorf("gc: keep: %w", err)
 	}
 	return nil
@@ -328,11 +346,12 @@ func ImportKeepFiles(ctx context.Context, dir string, keeps tack.UploadKeepStore
 		if err != nil {
 			return n, fmt.Errorf("gc: %w", err)
 		}
-		hashes := make([]uint64, 0, len(data)/8)
+		kept := make([]tack.KeptBlock, 0, len(data)/8)
 		for i := 0; i+8 <= len(data); i += 8 {
-			hashes = append(hashes, binary.LittleEndian.Uint64(data[i:]))
+			kept = append(kept, tack.KeptBlock{Hash: binary.LittleEndian.Uint64(data[i:])})
 		}
-		if err := keeps.KeepUpload(ctx, key, hashes); err != nil {
+		// They name no account, and count for none.
+		if err := keeps.KeepUpload(ctx, 0, key, kept); err != nil {
 			return n, fmt.Errorf("gc: importing %s: %w", path, err)
 		}
 		if err := os.Remove(path); err != nil {
@@ -352,7 +371,7 @@ func (s *Session) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	defer s.g.mu.RUnlock()
 	b, err := s.g.bs.Get(ctx, c)
 	if err == nil {
-		if err := s.use(ctx, c); err != nil {
+		if err := s.use(ctx, len(b.RawData()), c); err != nil {
 			return nil, err
 		}
 	}
@@ -365,7 +384,7 @@ func (s *Session) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	defer s.g.mu.RUnlock()
 	ok, err := s.g.bs.Has(ctx, c)
 	if ok && err == nil {
-		if err := s.use(ctx, c); ipld.IsNotFound(err) {
+		if err := s.use(ctx, 0, c); ipld.IsNotFound(err) {
 			return false, nil
 		} else if err != nil {
 			return false, err
@@ -380,7 +399,7 @@ func (s *Session) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 	defer s.g.mu.RUnlock()
 	n, err := s.g.bs.GetSize(ctx, c)
 	if err == nil {
-		if err := s.use(ctx, c); err != nil {
+		if err := s.use(ctx, n, c); err != nil {
 			return 0, err
 		}
 	}
@@ -403,7 +422,7 @@ func (s *Session) PutMany(ctx context.Context, bs []blocks.Block) error {
 	for i, b := range bs {
 		cs[i] = b.Cid()
 	}
-	s.record(cs...)
+	s.record(cs, func(i int) int { return len(bs[i].RawData()) })
 	done, err := s.g.beginPut(ctx, s, bs)
 	if err != nil {
 		return err

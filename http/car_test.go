@@ -627,3 +627,59 @@ func TestUploadCARDisconnectLeavesNoBlocks(t *testing.T) {
 		t.Fatalf("a cut-off upload made %d requests", len(reqs))
 	}
 }
+
+// The blocks of an incomplete upload count against the account's storage
+// limit while its request waits: a CAR that lacks one block cannot be
+// sent again and again past the limit. Once the request is deleted they
+// stop counting; once the DAG is whole its size counts instead.
+func TestUploadCARQuotaCountsKept(t *testing.T) {
+	const limit = 2 << 20
+	e := newCAREnv(t, func(s *tackhttp.Server) { s.Limits = tack.Limits{MaxBytes: limit} })
+	e.db.Limits = tack.Limits{MaxBytes: limit}
+	acct, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	incomplete := func(seed int) (root blocks.Block, all []blocks.Block, body []byte) {
+		root, all = cartest.DAG(t, 15, 100_000+seed) // 1.5 MB
+		return root, all, cartest.CAR(t, []cid.Cid{root.Cid()}, all[:len(all)-1]...)
+	}
+	root1, all1, body1 := incomplete(1)
+	ps := MustResults(t, e.upload(t, token, "", bytes.NewReader(body1))).Results[0]
+	if ps.Status != tack.StatusQueued {
+		t.Fatalf("got %s, want queued", ps.Status)
+	}
+	u, err := e.db.FindUsage(context.Background(), acct.ID)
+	if err != nil || u.Kept < 14*100_000 || u.Bytes != 0 {
+		t.Fatalf("usage after an incomplete upload: %+v, %v; want its 1.4 MB kept", u, err)
+	}
+	// A second incomplete DAG does not fit beside the first.
+	_, _, body2 := incomplete(2)
+	details := MustFailure(t, e.upload(t, token, "", bytes.NewReader(body2)), http.StatusConflict, "INSUFFICIENT_FUNDS")
+	if !strings.Contains(details, "incomplete uploads") {
+		t.Errorf("details %q do not say that incomplete uploads hold the room", details)
+	}
+	// The missing block completes the first: its size counts instead.
+	res := MustResults(t, e.upload(t, token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{root1.Cid()}, all1[len(all1)-1]))))
+	if res.Results[0].Status != tack.StatusPinned {
+		t.Fatalf("got %s, want pinned", res.Results[0].Status)
+	}
+	if u, _ := e.db.FindUsage(context.Background(), acct.ID); u.Kept != 0 || u.Bytes < 15*100_000 {
+		t.Fatalf("usage once the DAG is whole: %+v; want its size pinned, nothing kept", u)
+	}
+	// Deleting the pin makes room; a given-up incomplete upload frees its
+	// room too.
+	mustDelete(t, e, token, res.Results[0].RequestID)
+	ps = MustResults(t, e.upload(t, token, "", bytes.NewReader(body2))).Results[0]
+	MustFailure(t, e.upload(t, token, "", bytes.NewReader(body1)), http.StatusConflict, "INSUFFICIENT_FUNDS")
+	mustDelete(t, e, token, ps.RequestID)
+	if u, _ := e.db.FindUsage(context.Background(), acct.ID); u.Stored() != 0 {
+		t.Fatalf("usage after every request was deleted: %+v, want nothing", u)
+	}
+	MustResults(t, e.upload(t, token, "", bytes.NewReader(body1)))
+}
+
+// mustDelete deletes the request through the API.
+func mustDelete(tb testing.TB, e *carEnv, token, id string) {
+	tb.Helper()
+	if r := e.do(tb, "DELETE", "/pins/"+id, token, ""); r.status != http.StatusAccepted {
+		tb.Fatalf("DELETE /pins/%s: %d %s", id, r.status, r.body)
+	}
+}

@@ -57,6 +57,7 @@ type upload struct {
 	blocks int64 // blocks read (identity blocks too)
 	bytes  int64 // bytes of the blocks stored
 	room   int64 // bytes the account may still store; -1: no limit
+	kept   int64 // of the account's bytes, those its incomplete uploads keep
 	// recorded says that the store may name the upload's blocks (a DAG
 	// recorded whole, a keep list): from then on they are not taken back.
 	recorded bool
@@ -93,7 +94,10 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, bo
 		if err != nil {
 			return nil, err
 		}
-		u.room = max(limit-usage.Bytes, 0)
+		// Blocks that incomplete uploads keep count until their DAG is
+		// whole (then its size counts) or given up.
+		u.room = max(limit-usage.Stored(), 0)
+		u.kept = usage.Kept
 	}
 	u.sess = s.Guard.UploadSession()
 	// The session's blocks are protected until the requests that need
@@ -166,8 +170,8 @@ func (u *upload) read(ctx context.Context, cs *carStream, body *uploadReader) ([
 		}
 		u.bytes += int64(n)
 		if u.room >= 0 && u.bytes > u.room {
-			return nil, tack.Errorf(tack.EQUOTA, "this upload holds more than the %d bytes this account may still store (its limit is %d bytes); delete pins or ask the operator for more room",
-				u.room, u.acct.Limits(u.s.Limits).MaxBytes)
+			return nil, tack.Errorf(tack.EQUOTA, "this upload holds more than the %d bytes this account may still store (its limit is %d bytes, %d of them held by incomplete uploads until their DAGs are whole or their requests deleted); delete pins or ask the operator for more room",
+				u.room, u.acct.Limits(u.s.Limits).MaxBytes, u.kept)
 		}
 		batch.buf = batch.buf[:len(batch.buf)+int(n)]
 		b, _ := blocks.NewBlockWithCid(data, c)
@@ -356,7 +360,7 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 			if err := u.s.Store.CompleteDAG(ctx, p.dag); err != nil {
 				return nil, err
 			}
-		} else if err := u.sess.Keep(ctx, key); err != nil {
+		} else if err := u.sess.Keep(ctx, u.acct.ID, key); err != nil {
 			return nil, blockstoreError{err}
 		}
 		if p.existing != nil {
