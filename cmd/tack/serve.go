@@ -57,8 +57,9 @@ type Main struct {
 	server   *nethttp.Server
 	pprof    *nethttp.Server
 	control  *nethttp.Server
-	gcDirty  atomic.Bool // a pin was deleted since the last collection
-	draining atomic.Bool // Close has begun: /readyz answers 503
+	// gcSchedule runs collections on their own (see runGC).
+	gcSchedule *gc.Schedule
+	draining   atomic.Bool // Close has begun: /readyz answers 503
 	// Prometheus metrics on --metrics-listen.
 	metricsListener net.Listener
 	metricsServer   *nethttp.Server
@@ -120,6 +121,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Guard, err = gc.NewGuard(m.Blocks, m.DB); err != nil {
 		return err
 	}
+	// Refused uploads whose blocks the Guard could not all take back
+	// call for a collection as deletions do.
+	m.gcSchedule = m.newGCSchedule()
+	m.Guard.Garbage = m.gcSchedule.Dirty
 	// Keep lists are in the store now, where every node's collections
 	// read them; an older tack kept them in <data>/keep.
 	if n, err := gc.ImportKeepFiles(ctx, c.path("keep"), m.DB); err != nil {
@@ -190,7 +195,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Store:     m.DB,
 		Auth:      m.Auth,
 		Delegates: m.cluster.Delegates,
-		Notifier:  gcNotifier{m.Pinner, &m.gcDirty},
+		Notifier:  gcNotifier{m.Pinner, m.gcSchedule},
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
 		RateLimit: c.RateLimit,
