@@ -87,6 +87,12 @@ type Guard struct {
 	Garbage func()
 }
 
+// blockHaver is a blockstore that can tell whether it holds a block at
+// the cost of one lookup, knowing the block's size (blockstore.Local).
+type blockHaver interface {
+	HasBlock(ctx context.Context, b blocks.Block) (bool, error)
+}
+
 // putShared marks, in Guard.putting, a block that two sessions stored at
 // once.
 const putShared = 1 << 31
@@ -489,7 +495,13 @@ func (g *Guard) beginPut(ctx context.Context, s *Session, bs []blocks.Block) (do
 			s.leaked = true
 			break
 		}
-		ok, err := g.bs.Has(ctx, b.Cid())
+		var ok bool
+		var err error
+		if bh, can := g.bs.(blockHaver); can {
+			ok, err = bh.HasBlock(ctx, b)
+		} else {
+			ok, err = g.bs.Has(ctx, b.Cid())
+		}
 		if err != nil {
 			done()
 			return nil, fmt.Errorf("gc: %w", err)
