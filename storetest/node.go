@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -388,5 +389,36 @@ func testUploadKeepUsage(t *testing.T, s tack.Store) {
 	keep(0, r3.Key, tack.KeptBlock{Hash: 30, Size: 5})
 	if u := usage(a.ID); u.Kept != 0 {
 		t.Fatalf("a block of no account counted for a: kept %d", u.Kept)
+	}
+
+	// Kept bytes count against the storage limit when a DAG completes
+	// and when a held DAG is pinned at once, but a DAG's own kept blocks
+	// do not count twice.
+	c := MustCreateAccount(t, s, "c@example.com")
+	limit := int64(1000)
+	MustSetLimits(t, s, c.ID, nil, &limit)
+	waiting := MustCreatePin(t, s, NewPin(t, c.ID, "waiting"))
+	keep(c.ID, waiting.Key, tack.KeptBlock{Hash: 40, Size: 600})
+	over := MustCreatePin(t, s, NewPin(t, c.ID, "over"))
+	keep(c.ID, over.Key, tack.KeptBlock{Hash: 41, Size: 300})
+	if err := s.CompleteDAG(ctx, &tack.DAG{Key: over.Key, Blocks: 3, Bytes: 500}); err != nil {
+		t.Fatal(err)
+	}
+	if r := MustFindPin(t, s, c.ID, over.ID); r.Status != tack.StatusFailed || !strings.Contains(r.Details, "1000") {
+		t.Fatalf("a DAG of 500 bytes beside 600 kept, under a limit of 1000: %s %q, want failed naming the limit", r.Status, r.Details)
+	}
+	fits := MustCreatePin(t, s, NewPin(t, c.ID, "fits"))
+	keep(c.ID, fits.Key, tack.KeptBlock{Hash: 42, Size: 350})
+	if err := s.CompleteDAG(ctx, &tack.DAG{Key: fits.Key, Blocks: 2, Bytes: 400}); err != nil {
+		t.Fatal(err)
+	}
+	if r := MustFindPin(t, s, c.ID, fits.ID); r.Status != tack.StatusPinned {
+		t.Fatalf("a DAG of 400 bytes, 350 of them kept for it, beside 600 kept, under 1000: %s %q, want pinned", r.Status, r.Details)
+	}
+	// The account holds 400 and keeps 600: a held DAG of 1 byte does not fit.
+	held := NewPin(t, c.ID, "held")
+	held.Pin.CID, held.Key = over.Pin.CID, over.Key
+	if err := s.CreatePin(ctx, held); tack.ErrorCode(err) != tack.EQUOTA {
+		t.Fatalf("CreatePin of a held DAG of 500 bytes with 1000 of 1000 used: %v, want EQUOTA", err)
 	}
 }
