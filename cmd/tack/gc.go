@@ -40,6 +40,22 @@ func (n gcNotifier) Removed(id string) {
 	n.Notifier.Removed(id)
 }
 
+// gcPinStore is the pinner's store: a request that fails leaves the
+// blocks fetched for it, and those an upload kept for it, to a
+// collection, which the schedule is told of.
+type gcPinStore struct {
+	tack.PinStore
+	gc *gc.Schedule
+}
+
+func (s gcPinStore) FailPins(ctx context.Context, owner string, ids []string, reason string) error {
+	err := s.PinStore.FailPins(ctx, owner, ids, reason)
+	if err == nil && len(ids) > 0 {
+		s.gc.Dirty()
+	}
+	return err
+}
+
 // collect runs one collection and logs what it did.
 func (m *Main) collect(ctx context.Context) (gc.Report, error) {
 	rep, err := m.Guard.Collect(ctx, m.DB)

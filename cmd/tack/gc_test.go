@@ -252,3 +252,25 @@ func TestGCAfterDelete(t *testing.T) {
 		}
 	}
 }
+
+// TestGCAfterFailedUpload: an incomplete upload whose request gives up
+// (--pin-timeout) stops counting and its blocks stop being served within
+// --gc-delay.
+func TestGCAfterFailedUpload(t *testing.T) {
+	dir := tempData(t)
+	m := MustOpenMain(t, dir, func(c *Config) {
+		c.GCDelay = 200 * time.Millisecond
+		c.PinStall, c.PinRetry, c.PinTimeout = 300*time.Millisecond, 100*time.Millisecond, time.Second
+	})
+	token := MustAccount(t, dir, "a@example.com", true)
+	root, all := cartest.DAG(t, 5, 1000)
+	status, res, out := postCAR(t, m.HTTPAddr(), token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{root.Cid()}, all[:len(all)-1]...)), 0)
+	if status != 200 || res.Results[0].Status == tack.StatusPinned {
+		t.Fatalf("upload: %d %s", status, out)
+	}
+	WaitStatus(t, m.Client(token), res.Results[0].RequestID, pinclient.StatusFailed, time.Minute)
+	waitFor(t, time.Minute, "the given-up upload's blocks to go", func() bool {
+		ok, err := m.Blocks.Has(context.Background(), all[1].Cid())
+		return err == nil && !ok
+	})
+}

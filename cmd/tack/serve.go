@@ -174,7 +174,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("saving this node in the store: %w", err)
 	}
 
-	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
+	m.Pinner = pinner.New(gcPinStore{m.DB, m.gcSchedule}, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
 		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Lease: c.PinLease, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
 			Guard: m.Guard}, m.Logger)
 	m.Metrics.WatchPinner(m.Pinner.Stats)
