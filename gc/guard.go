@@ -151,7 +151,8 @@ type Session struct {
 	fenced bool // the node was out of touch with the others while it was open
 
 	// undoable sessions (UploadSession) list in fresh the blocks they
-	// stored new, as Guard.fresh names them: under Guard.fmu.
+	// stored new, as Guard.fresh names them; fresh and leaked are under
+	// Guard.fmu.
 	undoable bool
 	fresh    []tackbs.Stored
 	leaked   bool // stored new blocks past maxUndo
@@ -257,7 +258,7 @@ func (s *Session) forget() {
 // write of the session is under way.
 func (s *Session) Undo(ctx context.Context) (int, error) {
 	g := s.g
-	left := s.leaked || !s.undoable
+	left := !s.undoable
 	defer func() {
 		if left && g.Garbage != nil {
 			g.Garbage()
@@ -270,6 +271,7 @@ func (s *Session) Undo(ctx context.Context) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.fmu.Lock()
+	left = left || s.leaked
 	var dead []tackbs.Stored
 	for _, b := range s.fresh {
 		h := hashKey(b.Cid)
@@ -472,6 +474,7 @@ func (g *Guard) beginPut(ctx context.Context, s *Session, bs []blocks.Block) (do
 			g.fresh[h] = nil
 		}
 	}
+	room := maxUndo - len(s.fresh)
 	g.fmu.Unlock()
 	done = func() {
 		g.fmu.Lock()
@@ -490,9 +493,10 @@ func (g *Guard) beginPut(ctx context.Context, s *Session, bs []blocks.Block) (do
 	// Which are new? A block stored before now stays stored while s
 	// holds it (it is recorded), so the answer holds until s is done.
 	var absent []int
+	leaked := false
 	for i, b := range bs {
-		if len(s.fresh)+len(absent) >= maxUndo {
-			s.leaked = true
+		if len(absent) >= room {
+			leaked = true
 			break
 		}
 		var ok bool
@@ -511,6 +515,7 @@ func (g *Guard) beginPut(ctx context.Context, s *Session, bs []blocks.Block) (do
 		}
 	}
 	g.fmu.Lock()
+	s.leaked = s.leaked || leaked
 	for _, i := range absent {
 		h := hs[i]
 		if g.putting[h]&putShared != 0 {
