@@ -246,6 +246,16 @@ func (s *Session) forget() {
 	s.g.fmu.Unlock()
 }
 
+// Abandon says that the session's work failed after the store came to
+// name its blocks (a DAG recorded, a keep list), so that Undo may not run:
+// what it stored is left to a collection, which Guard.Garbage is asked
+// for.
+func (s *Session) Abandon() {
+	if s.g.Garbage != nil {
+		s.g.Garbage()
+	}
+}
+
 // Undo deletes the blocks that the session stored new, for an upload
 // that failed before it recorded anything in the store (no DAG, no keep
 // list): those that no other session has stored or found since, and

@@ -106,7 +106,11 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, bo
 	// the blocks it stored new, at once (read waits for its writes).
 	defer u.sess.Close()
 	defer func() {
-		if err == nil || u.recorded {
+		if err == nil {
+			return
+		}
+		if u.recorded {
+			u.sess.Abandon()
 			return
 		}
 		if n, e := u.sess.Undo(context.WithoutCancel(ctx)); e != nil {
