@@ -9,6 +9,12 @@
 // began, and was not recorded by any session since. Recording and
 // deleting exclude each other (the Guard's lock), so a session that finds
 // a block has it until the session ends.
+//
+// An upload that fails takes back the blocks it stored new (Undo): those
+// that were not stored when it stored them and that no other session has
+// stored or found since. A block another session relies on was recorded by
+// it, and so taken off the upload's list, before the session could rely on
+// it; the Schedule runs a collection soon for whatever is left.
 package gc
 
 import (
