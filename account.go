@@ -85,7 +85,15 @@ type Usage struct {
 	// Bytes is the size of the account's pinned DAGs, each distinct DAG
 	// counted once however many of its requests pin it.
 	Bytes int64
+	// Kept is the size of the blocks the account's uploads stored toward
+	// DAGs not yet whole for which it has a queued or pinning request
+	// (see UploadKeepStore). It counts against MaxBytes with Bytes.
+	Kept int64
 }
+
+// Stored returns the bytes that count against the account's MaxBytes:
+// its pinned DAGs and what its incomplete uploads keep.
+func (u *Usage) Stored() int64 { return u.Bytes + u.Kept }
 
 // Pending returns how many of the account's requests are queued or
 // pinning: what Limits.MaxPending caps.

@@ -59,7 +59,8 @@ var CopyTables = []CopyTable{
 		{"attempts", CopyInt}, {"progress_at", CopyInt}, {"prev_key", CopyText}}},
 	// Uploads' keep lists, and the S3 blockstore's pack index: without
 	// them, blocks in the bucket would be unreachable.
-	{"upload_keeps", []CopyColumn{{"id", CopyInt}, {"key", CopyText}, {"hash", CopyInt}, {"added", CopyInt}}},
+	{"upload_keeps", []CopyColumn{{"id", CopyInt}, {"key", CopyText}, {"hash", CopyInt}, {"added", CopyInt},
+		{"account_id", CopyInt}, {"size", CopyInt}}},
 	{"packs", []CopyColumn{{"id", CopyInt}, {"name", CopyText}, {"size", CopyInt}, {"created", CopyInt}}},
 	{"pack_blocks", []CopyColumn{{"hash", CopyBytes}, {"pack", CopyInt}, {"off", CopyInt}, {"len", CopyInt}, {"seq", CopyInt}}},
 	// One row, which every store has from its first migration: imported

@@ -74,14 +74,30 @@ type KeptUpload struct {
 	Added time.Time
 }
 
+// KeptBlock is a block that an upload stored toward a DAG it did not hold
+// whole: the collector's 64-bit hash of its multihash (gc.Guard's), and
+// its size in bytes (0 if unknown).
+type KeptBlock struct {
+	Hash uint64
+	Size int64
+}
+
 // UploadKeepStore keeps, per content key, the blocks that uploads stored
 // toward a DAG they did not hold whole (the shards of a large upload come
 // in any order), so that garbage collection keeps them while a request for
 // that DAG is queued or pinning, whichever node collects. Blocks are named
 // by the collector's 64-bit hashes of their multihashes (gc.Guard's).
+//
+// The blocks an account's uploads kept count against its storage limit
+// (Usage.Kept, each block once per DAG) while the account has a queued or
+// pinning request for the DAG. When its last such request leaves those
+// statuses (pinned: the DAG's size counts instead; failed, deleted or
+// replaced: given up), the store forgets the account's blocks for that
+// DAG in the same transaction.
 type UploadKeepStore interface {
-	// KeepUpload records blocks stored toward the DAG key, now.
-	KeepUpload(ctx context.Context, key string, hashes []uint64) error
+	// KeepUpload records blocks that the account's upload stored toward
+	// the DAG key, now. Account 0 is none: the blocks count for nobody.
+	KeepUpload(ctx context.Context, accountID int64, key string, blocks []KeptBlock) error
 	// FindKeptUploads returns every key with kept blocks, by key.
 	FindKeptUploads(ctx context.Context) ([]KeptUpload, error)
 	// KeptUploadHashes calls fn with the blocks kept for key, a page at a

@@ -184,6 +184,16 @@ func (l *Local) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	return true, nil
 }
 
+// HasBlock reports whether b is stored, looking only where a block of its
+// size is kept (Pebble up to SmallBlock, flatfs beyond): a Has that costs
+// one lookup, for a writer that holds the block (gc's upload sessions).
+func (l *Local) HasBlock(ctx context.Context, b blocks.Block) (bool, error) {
+	if len(b.RawData()) <= SmallBlock {
+		return l.readSmall(b.Cid(), func([]byte) {})
+	}
+	return l.large.Has(ctx, b.Cid())
+}
+
 // GetSize returns the size of the block c names, or an ipld.ErrNotFound.
 func (l *Local) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 	if !c.Defined() {

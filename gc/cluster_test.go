@@ -305,7 +305,7 @@ func (c *cluster) upload(s *gc.Session, root cid.Cid) {
 	if err := c.db.CreatePin(ctx, r); err != nil {
 		c.t.Fatal(err)
 	}
-	if err := s.Keep(ctx, r.Key); err != nil {
+	if err := s.Keep(ctx, c.acct.ID, r.Key); err != nil {
 		c.t.Fatal(err)
 	}
 }

@@ -160,7 +160,12 @@ func (g *Guard) Collect(ctx context.Context, store tack.DAGStore) (Report, error
 
 // marker walks DAGs through the blockstore, adding every block it
 // reaches to live. A block already in live is not walked again, so DAGs
-// that share blocks cost their shared part once.
+// that share blocks cost their shared part once, and a walk costs one
+// read a block with links, whatever the DAG's shape. Its stack is its own
+// (no recursion), so depth costs it nothing; it marks past
+// tack.MaxDAGDepth on purpose: a DAG deeper than that was refused when it
+// came, unless an older tack recorded it, whose blocks a collection must
+// keep all the same.
 type marker struct {
 	bs   blockstore.Blockstore
 	live map[uint64]struct{}

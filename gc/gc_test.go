@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -22,6 +23,7 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/gc"
+	"github.com/tack-ipfs/tack/internal/cartest"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 	"github.com/tack-ipfs/tack/sqlite"
 	"github.com/tack-ipfs/tack/sqlite/sqlitetest"
@@ -292,7 +294,7 @@ func TestCollectKeepsIncompleteUploads(t *testing.T) {
 	// stored block links to it yet.
 	s := e.fetch(leaves)
 	key := tack.ContentKey(root)
-	if err := s.Keep(context.Background(), key); err != nil {
+	if err := s.Keep(context.Background(), e.acct.ID, key); err != nil {
 		t.Fatal(err)
 	}
 	r := &tack.PinRequest{AccountID: e.acct.ID, Pin: tack.Pin{CID: root.String()}, Key: key}
@@ -461,5 +463,178 @@ func TestImportKeepFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the keep directory is still there: %v", err)
+	}
+}
+
+// record stores bs in tack's blockstore (not through a session) and a
+// pinned request for the DAG of bs[0], as an older tack that had no depth
+// limit could have.
+func (e *env) record(bs []blocks.Block) *tack.PinRequest {
+	e.t.Helper()
+	ctx := context.Background()
+	if err := e.bs.PutMany(ctx, bs); err != nil {
+		e.t.Fatal(err)
+	}
+	root := bs[0].Cid()
+	r := &tack.PinRequest{AccountID: e.acct.ID, Pin: tack.Pin{CID: root.String()}, Key: tack.ContentKey(root)}
+	if err := e.db.CreatePin(ctx, r); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.db.CompleteDAG(ctx, &tack.DAG{Key: r.Key, Blocks: int64(len(bs)), Bytes: 1}); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// A DAG 200,000 links deep, recorded pinned (by a tack that had no depth
+// limit): verify stops at tack.MaxDAGDepth and leaves it pinned, and a
+// collection keeps every block of it.
+func TestVerifyAndCollectDeepChain(t *testing.T) {
+	e := newEnv(t)
+	chain := cartest.Chain(t, 200_000)
+	diamond := cartest.Diamond(t, tack.MaxDAGDepth+1)
+	e.record(chain)
+	e.record(diamond)
+	rep, err := gc.Verify(context.Background(), e.db, e.bs, nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("verify: %s", rep)
+	if len(rep.TooDeep) != 2 || len(rep.Broken) != 0 || rep.Requeued != 0 {
+		t.Errorf("Verify: too deep %v, broken %v, %d requeued; want both too deep, none broken or requeued", rep.TooDeep, rep.Broken, rep.Requeued)
+	}
+	if rep.Blocks > 2*(tack.MaxDAGDepth+3) {
+		t.Errorf("Verify checked %d blocks; it should stop at the limit", rep.Blocks)
+	}
+	for _, r := range e.all() {
+		if r.Status != tack.StatusPinned {
+			t.Errorf("request for %s is %s, want still pinned", r.Pin.CID, r.Status)
+		}
+	}
+	crep := e.collect()
+	if crep.Freed != 0 || crep.Live != len(chain)+len(diamond) {
+		t.Errorf("Collect freed %d, kept %d; want 0 freed, %d kept", crep.Freed, crep.Live, len(chain)+len(diamond))
+	}
+}
+
+// Undo deletes the blocks an upload session stored new, and only those
+// that no other session stored or found since.
+func TestUndo(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	bs := make([]blocks.Block, 6)
+	for i := range bs {
+		bs[i] = cartest.Raw(t, []byte(fmt.Sprintf("block %d", i)))
+	}
+	before := bs[0] // stored before the upload
+	pre := e.guard.Session()
+	if err := pre.Put(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	pre.Close()
+
+	u := e.guard.UploadSession()
+	if err := u.PutMany(ctx, bs); err != nil {
+		t.Fatal(err)
+	}
+	// A fetch finds bs[1] and ends (its DAG recorded); another stores
+	// bs[2] again and is still open; a third upload stores bs[3] too.
+	f := e.guard.Session()
+	if _, err := f.Get(ctx, bs[1].Cid()); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	g := e.guard.Session()
+	defer g.Close()
+	if err := g.Put(ctx, bs[2]); err != nil {
+		t.Fatal(err)
+	}
+	u2 := e.guard.UploadSession()
+	if ok, err := u2.Has(ctx, bs[3].Cid()); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	n, err := u.Undo(ctx)
+	u.Close()
+	if err != nil || n != 2 {
+		t.Errorf("Undo = %d, %v; want 2 (bs[4] and bs[5])", n, err)
+	}
+	for i, b := range bs {
+		ok, err := e.bs.Has(ctx, b.Cid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i < 4; ok != want {
+			t.Errorf("block %d stored: %v, want %v", i, ok, want)
+		}
+	}
+	// u2 stored nothing new: its Undo deletes nothing.
+	if n, err := u2.Undo(ctx); n != 0 || err != nil {
+		t.Errorf("second Undo = %d, %v", n, err)
+	}
+	u2.Close()
+}
+
+// Uploads that fail and take their blocks back, while fetches store and
+// find the same blocks and complete: no block a completed fetch relied
+// on is ever deleted.
+func TestUndoConcurrent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pool := make([]blocks.Block, 64)
+	for i := range pool {
+		pool[i] = cartest.Raw(t, []byte(fmt.Sprintf("pooled block %d", i)))
+	}
+	var (
+		mu     sync.Mutex
+		relied = map[cid.Cid]bool{}
+		wg     sync.WaitGroup
+	)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			for range 300 {
+				pick := make([]blocks.Block, 8)
+				for i := range pick {
+					pick[i] = pool[r.IntN(len(pool))]
+				}
+				if w%2 == 0 {
+					u := e.guard.UploadSession()
+					if err := u.PutMany(ctx, pick); err != nil {
+						t.Error(err)
+					}
+					if _, err := u.Undo(ctx); err != nil {
+						t.Error(err)
+					}
+					u.Close()
+					continue
+				}
+				// A fetch: finds what is stored, stores the rest, and
+				// relies on all of it once it closes.
+				s := e.guard.Session()
+				for _, b := range pick {
+					if ok, err := s.Has(ctx, b.Cid()); err != nil {
+						t.Error(err)
+					} else if !ok {
+						if err := s.Put(ctx, b); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+				mu.Lock()
+				for _, b := range pick {
+					relied[b.Cid()] = true
+				}
+				mu.Unlock()
+				s.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for c := range relied {
+		if ok, _ := e.bs.Has(ctx, c); !ok {
+			t.Errorf("block %s, which a fetch relied on, was deleted", c)
+		}
 	}
 }

@@ -9,9 +9,16 @@
 // began, and was not recorded by any session since. Recording and
 // deleting exclude each other (the Guard's lock), so a session that finds
 // a block has it until the session ends.
+//
+// An upload that fails takes back the blocks it stored new (Undo): those
+// that were not stored when it stored them and that no other session has
+// stored or found since. A block another session relies on was recorded by
+// it, and so taken off the upload's list, before the session could rely on
+// it; the Schedule runs a collection soon for whatever is left.
 package gc
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -70,12 +77,42 @@ type Guard struct {
 	run     *clusterRun
 	// beat is when the node last saved itself in the store (see Alive).
 	beat atomic.Pointer[time.Time]
+
+	// What an upload that fails may take back (see UploadSession), under
+	// fmu: putting counts the sessions storing each block right now (with
+	// putShared set once two overlapped), and fresh names the blocks that
+	// an upload session stored new, by that session, or by nil once any
+	// other session stored or found them too.
+	fmu     sync.Mutex
+	putting map[uint64]uint32
+	fresh   map[uint64]*Session
+
+	// Garbage, if set, is called when an upload session ends having left
+	// blocks it stored that nothing may need (see Session.Undo), for a
+	// collection to free soon.
+	Garbage func()
 }
+
+// blockHaver is a blockstore that can tell whether it holds a block at
+// the cost of one lookup, knowing the block's size (blockstore.Local).
+type blockHaver interface {
+	HasBlock(ctx context.Context, b blocks.Block) (bool, error)
+}
+
+// putShared marks, in Guard.putting, a block that two sessions stored at
+// once.
+const putShared = 1 << 31
+
+// maxUndo is how many blocks one upload session remembers storing new,
+// to delete them again if the upload fails: about 80 bytes each, 20 MiB
+// at most. Blocks past it are left to the next collection.
+const maxUndo = 1 << 18
 
 // NewGuard returns a Guard over bs that keeps the block lists of
 // incomplete uploads in keeps.
 func NewGuard(bs tackbs.Store, keeps tack.UploadKeepStore) (*Guard, error) {
-	g := &Guard{bs: bs, keeps: keeps, sessions: map[*Session]struct{}{}}
+	g := &Guard{bs: bs, keeps: keeps, sessions: map[*Session]struct{}{},
+		putting: map[uint64]uint32{}, fresh: map[uint64]*Session{}}
 	g.shared, _ = bs.(Shared)
 	return g, nil
 }
@@ -94,6 +131,15 @@ func (g *Guard) Session() *Session {
 	return s
 }
 
+// UploadSession opens a session for an upload that may fail after it
+// stored blocks: it also remembers which blocks it stored new (they were
+// not stored when it stored them), so that Undo can delete them again.
+func (g *Guard) UploadSession() *Session {
+	s := g.Session()
+	s.undoable = g.shared == nil
+	return s
+}
+
 // hashKey is the key under which a collection compares blocks: 64 bits
 // of xxhash of the multihash. Two blocks whose keys collide both count as
 // live, so a collision can only keep garbage, never free a needed block.
@@ -106,18 +152,27 @@ type Session struct {
 	g      *Guard
 	mu     sync.Mutex
 	seen   []uint64
+	sizes  []int32 // of the blocks in seen, 0 if not known
 	closed bool
 	fenced bool // the node was out of touch with the others while it was open
+
+	// undoable sessions (UploadSession) list in fresh the blocks they
+	// stored new, as Guard.fresh names them; fresh and leaked are under
+	// Guard.fmu.
+	undoable bool
+	fresh    []tackbs.Stored
+	leaked   bool // stored new blocks past maxUndo
 }
 
 var _ blockstore.Blockstore = (*Session)(nil)
 
 // record notes that the session uses the blocks. The caller holds g.mu
 // for reading.
-func (s *Session) record(cs ...cid.Cid) {
+func (s *Session) record(cs []cid.Cid, size func(i int) int) {
 	s.mu.Lock()
-	for _, c := range cs {
+	for i, c := range cs {
 		s.seen = append(s.seen, hashKey(c))
+		s.sizes = append(s.sizes, int32(size(i)))
 	}
 	s.mu.Unlock()
 	if t := s.g.touched; t != nil {
@@ -133,11 +188,12 @@ func (s *Session) record(cs ...cid.Cid) {
 // node's collection, it also touches them in the shared blockstore, so
 // that that collection's sweep spares them; a block that sweep deleted
 // already is reported not found.
-func (s *Session) use(ctx context.Context, cs ...cid.Cid) error {
+func (s *Session) use(ctx context.Context, size int, cs ...cid.Cid) error {
 	if err := s.live(); err != nil {
 		return err
 	}
-	s.record(cs...)
+	s.record(cs, func(int) int { return size })
+	s.g.claim(s, cs)
 	if s.g.joined == 0 {
 		return nil
 	}
@@ -151,6 +207,23 @@ func (s *Session) use(ctx context.Context, cs ...cid.Cid) error {
 	return nil
 }
 
+// claim notes that session s uses the blocks: any of them that an
+// upload session stored new is no longer that session's to take back.
+// The caller holds g.mu for reading.
+func (g *Guard) claim(s *Session, cs []cid.Cid) {
+	g.fmu.Lock()
+	defer g.fmu.Unlock()
+	if len(g.fresh) == 0 {
+		return
+	}
+	for _, c := range cs {
+		h := hashKey(c)
+		if o, ok := g.fresh[h]; ok && o != s {
+			g.fresh[h] = nil
+		}
+	}
+}
+
 // Close ends the session. Its blocks are then protected only by the DAGs
 // the store needs (or, for an incomplete upload, by Keep).
 func (s *Session) Close() {
@@ -160,6 +233,81 @@ func (s *Session) Close() {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.forget()
+}
+
+// forget drops the session's claims to take blocks back.
+func (s *Session) forget() {
+	if !s.undoable {
+		return
+	}
+	s.g.fmu.Lock()
+	for _, b := range s.fresh {
+		h := hashKey(b.Cid)
+		if o, ok := s.g.fresh[h]; ok && (o == s || o == nil) {
+			delete(s.g.fresh, h)
+		}
+	}
+	s.fresh = nil
+	s.g.fmu.Unlock()
+}
+
+// Abandon says that the session's work failed after the store came to
+// name its blocks (a DAG recorded, a keep list), so that Undo may not run:
+// what it stored is left to a collection, which Guard.Garbage is asked
+// for.
+func (s *Session) Abandon() {
+	if s.g.Garbage != nil {
+		s.g.Garbage()
+	}
+}
+
+// Undo deletes the blocks that the session stored new, for an upload
+// that failed before it recorded anything in the store (no DAG, no keep
+// list): those that no other session has stored or found since, and
+// which therefore nothing else can need. A block that was stored before
+// the session stored it is never deleted. It returns how many blocks it
+// deleted; the blocks it had to leave (stored by another session too, or
+// past maxUndo, or on a blockstore shared with other nodes, whose
+// sessions this Guard does not see) are left to the next collection,
+// which Guard.Garbage is asked for. Call Undo before Close, once no
+// write of the session is under way.
+func (s *Session) Undo(ctx context.Context) (int, error) {
+	g := s.g
+	left := !s.undoable
+	defer func() {
+		if left && g.Garbage != nil {
+			g.Garbage()
+		}
+	}()
+	if !s.undoable {
+		return 0, nil
+	}
+	// No session records or stores a block meanwhile, and no sweep runs.
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.fmu.Lock()
+	left = left || s.leaked
+	var dead []tackbs.Stored
+	for _, b := range s.fresh {
+		h := hashKey(b.Cid)
+		if g.fresh[h] == s {
+			dead = append(dead, b)
+		} else {
+			left = true
+		}
+		delete(g.fresh, h)
+	}
+	s.fresh = nil
+	g.fmu.Unlock()
+	if len(dead) == 0 {
+		return 0, nil
+	}
+	if err := g.bs.DeleteStored(ctx, dead); err != nil {
+		left = true
+		return 0, fmt.Errorf("gc: deleting the blocks of a failed upload: %w", err)
+	}
+	return len(dead), nil
 }
 
 // snapshot returns the blocks the session recorded so far.
@@ -169,17 +317,32 @@ func (s *Session) snapshot() []uint64 {
 	return append([]uint64(nil), s.seen...)
 }
 
-// Keep records the session's blocks in the keep list of the content key,
-// in the metadata store: while a request for that DAG is queued or
-// pinning, a collection on any node keeps them, even those that no stored
-// block links to yet (the shards of a large upload arrive in any order).
-// Lists of DAGs no longer wanted are removed by the next collection.
-func (s *Session) Keep(ctx context.Context, key string) error {
-	keys := s.snapshot()
-	if len(keys) == 0 {
+// Keep records the session's blocks in the keep list of the content key
+// for the account, in the metadata store: while the account has a request
+// for that DAG queued or pinning, a collection on any node keeps them,
+// even those that no stored block links to yet (the shards of a large
+// upload arrive in any order), and their sizes count against the
+// account's storage limit. Lists of DAGs no longer wanted are removed by
+// the store, or by the next collection.
+func (s *Session) Keep(ctx context.Context, accountID int64, key string) error {
+	s.mu.Lock()
+	kept := make([]tack.KeptBlock, len(s.seen))
+	for i, h := range s.seen {
+		kept[i] = tack.KeptBlock{Hash: h, Size: int64(s.sizes[i])}
+	}
+	s.mu.Unlock()
+	if len(kept) == 0 {
 		return nil
 	}
-	if err := s.g.keeps.KeepUpload(ctx, key, keys); err != nil {
+	// A block recorded more than once counts once, with the size known.
+	slices.SortFunc(kept, func(a, b tack.KeptBlock) int {
+		if c := cmp.Compare(a.Hash, b.Hash); c != 0 {
+			return c
+		}
+		return -cmp.Compare(a.Size, b.Size)
+	})
+	kept = slices.CompactFunc(kept, func(a, b tack.KeptBlock) bool { return a.Hash == b.Hash })
+	if err := s.g.keeps.KeepUpload(ctx, accountID, key, kept); err != nil {
 		return fmt.Errorf("gc: keep: %w", err)
 	}
 	return nil
@@ -207,11 +370,12 @@ func ImportKeepFiles(ctx context.Context, dir string, keeps tack.UploadKeepStore
 		if err != nil {
 			return n, fmt.Errorf("gc: %w", err)
 		}
-		hashes := make([]uint64, 0, len(data)/8)
+		kept := make([]tack.KeptBlock, 0, len(data)/8)
 		for i := 0; i+8 <= len(data); i += 8 {
-			hashes = append(hashes, binary.LittleEndian.Uint64(data[i:]))
+			kept = append(kept, tack.KeptBlock{Hash: binary.LittleEndian.Uint64(data[i:])})
 		}
-		if err := keeps.KeepUpload(ctx, key, hashes); err != nil {
+		// They name no account, and count for none.
+		if err := keeps.KeepUpload(ctx, 0, key, kept); err != nil {
 			return n, fmt.Errorf("gc: importing %s: %w", path, err)
 		}
 		if err := os.Remove(path); err != nil {
@@ -231,7 +395,7 @@ func (s *Session) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	defer s.g.mu.RUnlock()
 	b, err := s.g.bs.Get(ctx, c)
 	if err == nil {
-		if err := s.use(ctx, c); err != nil {
+		if err := s.use(ctx, len(b.RawData()), c); err != nil {
 			return nil, err
 		}
 	}
@@ -244,7 +408,7 @@ func (s *Session) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	defer s.g.mu.RUnlock()
 	ok, err := s.g.bs.Has(ctx, c)
 	if ok && err == nil {
-		if err := s.use(ctx, c); ipld.IsNotFound(err) {
+		if err := s.use(ctx, 0, c); ipld.IsNotFound(err) {
 			return false, nil
 		} else if err != nil {
 			return false, err
@@ -259,7 +423,7 @@ func (s *Session) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 	defer s.g.mu.RUnlock()
 	n, err := s.g.bs.GetSize(ctx, c)
 	if err == nil {
-		if err := s.use(ctx, c); err != nil {
+		if err := s.use(ctx, n, c); err != nil {
 			return 0, err
 		}
 	}
@@ -282,7 +446,12 @@ func (s *Session) PutMany(ctx context.Context, bs []blocks.Block) error {
 	for i, b := range bs {
 		cs[i] = b.Cid()
 	}
-	s.record(cs...)
+	s.record(cs, func(i int) int { return len(bs[i].RawData()) })
+	done, err := s.g.beginPut(ctx, s, bs)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if s.g.joined != 0 {
 		missing, err := s.g.shared.Touch(ctx, cs)
 		if err != nil || len(missing) == 0 {
@@ -297,6 +466,87 @@ func (s *Session) PutMany(ctx context.Context, bs []blocks.Block) error {
 		}
 	}
 	return s.g.bs.PutMany(ctx, bs)
+}
+
+// beginPut notes that session s is about to store bs, and returns what
+// notes that it is done. The caller holds g.mu for reading, has recorded
+// the blocks, and stores them between the two: any block that an upload
+// session stored new is no longer that session's to take back, and two
+// sessions that store a block at once share it. An undoable s also finds
+// which of bs are not stored yet (a read each), and lists those no other
+// session is storing as its own, new.
+func (g *Guard) beginPut(ctx context.Context, s *Session, bs []blocks.Block) (done func(), err error) {
+	hs := make([]uint64, len(bs))
+	g.fmu.Lock()
+	for i, b := range bs {
+		h := hashKey(b.Cid())
+		hs[i] = h
+		if n, ok := g.putting[h]; ok {
+			g.putting[h] = (n + 1) | putShared
+		} else {
+			g.putting[h] = 1
+		}
+		if o, ok := g.fresh[h]; ok && o != s {
+			g.fresh[h] = nil
+		}
+	}
+	room := maxUndo - len(s.fresh)
+	g.fmu.Unlock()
+	done = func() {
+		g.fmu.Lock()
+		for _, h := range hs {
+			if n := g.putting[h] - 1; n&^putShared == 0 {
+				delete(g.putting, h)
+			} else {
+				g.putting[h] = n
+			}
+		}
+		g.fmu.Unlock()
+	}
+	if !s.undoable {
+		return done, nil
+	}
+	// Which are new? A block stored before now stays stored while s
+	// holds it (it is recorded), so the answer holds until s is done.
+	var absent []int
+	leaked := false
+	for i, b := range bs {
+		if len(absent) >= room {
+			leaked = true
+			break
+		}
+		var ok bool
+		var err error
+		if bh, can := g.bs.(blockHaver); can {
+			ok, err = bh.HasBlock(ctx, b)
+		} else {
+			ok, err = g.bs.Has(ctx, b.Cid())
+		}
+		if err != nil {
+			done()
+			return nil, fmt.Errorf("gc: %w", err)
+		}
+		if !ok {
+			absent = append(absent, i)
+		}
+	}
+	g.fmu.Lock()
+	s.leaked = s.leaked || leaked
+	for _, i := range absent {
+		h := hs[i]
+		if g.putting[h]&putShared != 0 {
+			continue // another session stores it too
+		}
+		if _, ok := g.fresh[h]; ok {
+			g.fresh[h] = nil // another upload's, new to it too
+			continue
+		}
+		g.fresh[h] = s
+		n := len(bs[i].RawData())
+		s.fresh = append(s.fresh, tackbs.Stored{Cid: cid.NewCidV1(cid.Raw, bs[i].Cid().Hash()), Size: n, Small: n <= tackbs.SmallBlock})
+	}
+	g.fmu.Unlock()
+	return done, nil
 }
 
 // DeleteBlock is refused: only a collection deletes blocks.

@@ -2,6 +2,7 @@ package gc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -20,12 +21,16 @@ type VerifyReport struct {
 	Blocks   int      // blocks checked
 	Broken   []string // content keys of DAGs with a block missing or damaged
 	Requeued int      // pinned requests put back in the queue
-	Took     time.Duration
+	// TooDeep are the content keys of DAGs deeper than tack.MaxDAGDepth
+	// (recorded before tack had the limit): checked until the walk found
+	// a path past the limit, and left pinned.
+	TooDeep []string
+	Took    time.Duration
 }
 
 func (r VerifyReport) String() string {
-	return fmt.Sprintf("checked %d blocks of %d DAGs in %s: %d DAGs broken, %d requests queued to fetch them again",
-		r.Blocks, r.DAGs, r.Took.Round(time.Millisecond), len(r.Broken), r.Requeued)
+	return fmt.Sprintf("checked %d blocks of %d DAGs in %s: %d DAGs broken, %d requests queued to fetch them again, %d DAGs deeper than %d links",
+		r.Blocks, r.DAGs, r.Took.Round(time.Millisecond), len(r.Broken), r.Requeued, len(r.TooDeep), tack.MaxDAGDepth)
 }
 
 // Verify walks every DAG the store records as held whole and checks that
@@ -49,6 +54,15 @@ func Verify(ctx context.Context, store tack.DAGStore, bs blockstore.Blockstore, 
 		}
 		for _, d := range dags {
 			bad, why, err := verifyDAG(ctx, bs, d.Key, limit, &rep.Blocks)
+			if errors.Is(err, tack.ErrTooDeep) {
+				// Recorded by a tack that had no limit: it is still
+				// pinned, and kept whole by collections, but no longer
+				// checked past the limit.
+				rep.DAGs++
+				rep.TooDeep = append(rep.TooDeep, d.Key)
+				log.Warn("verify: a pinned DAG is deeper than tack accepts; it stays pinned, and is checked only until a path past the limit", "dag", d.Key, "limit", tack.MaxDAGDepth)
+				continue
+			}
 			if err != nil {
 				return rep, err
 			}
@@ -71,57 +85,71 @@ func Verify(ctx context.Context, store tack.DAGStore, bs blockstore.Blockstore, 
 }
 
 // verifyDAG returns the first block of the DAG that is missing or
-// damaged, and what is wrong with it; cid.Undef if none.
+// damaged, and what is wrong with it; cid.Undef if none. It walks the DAG
+// with dag.Depth, each block once, and stops with tack.ErrTooDeep at a
+// path longer than tack.MaxDAGDepth.
 func verifyDAG(ctx context.Context, bs blockstore.Blockstore, key string, limit *rate.Limiter, checked *int) (cid.Cid, string, error) {
 	root, err := cid.Decode(key)
 	if err != nil {
 		return cid.Undef, "", fmt.Errorf("verify: content key %q: %w", key, err)
 	}
-	seen := map[uint64]struct{}{}
-	todo := []cid.Cid{root}
-	for len(todo) > 0 {
-		c := todo[len(todo)-1]
-		todo = todo[:len(todo)-1]
+	seen := map[uint64]struct{}{} // raw blocks checked
+	links := func(c cid.Cid) ([]cid.Cid, error) {
 		b, inline := dag.Inline(c)
 		if !inline {
-			h := hashKey(c)
-			if _, ok := seen[h]; ok {
-				continue
+			if c.Prefix().Codec == cid.Raw {
+				h := hashKey(c)
+				if _, ok := seen[h]; ok {
+					return nil, nil
+				}
+				seen[h] = struct{}{}
 			}
-			seen[h] = struct{}{}
 			if limit != nil {
 				if err := limit.Wait(ctx); err != nil {
-					return cid.Undef, "", err
+					return nil, err
 				}
 			}
 			*checked++
 			if c.Prefix().Codec == cid.Raw {
 				ok, err := bs.Has(ctx, c)
 				if err != nil {
-					return cid.Undef, "", fmt.Errorf("verify: %w", err)
+					return nil, fmt.Errorf("verify: %w", err)
 				}
 				if !ok {
-					return c, "is missing", nil
+					return nil, &broken{c, "is missing"}
 				}
-				continue
+				return nil, nil
 			}
 			if b, err = bs.Get(ctx, c); ipld.IsNotFound(err) {
-				return c, "is missing", nil
+				return nil, &broken{c, "is missing"}
 			} else if err != nil {
-				return cid.Undef, "", fmt.Errorf("verify: %w", err)
+				return nil, fmt.Errorf("verify: %w", err)
 			}
 			if sum, err := c.Prefix().Sum(b.RawData()); err != nil || !sum.Equals(c) {
 				if err := bs.DeleteBlock(ctx, c); err != nil {
-					return cid.Undef, "", fmt.Errorf("verify: deleting damaged block %s: %w", c, err)
+					return nil, fmt.Errorf("verify: deleting damaged block %s: %w", c, err)
 				}
-				return c, "is damaged (its data does not match its hash)", nil
+				return nil, &broken{c, "is damaged (its data does not match its hash)"}
 			}
 		}
 		links, err := dag.Links(b)
 		if err != nil {
-			return c, "does not decode: " + err.Error(), nil
+			return nil, &broken{c, "does not decode: " + err.Error()}
 		}
-		todo = append(todo, links...)
+		return links, nil
 	}
-	return cid.Undef, "", nil
+	_, err = dag.Depth(ctx, root, hashKey, links)
+	var bad *broken
+	if errors.As(err, &bad) {
+		return bad.c, bad.why, nil
+	}
+	return cid.Undef, "", err
 }
+
+// broken is a block of a DAG that is missing or damaged.
+type broken struct {
+	c   cid.Cid
+	why string
+}
+
+func (b *broken) Error() string { return fmt.Sprintf("block %s %s", b.c, b.why) }

@@ -516,3 +516,172 @@ func TestUploadCARContentType(t *testing.T) {
 		t.Errorf("got %d %s", resp.StatusCode, b)
 	}
 }
+
+// A DAG deeper than tack.MaxDAGDepth is refused with the limit named, a
+// diamond too, whose shared blocks a walk that took each block at the
+// depth it first met it would find near the root; one exactly that deep is
+// pinned.
+func TestUploadCARTooDeep(t *testing.T) {
+	e := newCAREnv(t, nil)
+	acct, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	for _, bs := range [][]blocks.Block{cartest.Chain(t, tack.MaxDAGDepth+1), cartest.Diamond(t, tack.MaxDAGDepth+1), cartest.Chain(t, 20_000)} {
+		body := cartest.CAR(t, []cid.Cid{bs[0].Cid()}, bs...)
+		details := MustFailure(t, e.upload(t, token, "", bytes.NewReader(body)), http.StatusBadRequest, "BAD_REQUEST")
+		if !strings.Contains(details, "deeper than 1024 links") {
+			t.Errorf("details %q do not name the limit", details)
+		}
+	}
+	if reqs := e.MustPins(t, acct); len(reqs) != 0 {
+		t.Errorf("refused uploads made %d requests", len(reqs))
+	}
+	for _, bs := range [][]blocks.Block{cartest.Chain(t, tack.MaxDAGDepth), cartest.Diamond(t, tack.MaxDAGDepth)} {
+		res := MustResults(t, e.upload(t, token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{bs[0].Cid()}, bs...))))
+		if ps := res.Results[0]; ps.Status != tack.StatusPinned || ps.Info["blocks"] != fmt.Sprint(len(bs)) {
+			t.Errorf("got %s with %s blocks, want pinned with %d", ps.Status, ps.Info["blocks"], len(bs))
+		}
+	}
+}
+
+// storedOf returns how many of bs the blockstore holds.
+func (e *carEnv) storedOf(tb testing.TB, bs []blocks.Block) int {
+	tb.Helper()
+	n := 0
+	for _, b := range bs {
+		if ok, err := e.bs.Has(context.Background(), b.Cid()); err != nil {
+			tb.Fatal(err)
+		} else if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// A refused upload takes back the blocks it stored, by the time it
+// answers, except a block that a pinned DAG holds too, and blocks that
+// were stored before it.
+func TestUploadCARRefusedLeavesNoBlocks(t *testing.T) {
+	e := newCAREnv(t, nil)
+	_, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	root, all := cartest.DAG(t, 40, 100_000) // 4 MB: more than one arena
+	leaves := all[1:]
+	// A pinned DAG shares the first leaf.
+	pinned := cartest.Node(t, 1, leaves[0].Cid())
+	MustResults(t, e.upload(t, token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{pinned.Cid()}, pinned, leaves[0]))))
+	// A block stored outside any upload, before: not the upload's to take.
+	if err := e.bs.Put(context.Background(), leaves[1]); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := cartest.Section(cartest.Raw(t, []byte("a")).Cid(), []byte("b"))
+	git := cartest.Node(t, 9, sha256CID(t, multicodec.GitRaw, []byte("x")))
+	chain := cartest.Chain(t, tack.MaxDAGDepth+1)
+	for _, tc := range []struct {
+		name  string
+		body  []byte
+		check []blocks.Block // blocks the upload stored new
+	}{
+		{"a block that does not match its hash", append(cartest.CAR(t, []cid.Cid{root.Cid()}, all...), bad...), leaves[2:]},
+		// Refused by the walk, once every block is stored.
+		{"a second root linking to git-raw", cartest.CAR(t, []cid.Cid{root.Cid(), git.Cid()}, append(all, git)...), append([]blocks.Block{root, git}, leaves[2:]...)},
+		{"too deep", cartest.CAR(t, []cid.Cid{chain[0].Cid()}, append(chain, all...)...), append(chain, leaves[2:]...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			MustFailure(t, e.upload(t, token, "", bytes.NewReader(tc.body)), http.StatusBadRequest, "BAD_REQUEST")
+			if n := e.storedOf(t, tc.check); n != 0 {
+				t.Errorf("%d of the %d blocks the refused upload stored are still stored", n, len(tc.check))
+			}
+			if n := e.storedOf(t, leaves[:2]); n != 2 {
+				t.Errorf("the refused upload deleted a block that was stored before it (%d of 2 left)", n)
+			}
+		})
+	}
+}
+
+// An upload whose client goes away mid-body takes back what it stored.
+func TestUploadCARDisconnectLeavesNoBlocks(t *testing.T) {
+	e := newCAREnv(t, nil)
+	acct, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	root, all := cartest.DAG(t, 60, 100_000)
+	body := cartest.CAR(t, []cid.Cid{root.Cid()}, all...)
+	u, _ := url.Parse(e.url)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /car HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/vnd.ipld.car\r\nContent-Length: %d\r\n\r\n", token, len(body))
+	conn.Write(body[:len(body)*3/4])
+	// Wait until the server has stored some of it, then go away.
+	deadline := time.Now().Add(time.Minute)
+	for e.storedOf(t, all) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server stored none of the body")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn.Close()
+	for e.storedOf(t, all) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d blocks of the cut-off upload are still stored", e.storedOf(t, all))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if reqs := e.MustPins(t, acct); len(reqs) != 0 {
+		t.Fatalf("a cut-off upload made %d requests", len(reqs))
+	}
+}
+
+// The blocks of an incomplete upload count against the account's storage
+// limit while its request waits: a CAR that lacks one block cannot be
+// sent again and again past the limit. Once the request is deleted they
+// stop counting; once the DAG is whole its size counts instead.
+func TestUploadCARQuotaCountsKept(t *testing.T) {
+	const limit = 2 << 20
+	e := newCAREnv(t, func(s *tackhttp.Server) { s.Limits = tack.Limits{MaxBytes: limit} })
+	e.db.Limits = tack.Limits{MaxBytes: limit}
+	acct, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	incomplete := func(seed int) (root blocks.Block, all []blocks.Block, body []byte) {
+		root, all = cartest.DAG(t, 15, 100_000+seed) // 1.5 MB
+		return root, all, cartest.CAR(t, []cid.Cid{root.Cid()}, all[:len(all)-1]...)
+	}
+	root1, all1, body1 := incomplete(1)
+	ps := MustResults(t, e.upload(t, token, "", bytes.NewReader(body1))).Results[0]
+	if ps.Status != tack.StatusQueued {
+		t.Fatalf("got %s, want queued", ps.Status)
+	}
+	u, err := e.db.FindUsage(context.Background(), acct.ID)
+	if err != nil || u.Kept < 14*100_000 || u.Bytes != 0 {
+		t.Fatalf("usage after an incomplete upload: %+v, %v; want its 1.4 MB kept", u, err)
+	}
+	// A second incomplete DAG does not fit beside the first.
+	_, _, body2 := incomplete(2)
+	details := MustFailure(t, e.upload(t, token, "", bytes.NewReader(body2)), http.StatusConflict, "INSUFFICIENT_FUNDS")
+	if !strings.Contains(details, "incomplete uploads") {
+		t.Errorf("details %q do not say that incomplete uploads hold the room", details)
+	}
+	// The missing block completes the first: its size counts instead.
+	res := MustResults(t, e.upload(t, token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{root1.Cid()}, all1[len(all1)-1]))))
+	if res.Results[0].Status != tack.StatusPinned {
+		t.Fatalf("got %s, want pinned", res.Results[0].Status)
+	}
+	if u, _ := e.db.FindUsage(context.Background(), acct.ID); u.Kept != 0 || u.Bytes < 15*100_000 {
+		t.Fatalf("usage once the DAG is whole: %+v; want its size pinned, nothing kept", u)
+	}
+	// Deleting the pin makes room; a given-up incomplete upload frees its
+	// room too.
+	mustDelete(t, e, token, res.Results[0].RequestID)
+	ps = MustResults(t, e.upload(t, token, "", bytes.NewReader(body2))).Results[0]
+	MustFailure(t, e.upload(t, token, "", bytes.NewReader(body1)), http.StatusConflict, "INSUFFICIENT_FUNDS")
+	mustDelete(t, e, token, ps.RequestID)
+	if u, _ := e.db.FindUsage(context.Background(), acct.ID); u.Stored() != 0 {
+		t.Fatalf("usage after every request was deleted: %+v, want nothing", u)
+	}
+	MustResults(t, e.upload(t, token, "", bytes.NewReader(body1)))
+}
+
+// mustDelete deletes the request through the API.
+func mustDelete(tb testing.TB, e *carEnv, token, id string) {
+	tb.Helper()
+	if r := e.do(tb, "DELETE", "/pins/"+id, token, ""); r.status != http.StatusAccepted {
+		tb.Fatalf("DELETE /pins/%s: %d %s", id, r.status, r.body)
+	}
+}

@@ -57,13 +57,17 @@ type upload struct {
 	blocks int64 // blocks read (identity blocks too)
 	bytes  int64 // bytes of the blocks stored
 	room   int64 // bytes the account may still store; -1: no limit
+	kept   int64 // of the account's bytes, those its incomplete uploads keep
+	// recorded says that the store may name the upload's blocks (a DAG
+	// recorded whole, a keep list): from then on they are not taken back.
+	recorded bool
 }
 
 // upload reads the CAR in body, checks and stores every block through a
 // session of the Guard, and makes a request of the account for each root:
 // pinned if its DAG is whole, queued (with the CAR's blocks kept for it)
-// if not. A CAR that breaks a rule stores no request: its blocks are left
-// to garbage collection.
+// if not. A CAR that breaks a rule, or is cut off, stores no request, and
+// the blocks it stored new are deleted again (gc.Session.Undo).
 //
 // The CAR is read from r, which is body itself or a part of it (a
 // multipart form's file); body's errors (too large, too slow, cut off)
@@ -90,12 +94,31 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, bo
 		if err != nil {
 			return nil, err
 		}
-		u.room = max(limit-usage.Bytes, 0)
+		// Blocks that incomplete uploads keep count until their DAG is
+		// whole (then its size counts) or given up.
+		u.room = max(limit-usage.Stored(), 0)
+		u.kept = usage.Kept
 	}
-	u.sess = s.Guard.Session()
+	u.sess = s.Guard.UploadSession()
 	// The session's blocks are protected until the requests that need
-	// them are stored (or Keep lists them): only then may it close.
+	// them are stored (or Keep lists them): only then may it close. An
+	// upload refused or cut off before it recorded anything takes back
+	// the blocks it stored new, at once (read waits for its writes).
 	defer u.sess.Close()
+	defer func() {
+		if err == nil {
+			return
+		}
+		if u.recorded {
+			u.sess.Abandon()
+			return
+		}
+		if n, e := u.sess.Undo(context.WithoutCancel(ctx)); e != nil {
+			s.logger().Error("deleting the blocks of a refused upload", "err", e)
+		} else if n > 0 {
+			s.logger().Debug("deleted the blocks of a refused upload", "blocks", n)
+		}
+	}()
 
 	roots, err := u.read(ctx, &carStream{r: r}, body)
 	if err != nil {
@@ -151,8 +174,8 @@ func (u *upload) read(ctx context.Context, cs *carStream, body *uploadReader) ([
 		}
 		u.bytes += int64(n)
 		if u.room >= 0 && u.bytes > u.room {
-			return nil, tack.Errorf(tack.EQUOTA, "this upload holds more than the %d bytes this account may still store (its limit is %d bytes); delete pins or ask the operator for more room",
-				u.room, u.acct.Limits(u.s.Limits).MaxBytes)
+			return nil, tack.Errorf(tack.EQUOTA, "this upload holds more than the %d bytes this account may still store (its limit is %d bytes, %d of them held by incomplete uploads until their DAGs are whole or their requests deleted); delete pins or ask the operator for more room",
+				u.room, u.acct.Limits(u.s.Limits).MaxBytes, u.kept)
 		}
 		batch.buf = batch.buf[:len(batch.buf)+int(n)]
 		b, _ := blocks.NewBlockWithCid(data, c)
@@ -334,13 +357,14 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 		}
 	}()
 	queued := false
+	u.recorded = true
 	for _, p := range plans {
 		key := tack.ContentKey(p.root)
 		if p.dag != nil {
 			if err := u.s.Store.CompleteDAG(ctx, p.dag); err != nil {
 				return nil, err
 			}
-		} else if err := u.sess.Keep(ctx, key); err != nil {
+		} else if err := u.sess.Keep(ctx, u.acct.ID, key); err != nil {
 			return nil, blockstoreError{err}
 		}
 		if p.existing != nil {

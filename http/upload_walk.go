@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -73,23 +74,37 @@ func (x *carIndex) find(c cid.Cid) int {
 // every block is stored, counting each distinct block once as the pinner
 // does, identity blocks included; nil if a block is missing. A block the
 // DAG cannot hold (a link to a codec or hash tack refuses, a block that
-// does not decode) is EINVALID.
+// does not decode) is EINVALID, and so is a DAG deeper than
+// tack.MaxDAGDepth: dag.Depth walks it, reading each block with links
+// once whatever the paths to it, and measures the longest path.
 func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 	d := &tack.DAG{Key: tack.ContentKey(root)}
 	visited := make([]uint64, (len(u.idx.keys)+63)/64) // of the index
 	seen := map[string]struct{}{}                      // of the rest
-	stack := []cid.Cid{root}
-	for n := 0; len(stack) > 0; n++ {
-		if n%4096 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		c := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if b, ok := dag.Inline(c); ok {
-			if _, ok := seen[string(c.Hash())]; ok {
-				continue
+	// first says whether c is counted for the first time, and its place
+	// in the index (-1 if it has none).
+	first := func(c cid.Cid) (bool, int) {
+		if _, inline := dag.Inline(c); !inline {
+			if i := u.idx.find(c); i >= 0 {
+				if visited[i/64]&(1<<(i%64)) != 0 {
+					return false, i
+				}
+				visited[i/64] |= 1 << (i % 64)
+				return true, i
 			}
-			seen[string(c.Hash())] = struct{}{}
+		}
+		if _, ok := seen[string(c.Hash())]; ok {
+			return false, -1
+		}
+		seen[string(c.Hash())] = struct{}{}
+		return true, -1
+	}
+	links := func(c cid.Cid) ([]cid.Cid, error) {
+		isNew, i := first(c)
+		if b, ok := dag.Inline(c); ok {
+			if !isNew {
+				return nil, nil
+			}
 			if err := dag.Check(b); err != nil {
 				return nil, tack.Errorf(tack.EINVALID, "the DAG of root %s holds a block tack refuses: %v", root, err)
 			}
@@ -99,49 +114,38 @@ func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 			if err != nil {
 				return nil, tack.Errorf(tack.EINVALID, "the DAG of root %s holds a block that cannot be decoded: %v", root, err)
 			}
-			if stack, err = pushLinks(stack, c, links); err != nil {
-				return nil, err
-			}
-			continue
+			return checkLinks(c, links)
 		}
-		where, indexed := "", false
-		if i := u.idx.find(c); i >= 0 {
-			indexed = true
-			if visited[i/64]&(1<<(i%64)) != 0 {
-				continue
+		where := "a block tack held already"
+		if i >= 0 {
+			if isNew {
+				d.Blocks++
+				d.Bytes += int64(u.idx.sizes[i])
 			}
-			visited[i/64] |= 1 << (i % 64)
-			d.Blocks++
-			d.Bytes += int64(u.idx.sizes[i])
 			if isRaw(c) {
-				continue
+				return nil, nil
 			}
 			where = fmt.Sprintf("block #%d of the CAR", u.idx.pos[i])
-		} else {
-			if _, ok := seen[string(c.Hash())]; ok {
-				continue
+		} else if !isNew {
+			return nil, nil // a raw block counted already
+		} else if isRaw(c) {
+			size, err := u.sess.GetSize(ctx, c)
+			if ipld.IsNotFound(err) {
+				return nil, errMissing
+			} else if err != nil {
+				return nil, blockstoreError{err}
 			}
-			seen[string(c.Hash())] = struct{}{}
-			if isRaw(c) {
-				size, err := u.sess.GetSize(ctx, c)
-				if ipld.IsNotFound(err) {
-					return nil, nil
-				} else if err != nil {
-					return nil, blockstoreError{err}
-				}
-				d.Blocks++
-				d.Bytes += int64(size)
-				continue
-			}
-			where = "a block tack held already"
+			d.Blocks++
+			d.Bytes += int64(size)
+			return nil, nil
 		}
 		b, err := u.sess.Get(ctx, c)
 		if ipld.IsNotFound(err) {
-			return nil, nil
+			return nil, errMissing
 		} else if err != nil {
 			return nil, blockstoreError{err}
 		}
-		if !indexed {
+		if i < 0 {
 			d.Blocks++
 			d.Bytes += int64(len(b.RawData()))
 		}
@@ -149,26 +153,33 @@ func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 		if err != nil {
 			return nil, tack.Errorf(tack.EINVALID, "the DAG of root %s cannot be walked: %s: %v", root, where, err)
 		}
-		if stack, err = pushLinks(stack, c, links); err != nil {
-			return nil, err
-		}
+		return checkLinks(c, links)
+	}
+	_, err := dag.Depth(ctx, root, u.idx.key, links)
+	switch {
+	case errors.Is(err, errMissing):
+		return nil, nil
+	case errors.Is(err, tack.ErrTooDeep):
+		return nil, tack.Errorf(tack.EINVALID, "the DAG of root %s is deeper than %d links (from its root to its deepest block), the most tack accepts", root, tack.MaxDAGDepth)
+	case err != nil:
+		return nil, err
 	}
 	return d, nil
 }
 
-// pushLinks adds a block's links to the walk's stack, in reverse so that
-// the walk goes depth first in link order, after checking that each is a
-// CID tack may hold.
-func pushLinks(stack []cid.Cid, from cid.Cid, links []cid.Cid) ([]cid.Cid, error) {
-	for i := len(links) - 1; i >= 0; i-- {
-		l := links[i]
+// errMissing ends the walk of a DAG that lacks a block.
+var errMissing = errors.New("a block of the DAG is missing")
+
+// checkLinks returns a block's links after checking that each is a CID
+// tack may hold.
+func checkLinks(from cid.Cid, links []cid.Cid) ([]cid.Cid, error) {
+	for _, l := range links {
 		if codec := l.Prefix().Codec; !tack.CodecAllowed(codec) {
 			return nil, tack.Errorf(tack.EINVALID, "block %s links to %s, which uses codec %s; tack accepts raw, dag-pb, dag-cbor and dag-json", from, l, tack.CodecName(codec))
 		}
 		if err := tack.CheckHash(l); err != nil {
 			return nil, tack.Errorf(tack.EINVALID, "block %s links to %s, which tack refuses: %v", from, l, err)
 		}
-		stack = append(stack, l)
 	}
-	return stack, nil
+	return links, nil
 }

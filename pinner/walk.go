@@ -126,9 +126,13 @@ const batchSize = 64
 // and stores them. Blocks already held are read for their links, so an
 // interrupted walk resumes where it stopped. Identity CIDs are read from
 // the CID itself, checked and followed like any block, and neither
-// fetched nor stored; Progress counts them as blocks of the DAG. It
-// returns nil once every block of the DAG is in the blockstore, or the
-// first rule the DAG breaks as a *tack.Error, a *StallError if no block
+// fetched nor stored; Progress counts them as blocks of the DAG. A DAG
+// deeper than tack.MaxDAGDepth breaks a rule: a path that long is refused
+// as soon as the walk finds it, and once every block is there the
+// longest path (which the walk, taking each block once, may reach late)
+// is measured with a dag.Graph of the links. It returns nil once every
+// block of the DAG is in the blockstore, or the first rule the DAG breaks
+// as a *tack.Error, a *StallError if no block
 // came for Stall, or ctx's error.
 //
 // A block's links are wanted as soon as the block arrives and checks out;
@@ -187,7 +191,14 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 		}
 	}()
 
-	seen := map[string]struct{}{string(root.Hash()): {}}
+	// Every block seen, by multihash: its number in graph, which records
+	// the links between them so that the DAG's depth, its longest path,
+	// can be measured at the end (dag.Graph), and the depth at which the
+	// walk first reached it, which refuses a deep chain as soon as it
+	// shows, without fetching the rest.
+	var graph dag.Graph
+	seen := map[string]int32{string(root.Hash()): graph.Add()}
+	depth := []int32{0}
 	todo := []cid.Cid{root} // a stack: depth first keeps it small
 	inflight := 0
 	defer func() { budget.give(inflight) }()
@@ -206,14 +217,27 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 		if err != nil {
 			return tack.Errorf(tack.EINVALID, "block %s cannot be decoded: %v", b.Cid(), err)
 		}
-		for _, l := range links {
+		if len(links) == 0 {
+			return nil
+		}
+		node := seen[string(b.Cid().Hash())]
+		d := depth[node] + 1
+		if d > tack.MaxDAGDepth {
+			return tooDeep(root)
+		}
+		to := make([]int32, len(links))
+		for i, l := range links {
 			k := string(l.Hash())
-			if _, ok := seen[k]; ok {
+			if id, ok := seen[k]; ok {
+				to[i] = id
 				continue
 			}
-			seen[k] = struct{}{}
+			to[i] = graph.Add()
+			seen[k] = to[i]
+			depth = append(depth, d)
 			todo = append(todo, l)
 		}
+		graph.Links(node, to)
 		return nil
 	}
 	flush := func() error {
@@ -327,7 +351,20 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 			return ctx.Err()
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	// Every block is here; a longer path to a block than the one the
+	// walk first took may make the DAG too deep all the same.
+	if _, err := graph.Depth(0, root); err != nil {
+		return tooDeep(root)
+	}
+	return nil
+}
+
+// tooDeep is the error of a DAG deeper than tack.MaxDAGDepth.
+func tooDeep(root cid.Cid) error {
+	return tack.Errorf(tack.EINVALID, "the DAG of %s is deeper than %d links (from its root to its deepest block), the most tack accepts", root, tack.MaxDAGDepth)
 }
 
 // tick is how often the walk checks for a stall.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	tackbs "github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/internal/cartest"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
@@ -180,6 +181,56 @@ func TestWalkRefuses(t *testing.T) {
 			}
 			if !contains(err.Error(), tc.want) {
 				t.Errorf("walk = %q, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// addBlocks gives the peer bs and returns the first one's CID.
+func addBlocks(tb testing.TB, peer *testpeer.Peer, bs []blocks.Block) cid.Cid {
+	tb.Helper()
+	peer.AddBlocks(tb, bs...)
+	return bs[0].Cid()
+}
+
+// TestWalkDepth: DAGs exactly tack.MaxDAGDepth deep are fetched whole,
+// a diamond whose shared part lies both near the root and at the limit
+// too; one link deeper, they are refused, naming the limit. The root and
+// the last blocks come from the peer; the rest is held already (a chain
+// fetched over bitswap takes a round trip a block), which the walk reads
+// for its links as it does when it resumes.
+func TestWalkDepth(t *testing.T) {
+	peer := testpeer.New(t)
+	for _, tc := range []struct {
+		name string
+		bs   []blocks.Block
+		ok   bool
+	}{
+		{"chain at the limit", cartest.Chain(t, tack.MaxDAGDepth), true},
+		{"diamond at the limit", cartest.Diamond(t, tack.MaxDAGDepth), true},
+		{"chain too deep", cartest.Chain(t, tack.MaxDAGDepth+1), false},
+		{"diamond too deep", cartest.Diamond(t, tack.MaxDAGDepth+1), false},
+		{"a chain of 200,000", cartest.Chain(t, 200_000), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := addBlocks(t, peer, tc.bs)
+			store := memBlockstore()
+			n := len(tc.bs)
+			if err := store.PutMany(context.Background(), tc.bs[1:n-2]); err != nil {
+				t.Fatal(err)
+			}
+			p, err := walk(t, &pinner.Walker{Blockstore: store, Stall: 5 * time.Second}, newNode(t, store, peer), root)
+			if !tc.ok {
+				if tack.ErrorCode(err) != tack.EINVALID || !contains(err.Error(), "deeper than 1024 links") {
+					t.Fatalf("walk = %v, want EINVALID naming the limit of 1024 links", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Blocks.Load(); got != int64(n) {
+				t.Errorf("walk found %d blocks, want %d", got, n)
 			}
 		})
 	}

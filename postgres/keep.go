@@ -10,12 +10,24 @@ import (
 	"github.com/tack-ipfs/tack"
 )
 
-// KeepUpload records blocks stored toward the DAG key, now.
-func (db *DB) KeepUpload(ctx context.Context, key string, hashes []uint64) error {
-	err := db.insertHashes(ctx, "upload_keeps (key, added, hash)", []any{key, db.now()}, hashes,
-		"ON CONFLICT (key, hash) DO UPDATE SET added = excluded.added")
-	if err != nil {
-		return fmt.Errorf("keep upload: %w", err)
+// KeepUpload records blocks that the account's upload stored toward the
+// DAG key, now; a block kept already for the account and key only has its
+// time renewed.
+func (db *DB) KeepUpload(ctx context.Context, accountID int64, key string, blocks []tack.KeptBlock) error {
+	const q = `INSERT INTO upload_keeps (key, added, account_id, hash, size)
+		SELECT $1, $2, $3, h, s FROM unnest($4::bigint[], $5::bigint[]) AS u(h, s)
+		ON CONFLICT (key, account_id, hash) DO UPDATE SET added = excluded.added`
+	now := db.now()
+	for len(blocks) > 0 {
+		n := min(len(blocks), keepsPage)
+		hs, sizes := make([]int64, n), make([]int64, n)
+		for i, b := range blocks[:n] {
+			hs[i], sizes[i] = int64(b.Hash), b.Size
+		}
+		if _, err := db.pool.Exec(ctx, q, key, now, accountID, hs, sizes); err != nil {
+			return fmt.Errorf("keep upload: %w", err)
+		}
+		blocks = blocks[n:]
 	}
 	return nil
 }

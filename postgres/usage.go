@@ -16,8 +16,9 @@ func newUsage() *tack.Usage {
 }
 
 // FindUsage returns how many requests the account has in each status
-// (every status present) and the bytes of its distinct pinned DAGs, both
-// read from one snapshot. An account without requests, or an unknown one,
+// (every status present), the bytes of its distinct pinned DAGs and the
+// bytes its incomplete uploads keep (accounts.kept_bytes, which triggers
+// on upload_keeps keep), all read from one snapshot. An account without requests, or an unknown one,
 // has all zeros.
 func (db *DB) FindUsage(ctx context.Context, accountID int64) (*tack.Usage, error) {
 	usages, err := db.findUsages(ctx, &accountID)
@@ -69,18 +70,18 @@ func (db *DB) findUsages(ctx context.Context, accountID *int64) (map[int64]*tack
 			return err
 		}
 		rows, err = tx.Query(ctx, `
-			SELECT id, stored_bytes FROM accounts
-			WHERE stored_bytes > 0 AND ($1::bigint IS NULL OR id = $1)`, accountID)
+			SELECT id, stored_bytes, kept_bytes FROM accounts
+			WHERE (stored_bytes > 0 OR kept_bytes > 0) AND ($1::bigint IS NULL OR id = $1)`, accountID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id, bytes int64
-			if err := rows.Scan(&id, &bytes); err != nil {
+			var id, bytes, kept int64
+			if err := rows.Scan(&id, &bytes, &kept); err != nil {
 				return err
 			}
-			usage(id).Bytes = bytes
+			usage(id).Bytes, usage(id).Kept = bytes, kept
 		}
 		return rows.Err()
 	})

@@ -10,12 +10,28 @@ import (
 	"github.com/tack-ipfs/tack"
 )
 
-// KeepUpload records blocks stored toward the DAG key, now.
-func (db *DB) KeepUpload(ctx context.Context, key string, hashes []uint64) error {
-	err := db.insertHashes(ctx, "upload_keeps (key, added, hash)", []any{key, db.now()}, hashes,
-		"ON CONFLICT (key, hash) DO UPDATE SET added = excluded.added")
-	if err != nil {
-		return fmt.Errorf("keep upload: %w", err)
+// KeepUpload records blocks that the account's upload stored toward the
+// DAG key, now; a block kept already for the account and key only has its
+// time renewed.
+func (db *DB) KeepUpload(ctx context.Context, accountID int64, key string, blocks []tack.KeptBlock) error {
+	now := db.now()
+	for len(blocks) > 0 {
+		n := min(len(blocks), keepsPage)
+		args := make([]any, 0, 5*n)
+		for _, b := range blocks[:n] {
+			args = append(args, key, now, accountID, int64(b.Hash), b.Size)
+		}
+		q := "INSERT INTO upload_keeps (key, added, account_id, hash, size) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ") +
+			" ON CONFLICT (key, account_id, hash) DO UPDATE SET added = excluded.added"
+		err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+			_, err := tx.Tx.ExecContext(ctx, q, args...)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("keep upload: %w", err)
+		}
+		blocks = blocks[n:]
 	}
 	return nil
 }

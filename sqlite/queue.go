@@ -506,16 +506,19 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 }
 
 // overQuota returns why the account may not hold the DAG key of the given
-// size (it would go over its MaxBytes), or "" if it may: it holds the DAG
-// already, or it has room.
+// size (it would go over its MaxBytes, with what its incomplete uploads
+// keep for other DAGs), or "" if it may: it holds the DAG already, or it
+// has room.
 func (db *DB) overQuota(ctx context.Context, tx *txn, accountID int64, key string, size int64) (string, error) {
 	var stored int64
 	var maxBytes sql.NullInt64
 	var held bool
 	err := tx.QueryRowContext(ctx, `
-		SELECT stored_bytes, max_bytes,
-		       EXISTS (SELECT 1 FROM account_dags WHERE account_id = accounts.id AND key = ?)
-		FROM accounts WHERE id = ?`, key, accountID).Scan(&stored, &maxBytes, &held)
+		SELECT stored_bytes + kept_bytes - (SELECT coalesce(sum(size), 0) FROM upload_keeps
+		           WHERE key = ?1 AND account_id = accounts.id),
+		       max_bytes,
+		       EXISTS (SELECT 1 FROM account_dags WHERE account_id = accounts.id AND key = ?1)
+		FROM accounts WHERE id = ?2`, key, accountID).Scan(&stored, &maxBytes, &held)
 	if err != nil {
 		return "", fmt.Errorf("account %d: %w", accountID, err)
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -219,13 +220,13 @@ func testUploadKeeps(t *testing.T, s tack.Store) {
 		many = append(many, i*0x9E3779B97F4A7C15)
 	}
 	before := time.Now().Add(-time.Second)
-	if err := s.KeepUpload(ctx, "bafyb", many[:700]); err != nil {
+	if err := s.KeepUpload(ctx, 0, "bafyb", hashesOnly(many[:700])); err != nil {
 		t.Fatalf("KeepUpload: %v", err)
 	}
-	if err := s.KeepUpload(ctx, "bafyb", many[600:]); err != nil {
+	if err := s.KeepUpload(ctx, 0, "bafyb", hashesOnly(many[600:])); err != nil {
 		t.Fatalf("KeepUpload of overlapping blocks: %v", err)
 	}
-	if err := s.KeepUpload(ctx, "bafya", []uint64{7, 1 << 63}); err != nil {
+	if err := s.KeepUpload(ctx, 0, "bafya", hashesOnly([]uint64{7, 1 << 63})); err != nil {
 		t.Fatal(err)
 	}
 	kept := func(key string) []uint64 {
@@ -256,7 +257,7 @@ func testUploadKeeps(t *testing.T, s tack.Store) {
 	// Forgetting spares what was added at or after the time given.
 	cut := time.Now()
 	time.Sleep(2 * time.Millisecond)
-	if err := s.KeepUpload(ctx, "bafyb", []uint64{many[0], 99}); err != nil {
+	if err := s.KeepUpload(ctx, 0, "bafyb", hashesOnly([]uint64{many[0], 99})); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ForgetKeptUpload(ctx, "bafyb", cut); err != nil {
@@ -270,5 +271,154 @@ func testUploadKeeps(t *testing.T, s tack.Store) {
 	}
 	if ks, _ := s.FindKeptUploads(ctx); len(ks) != 1 || ks[0].Key != "bafyb" {
 		t.Fatalf("FindKeptUploads after forgetting bafya = %+v", ks)
+	}
+}
+
+// hashesOnly returns kept blocks of the hashes, of unknown size.
+func hashesOnly(hs []uint64) []tack.KeptBlock {
+	out := make([]tack.KeptBlock, len(hs))
+	for i, h := range hs {
+		out[i] = tack.KeptBlock{Hash: h}
+	}
+	return out
+}
+
+// testUploadKeepUsage: what an account's uploads keep counts in its usage
+// (Kept) while it has a queued or pinning request for the DAG, each block
+// once, and is forgotten, for that account only, when its last such
+// request is pinned, fails or is deleted.
+func testUploadKeepUsage(t *testing.T, s tack.Store) {
+	ctx := t.Context()
+	a := MustCreateAccount(t, s, "a@example.com")
+	b := MustCreateAccount(t, s, "b@example.com")
+	usage := func(id int64) *tack.Usage {
+		t.Helper()
+		u, err := s.FindUsage(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	hashes := func(key string) int {
+		t.Helper()
+		n := 0
+		if err := s.KeptUploadHashes(ctx, key, func(hs []uint64) error { n += len(hs); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	keep := func(acct int64, key string, blocks ...tack.KeptBlock) {
+		t.Helper()
+		if err := s.KeepUpload(ctx, acct, key, blocks); err != nil {
+			t.Fatalf("KeepUpload: %v", err)
+		}
+	}
+
+	// Deleted: a's request for K, b's for the same K.
+	ra := MustCreatePin(t, s, NewPin(t, a.ID, "a"))
+	rb := NewPin(t, b.ID, "b")
+	rb.Pin.CID, rb.Key = ra.Pin.CID, ra.Key
+	MustCreatePin(t, s, rb)
+	keep(a.ID, ra.Key, tack.KeptBlock{Hash: 1, Size: 100}, tack.KeptBlock{Hash: 2, Size: 200})
+	keep(a.ID, ra.Key, tack.KeptBlock{Hash: 2, Size: 200}, tack.KeptBlock{Hash: 3, Size: 50})
+	keep(b.ID, ra.Key, tack.KeptBlock{Hash: 1, Size: 100})
+	if u := usage(a.ID); u.Kept != 350 || u.Bytes != 0 || u.Stored() != 350 {
+		t.Fatalf("a's usage: kept %d, bytes %d; want 350 kept (each block once), 0 bytes", u.Kept, u.Bytes)
+	}
+	if u := usage(b.ID); u.Kept != 100 {
+		t.Fatalf("b's usage: kept %d, want 100", u.Kept)
+	}
+	all, err := s.FindUsages(ctx)
+	if err != nil || all[a.ID] == nil || all[a.ID].Kept != 350 || all[b.ID] == nil || all[b.ID].Kept != 100 {
+		t.Fatalf("FindUsages = %v, %v; want a 350 and b 100 kept", all, err)
+	}
+	if err := s.DeletePin(ctx, a.ID, ra.ID); err != nil {
+		t.Fatal(err)
+	}
+	if u := usage(a.ID); u.Kept != 0 {
+		t.Fatalf("a's usage after its request was deleted: kept %d, want 0", u.Kept)
+	}
+	if u := usage(b.ID); u.Kept != 100 || hashes(ra.Key) != 1 {
+		t.Fatalf("b's usage after a's request was deleted: kept %d, %d hashes; want b's 100 and its hash still kept", u.Kept, hashes(ra.Key))
+	}
+
+	// Two requests of a for one DAG: kept until both are gone; a failed
+	// request is given up.
+	r1 := MustCreatePin(t, s, NewPin(t, a.ID, "one"))
+	r2 := NewPin(t, a.ID, "two")
+	r2.Pin.CID, r2.Key = r1.Pin.CID, r1.Key
+	MustCreatePin(t, s, r2)
+	keep(a.ID, r1.Key, tack.KeptBlock{Hash: 10, Size: 1000})
+	if err := s.DeletePin(ctx, a.ID, r1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if u := usage(a.ID); u.Kept != 1000 {
+		t.Fatalf("a's usage with one request for the DAG left: kept %d, want 1000", u.Kept)
+	}
+	claimed := MustClaim(t, s, "w", 10, time.Now().Add(time.Hour))
+	var ids []string
+	for _, r := range claimed {
+		if r.ID == r2.ID {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("claimed %d requests, not the one for the DAG", len(claimed))
+	}
+	if u := usage(a.ID); u.Kept != 1000 {
+		t.Fatalf("a's usage while pinning: kept %d, want 1000", u.Kept)
+	}
+	if err := s.FailPins(ctx, "w", ids, "given up"); err != nil {
+		t.Fatal(err)
+	}
+	if u := usage(a.ID); u.Kept != 0 || hashes(r1.Key) != 0 {
+		t.Fatalf("a's usage after its request failed: kept %d, %d hashes; want none", u.Kept, hashes(r1.Key))
+	}
+
+	// Completed: the DAG's size counts instead.
+	r3 := MustCreatePin(t, s, NewPin(t, a.ID, "three"))
+	keep(a.ID, r3.Key, tack.KeptBlock{Hash: 20, Size: 400})
+	if err := s.CompleteDAG(ctx, &tack.DAG{Key: r3.Key, Blocks: 2, Bytes: 700}); err != nil {
+		t.Fatal(err)
+	}
+	if u := usage(a.ID); u.Kept != 0 || u.Bytes != 700 {
+		t.Fatalf("a's usage after the DAG completed: kept %d, bytes %d; want 0 and 700", u.Kept, u.Bytes)
+	}
+
+	// Blocks of no account (kept by an older tack) count for nobody.
+	keep(0, r3.Key, tack.KeptBlock{Hash: 30, Size: 5})
+	if u := usage(a.ID); u.Kept != 0 {
+		t.Fatalf("a block of no account counted for a: kept %d", u.Kept)
+	}
+
+	// Kept bytes count against the storage limit when a DAG completes
+	// and when a held DAG is pinned at once, but a DAG's own kept blocks
+	// do not count twice.
+	c := MustCreateAccount(t, s, "c@example.com")
+	limit := int64(1000)
+	MustSetLimits(t, s, c.ID, nil, &limit)
+	waiting := MustCreatePin(t, s, NewPin(t, c.ID, "waiting"))
+	keep(c.ID, waiting.Key, tack.KeptBlock{Hash: 40, Size: 600})
+	over := MustCreatePin(t, s, NewPin(t, c.ID, "over"))
+	keep(c.ID, over.Key, tack.KeptBlock{Hash: 41, Size: 300})
+	if err := s.CompleteDAG(ctx, &tack.DAG{Key: over.Key, Blocks: 3, Bytes: 500}); err != nil {
+		t.Fatal(err)
+	}
+	if r := MustFindPin(t, s, c.ID, over.ID); r.Status != tack.StatusFailed || !strings.Contains(r.Details, "1000") {
+		t.Fatalf("a DAG of 500 bytes beside 600 kept, under a limit of 1000: %s %q, want failed naming the limit", r.Status, r.Details)
+	}
+	fits := MustCreatePin(t, s, NewPin(t, c.ID, "fits"))
+	keep(c.ID, fits.Key, tack.KeptBlock{Hash: 42, Size: 350})
+	if err := s.CompleteDAG(ctx, &tack.DAG{Key: fits.Key, Blocks: 2, Bytes: 400}); err != nil {
+		t.Fatal(err)
+	}
+	if r := MustFindPin(t, s, c.ID, fits.ID); r.Status != tack.StatusPinned {
+		t.Fatalf("a DAG of 400 bytes, 350 of them kept for it, beside 600 kept, under 1000: %s %q, want pinned", r.Status, r.Details)
+	}
+	// The account holds 400 and keeps 600: a held DAG of 1 byte does not fit.
+	held := NewPin(t, c.ID, "held")
+	held.Pin.CID, held.Key = over.Pin.CID, over.Key
+	if err := s.CreatePin(ctx, held); tack.ErrorCode(err) != tack.EQUOTA {
+		t.Fatalf("CreatePin of a held DAG of 500 bytes with 1000 of 1000 used: %v, want EQUOTA", err)
 	}
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Node/CollectionConcurrent", testCollectionConcurrent},
 		{"Node/CollectionKeeps", testCollectionKeeps},
 		{"Node/UploadKeeps", testUploadKeeps},
+		{"Node/UploadKeepUsage", testUploadKeepUsage},
 
 		{"Token/Create", testCreateToken},
 		{"Token/CreateErrors", testCreateTokenErrors},

@@ -49,7 +49,8 @@ type Config struct {
 	MaxUpload   int64          // --max-upload: bytes of one CAR upload
 	MaxUploads  int            // --max-uploads: CAR uploads served at once
 	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
-	GCInterval  time.Duration  // --gc-interval: how often garbage is collected, if pins were deleted; 0: never on its own
+	GCInterval  time.Duration  // --gc-interval: how often garbage is collected when none was seen made; 0: never on its own
+	GCDelay     time.Duration  // --gc-delay: how soon after garbage was made (a pin deleted or replaced, an upload refused) a collection frees it
 	VerifyRate  int            // --verify-rate: blocks a second the background verify walk checks; 0: off
 
 	GatewayListen      string        // --gateway-listen: host:port of the gateway for browsers (deserialized responses); empty: off
@@ -97,7 +98,8 @@ func DefaultConfig() Config {
 		RateLimit:   http.RateLimit{Rate: http.DefaultRate, Burst: http.DefaultBurst},
 		MaxInFlight: http.DefaultMaxInFlight,
 		MaxConns:    DefaultMaxConns,
-		GCInterval:  time.Hour,
+		GCInterval:  24 * time.Hour,
+		GCDelay:     2 * time.Minute,
 		VerifyRate:  1000,
 
 		Provide:           node.ProvideAll,
@@ -217,7 +219,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.Var(sizeFlag{&c.MaxUpload}, "max-upload", "bytes of one CAR upload (POST /car), like 32GiB; more gets 413")
 	fs.IntVar(&c.MaxUploads, "max-uploads", c.MaxUploads, "CAR uploads served at once, apart from --max-inflight; more get 503 with Retry-After")
 	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
-	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often to free the blocks of deleted pins, when some were deleted (0: only with 'tack gc')")
+	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often to collect garbage when this process saw none made (deleted by another process or node, failed fetches) (0: only with 'tack gc', and --gc-delay is off too)")
+	fs.DurationVar(&c.GCDelay, "gc-delay", c.GCDelay, "how soon after a pin is deleted or replaced, a request fails or an upload is refused, a collection frees the blocks nothing else needs, so that they stop being served; deletions meanwhile join it, and a collection never starts sooner after the last than 10 times as long as that one took")
 	fs.IntVar(&c.VerifyRate, "verify-rate", c.VerifyRate, "blocks a second that the background walk checks for blocks gone missing, one pass a day at most (0: off; 'tack verify' runs a pass at once)")
 	fs.StringVar(&c.GatewayListen, "gateway-listen", c.GatewayListen, "serve the gateway with files and directory listings for browsers on this host:port, an origin apart from the web pages (default off: the API's address serves only raw blocks and CARs)")
 	fs.StringVar(&c.GatewayURL, "gateway-url", c.GatewayURL, "where browsers reach the gateway of --gateway-listen, http(s)://HOST[:PORT], a site apart from the web pages: each CID is served at {cid}.ipfs.HOST, so point *.ipfs.HOST and HOST at it (default http://<gateway-listen>)")
@@ -295,6 +298,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.GCInterval < 0 || c.VerifyRate < 0 {
 		return fmt.Errorf("--gc-interval and --verify-rate cannot be negative: 0 turns them off")
+	}
+	if c.GCDelay <= 0 {
+		return fmt.Errorf("--gc-delay must be a positive duration (--gc-interval 0 turns collections on their own off)")
 	}
 	if c.MaxPending < 0 || c.MaxBytes < 0 {
 		return fmt.Errorf("--max-pending and --max-bytes cannot be negative: 0 means no limit")

@@ -12,7 +12,6 @@ import (
 	"net"
 	nethttp "net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/tack-ipfs/tack"
@@ -24,37 +23,50 @@ import (
 // verify passes.
 const verifyEvery = 24 * time.Hour
 
-// collectEvery is how often a collection runs even if no deletion was
-// seen: requests deleted by 'tack account purge' in another process, or
-// the blocks of fetches that failed.
-const collectEvery = 24 * time.Hour
+// gcSpacing is how many times as long as the last collection took the
+// next one waits at least after it ended: collections take at most a
+// tenth of the time, however often pins are deleted.
+const gcSpacing = 10
 
-// gcNotifier passes the API's notices on to the pinner, and notes that a
-// deletion made garbage for the next collection.
+// gcNotifier passes the API's notices on to the pinner, and tells the
+// collection schedule that a deletion made garbage.
 type gcNotifier struct {
 	tack.Notifier
-	dirty *atomic.Bool
+	gc *gc.Schedule
 }
 
 func (n gcNotifier) Removed(id string) {
-	n.dirty.Store(true)
+	n.gc.Dirty()
 	n.Notifier.Removed(id)
+}
+
+// gcPinStore is the pinner's store: a request that fails leaves the
+// blocks fetched for it, and those an upload kept for it, to a
+// collection, which the schedule is told of.
+type gcPinStore struct {
+	tack.PinStore
+	gc *gc.Schedule
+}
+
+func (s gcPinStore) FailPins(ctx context.Context, owner string, ids []string, reason string) error {
+	err := s.PinStore.FailPins(ctx, owner, ids, reason)
+	if err == nil && len(ids) > 0 {
+		s.gc.Dirty()
+	}
+	return err
 }
 
 // collect runs one collection and logs what it did.
 func (m *Main) collect(ctx context.Context) (gc.Report, error) {
-	m.gcDirty.Store(false)
 	rep, err := m.Guard.Collect(ctx, m.DB)
 	if errors.Is(err, gc.ErrBusy) {
 		// Another node collects the shared blocks; this one's deletions
 		// are in its store too, so the next round here may find nothing.
-		m.gcDirty.Store(true)
 		m.Logger.Info("garbage collection skipped: another node is collecting")
 		return rep, err
 	}
 	m.Metrics.GC(int64(rep.Freed), rep.FreedSize, err)
 	if err != nil {
-		m.gcDirty.Store(true)
 		m.Logger.Error("garbage collection failed", "err", err, "partial", rep.String())
 		return rep, err
 	}
@@ -64,29 +76,25 @@ func (m *Main) collect(ctx context.Context) (gc.Report, error) {
 	return rep, nil
 }
 
-// runGC collects every --gc-interval if something was deleted since the
-// last collection, and once a day in any case. The first check comes one
-// interval after the start, so that a restart loop never collects.
+// newGCSchedule returns the schedule of collections on their own: --gc-delay
+// after a pin is deleted or replaced or an upload refused, every
+// --gc-interval otherwise, never sooner after the last one than gcSpacing
+// times as long as it took.
+func (m *Main) newGCSchedule() *gc.Schedule {
+	return gc.NewSchedule(m.Config.GCDelay, m.Config.GCInterval, gcSpacing, func(ctx context.Context) error {
+		_, err := m.collect(ctx)
+		return err
+	})
+}
+
+// runGC runs the collection schedule, unless --gc-interval is 0. The
+// first collection without garbage made comes one --gc-interval after
+// the start, so that a restart loop never collects.
 func (m *Main) runGC(ctx context.Context) {
-	every := m.Config.GCInterval
-	if every <= 0 {
+	if m.Config.GCInterval <= 0 {
 		return
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	last := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if !m.gcDirty.Load() && time.Since(last) < collectEvery {
-			continue
-		}
-		last = time.Now()
-		m.collect(ctx)
-	}
+	m.gcSchedule.Run(ctx)
 }
 
 // verify runs one verify pass at the given pace (nil: as fast as the

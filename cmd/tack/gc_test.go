@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
+	nethttp "net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +17,8 @@ import (
 	"github.com/ipfs/go-cid"
 	"golang.org/x/time/rate"
 
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/cartest"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 )
 
@@ -208,4 +212,65 @@ func TestVerify(t *testing.T) {
 	t.Logf("after verify: %s %v", got.GetStatus(), got.GetInfo())
 	WaitStatus(t, c, ps.GetRequestId(), pinclient.StatusPinned, time.Minute)
 	m.MustHaveDAG(t, peer, root)
+}
+
+// TestGCAfterDelete: the blocks of a deleted pin stop being served once
+// --gc-delay has passed, without a tack gc and long before
+// --gc-interval; the pin that shares a block keeps it.
+func TestGCAfterDelete(t *testing.T) {
+	dir := tempData(t)
+	m := MustOpenMain(t, dir, func(c *Config) { c.GCDelay = 200 * time.Millisecond })
+	token := MustAccount(t, dir, "a@example.com", true)
+	root, all := cartest.DAG(t, 5, 1000)
+	other := cartest.Node(t, 7, all[1].Cid())
+	var ids []string
+	for _, body := range [][]byte{cartest.CAR(t, []cid.Cid{root.Cid()}, all...), cartest.CAR(t, []cid.Cid{other.Cid()}, other, all[1])} {
+		status, res, out := postCAR(t, m.HTTPAddr(), token, "", bytes.NewReader(body), 0)
+		if status != 200 || res.Results[0].Status != tack.StatusPinned {
+			t.Fatalf("upload: %d %s", status, out)
+		}
+		ids = append(ids, res.Results[0].RequestID)
+	}
+	served := func(c cid.Cid) bool {
+		resp, err := nethttp.Get("http://" + m.HTTPAddr() + "/ipfs/" + c.String() + "?format=raw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}
+	if !served(all[2].Cid()) {
+		t.Fatal("a pinned block is not served")
+	}
+	if err := m.Client(token).DeleteByID(context.Background(), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the deleted pin's blocks to stop being served", func() bool { return !served(all[2].Cid()) })
+	for _, b := range all {
+		if got, want := served(b.Cid()), b.Cid() == all[1].Cid(); got != want {
+			t.Errorf("block %s served: %v, want %v", b.Cid(), got, want)
+		}
+	}
+}
+
+// TestGCAfterFailedUpload: an incomplete upload whose request gives up
+// (--pin-timeout) stops counting and its blocks stop being served within
+// --gc-delay.
+func TestGCAfterFailedUpload(t *testing.T) {
+	dir := tempData(t)
+	m := MustOpenMain(t, dir, func(c *Config) {
+		c.GCDelay = 200 * time.Millisecond
+		c.PinStall, c.PinRetry, c.PinTimeout = 300*time.Millisecond, 100*time.Millisecond, time.Second
+	})
+	token := MustAccount(t, dir, "a@example.com", true)
+	root, all := cartest.DAG(t, 5, 1000)
+	status, res, out := postCAR(t, m.HTTPAddr(), token, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{root.Cid()}, all[:len(all)-1]...)), 0)
+	if status != 200 || res.Results[0].Status == tack.StatusPinned {
+		t.Fatalf("upload: %d %s", status, out)
+	}
+	WaitStatus(t, m.Client(token), res.Results[0].RequestID, pinclient.StatusFailed, time.Minute)
+	waitFor(t, time.Minute, "the given-up upload's blocks to go", func() bool {
+		ok, err := m.Blocks.Has(context.Background(), all[1].Cid())
+		return err == nil && !ok
+	})
 }

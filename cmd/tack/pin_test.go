@@ -7,7 +7,11 @@ import (
 	"time"
 
 	pinclient "github.com/ipfs/boxo/pinning/remote/client"
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
+
+	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/cartest"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 )
 
@@ -228,5 +232,41 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 			tb.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A DAG deeper than tack.MaxDAGDepth fails when pinned, with the limit in
+// its details; one exactly that deep is pinned. tack holds all but the
+// root already (a chain fetched over bitswap takes a round trip a block),
+// which the fetch reads for its links.
+func TestPinTooDeep(t *testing.T) {
+	m := MustOpenMain(t, tempData(t))
+	peer := testpeer.New(t)
+	c := m.Client(m.AdminToken)
+	origins := pinclient.PinOpts.WithOrigins(Origins(t, peer)...)
+	for _, tc := range []struct {
+		name string
+		bs   []blocks.Block
+		ok   bool
+	}{
+		{"chain at the limit", cartest.Chain(t, tack.MaxDAGDepth), true},
+		{"diamond too deep", cartest.Diamond(t, tack.MaxDAGDepth+1), false},
+		{"chain too deep", cartest.Chain(t, tack.MaxDAGDepth+1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peer.AddBlocks(t, tc.bs...)
+			if err := m.Blocks.PutMany(context.Background(), tc.bs[1:]); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.ok {
+				MustFail(t, c, tc.bs[0].Cid(), "deeper than 1024 links", origins)
+				return
+			}
+			ps, err := c.Add(context.Background(), tc.bs[0].Cid(), origins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			WaitStatus(t, c, ps.GetRequestId(), pinclient.StatusPinned, time.Minute)
+		})
 	}
 }

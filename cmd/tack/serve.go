@@ -57,8 +57,9 @@ type Main struct {
 	server   *nethttp.Server
 	pprof    *nethttp.Server
 	control  *nethttp.Server
-	gcDirty  atomic.Bool // a pin was deleted since the last collection
-	draining atomic.Bool // Close has begun: /readyz answers 503
+	// gcSchedule runs collections on their own (see runGC).
+	gcSchedule *gc.Schedule
+	draining   atomic.Bool // Close has begun: /readyz answers 503
 	// Prometheus metrics on --metrics-listen.
 	metricsListener net.Listener
 	metricsServer   *nethttp.Server
@@ -123,6 +124,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Guard, err = gc.NewGuard(m.Blocks, m.DB); err != nil {
 		return err
 	}
+	// Refused uploads whose blocks the Guard could not all take back
+	// call for a collection as deletions do.
+	m.gcSchedule = m.newGCSchedule()
+	m.Guard.Garbage = m.gcSchedule.Dirty
 	// Keep lists are in the store now, where every node's collections
 	// read them; an older tack kept them in <data>/keep.
 	if n, err := gc.ImportKeepFiles(ctx, c.path("keep"), m.DB); err != nil {
@@ -172,7 +177,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("saving this node in the store: %w", err)
 	}
 
-	m.Pinner = pinner.New(m.DB, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
+	m.Pinner = pinner.New(gcPinStore{m.DB, m.gcSchedule}, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
 		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Lease: c.PinLease, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
 			Guard: m.Guard}, m.Logger)
 	m.Metrics.WatchPinner(m.Pinner.Stats)
@@ -193,7 +198,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Store:     m.DB,
 		Auth:      m.Auth,
 		Delegates: m.cluster.Delegates,
-		Notifier:  gcNotifier{m.Pinner, &m.gcDirty},
+		Notifier:  gcNotifier{m.Pinner, m.gcSchedule},
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
 		RateLimit: c.RateLimit,

@@ -99,7 +99,7 @@ func TestStoreCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := src.KeepUpload(ctx, claimed[0].Key, []uint64{1, 1 << 63, 42}); err != nil {
+	if err := src.KeepUpload(ctx, b.ID, claimed[0].Key, []tack.KeptBlock{{Hash: 1, Size: 10}, {Hash: 1 << 63, Size: 20}, {Hash: 42, Size: 30}}); err != nil {
 		t.Fatal(err)
 	}
 	var entries []blockstore.PackMove
@@ -162,6 +162,9 @@ func TestStoreCopy(t *testing.T) {
 	kept := 0
 	if err := dst.KeptUploadHashes(ctx, claimed[0].Key, func(hs []uint64) error { kept += len(hs); return nil }); err != nil || kept != 3 {
 		t.Errorf("the upload keep list after the copy: %d hashes (%v), want 3", kept, err)
+	}
+	if u, err := dst.FindUsage(ctx, b.ID); err != nil || u.Kept != 60 {
+		t.Errorf("the bytes kept for the account after the copy: %+v, %v; want 60", u, err)
 	}
 
 	// The same answers from both.

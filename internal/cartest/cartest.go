@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"testing"
 
@@ -227,4 +228,40 @@ func (s *Stream) interior() []byte {
 	}
 	root := Node(s.tb, -1, links...)
 	return append(out, Section(root.Cid(), root.RawData())...)
+}
+
+// Chain returns a chain of dag-cbor blocks depth links deep, the root
+// first: each block links to the next, and the last links to nothing.
+func Chain(tb testing.TB, depth int) []blocks.Block {
+	tb.Helper()
+	out := make([]blocks.Block, depth+1)
+	out[depth] = Node(tb, int64(depth))
+	for i := depth - 1; i >= 0; i-- {
+		out[i] = Node(tb, int64(i), out[i+1].Cid())
+	}
+	return out
+}
+
+// Diamond returns a DAG depth links deep whose deepest blocks can also be
+// reached along a short path, the root first: the root links first to a
+// shared block (depth 1 that way) and then to a chain that ends in a link
+// to the same shared block, which links to a raw leaf. A walk that
+// visits each block once at the depth it first reaches it finds the DAG 2
+// links deep.
+func Diamond(tb testing.TB, depth int) []blocks.Block {
+	tb.Helper()
+	if depth < 4 {
+		tb.Fatalf("a diamond is at least 4 links deep, not %d", depth)
+	}
+	leaf := Raw(tb, []byte(fmt.Sprintf("the leaf of a diamond %d deep", depth)))
+	shared := Node(tb, -1, leaf.Cid())
+	// root -> c1 -> ... -> c(depth-2) -> shared -> leaf
+	chain := make([]blocks.Block, depth-2)
+	next := shared.Cid()
+	for i := len(chain) - 1; i >= 0; i-- {
+		chain[i] = Node(tb, int64(i+1), next)
+		next = chain[i].Cid()
+	}
+	root := Node(tb, 0, shared.Cid(), chain[0].Cid())
+	return append(append([]blocks.Block{root}, chain...), shared, leaf)
 }
