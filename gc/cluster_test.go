@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/blockstore/s3"
+	tackcluster "github.com/tack-ipfs/tack/cluster"
 	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/internal/miniotest"
 	"github.com/tack-ipfs/tack/internal/pgtest"
@@ -104,14 +106,13 @@ func newCluster(t *testing.T, srv *miniotest.Server, peer *testpeer.Peer, open f
 
 // node is one tack node of the cluster.
 type node struct {
-	t     *testing.T
-	id    string
-	db    clusterDB
-	bs    *s3.Store
-	cache *blockstore.Cache
-	guard *gc.Guard
-	self  tack.Node // under mu
-	mu    sync.Mutex
+	t      *testing.T
+	id     string
+	db     clusterDB
+	bs     *s3.Store
+	cache  *blockstore.Cache
+	guard  *gc.Guard
+	member *tackcluster.Member // the node's heartbeat, as `tack serve` runs it
 }
 
 // node starts a node, saved in the store as alive.
@@ -156,40 +157,28 @@ func (c *cluster) nodeWith(id string, joinTimeout time.Duration, wrap func(gc.Cl
 	}
 	guard.SetCluster(gc.Cluster{Store: cs, Node: id, Blocks: blocksAt,
 		Live: time.Minute, Lease: 3 * time.Second, JoinTimeout: joinTimeout})
-	n := &node{t: t, id: id, db: db, bs: bs, cache: cache, guard: guard,
-		self: tack.Node{ID: id, Blocks: blocksAt, Started: time.Now()}}
+	n := newNode(t, id, db, cs, bs, guard)
+	n.cache = cache
+	return n
+}
+
+// newNode returns the node id over its blockstore and guard, whose
+// member saves it in cs, and saves it as alive.
+func newNode(t *testing.T, id string, db clusterDB, cs gc.ClusterStore, bs *s3.Store, guard *gc.Guard) *node {
+	self := tack.Node{ID: id, Blocks: blocksAt, Started: time.Now()}
+	n := &node{t: t, id: id, db: db, bs: bs, guard: guard,
+		member: tackcluster.New(cs, guard, self, func() []string { return nil }, true)}
 	n.save()
 	return n
 }
 
+// save runs one heartbeat of the node: it saves itself, follows the
+// collection another node runs, and saves itself again at once if it
+// joined one.
 func (n *node) save() {
-	n.mu.Lock()
-	self := n.self
-	n.mu.Unlock()
-	if err := n.db.SaveNode(context.Background(), &self); err != nil {
+	if err := n.member.Save(context.Background()); err != nil {
 		n.t.Fatal(err)
 	}
-}
-
-// heartbeat is what cmd/tack's cluster does every heartbeat: the node
-// saves itself, follows the collection another node runs, and saves
-// itself again at once if it joined one.
-func (n *node) heartbeat(ctx context.Context) error {
-	n.mu.Lock()
-	self := n.self
-	n.mu.Unlock()
-	if err := n.db.SaveNode(ctx, &self); err != nil {
-		return err
-	}
-	epoch, err := n.guard.Follow(ctx, time.Now())
-	if err != nil || epoch == 0 {
-		return err
-	}
-	n.mu.Lock()
-	n.self.Collection = epoch
-	self = n.self
-	n.mu.Unlock()
-	return n.db.SaveNode(ctx, &self)
 }
 
 // follow runs heartbeats every few milliseconds until the returned
@@ -201,8 +190,8 @@ func (n *node) follow() (stop func()) {
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			if err := n.heartbeat(ctx); err != nil && ctx.Err() == nil {
-				n.t.Logf("%s: heartbeat: %v", n.id, err) // as cmd/tack does
+			if err := n.member.Save(ctx); err != nil && ctx.Err() == nil {
+				n.t.Logf("%s: heartbeat: %v", n.id, err) // as Member.Run does
 			}
 			select {
 			case <-ctx.Done():
@@ -213,7 +202,7 @@ func (n *node) follow() (stop func()) {
 	return func() {
 		cancel()
 		<-done
-		if err := n.heartbeat(context.Background()); err != nil {
+		if err := n.member.Save(context.Background()); err != nil {
 			n.t.Errorf("%s: heartbeat: %v", n.id, err)
 		}
 	}
@@ -635,6 +624,9 @@ func testFoundDuringSweep(t *testing.T, c *cluster) {
 		}
 	}
 	t.Logf("%d rounds of 8 where B found some blocks and A freed others", raced)
+	if raced == 0 {
+		t.Errorf("in no round did B find some blocks while A freed others: nothing raced, and the test proves nothing")
+	}
 	c.readable("pinned DAG", pinnedBlocks)
 }
 
@@ -836,8 +828,7 @@ func testPendingAtJoin(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 	guard.SetCluster(gc.Cluster{Store: slow, Node: "b", Blocks: blocksAt, Live: time.Minute, Lease: 3 * time.Second, JoinTimeout: 10 * time.Second})
-	b := &node{t: t, id: "b", db: slow, bs: bs, guard: guard, self: tack.Node{ID: "b", Blocks: blocksAt}}
-	b.save()
+	b := newNode(t, "b", slow, slow, bs, guard)
 
 	// B stores blocks no pin needs, and closes the session; their pack
 	// is recorded, and B's Sync has not returned.
@@ -916,13 +907,19 @@ func (h *hungRenewal) RenewCollection(ctx context.Context, node string, epoch in
 	return errors.New("renewal hung")
 }
 
-// slowSweep is the index with a DeleteUnchanged that takes its time.
+// slowSweep is the index with a DeleteUnchanged that takes its time. If
+// sweeping is not nil, it is closed when the first DeleteUnchanged begins.
 type slowSweep struct {
 	clusterDB
-	delay time.Duration
+	delay    time.Duration
+	sweeping chan struct{}
+	once     sync.Once
 }
 
 func (x *slowSweep) DeleteUnchanged(ctx context.Context, hs [][]byte, seq int64) (int, int64, error) {
+	if x.sweeping != nil {
+		x.once.Do(func() { close(x.sweeping) })
+	}
 	time.Sleep(x.delay)
 	return x.clusterDB.DeleteUnchanged(ctx, hs, seq)
 }
@@ -949,8 +946,7 @@ func testLeaseRunsOut(t *testing.T, c *cluster) {
 	hung := &hungRenewal{ClusterStore: db, hang: make(chan struct{})}
 	defer close(hung.hang)
 	guard.SetCluster(gc.Cluster{Store: hung, Node: "a", Blocks: blocksAt, Live: time.Minute, Lease: 900 * time.Millisecond, JoinTimeout: 10 * time.Second})
-	a := &node{t: t, id: "a", db: db, bs: bs, guard: guard, self: tack.Node{ID: "a", Blocks: blocksAt}}
-	a.save()
+	a := newNode(t, "a", db, db, bs, guard)
 
 	old := rawBlocks(t, 1200) // 10 batches: 2.5s of sweep
 	a.store(old).Close()
@@ -1052,8 +1048,9 @@ func TestClusterLateJoiner(t *testing.T) {
 	}
 
 	db := c.open()
+	sweeping := make(chan struct{})
 	bs, err := s3.Open(ctx, s3.Options{Endpoint: c.srv.Endpoint, Bucket: "tack", Prefix: c.prefix,
-		AccessKey: c.srv.AccessKey, SecretKey: c.srv.SecretKey, Index: &slowSweep{clusterDB: db, delay: 200 * time.Millisecond}, FlushAfter: time.Hour})
+		AccessKey: c.srv.AccessKey, SecretKey: c.srv.SecretKey, Index: &slowSweep{clusterDB: db, delay: 200 * time.Millisecond, sweeping: sweeping}, FlushAfter: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1063,8 +1060,7 @@ func TestClusterLateJoiner(t *testing.T) {
 		t.Fatal(err)
 	}
 	guard.SetCluster(gc.Cluster{Store: db, Node: "a", Blocks: blocksAt, Live: time.Minute, Lease: 10 * time.Second, JoinTimeout: 10 * time.Second})
-	a := &node{t: t, id: "a", db: db, bs: bs, guard: guard, self: tack.Node{ID: "a", Blocks: blocksAt}}
-	a.save()
+	a := newNode(t, "a", db, db, bs, guard)
 	a.store(rawBlocks(t, 1000)).Close()
 
 	done := make(chan error)
@@ -1072,12 +1068,21 @@ func TestClusterLateJoiner(t *testing.T) {
 		_, err := a.collect()
 		done <- err
 	}()
-	time.Sleep(400 * time.Millisecond) // A sweeps
+	// A sweeps, its mark made without the late node, which appears now:
+	// 1,000 blocks are several batches, each 200ms long.
+	select {
+	case <-sweeping:
+	case err := <-done:
+		t.Fatalf("the collection ended before it swept: %v", err)
+	}
 	late.save()
 	stop := late.follow()
 	err = <-done
 	stop()
 	t.Logf("collect: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "node late appeared during collection") {
+		t.Errorf("collect: %v, want it stopped at its next batch by the node that appeared", err)
+	}
 	c.readable("shards the late node keeps", shard)
 }
 
