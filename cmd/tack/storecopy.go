@@ -75,4 +75,3 @@ func openCopyStore(ctx context.Context, url string) (tack.Store, error) {
 	}
 	return openStore(ctx, l, tack.Limits{})
 }
-
