@@ -117,14 +117,18 @@ type node struct {
 
 // node starts a node, saved in the store as alive.
 func (c *cluster) node(id string, joinTimeout time.Duration) *node {
-	return c.nodeWith(id, joinTimeout, nil)
+	return c.nodeWith(id, joinTimeout, nil, 0)
 }
 
 // nodeWith starts a node that sees the store's collections through
-// wrap, if not nil.
-func (c *cluster) nodeWith(id string, joinTimeout time.Duration, wrap func(gc.ClusterStore) gc.ClusterStore) *node {
+// wrap, if not nil, and whose sweeps take at least sweep a batch.
+func (c *cluster) nodeWith(id string, joinTimeout time.Duration, wrap func(gc.ClusterStore) gc.ClusterStore, sweep time.Duration) *node {
 	t := c.t
 	db := c.open()
+	var index blockstore.PackIndex = db
+	if sweep > 0 {
+		index = &slowSweep{clusterDB: db, delay: sweep}
+	}
 	var cs gc.ClusterStore = db
 	if wrap != nil {
 		cs = wrap(db)
@@ -139,7 +143,7 @@ func (c *cluster) nodeWith(id string, joinTimeout time.Duration, wrap func(gc.Cl
 		Prefix:     c.prefix,
 		AccessKey:  c.srv.AccessKey,
 		SecretKey:  c.srv.SecretKey,
-		Index:      db,
+		Index:      index,
 		Cache:      cache,
 		FlushAfter: time.Hour, // packs reach the bucket on Sync only
 	})
@@ -462,7 +466,10 @@ func testOpenSession(t *testing.T, c *cluster) {
 // unpinned DAG against A's sweep deleting them: a block B's Has or Get
 // found survives the collection; one deleted first is not found.
 func testFoundDuringSweep(t *testing.T, c *cluster) {
-	a, b := c.node("a", 10*time.Second), c.node("b", 10*time.Second)
+	// A's sweep takes 30ms a batch at least, a few hundred milliseconds
+	// for 800 blocks, so that B's sessions race it in most rounds, on
+	// SQLite too, whose sweep alone is over in a few tens.
+	a, b := c.nodeWith("a", 10*time.Second, nil, 30*time.Millisecond), c.node("b", 10*time.Second)
 	ctx := context.Background()
 	pinned, pinnedBlocks := c.dag(64<<10, 4<<10)
 	a.store(pinnedBlocks).Close()
@@ -1009,7 +1016,7 @@ func (f *failingKeep) KeepForCollection(ctx context.Context, epoch int64, keys [
 // its next heartbeat, handing them over then.
 func testJoinRetried(t *testing.T, c *cluster) {
 	a := c.node("a", 5*time.Second)
-	b := c.nodeWith("b", 5*time.Second, func(cs gc.ClusterStore) gc.ClusterStore { return &failingKeep{ClusterStore: cs} })
+	b := c.nodeWith("b", 5*time.Second, func(cs gc.ClusterStore) gc.ClusterStore { return &failingKeep{ClusterStore: cs} }, 0)
 	_, fetching := c.dag(64<<10, 4<<10)
 	s := b.store(fetching)
 	defer s.Close()
