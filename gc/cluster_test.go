@@ -117,21 +117,30 @@ type node struct {
 
 // node starts a node, saved in the store as alive.
 func (c *cluster) node(id string, joinTimeout time.Duration) *node {
-	return c.nodeWith(id, joinTimeout, nil, 0)
+	return c.nodeWith(id, joinTimeout, nodeOptions{})
 }
 
-// nodeWith starts a node that sees the store's collections through
-// wrap, if not nil, and whose sweeps take at least sweep a batch.
-func (c *cluster) nodeWith(id string, joinTimeout time.Duration, wrap func(gc.ClusterStore) gc.ClusterStore, sweep time.Duration) *node {
+// nodeOptions make a node of the cluster other than the default.
+type nodeOptions struct {
+	wrap  func(gc.ClusterStore) gc.ClusterStore // if not nil, how the node sees the store's collections
+	sweep time.Duration                         // the least time a batch of its sweeps takes
+	lease time.Duration                         // its collections' lease; 0 is 3s
+}
+
+// nodeWith starts a node as o says.
+func (c *cluster) nodeWith(id string, joinTimeout time.Duration, o nodeOptions) *node {
 	t := c.t
 	db := c.open()
 	var index blockstore.PackIndex = db
-	if sweep > 0 {
-		index = &slowSweep{clusterDB: db, delay: sweep}
+	if o.sweep > 0 {
+		index = &slowSweep{clusterDB: db, delay: o.sweep}
 	}
 	var cs gc.ClusterStore = db
-	if wrap != nil {
-		cs = wrap(db)
+	if o.wrap != nil {
+		cs = o.wrap(db)
+	}
+	if o.lease == 0 {
+		o.lease = 3 * time.Second
 	}
 	cache, err := blockstore.OpenCache(filepath.Join(t.TempDir(), "cache"), 64<<20)
 	if err != nil {
@@ -160,7 +169,7 @@ func (c *cluster) nodeWith(id string, joinTimeout time.Duration, wrap func(gc.Cl
 		t.Fatal(err)
 	}
 	guard.SetCluster(gc.Cluster{Store: cs, Node: id, Blocks: blocksAt,
-		Live: time.Minute, Lease: 3 * time.Second, JoinTimeout: joinTimeout})
+		Live: time.Minute, Lease: o.lease, JoinTimeout: joinTimeout})
 	n := newNode(t, id, db, cs, bs, guard)
 	n.cache = cache
 	return n
@@ -227,8 +236,12 @@ func (n *node) sync() {
 }
 
 // store puts the blocks through a session of the node and makes them
-// durable; the session is returned open.
+// durable; the session is returned open. A heartbeat comes first, as one
+// does every few seconds in `tack serve`: a node that has gone without
+// one for longer than Live fences its sessions (gc.ErrFenced), and the
+// collector of a long test follows nobody between its collections.
 func (n *node) store(bs []blocks.Block) *gc.Session {
+	n.save()
 	s := n.guard.Session()
 	if err := s.PutMany(context.Background(), bs); err != nil {
 		n.t.Fatal(err)
@@ -468,8 +481,14 @@ func testOpenSession(t *testing.T, c *cluster) {
 func testFoundDuringSweep(t *testing.T, c *cluster) {
 	// A's sweep takes 30ms a batch at least, a few hundred milliseconds
 	// for 800 blocks, so that B's sessions race it in most rounds, on
-	// SQLite too, whose sweep alone is over in a few tens.
-	a, b := c.nodeWith("a", 10*time.Second, nil, 30*time.Millisecond), c.node("b", 10*time.Second)
+	// SQLite too, whose sweep alone is over in a few tens. And its lease
+	// is 10s: SQLite's writers take its lock in no order, and B's
+	// sessions, touching in a loop, can keep A's renewals waiting for
+	// over a second on a loaded machine, which stopped A's sweep with
+	// "the lease runs out" (it did before this test had a lease of its
+	// own, in about one run of two on a busy 2-core machine).
+	a := c.nodeWith("a", 10*time.Second, nodeOptions{sweep: 30 * time.Millisecond, lease: 10 * time.Second})
+	b := c.node("b", 10*time.Second)
 	ctx := context.Background()
 	pinned, pinnedBlocks := c.dag(64<<10, 4<<10)
 	a.store(pinnedBlocks).Close()
@@ -1016,7 +1035,7 @@ func (f *failingKeep) KeepForCollection(ctx context.Context, epoch int64, keys [
 // its next heartbeat, handing them over then.
 func testJoinRetried(t *testing.T, c *cluster) {
 	a := c.node("a", 5*time.Second)
-	b := c.nodeWith("b", 5*time.Second, func(cs gc.ClusterStore) gc.ClusterStore { return &failingKeep{ClusterStore: cs} }, 0)
+	b := c.nodeWith("b", 5*time.Second, nodeOptions{wrap: func(cs gc.ClusterStore) gc.ClusterStore { return &failingKeep{ClusterStore: cs} }})
 	_, fetching := c.dag(64<<10, 4<<10)
 	s := b.store(fetching)
 	defer s.Close()
