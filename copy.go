@@ -1,6 +1,15 @@
 package tack
 
-import "context"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"reflect"
+	"slices"
+)
 
 // Copying a store: `tack store copy` moves every row of one store into
 // another of another kind (SQLite into PostgreSQL) as it is stored, ids,
@@ -94,4 +103,175 @@ type Importer interface {
 	// sequences), or not at all. put takes rows of one table as
 	// ExportRows gives them, tables in CopyTables order.
 	Import(ctx context.Context, fn func(put func(t CopyTable, rows [][]any) error) error) error
+}
+
+// copyBatch is how many rows CopyRows hands the target at a time (one
+// COPY into PostgreSQL).
+const copyBatch = 10_000
+
+// CopyRows copies every row of src into dst, which must be empty, in one
+// transaction, and says how many rows of each table it copied to out.
+func CopyRows(ctx context.Context, src Exporter, dst Importer, out io.Writer) error {
+	for _, t := range CopyTables {
+		if t.Name == "queue_state" {
+			continue
+		}
+		n, err := dst.CountRows(ctx, t)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("the target store is not empty (%s has %d rows): tack copies only into an empty store", t.Name, n)
+		}
+	}
+	err := dst.Import(ctx, func(put func(CopyTable, [][]any) error) error {
+		for _, t := range CopyTables {
+			var batch [][]any
+			n := 0
+			err := src.ExportRows(ctx, t, func(row []any) error {
+				batch = append(batch, slices.Clone(row))
+				if len(batch) < copyBatch {
+					return nil
+				}
+				n += len(batch)
+				err := put(t, batch)
+				batch = batch[:0]
+				return err
+			})
+			if err == nil && len(batch) > 0 {
+				n += len(batch)
+				err = put(t, batch)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "copied %s: %d rows\n", t.Name, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("copy (nothing was committed): %w", err)
+	}
+	return nil
+}
+
+// VerifyCopy compares the two stores, saying what it checked to out: the
+// rows of each table counted, sample rows of each (chosen at random)
+// compared field by field, and, if both are AccountStores, the usage of
+// every account, which the target computed from the rows it was given.
+// It returns an error if they differ.
+func VerifyCopy(ctx context.Context, src, dst Exporter, sample int, out io.Writer) error {
+	var problems []string
+	for _, t := range CopyTables {
+		ns, err := src.CountRows(ctx, t)
+		if err != nil {
+			return err
+		}
+		nd, err := dst.CountRows(ctx, t)
+		if err != nil {
+			return err
+		}
+		if ns != nd {
+			problems = append(problems, fmt.Sprintf("%s: %d rows in the source, %d in the target", t.Name, ns, nd))
+			continue
+		}
+		rows, err := src.SampleRows(ctx, t, sample)
+		if err != nil {
+			return err
+		}
+		ids := make([]any, len(rows))
+		for i, r := range rows {
+			ids[i] = r[0]
+		}
+		found, err := dst.FindRows(ctx, t, ids)
+		if err != nil {
+			return err
+		}
+		byID := map[any][]any{}
+		for _, r := range found {
+			byID[rowID(r[0])] = r
+		}
+		bad := 0
+		for _, r := range rows {
+			got, ok := byID[rowID(r[0])]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("%s %v: missing in the target", t.Name, r[0]))
+				bad++
+				continue
+			}
+			for j, c := range t.Columns {
+				if !sameValue(c.Kind, r[j], got[j]) {
+					problems = append(problems, fmt.Sprintf("%s %v: %s is %v in the source, %v in the target", t.Name, r[0], c.Name, showValue(r[j]), showValue(got[j])))
+					bad++
+				}
+			}
+		}
+		fmt.Fprintf(out, "checked %s: %d rows in both; %d sampled rows compared field by field, %d differences\n", t.Name, ns, len(rows), bad)
+	}
+	if s, ok := src.(AccountStore); ok {
+		if d, ok := dst.(AccountStore); ok {
+			us, err := s.FindUsages(ctx)
+			if err != nil {
+				return err
+			}
+			ud, err := d.FindUsages(ctx)
+			if err != nil {
+				return err
+			}
+			same := len(us) == len(ud)
+			for _, id := range slices.Sorted(maps.Keys(us)) {
+				if u := ud[id]; u == nil || !reflect.DeepEqual(*u, *us[id]) {
+					problems = append(problems, fmt.Sprintf("account %d: usage %+v in the source, %+v in the target", id, us[id], u))
+					same = false
+				}
+			}
+			fmt.Fprintf(out, "checked usage (requests per status, stored bytes) of %d accounts: same %v\n", len(us), same)
+		}
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(out, "DIFFERENT:", p)
+		}
+		return fmt.Errorf("the copy differs from the source in %d places", len(problems))
+	}
+	fmt.Fprintln(out, "the copy matches the source")
+	return nil
+}
+
+// rowID is a row's first column as a map key: bytes (a multihash) as a
+// string.
+func rowID(v any) any {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return v
+}
+
+// sameValue compares two values of a column of kind k: JSON by what it
+// encodes, the rest as they are.
+func sameValue(k CopyKind, a, b any) bool {
+	switch k {
+	case CopyJSON:
+		var va, vb any
+		ea := json.Unmarshal([]byte(a.(string)), &va)
+		eb := json.Unmarshal([]byte(b.(string)), &vb)
+		return ea == nil && eb == nil && reflect.DeepEqual(va, vb)
+	case CopyBytes:
+		return bytes.Equal(a.([]byte), b.([]byte))
+	case CopyNullInt:
+		pa, pb := a.(*int64), b.(*int64)
+		return (pa == nil) == (pb == nil) && (pa == nil || *pa == *pb)
+	}
+	return a == b
+}
+
+// showValue prints a value, NULL for a nil *int64.
+func showValue(v any) string {
+	if p, ok := v.(*int64); ok {
+		if p == nil {
+			return "NULL"
+		}
+		return fmt.Sprint(*p)
+	}
+	return fmt.Sprintf("%q", fmt.Sprint(v))
 }

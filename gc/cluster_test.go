@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/blockstore/s3"
+	tackcluster "github.com/tack-ipfs/tack/cluster"
 	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/internal/miniotest"
 	"github.com/tack-ipfs/tack/internal/pgtest"
@@ -104,29 +106,41 @@ func newCluster(t *testing.T, srv *miniotest.Server, peer *testpeer.Peer, open f
 
 // node is one tack node of the cluster.
 type node struct {
-	t     *testing.T
-	id    string
-	db    clusterDB
-	bs    *s3.Store
-	cache *blockstore.Cache
-	guard *gc.Guard
-	self  tack.Node // under mu
-	mu    sync.Mutex
+	t      *testing.T
+	id     string
+	db     clusterDB
+	bs     *s3.Store
+	cache  *blockstore.Cache
+	guard  *gc.Guard
+	member *tackcluster.Member // the node's heartbeat, as `tack serve` runs it
 }
 
 // node starts a node, saved in the store as alive.
 func (c *cluster) node(id string, joinTimeout time.Duration) *node {
-	return c.nodeWith(id, joinTimeout, nil)
+	return c.nodeWith(id, joinTimeout, nodeOptions{})
 }
 
-// nodeWith starts a node that sees the store's collections through
-// wrap, if not nil.
-func (c *cluster) nodeWith(id string, joinTimeout time.Duration, wrap func(gc.ClusterStore) gc.ClusterStore) *node {
+// nodeOptions make a node of the cluster other than the default.
+type nodeOptions struct {
+	wrap  func(gc.ClusterStore) gc.ClusterStore // if not nil, how the node sees the store's collections
+	sweep time.Duration                         // the least time a batch of its sweeps takes
+	lease time.Duration                         // its collections' lease; 0 is 3s
+}
+
+// nodeWith starts a node as o says.
+func (c *cluster) nodeWith(id string, joinTimeout time.Duration, o nodeOptions) *node {
 	t := c.t
 	db := c.open()
+	var index blockstore.PackIndex = db
+	if o.sweep > 0 {
+		index = &slowSweep{clusterDB: db, delay: o.sweep}
+	}
 	var cs gc.ClusterStore = db
-	if wrap != nil {
-		cs = wrap(db)
+	if o.wrap != nil {
+		cs = o.wrap(db)
+	}
+	if o.lease == 0 {
+		o.lease = 3 * time.Second
 	}
 	cache, err := blockstore.OpenCache(filepath.Join(t.TempDir(), "cache"), 64<<20)
 	if err != nil {
@@ -138,7 +152,7 @@ func (c *cluster) nodeWith(id string, joinTimeout time.Duration, wrap func(gc.Cl
 		Prefix:     c.prefix,
 		AccessKey:  c.srv.AccessKey,
 		SecretKey:  c.srv.SecretKey,
-		Index:      db,
+		Index:      index,
 		Cache:      cache,
 		FlushAfter: time.Hour, // packs reach the bucket on Sync only
 	})
@@ -155,41 +169,29 @@ func (c *cluster) nodeWith(id string, joinTimeout time.Duration, wrap func(gc.Cl
 		t.Fatal(err)
 	}
 	guard.SetCluster(gc.Cluster{Store: cs, Node: id, Blocks: blocksAt,
-		Live: time.Minute, Lease: 3 * time.Second, JoinTimeout: joinTimeout})
-	n := &node{t: t, id: id, db: db, bs: bs, cache: cache, guard: guard,
-		self: tack.Node{ID: id, Blocks: blocksAt, Started: time.Now()}}
+		Live: time.Minute, Lease: o.lease, JoinTimeout: joinTimeout})
+	n := newNode(t, id, db, cs, bs, guard)
+	n.cache = cache
+	return n
+}
+
+// newNode returns the node id over its blockstore and guard, whose
+// member saves it in cs, and saves it as alive.
+func newNode(t *testing.T, id string, db clusterDB, cs gc.ClusterStore, bs *s3.Store, guard *gc.Guard) *node {
+	self := tack.Node{ID: id, Blocks: blocksAt, Started: time.Now()}
+	n := &node{t: t, id: id, db: db, bs: bs, guard: guard,
+		member: tackcluster.New(cs, guard, self, func() []string { return nil }, true)}
 	n.save()
 	return n
 }
 
+// save runs one heartbeat of the node: it saves itself, follows the
+// collection another node runs, and saves itself again at once if it
+// joined one.
 func (n *node) save() {
-	n.mu.Lock()
-	self := n.self
-	n.mu.Unlock()
-	if err := n.db.SaveNode(context.Background(), &self); err != nil {
+	if err := n.member.Save(context.Background()); err != nil {
 		n.t.Fatal(err)
 	}
-}
-
-// heartbeat is what cmd/tack's cluster does every heartbeat: the node
-// saves itself, follows the collection another node runs, and saves
-// itself again at once if it joined one.
-func (n *node) heartbeat(ctx context.Context) error {
-	n.mu.Lock()
-	self := n.self
-	n.mu.Unlock()
-	if err := n.db.SaveNode(ctx, &self); err != nil {
-		return err
-	}
-	epoch, err := n.guard.Follow(ctx, time.Now())
-	if err != nil || epoch == 0 {
-		return err
-	}
-	n.mu.Lock()
-	n.self.Collection = epoch
-	self = n.self
-	n.mu.Unlock()
-	return n.db.SaveNode(ctx, &self)
 }
 
 // follow runs heartbeats every few milliseconds until the returned
@@ -201,8 +203,8 @@ func (n *node) follow() (stop func()) {
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			if err := n.heartbeat(ctx); err != nil && ctx.Err() == nil {
-				n.t.Logf("%s: heartbeat: %v", n.id, err) // as cmd/tack does
+			if err := n.member.Save(ctx); err != nil && ctx.Err() == nil {
+				n.t.Logf("%s: heartbeat: %v", n.id, err) // as Member.Run does
 			}
 			select {
 			case <-ctx.Done():
@@ -213,7 +215,7 @@ func (n *node) follow() (stop func()) {
 	return func() {
 		cancel()
 		<-done
-		if err := n.heartbeat(context.Background()); err != nil {
+		if err := n.member.Save(context.Background()); err != nil {
 			n.t.Errorf("%s: heartbeat: %v", n.id, err)
 		}
 	}
@@ -234,8 +236,12 @@ func (n *node) sync() {
 }
 
 // store puts the blocks through a session of the node and makes them
-// durable; the session is returned open.
+// durable; the session is returned open. A heartbeat comes first, as one
+// does every few seconds in `tack serve`: a node that has gone without
+// one for longer than Live fences its sessions (gc.ErrFenced), and the
+// collector of a long test follows nobody between its collections.
 func (n *node) store(bs []blocks.Block) *gc.Session {
+	n.save()
 	s := n.guard.Session()
 	if err := s.PutMany(context.Background(), bs); err != nil {
 		n.t.Fatal(err)
@@ -473,7 +479,16 @@ func testOpenSession(t *testing.T, c *cluster) {
 // unpinned DAG against A's sweep deleting them: a block B's Has or Get
 // found survives the collection; one deleted first is not found.
 func testFoundDuringSweep(t *testing.T, c *cluster) {
-	a, b := c.node("a", 10*time.Second), c.node("b", 10*time.Second)
+	// A's sweep takes 30ms a batch at least, a few hundred milliseconds
+	// for 800 blocks, so that B's sessions race it in most rounds, on
+	// SQLite too, whose sweep alone is over in a few tens. And its lease
+	// is 10s: SQLite's writers take its lock in no order, and B's
+	// sessions, touching in a loop, can keep A's renewals waiting for
+	// over a second on a loaded machine, which stopped A's sweep with
+	// "the lease runs out" (it did before this test had a lease of its
+	// own, in about one run of two on a busy 2-core machine).
+	a := c.nodeWith("a", 10*time.Second, nodeOptions{sweep: 30 * time.Millisecond, lease: 10 * time.Second})
+	b := c.node("b", 10*time.Second)
 	ctx := context.Background()
 	pinned, pinnedBlocks := c.dag(64<<10, 4<<10)
 	a.store(pinnedBlocks).Close()
@@ -635,6 +650,9 @@ func testFoundDuringSweep(t *testing.T, c *cluster) {
 		}
 	}
 	t.Logf("%d rounds of 8 where B found some blocks and A freed others", raced)
+	if raced == 0 {
+		t.Errorf("in no round did B find some blocks while A freed others: nothing raced, and the test proves nothing")
+	}
 	c.readable("pinned DAG", pinnedBlocks)
 }
 
@@ -836,8 +854,7 @@ func testPendingAtJoin(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 	guard.SetCluster(gc.Cluster{Store: slow, Node: "b", Blocks: blocksAt, Live: time.Minute, Lease: 3 * time.Second, JoinTimeout: 10 * time.Second})
-	b := &node{t: t, id: "b", db: slow, bs: bs, guard: guard, self: tack.Node{ID: "b", Blocks: blocksAt}}
-	b.save()
+	b := newNode(t, "b", slow, slow, bs, guard)
 
 	// B stores blocks no pin needs, and closes the session; their pack
 	// is recorded, and B's Sync has not returned.
@@ -916,13 +933,19 @@ func (h *hungRenewal) RenewCollection(ctx context.Context, node string, epoch in
 	return errors.New("renewal hung")
 }
 
-// slowSweep is the index with a DeleteUnchanged that takes its time.
+// slowSweep is the index with a DeleteUnchanged that takes its time. If
+// sweeping is not nil, it is closed when the first DeleteUnchanged begins.
 type slowSweep struct {
 	clusterDB
-	delay time.Duration
+	delay    time.Duration
+	sweeping chan struct{}
+	once     sync.Once
 }
 
 func (x *slowSweep) DeleteUnchanged(ctx context.Context, hs [][]byte, seq int64) (int, int64, error) {
+	if x.sweeping != nil {
+		x.once.Do(func() { close(x.sweeping) })
+	}
 	time.Sleep(x.delay)
 	return x.clusterDB.DeleteUnchanged(ctx, hs, seq)
 }
@@ -949,8 +972,7 @@ func testLeaseRunsOut(t *testing.T, c *cluster) {
 	hung := &hungRenewal{ClusterStore: db, hang: make(chan struct{})}
 	defer close(hung.hang)
 	guard.SetCluster(gc.Cluster{Store: hung, Node: "a", Blocks: blocksAt, Live: time.Minute, Lease: 900 * time.Millisecond, JoinTimeout: 10 * time.Second})
-	a := &node{t: t, id: "a", db: db, bs: bs, guard: guard, self: tack.Node{ID: "a", Blocks: blocksAt}}
-	a.save()
+	a := newNode(t, "a", db, db, bs, guard)
 
 	old := rawBlocks(t, 1200) // 10 batches: 2.5s of sweep
 	a.store(old).Close()
@@ -1013,7 +1035,7 @@ func (f *failingKeep) KeepForCollection(ctx context.Context, epoch int64, keys [
 // its next heartbeat, handing them over then.
 func testJoinRetried(t *testing.T, c *cluster) {
 	a := c.node("a", 5*time.Second)
-	b := c.nodeWith("b", 5*time.Second, func(cs gc.ClusterStore) gc.ClusterStore { return &failingKeep{ClusterStore: cs} })
+	b := c.nodeWith("b", 5*time.Second, nodeOptions{wrap: func(cs gc.ClusterStore) gc.ClusterStore { return &failingKeep{ClusterStore: cs} }})
 	_, fetching := c.dag(64<<10, 4<<10)
 	s := b.store(fetching)
 	defer s.Close()
@@ -1052,8 +1074,9 @@ func TestClusterLateJoiner(t *testing.T) {
 	}
 
 	db := c.open()
+	sweeping := make(chan struct{})
 	bs, err := s3.Open(ctx, s3.Options{Endpoint: c.srv.Endpoint, Bucket: "tack", Prefix: c.prefix,
-		AccessKey: c.srv.AccessKey, SecretKey: c.srv.SecretKey, Index: &slowSweep{clusterDB: db, delay: 200 * time.Millisecond}, FlushAfter: time.Hour})
+		AccessKey: c.srv.AccessKey, SecretKey: c.srv.SecretKey, Index: &slowSweep{clusterDB: db, delay: 200 * time.Millisecond, sweeping: sweeping}, FlushAfter: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1063,8 +1086,7 @@ func TestClusterLateJoiner(t *testing.T) {
 		t.Fatal(err)
 	}
 	guard.SetCluster(gc.Cluster{Store: db, Node: "a", Blocks: blocksAt, Live: time.Minute, Lease: 10 * time.Second, JoinTimeout: 10 * time.Second})
-	a := &node{t: t, id: "a", db: db, bs: bs, guard: guard, self: tack.Node{ID: "a", Blocks: blocksAt}}
-	a.save()
+	a := newNode(t, "a", db, db, bs, guard)
 	a.store(rawBlocks(t, 1000)).Close()
 
 	done := make(chan error)
@@ -1072,12 +1094,21 @@ func TestClusterLateJoiner(t *testing.T) {
 		_, err := a.collect()
 		done <- err
 	}()
-	time.Sleep(400 * time.Millisecond) // A sweeps
+	// A sweeps, its mark made without the late node, which appears now:
+	// 1,000 blocks are several batches, each 200ms long.
+	select {
+	case <-sweeping:
+	case err := <-done:
+		t.Fatalf("the collection ended before it swept: %v", err)
+	}
 	late.save()
 	stop := late.follow()
 	err = <-done
 	stop()
 	t.Logf("collect: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "node late appeared during collection") {
+		t.Errorf("collect: %v, want it stopped at its next batch by the node that appeared", err)
+	}
 	c.readable("shards the late node keeps", shard)
 }
 

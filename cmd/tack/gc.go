@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/cluster"
 	"github.com/tack-ipfs/tack/gc"
 	"golang.org/x/time/rate"
 )
@@ -257,7 +258,7 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		if cfg.Blocks != "" {
 			// Other nodes may serve from the same bucket: collect with
 			// them, as a node of its own for the time of the collection.
-			guard.SetCluster(gcCluster(db, "tack-gc-"+rand.Text(), cfg.Blocks))
+			guard.SetCluster(cluster.GC(db, "tack-gc-"+rand.Text(), cfg.Blocks))
 		}
 		rep, err := guard.Collect(ctx, db)
 		fmt.Fprintln(stdout, rep)

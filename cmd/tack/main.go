@@ -1,7 +1,7 @@
 // Command tack runs a self-hostable IPFS remote pinning service.
 //
 //	tack serve                       run the service (embedded defaults: ./tack-data, http://127.0.0.1:8080)
-//	tack account create|approve|deny|password|block|unblock|list
+//	tack account create|approve|deny|password|block|unblock|limits|purge|list
 //	                                 manage accounts
 //	tack token create|list|revoke    manage API tokens
 //	tack migrate                     move pins from a pinning service or a list of CIDs into one
@@ -38,6 +38,8 @@ Usage:
   tack account password --data DIR --email E < FILE   (the new password is the first line)
   tack account block   --data DIR --email E
   tack account unblock --data DIR --email E
+  tack account limits  --data DIR --email E [--max-pending N|0|default] [--max-bytes SIZE|0|default]
+  tack account purge   --data DIR --email E [--yes]   (deletes every pin request of the account)
   tack account list    --data DIR
   tack token create    --data DIR --email E [--name N]
   tack token list      --data DIR --email E

@@ -18,22 +18,24 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multicodec"
 	"github.com/tack-ipfs/tack"
-	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/internal/testpeer"
+	"github.com/tack-ipfs/tack/migrate"
 )
 
 // migrateRun runs `tack migrate` in-process with args and stdin, after
 // setup (if not nil) adjusts the parsed command, and returns what it
 // printed and its exit status.
-func migrateRun(tb testing.TB, stdin string, setup func(*migrate), args ...string) (string, int) {
+func migrateRun(tb testing.TB, stdin string, setup func(*migrate.Config), args ...string) (string, int) {
 	tb.Helper()
 	var out bytes.Buffer
 	mg, err := parseMigrate(args, strings.NewReader(stdin), &out, &out, func(string) string { return "" })
 	if err == nil {
 		if setup != nil {
-			setup(mg)
+			setup(&mg)
 		}
-		err = mg.run(context.Background())
+		if err = migrate.Run(context.Background(), mg); err != nil {
+			err = &exitError{1, err}
+		}
 	}
 	tb.Logf("tack migrate %s:\n%s", strings.Join(args, " "), out.String())
 	if err != nil {
@@ -138,7 +140,7 @@ func TestMigrateFromService(t *testing.T) {
 
 	args := []string{"--from", "http://" + src.HTTPAddr() + "/", "--from-token", src.AdminToken,
 		"--to", "http://" + dst.HTTPAddr(), "--token", dst.AdminToken, "--wait"}
-	smallPages := func(mg *migrate) { mg.pageLimit = 5 } // 14 requests: three pages
+	smallPages := func(mg *migrate.Config) { mg.PageLimit = 5 } // 14 requests: three pages
 	out, status := migrateRun(t, "", smallPages, args...)
 	if status != 0 {
 		t.Fatalf("exit status %d, want 0", status)
@@ -287,71 +289,9 @@ func TestMigrateUsage(t *testing.T) {
 	var out bytes.Buffer
 	env := map[string]string{"TACK_TOKEN": "t", "TACK_ORIGIN": "/ip4/127.0.0.1/tcp/4001,/ip4/127.0.0.2/tcp/4001"}
 	mg, err := parseMigrate([]string{"--from-file", "-", "--to", "http://127.0.0.1:1"}, nil, &out, &out, func(k string) string { return env[k] })
-	if err != nil || mg.token != "t" || len(mg.origins) != 2 {
-		t.Errorf("with TACK_TOKEN and TACK_ORIGIN: %v, token %q, origins %v", err, mg.token, mg.origins)
+	if err != nil || mg.Token != "t" || len(mg.Origins) != 2 {
+		t.Errorf("with TACK_TOKEN and TACK_ORIGIN: %v, token %q, origins %v", err, mg.Token, mg.Origins)
 	}
-}
-
-func TestParsePinLine(t *testing.T) {
-	const c = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
-	for _, tt := range []struct {
-		line, name, reason string
-		outcome            outcome
-		blank              bool
-	}{
-		{line: c},
-		{line: c + " recursive"},
-		{line: c + " direct"},
-		{line: "/ipfs/" + c},
-		{line: c + " recursive my photos", name: "my photos"},
-		{line: c + "\tmy photos\t", name: "my photos"},
-		{line: c + " my photos recursive", name: "my photos"},
-		{line: c + " recursive recursive", name: "recursive"},
-		{line: c + " indirect", outcome: skipped, reason: "indirect"},
-		{line: c + " indirect through bafy…", outcome: skipped, reason: "indirect"},
-		{line: "  " + c + "  \r", name: ""},
-		{line: "/ipns/example.com", outcome: failed, reason: "IPNS"},
-		{line: "Qm", outcome: failed, reason: "invalid CID"},
-		{line: c + " " + strings.Repeat("n", 256), name: strings.Repeat("n", 256), outcome: failed, reason: "256 bytes"},
-		{line: c + " \x00", outcome: failed, reason: "unreadable"},
-		{line: "# a comment", blank: true},
-		{line: " \t", blank: true},
-	} {
-		it := parsePinLine(7, tt.line, false)
-		if tt.blank {
-			if it != nil {
-				t.Errorf("%q: got an item, want none", tt.line)
-			}
-			continue
-		}
-		if it == nil || it.line != 7 || it.outcome != tt.outcome || it.name != tt.name || !strings.Contains(it.reason, tt.reason) {
-			t.Errorf("%q: got %+v, want name %q, outcome %s, reason with %q", tt.line, it, tt.name, tt.outcome, tt.reason)
-		}
-	}
-	items, err := readPinList(strings.NewReader(c + "\n" + strings.Repeat("x", 3*maxLineBytes) + "\n\n" + c))
-	if err != nil || len(items) != 3 || items[1].line != 2 || items[1].outcome != failed || items[2].line != 4 || items[2].outcome != notDone {
-		t.Errorf("a list with a long line: %v %v", items, err)
-	}
-}
-
-// A target that answers 429 to most requests still gets every pin, once.
-func TestMigrateRateLimited(t *testing.T) {
-	dst := MustOpenMain(t, tempData(t), func(c *Config) { c.RateLimit = http.RateLimit{Rate: 20, Burst: 10} })
-	want := map[string]bool{}
-	var list strings.Builder
-	for range 40 {
-		c := testpeer.RandomRawCID(t)
-		want[tack.ContentKey(c)] = true
-		fmt.Fprintln(&list, c)
-	}
-	out, status := migrateRun(t, list.String(), nil, "--from-file", "-", "--to", "http://"+dst.HTTPAddr(), "--token", dst.AdminToken)
-	if status != 0 || !strings.Contains(out, "40 created, 0 skipped, 0 failed") {
-		t.Errorf("exit status %d, want 0 with 40 created", status)
-	}
-	if !strings.Contains(out, "the target answered 429 or 503") {
-		t.Errorf("the target never answered 429: the test proves nothing")
-	}
-	checkOnce(t, MustPins(t, dst), want)
 }
 
 // A migrate process stopped in the middle of a long list loses nothing.

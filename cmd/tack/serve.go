@@ -20,6 +20,7 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/auth"
 	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/cluster"
 	"github.com/tack-ipfs/tack/gateway"
 	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/http"
@@ -38,8 +39,8 @@ type Main struct {
 	Logger         *slog.Logger
 	DB             tack.Store // SQLite or PostgreSQL, as --store says
 	Blocks         blockstore.Store
-	Guard          *gc.Guard // what fetches and uploads write blocks through
-	cluster        *cluster  // the nodes sharing the store
+	Guard          *gc.Guard       // what fetches and uploads write blocks through
+	cluster        *cluster.Member // the nodes sharing the store
 	Node           *node.Node
 	Pinner         *pinner.Pinner
 	Auth           *auth.Auth
@@ -169,11 +170,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	blocksAt := "local"
 	if c.Blocks != "" {
 		blocksAt = c.Blocks
-		m.Guard.SetCluster(gcCluster(m.DB, m.Node.ID().String(), blocksAt))
+		m.Guard.SetCluster(cluster.GC(m.DB, m.Node.ID().String(), blocksAt))
 	}
-	m.cluster = &cluster{store: m.DB, guard: m.Guard, own: m.Node.Delegates, shared: c.Blocks != "",
-		self: tack.Node{ID: m.Node.ID().String(), Blocks: blocksAt, Started: time.Now()}}
-	if err := m.cluster.save(ctx); err != nil {
+	m.cluster = cluster.New(m.DB, m.Guard, tack.Node{ID: m.Node.ID().String(), Blocks: blocksAt, Started: time.Now()},
+		m.Node.Delegates, c.Blocks != "")
+	if err := m.cluster.Save(ctx); err != nil {
 		return fmt.Errorf("saving this node in the store: %w", err)
 	}
 
@@ -282,7 +283,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.work.Add(2)
 	go func() {
 		defer m.work.Done()
-		m.cluster.run(workCtx, m.Logger.Warn)
+		m.cluster.Run(workCtx, m.Logger.Warn)
 	}()
 	go func() {
 		defer m.work.Done()

@@ -1,4 +1,4 @@
-package main
+package migrate
 
 import (
 	"encoding/json"
@@ -61,7 +61,7 @@ func liveHeap() uint64 {
 // while the source sends over a hundred MiB. A page that does not get
 // older ends the run with an error.
 func TestMigrateHostileEndlessPaging(t *testing.T) {
-	dst := MustOpenMain(t, tempData(t))
+	dst := newTarget(t, nil)
 	c := testpeer.RandomRawCID(t).String()
 	meta := strings.Repeat("m", 1000)
 	const pages = 120
@@ -122,7 +122,7 @@ func TestMigrateHostileEndlessPaging(t *testing.T) {
 // limit asked for, stops the run with a clear error, and migrate reads
 // little of it.
 func TestMigrateHostileHugeAnswer(t *testing.T) {
-	dst := MustOpenMain(t, tempData(t))
+	dst := newTarget(t, nil)
 	c := testpeer.RandomRawCID(t).String()
 	for _, tt := range []struct {
 		name string
@@ -162,28 +162,11 @@ func TestMigrateHostileHugeAnswer(t *testing.T) {
 	}
 }
 
-// migrateErr runs `tack migrate --from src` to dst and returns its error.
-func migrateErr(t *testing.T, src string, dst *Main) string {
-	t.Helper()
-	var out strings.Builder
-	mg, err := parseMigrate([]string{"--from", src, "--from-token", "t", "--to", "http://" + dst.HTTPAddr(), "--token", dst.AdminToken},
-		strings.NewReader(""), &out, &out, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = mg.run(t.Context())
-	t.Logf("%s%v", out.String(), err)
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
 // A source that redirects to another port of the same host does not get
 // the token there: migrate stops and says why. A redirect within the
 // source's origin is followed.
 func TestMigrateRedirectToAnotherOrigin(t *testing.T) {
-	dst := MustOpenMain(t, tempData(t))
+	dst := newTarget(t, nil)
 	var mu sync.Mutex
 	var got []string
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,7 +229,7 @@ func TestMigrateSummaryBounded(t *testing.T) {
 // A source whose pages of 1,000 are over the 8 MiB migrate reads, because
 // each request carries 9 KiB of meta, is read in pages of 500 instead.
 func TestMigrateLargePages(t *testing.T) {
-	dst := MustOpenMain(t, tempData(t))
+	dst := newTarget(t, nil)
 	cids := []string{testpeer.RandomRawCID(t).String(), testpeer.RandomRawCID(t).String(), testpeer.RandomRawCID(t).String()}
 	meta := map[string]string{"a": strings.Repeat("m", 3<<10), "b": strings.Repeat("m", 3<<10), "c": strings.Repeat("m", 3<<10)}
 	start := time.Now().Add(-time.Hour)
@@ -285,9 +268,9 @@ func TestMigrateLargePages(t *testing.T) {
 		}
 		json.NewEncoder(w).Encode(res)
 	})
-	out, status := migrateRun(t, "", nil, "--from", src.URL, "--from-token", "t", "--to", "http://"+dst.HTTPAddr(), "--token", dst.AdminToken)
-	if status != 0 || !strings.Contains(out, "3 created, 997 skipped, 0 failed") {
-		t.Errorf("exit status %d, want 0 with 3 created and 997 skipped", status)
+	out, err := migrateFrom(t, src.URL, dst)
+	if err != nil || !strings.Contains(out, "3 created, 997 skipped, 0 failed") {
+		t.Errorf("error %v, want none with 3 created and 997 skipped", err)
 	}
 	if _, ok := limits.Load(500); !ok {
 		t.Errorf("the source was never asked for 500")

@@ -1,4 +1,4 @@
-package main
+package migrate
 
 import (
 	"bufio"
@@ -43,8 +43,8 @@ const (
 	notDone     outcome = iota // the run was interrupted or stopped before it
 	created                    // the target accepted a new request
 	skipped                    // the target already has it, or the source listed it twice
-	failed                     // bad input, refused by the target, or failed while --wait followed it
-	wouldCreate                // --dry-run: it would be created
+	failed                     // bad input, refused by the target, or failed while Wait followed it
+	wouldCreate                // DryRun: it would be created
 )
 
 func (o outcome) String() string {
@@ -166,17 +166,14 @@ func parsePinLine(n int, line string, tooLong bool) *migrateItem {
 		return fail("invalid CID")
 	}
 	it.cid, it.key = c, tack.ContentKey(c)
-	if len(it.name) > maxNameBytes {
-		return fail("the name is %d bytes long, over the API's limit of %d", len(it.name), maxNameBytes)
+	if len(it.name) > tack.MaxNameBytes {
+		return fail("the name is %d bytes long, over the API's limit of %d", len(it.name), tack.MaxNameBytes)
 	}
 	if pinType == "indirect" {
 		it.outcome, it.reason = skipped, "an indirect pin: the recursive pin above it covers it"
 	}
 	return it
 }
-
-// maxNameBytes is the Pinning Service API's limit on a pin's name.
-const maxNameBytes = 255
 
 // clipText shortens what a bad line said, for output.
 func clipText(s string) string {
@@ -246,14 +243,14 @@ func sourceItems(page []openapi.PinStatus) []*migrateItem {
 		case err != nil:
 			it.text = clipText("request " + ps.GetRequestid())
 			it.outcome, it.reason = failed, "the source lists an invalid CID"
-		case len(it.name) > maxNameBytes:
+		case len(it.name) > tack.MaxNameBytes:
 			it.text, it.name = c.String(), ""
-			it.outcome, it.reason = failed, fmt.Sprintf("the source's name of it is over the API's limit of %d bytes", maxNameBytes)
+			it.outcome, it.reason = failed, fmt.Sprintf("the source's name of it is over the API's limit of %d bytes", tack.MaxNameBytes)
 		default:
 			it.cid, it.text, it.key = c, c.String(), tack.ContentKey(c)
 			// The source holds the DAG: its delegates are the best origins.
 			for _, o := range append(ps.GetDelegates(), ps.Pin.GetOrigins()...) {
-				if ma, err := multiaddr.NewMultiaddr(o); err == nil && len(it.origins) < maxOrigins {
+				if ma, err := multiaddr.NewMultiaddr(o); err == nil && len(it.origins) < tack.MaxOrigins {
 					it.origins = append(it.origins, ma)
 				}
 			}

@@ -1,4 +1,4 @@
-package main
+package migrate
 
 import (
 	"fmt"
@@ -62,7 +62,7 @@ func (r *report) start(phase string, total int) {
 	r.draw(true)
 }
 
-// item prints the line of an item whose outcome (or status, with --wait)
+// item prints the line of an item whose outcome (or status, with Wait)
 // is now known, and counts a step. verb is what to say, detail why.
 func (r *report) item(it *migrateItem, verb, detail string, isFailure bool) {
 	r.mu.Lock()

@@ -1,4 +1,4 @@
-package main
+package migrate
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 )
 
 // maxAnswerBytes is the largest answer migrate reads from a service: a
-// page of maxListLimit requests with names, origins and some meta fits
+// page of tack.MaxListLimit requests with names, origins and some meta fits
 // many times over. A larger answer is refused (errAnswerTooLarge), so a
 // hostile source cannot make migrate hold more than this per answer.
 const maxAnswerBytes = 8 << 20
