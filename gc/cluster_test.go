@@ -602,14 +602,17 @@ func testFoundDuringSweep(t *testing.T, c *cluster) {
 			}
 		}()
 		rep, err := a.collect()
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The sessions are still open: what they found is theirs.
+		// The sessions are still open: what they found is theirs. The
+		// workers stop before any verdict, even a failed collection's:
+		// a t.Fatal while they read would close the blockstores under
+		// them and crash the test binary ("pebble: closed"), hiding why.
 		stop()
 		close(quit)
 		wg.Wait()
 		<-readerDone
+		if err != nil {
+			t.Fatal(err)
+		}
 		cached := 0
 		for _, blk := range old {
 			if _, ok := b.cache.Get(ctx, blk.Cid()); ok && !c.indexed(blk.Cid()) {
