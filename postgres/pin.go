@@ -30,7 +30,7 @@ func newRequestID() string {
 // empty r.Status means queued. Sets r.ID, r.Created, and, if the DAG is
 // already held whole, r.Status, r.Blocks and r.Bytes.
 func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
-	if err := checkNewPin(r); err != nil {
+	if err := tack.CheckNewPin(r); err != nil {
 		return err
 	}
 	in := *r
@@ -58,7 +58,7 @@ func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
 func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *tack.PinRequest) error {
 	in := *r
 	in.AccountID = accountID
-	if err := checkNewPin(&in); err != nil {
+	if err := tack.CheckNewPin(&in); err != nil {
 		return err
 	}
 	if in.ID == "" {
@@ -103,27 +103,12 @@ func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *
 	return nil
 }
 
-// checkNewPin checks the fields of a request about to be created and sets
-// an empty Status to queued.
-func checkNewPin(r *tack.PinRequest) error {
-	if r.Status == "" {
-		r.Status = tack.StatusQueued
-	}
-	if r.Status != tack.StatusQueued {
-		return tack.Errorf(tack.EINVALID, "a new pin request must be queued, not %q", r.Status)
-	}
-	if r.Key == "" {
-		return tack.Errorf(tack.EINVALID, "pin request has no content key")
-	}
-	return nil
-}
-
 // createPin stores r through q (the pool, or a transaction) with
 // tack_create_pin, which takes r.Key's lock and the account's row lock,
 // and sets r.Created and, if the DAG is held, r.Status, r.Blocks and
-// r.Bytes. A queued request takes the account's next turn, never one
-// before the queue's virtual time, and must fit under the account's
-// MaxPending.
+// r.Bytes. The function admits r by the rules, in the order, that the
+// root package's admission.go states; its result names the rule that
+// refused r, and here it becomes that rule's error.
 func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) error {
 	origins, err := json.Marshal(r.Pin.Origins)
 	if err != nil {
@@ -157,11 +142,11 @@ func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) erro
 	switch result {
 	case "ok":
 	case "no account":
-		return tack.Errorf(tack.ENOTFOUND, "account not found")
+		return tack.ErrAccountNotFound()
 	case "over pending":
-		return tack.Errorf(tack.EQUOTA, "this account already has %d pending requests (queued or pinning), its limit: wait for some to finish, or ask the operator for a higher limit", *limit)
+		return tack.ErrOverPending(*limit)
 	case "over bytes":
-		return tack.Errorf(tack.EQUOTA, "%s", overQuotaReason(bytes, *stored, *limit))
+		return tack.ErrOverStorage(bytes, *stored, *limit)
 	default:
 		return fmt.Errorf("create pin: %s", result)
 	}
@@ -173,7 +158,7 @@ func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) erro
 
 // setPosition sets the queue position of a request just created, whose
 // account's ready requests begin at turn head, if it is past the queue's
-// horizon as last looked up (less than a horizonTTL ago): what
+// horizon as last looked up (less than a tack.QueueHorizonTTL ago): what
 // QueuePositions would set, without the round trip it would take. Nearer
 // the head of the queue, or with no fresh horizon, it leaves Position 0
 // for QueuePositions to count.
@@ -182,10 +167,8 @@ func (db *DB) setPosition(r *tack.PinRequest, head int64) {
 	if r.Status != tack.StatusQueued {
 		return
 	}
-	db.mu.Lock()
-	h, at := db.horizonKey, db.horizonAt
-	db.mu.Unlock()
-	if h == nil || time.Since(at) >= horizonTTL || h.compare(queueKey{r.Turn, micros(r.Created), r.ID}) >= 0 {
+	h, fresh := db.horizon.Fresh()
+	if h == nil || !fresh || h.Compare(tack.QueueKeyOf(r)) >= 0 {
 		return
 	}
 	r.Position, r.PositionOver, r.OwnAhead = tack.MaxCountedPosition+1, true, max(r.Turn-head, 0)

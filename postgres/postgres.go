@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,11 +35,8 @@ var migrationFS embed.FS
 type DB struct {
 	pool *pgxpool.Pool
 
-	mu sync.Mutex
-	// horizonKey, looked up at horizonAt, is where counted queue
-	// positions end (see horizon).
-	horizonKey *queueKey
-	horizonAt  time.Time
+	// horizon is where counted queue positions end (see QueuePositions).
+	horizon tack.QueueHorizon
 
 	// Now returns the current time. It defaults to time.Now; tests may
 	// replace it before the DB is used.

@@ -30,7 +30,7 @@ func newRequestID() string {
 // empty r.Status means queued. Sets r.ID, r.Created, and, if the DAG is
 // already held whole, r.Status, r.Blocks and r.Bytes.
 func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
-	if err := checkNewPin(r); err != nil {
+	if err := tack.CheckNewPin(r); err != nil {
 		return err
 	}
 	stored := *r
@@ -53,7 +53,7 @@ func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
 func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *tack.PinRequest) error {
 	stored := *r
 	stored.AccountID = accountID
-	if err := checkNewPin(&stored); err != nil {
+	if err := tack.CheckNewPin(&stored); err != nil {
 		return err
 	}
 	if stored.ID == "" {
@@ -88,36 +88,20 @@ func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *
 	return nil
 }
 
-// checkNewPin checks the fields of a request about to be created and sets
-// an empty Status to queued.
-func checkNewPin(r *tack.PinRequest) error {
-	if r.Status == "" {
-		r.Status = tack.StatusQueued
-	}
-	if r.Status != tack.StatusQueued {
-		return tack.Errorf(tack.EINVALID, "a new pin request must be queued, not %q", r.Status)
-	}
-	if r.Key == "" {
-		return tack.Errorf(tack.EINVALID, "pin request has no content key")
-	}
-	return nil
-}
-
 // createPin inserts r inside tx, setting r.Created and, if the DAG is held,
-// r.Status, r.Blocks and r.Bytes. A queued request takes the account's
-// next turn, never one before the queue's virtual time, and must fit under
-// the account's MaxPending.
+// r.Status, r.Blocks and r.Bytes. It admits r by the rules, in the order,
+// that the root package's admission.go states.
 func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error {
 	// A created time unique for the account: now, or 1µs after the
 	// account's last one. The write lock makes this safe against
 	// concurrent inserts.
 	var last, lastTurn, vtime int64
-	var maxPending sql.NullInt64
+	var maxPending *int64
 	err := tx.QueryRowContext(ctx, `
 		SELECT last_created, last_turn, max_pending, (SELECT vtime FROM queue_state)
 		FROM accounts WHERE id = ?`, r.AccountID).Scan(&last, &lastTurn, &maxPending, &vtime)
 	if errors.Is(err, sql.ErrNoRows) {
-		return tack.Errorf(tack.ENOTFOUND, "account not found")
+		return tack.ErrAccountNotFound()
 	} else if err != nil {
 		return fmt.Errorf("find account: %w", err)
 	}
@@ -128,31 +112,25 @@ func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error 
 	err = tx.QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, r.Key).Scan(&dagBlocks, &dagBytes)
 	if err == nil {
 		// Held whole: pinned at once, if the account has room for it.
-		if reason, err := db.overQuota(ctx, tx, r.AccountID, r.Key, dagBytes); err != nil {
+		if err := db.overQuota(ctx, tx, r.AccountID, r.Key, dagBytes); err != nil {
 			return err
-		} else if reason != "" {
-			return tack.Errorf(tack.EQUOTA, "%s", reason)
 		}
 		status, blocks, bytes, details = tack.StatusPinned, dagBlocks, dagBytes, ""
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("find dag: %w", err)
 	}
 	if status == tack.StatusQueued {
-		limit := db.Limits.MaxPending
-		if maxPending.Valid {
-			limit = maxPending.Int64
-		}
-		if limit > 0 {
+		if limit := tack.Limit(maxPending, db.Limits.MaxPending); limit > 0 {
 			pending, err := countPending(ctx, tx, r.AccountID)
 			if err != nil {
 				return err
 			}
-			if pending >= limit {
-				return tack.Errorf(tack.EQUOTA, "this account already has %d pending requests (queued or pinning), its limit: wait for some to finish, or ask the operator for a higher limit", limit)
+			if err := tack.CheckPending(pending, limit); err != nil {
+				return err
 			}
 		}
 		// takeTurns' rule, on the account row read above.
-		turn = max(lastTurn+1, vtime+1)
+		turn = tack.NextTurn(lastTurn, vtime)
 		lastTurn = turn
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET last_created = ?, last_turn = ? WHERE id = ?`,

@@ -54,10 +54,8 @@ type DB struct {
 	writeSem chan struct{}
 	mu       sync.Mutex
 	queue    []*writeReq
-	// horizonKey, looked up at horizonAt, is where counted queue
-	// positions end (see horizon).
-	horizonKey *queueKey
-	horizonAt  time.Time
+	// horizon is where counted queue positions end (see QueuePositions).
+	horizon tack.QueueHorizon
 
 	stmts stmtCache
 
