@@ -77,10 +77,11 @@ func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error)
 	return t, nil
 }
 
-// FindTokenAndAccount returns a token and its account in one round trip
-// (auth.Authenticate asks for both on every API request). It returns
-// ENOTFOUND if there is no such token; a token's account always exists,
-// since deleting an account deletes its tokens.
+var _ tack.TokenAccountFinder = (*DB)(nil)
+
+// FindTokenAndAccount returns a token and its account in one round trip,
+// as tack.TokenAccountFinder says. Returns ENOTFOUND if there is no such
+// token.
 func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, *tack.Account, error) {
 	var t tack.Token
 	var a tack.Account

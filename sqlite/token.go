@@ -82,6 +82,41 @@ func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error)
 	return t, nil
 }
 
+var _ tack.TokenAccountFinder = (*DB)(nil)
+
+// FindTokenAndAccount returns a token and its account in one statement,
+// as tack.TokenAccountFinder says. Returns ENOTFOUND if there is no such
+// token.
+func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, *tack.Account, error) {
+	var t tack.Token
+	var created, lastUsed, revoked int64
+	row := db.pool().QueryRowContext(ctx, `
+		SELECT t.id, t.account_id, t.name, t.created, t.last_used, t.revoked, a.*
+		FROM tokens t JOIN (SELECT `+accountColumns+` FROM accounts) a ON a.id = t.account_id
+		WHERE t.id = ?`, id)
+	a, err := scanAccount(prefixedRow{row, []any{&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, tack.Errorf(tack.ENOTFOUND, "token not found")
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("find token: %w", err)
+	}
+	t.Created, t.LastUsed, t.Revoked = timeOf(created), timeOf(lastUsed), timeOf(revoked)
+	return &t, a, nil
+}
+
+// prefixedRow scans a row's first columns into prefix, and the rest into
+// what its caller asks for: a scan function of one table reads a joined
+// row.
+type prefixedRow struct {
+	row    *sql.Row
+	prefix []any
+}
+
+// Scan scans the row into prefix and then dest.
+func (r prefixedRow) Scan(dest ...any) error {
+	return r.row.Scan(append(r.prefix, dest...)...)
+}
+
 // FindTokens returns an account's tokens, revoked ones included, oldest
 // first.
 func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {
