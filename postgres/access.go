@@ -85,23 +85,11 @@ func (db *DB) FindAccessRequest(ctx context.Context, accountID int64) (*tack.Acc
 // FindAccessRequests returns the requests of the accounts whose access is
 // access, oldest request first. An unknown access matches nothing.
 func (db *DB) FindAccessRequests(ctx context.Context, access tack.Access) ([]*tack.AccessRequest, error) {
-	rows, err := db.pool.Query(ctx, `
+	reqs, err := queryAll(ctx, db.pool, scanAccessRequest, `
 		SELECT `+accessRequestColumns+` FROM `+accessRequestFrom+`
 		WHERE a.access = $1
 		ORDER BY r.requested, r.account_id`, string(access))
 	if err != nil {
-		return nil, fmt.Errorf("find access requests: %w", err)
-	}
-	defer rows.Close()
-	reqs := []*tack.AccessRequest{}
-	for rows.Next() {
-		r, err := scanAccessRequest(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan access request: %w", err)
-		}
-		reqs = append(reqs, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find access requests: %w", err)
 	}
 	return reqs, nil

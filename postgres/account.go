@@ -108,20 +108,8 @@ func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Accou
 
 // FindAccounts returns all accounts, oldest first.
 func (db *DB) FindAccounts(ctx context.Context) ([]*tack.Account, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
+	accounts, err := queryAll(ctx, db.pool, scanAccount, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("find accounts: %w", err)
-	}
-	defer rows.Close()
-	accounts := []*tack.Account{}
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan account: %w", err)
-		}
-		accounts = append(accounts, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find accounts: %w", err)
 	}
 	return accounts, nil

@@ -235,22 +235,6 @@ func scanPin(row pgx.Row) (*tack.PinRequest, error) {
 	return &r, nil
 }
 
-func scanPins(rows pgx.Rows) ([]*tack.PinRequest, error) {
-	defer rows.Close()
-	pins := []*tack.PinRequest{}
-	for rows.Next() {
-		r, err := scanPin(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan pin: %w", err)
-		}
-		pins = append(pins, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return pins, nil
-}
-
 // FindPinByID returns the account's request. Returns ENOTFOUND if there is
 // none, or if the request belongs to another account.
 func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tack.PinRequest, error) {
@@ -291,11 +275,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 	var pins []*tack.PinRequest
 	var count int
 	err = db.read(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, list, listArgs...)
-		if err != nil {
-			return err
-		}
-		if pins, err = scanPins(rows); err != nil {
+		if pins, err = queryAll(ctx, tx, scanPin, list, listArgs...); err != nil {
 			return err
 		}
 		if onlyStatuses(f) {

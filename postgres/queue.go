@@ -62,15 +62,11 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 				return err
 			}
 		}
-		rows, err := tx.Query(ctx, `
+		if pins, err = queryAll(ctx, tx, scanPin, `
 			UPDATE pins
 			SET status = 'pinning', lease_owner = $1, lease_until = $2, details = '', blocks = 0, bytes = 0
 			WHERE id = ANY($3)
-			RETURNING `+pinColumns, owner, micros(until), ids)
-		if err != nil {
-			return err
-		}
-		if pins, err = scanPins(rows); err != nil {
+			RETURNING `+pinColumns, owner, micros(until), ids); err != nil {
 			return err
 		}
 		// RETURNING gives no order: put them back in claim order.
@@ -135,6 +131,21 @@ func claimable(ctx context.Context, tx pgx.Tx, query string, args ...any) (ids [
 	return ids, lastTurn, nil
 }
 
+// accountPin is a request, its account, and whether the account is
+// blocked.
+type accountPin struct {
+	id        string
+	accountID int64
+	blocked   bool
+}
+
+// scanAccountPin scans a row of id, account_id and blocked.
+func scanAccountPin(row pgx.Row) (accountPin, error) {
+	var p accountPin
+	err := row.Scan(&p.id, &p.accountID, &p.blocked)
+	return p, err
+}
+
 // maxReadyRetries is how many waiting requests one claim makes ready, so
 // that a claim costs the same however many retries fall due at once.
 const maxReadyRetries = 1000
@@ -161,30 +172,12 @@ func takeTurns(ctx context.Context, tx pgx.Tx, accountID, n int64) (int64, error
 // accounts are held instead. Due requests that another claim is making
 // ready at the same moment are skipped.
 func readyRetries(ctx context.Context, tx pgx.Tx, now int64) error {
-	rows, err := tx.Query(ctx, `
+	dues, err := queryAll(ctx, tx, scanAccountPin, `
 		SELECT p.id, p.account_id, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
 		WHERE p.status = 'queued' AND p.retry_at > 0 AND p.retry_at <= $1
 		ORDER BY p.retry_at LIMIT $2
 		FOR UPDATE OF p SKIP LOCKED`, now, maxReadyRetries)
 	if err != nil {
-		return err
-	}
-	type due struct {
-		id        string
-		accountID int64
-		blocked   bool
-	}
-	var dues []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.accountID, &d.blocked); err != nil {
-			rows.Close()
-			return err
-		}
-		dues = append(dues, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, d := range dues {
@@ -269,7 +262,6 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 		return held, nil
 	}
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		held = held[:0]
 		rows, err := tx.Query(ctx, `
 			UPDATE pins SET lease_until = $1, blocks = $2, bytes = $3, progress_at = GREATEST(progress_at, $4)
 			WHERE status = 'pinning' AND lease_owner = $5 AND id = ANY($6)
@@ -277,15 +269,8 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			held = append(held, id)
-		}
-		return rows.Err()
+		held, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("renew leases: %w", err)

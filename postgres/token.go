@@ -107,23 +107,11 @@ func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, 
 // FindTokens returns an account's tokens, revoked ones included, oldest
 // first.
 func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {
-	rows, err := db.pool.Query(ctx, `
+	tokens, err := queryAll(ctx, db.pool, scanToken, `
 		SELECT `+tokenColumns+` FROM tokens
 		WHERE account_id = $1
 		ORDER BY created, id`, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("find tokens: %w", err)
-	}
-	defer rows.Close()
-	tokens := []*tack.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find tokens: %w", err)
 	}
 	return tokens, nil

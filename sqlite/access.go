@@ -54,7 +54,7 @@ const accessRequestColumns = `r.account_id, a.email, r.what, r.volume, r.cids, r
 // accessRequestFrom joins each request to its account, for the email.
 const accessRequestFrom = `access_requests r JOIN accounts a ON a.id = r.account_id`
 
-func scanAccessRequest(row interface{ Scan(...any) error }) (*tack.AccessRequest, error) {
+func scanAccessRequest(row scanner) (*tack.AccessRequest, error) {
 	var r tack.AccessRequest
 	var cids string
 	var requested, decided int64
@@ -85,23 +85,11 @@ func (db *DB) FindAccessRequest(ctx context.Context, accountID int64) (*tack.Acc
 // FindAccessRequests returns the requests of the accounts whose access is
 // access, oldest request first. An unknown access matches nothing.
 func (db *DB) FindAccessRequests(ctx context.Context, access tack.Access) ([]*tack.AccessRequest, error) {
-	rows, err := db.pool().QueryContext(ctx, `
+	reqs, err := queryAll(ctx, db.pool(), scanAccessRequest, `
 		SELECT `+accessRequestColumns+` FROM `+accessRequestFrom+`
 		WHERE a.access = ?
 		ORDER BY r.requested, r.account_id`, string(access))
 	if err != nil {
-		return nil, fmt.Errorf("find access requests: %w", err)
-	}
-	defer rows.Close()
-	reqs := []*tack.AccessRequest{}
-	for rows.Next() {
-		r, err := scanAccessRequest(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan access request: %w", err)
-		}
-		reqs = append(reqs, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find access requests: %w", err)
 	}
 	return reqs, nil

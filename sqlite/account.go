@@ -77,7 +77,7 @@ func insertAccount(ctx context.Context, tx *txn, a *tack.Account) error {
 
 const accountColumns = `id, email, admin, access, created, blocked, password, max_pending, max_bytes`
 
-func scanAccount(row interface{ Scan(...any) error }) (*tack.Account, error) {
+func scanAccount(row scanner) (*tack.Account, error) {
 	var a tack.Account
 	var access string
 	var created int64
@@ -120,20 +120,8 @@ func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Accou
 
 // FindAccounts returns all accounts, oldest first.
 func (db *DB) FindAccounts(ctx context.Context) ([]*tack.Account, error) {
-	rows, err := db.pool().QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
+	accounts, err := queryAll(ctx, db.pool(), scanAccount, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("find accounts: %w", err)
-	}
-	defer rows.Close()
-	accounts := []*tack.Account{}
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan account: %w", err)
-		}
-		accounts = append(accounts, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find accounts: %w", err)
 	}
 	return accounts, nil

@@ -223,7 +223,7 @@ func deletePin(ctx context.Context, tx *txn, accountID int64, id string) error {
 const pinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes,
 	attempts, retry_at, progress_at, turn`
 
-func scanPin(row interface{ Scan(...any) error }) (*tack.PinRequest, error) {
+func scanPin(row scanner) (*tack.PinRequest, error) {
 	var r tack.PinRequest
 	var origins, meta, status string
 	var created, retryAt, progressAt int64
@@ -245,22 +245,6 @@ func scanPin(row interface{ Scan(...any) error }) (*tack.PinRequest, error) {
 	}
 	r.Status, r.Created = tack.Status(status), timeOf(created)
 	return &r, nil
-}
-
-func scanPins(rows *sql.Rows) ([]*tack.PinRequest, error) {
-	defer rows.Close()
-	pins := []*tack.PinRequest{}
-	for rows.Next() {
-		r, err := scanPin(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan pin: %w", err)
-		}
-		pins = append(pins, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return pins, nil
 }
 
 // FindPinByID returns the account's request. Returns ENOTFOUND if there is
@@ -302,11 +286,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 	var pins []*tack.PinRequest
 	var count int
 	err = db.read(ctx, func(tx *txn) error {
-		rows, err := tx.QueryContext(ctx, list, listArgs...)
-		if err != nil {
-			return err
-		}
-		if pins, err = scanPins(rows); err != nil {
+		if pins, err = queryAll(ctx, tx, scanPin, list, listArgs...); err != nil {
 			return err
 		}
 		if onlyStatuses(f) {

@@ -62,15 +62,11 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		rows, err := tx.QueryContext(ctx, `
+		if pins, err = queryAll(ctx, tx, scanPin, `
 			UPDATE pins
 			SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
 			WHERE id IN (`+placeholders(len(ids))+`)
-			RETURNING `+pinColumns, args...)
-		if err != nil {
-			return err
-		}
-		if pins, err = scanPins(rows); err != nil {
+			RETURNING `+pinColumns, args...); err != nil {
 			return err
 		}
 		// RETURNING gives no order: put them back in claim order.
@@ -133,6 +129,21 @@ func claimable(ctx context.Context, tx *txn, query string, args ...any) (ids []s
 	return ids, lastTurn, nil
 }
 
+// accountPin is a request, its account, and whether the account is
+// blocked.
+type accountPin struct {
+	id        string
+	accountID int64
+	blocked   bool
+}
+
+// scanAccountPin scans a row of id, account_id and blocked.
+func scanAccountPin(row scanner) (accountPin, error) {
+	var p accountPin
+	err := row.Scan(&p.id, &p.accountID, &p.blocked)
+	return p, err
+}
+
 // hold puts a request of a blocked account back in the queue, held.
 func hold(ctx context.Context, tx *txn, id string) error {
 	_, err := tx.ExecContext(ctx, `
@@ -166,29 +177,11 @@ func takeTurns(ctx context.Context, tx *txn, accountID, n int64) (int64, error) 
 // ready again, each at the back of its account's turns; those of blocked
 // accounts are held instead.
 func readyRetries(ctx context.Context, tx *txn, now int64) error {
-	rows, err := tx.QueryContext(ctx, `
+	dues, err := queryAll(ctx, tx, scanAccountPin, `
 		SELECT p.id, p.account_id, a.blocked FROM pins p INDEXED BY pins_retry_idx JOIN accounts a ON a.id = p.account_id
 		WHERE p.status = 'queued' AND p.retry_at > 0 AND p.retry_at <= ?
 		ORDER BY p.retry_at LIMIT ?`, now, maxReadyRetries)
 	if err != nil {
-		return err
-	}
-	type due struct {
-		id        string
-		accountID int64
-		blocked   bool
-	}
-	var dues []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.accountID, &d.blocked); err != nil {
-			rows.Close()
-			return err
-		}
-		dues = append(dues, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, d := range dues {
@@ -277,22 +270,12 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		rows, err := tx.QueryContext(ctx, `
+		var err error
+		held, err = queryAll(ctx, tx, scanValue[string], `
 			UPDATE pins SET lease_until = ?, blocks = ?, bytes = ?, progress_at = max(progress_at, ?)
 			WHERE status = 'pinning' AND lease_owner = ? AND id IN (`+placeholders(len(ids))+`)
 			RETURNING id`, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			held = append(held, id)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("renew leases: %w", err)
@@ -394,22 +377,9 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 			d.Key, d.Blocks, d.Bytes); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `
+		accounts, err := queryAll(ctx, tx, scanValue[int64], `
 			SELECT DISTINCT account_id FROM pins WHERE key = ? AND status IN ('queued', 'pinning')`, d.Key)
 		if err != nil {
-			return err
-		}
-		var accounts []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			accounts = append(accounts, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, id := range accounts {

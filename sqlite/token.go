@@ -60,7 +60,7 @@ func accountExists(ctx context.Context, tx *txn, id int64) error {
 
 const tokenColumns = `id, account_id, name, created, last_used, revoked`
 
-func scanToken(row interface{ Scan(...any) error }) (*tack.Token, error) {
+func scanToken(row scanner) (*tack.Token, error) {
 	var t tack.Token
 	var created, lastUsed, revoked int64
 	if err := row.Scan(&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked); err != nil {
@@ -120,23 +120,11 @@ func (r prefixedRow) Scan(dest ...any) error {
 // FindTokens returns an account's tokens, revoked ones included, oldest
 // first.
 func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {
-	rows, err := db.pool().QueryContext(ctx, `
+	tokens, err := queryAll(ctx, db.pool(), scanToken, `
 		SELECT `+tokenColumns+` FROM tokens
 		WHERE account_id = ?
 		ORDER BY created, id`, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("find tokens: %w", err)
-	}
-	defer rows.Close()
-	tokens := []*tack.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find tokens: %w", err)
 	}
 	return tokens, nil
