@@ -11,7 +11,7 @@ import (
 
 // QueueKey is a ready request's place in the queue: ClaimPins takes ready
 // requests (queued, not waiting to retry, not held) in (Turn, Created,
-// ID) order, Created in microseconds since the epoch.
+// ID) order, Created in Micros.
 type QueueKey struct {
 	Turn, Created int64
 	ID            string
@@ -19,11 +19,7 @@ type QueueKey struct {
 
 // QueueKeyOf returns r's place in the queue, were it ready.
 func QueueKeyOf(r *PinRequest) QueueKey {
-	var created int64
-	if !r.Created.IsZero() {
-		created = r.Created.UnixMicro()
-	}
-	return QueueKey{r.Turn, created, r.ID}
+	return QueueKey{r.Turn, Micros(r.Created), r.ID}
 }
 
 // Compare orders queue keys as claims take them (IDs in byte order).

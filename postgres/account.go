@@ -4,16 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
 )
-
-// normalizeEmail is the stored form of an email: trimmed and lower-cased.
-func normalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
 
 // CreateAccount stores a new account and sets its ID, Created and the
 // stored (trimmed, lower-cased) Email. An empty Access becomes AccessNone.
@@ -38,15 +32,8 @@ func (db *DB) CreateAccount(ctx context.Context, a *tack.Account) error {
 // email normalized, access defaulted, created now.
 func (db *DB) newAccount(a *tack.Account) (tack.Account, error) {
 	stored := *a
-	stored.Email = normalizeEmail(a.Email)
-	if stored.Email == "" {
-		return stored, tack.Errorf(tack.EINVALID, "email is required")
-	}
-	if stored.Access == "" {
-		stored.Access = tack.AccessNone
-	}
-	if !stored.Access.Valid() {
-		return stored, tack.Errorf(tack.EINVALID, "unknown access %q", a.Access)
+	if err := tack.CheckNewAccount(&stored); err != nil {
+		return stored, err
 	}
 	stored.Created = timeOf(db.now())
 	return stored, nil
@@ -97,7 +84,7 @@ func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, err
 // FindAccountByEmail returns ENOTFOUND if there is no such account. The
 // email is compared case-insensitively, ignoring surrounding space.
 func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Account, error) {
-	a, err := scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = $1`, normalizeEmail(email)))
+	a, err := scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = $1`, tack.NormalizeEmail(email)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
 	} else if err != nil {
@@ -120,8 +107,8 @@ func (db *DB) FindAccounts(ctx context.Context) ([]*tack.Account, error) {
 // answer, whatever access is. Returns ENOTFOUND if there is no such
 // account, EINVALID if access is unknown.
 func (db *DB) SetAccountAccess(ctx context.Context, id int64, access tack.Access, message string) error {
-	if !access.Valid() {
-		return tack.Errorf(tack.EINVALID, "unknown access %q", access)
+	if err := tack.CheckAccess(access); err != nil {
+		return err
 	}
 	now := db.now()
 	return db.write(ctx, func(tx pgx.Tx) error {
@@ -180,8 +167,8 @@ func unhold(ctx context.Context, tx pgx.Tx, accountID int64) error {
 // the server's default (DB.Limits). Returns ENOTFOUND if there is no such
 // account, EINVALID for a negative limit.
 func (db *DB) SetAccountLimits(ctx context.Context, id int64, maxPending, maxBytes *int64) error {
-	if (maxPending != nil && *maxPending < 0) || (maxBytes != nil && *maxBytes < 0) {
-		return tack.Errorf(tack.EINVALID, "limits cannot be negative: give 0 for no limit")
+	if err := tack.CheckLimits(maxPending, maxBytes); err != nil {
+		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE accounts SET max_pending = $1, max_bytes = $2 WHERE id = $3`, maxPending, maxBytes, id)

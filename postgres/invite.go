@@ -14,8 +14,8 @@ import (
 // given (0 and the zero time for a new invitation). Returns EINVALID if the
 // ID is empty, ECONFLICT if it exists.
 func (db *DB) CreateInvite(ctx context.Context, i *tack.Invite) error {
-	if i.ID == "" {
-		return tack.Errorf(tack.EINVALID, "invitation id is required")
+	if err := tack.CheckNewInvite(i); err != nil {
+		return err
 	}
 	created := db.now()
 	tag, err := db.pool.Exec(ctx, `

@@ -15,8 +15,8 @@ import (
 // exists, and returns the stored secret. Returns EINVALID for an empty
 // name or value.
 func (db *DB) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
-	if name == "" || len(value) == 0 {
-		return nil, tack.Errorf(tack.EINVALID, "a secret needs a name and a value")
+	if err := tack.CheckSecret(name, value); err != nil {
+		return nil, err
 	}
 	var stored []byte
 	// ON CONFLICT DO UPDATE with no change, so that RETURNING gives the
@@ -34,8 +34,8 @@ func (db *DB) EnsureSecret(ctx context.Context, name string, value []byte) ([]by
 // SaveNode stores n, replacing the record of the same ID, and sets Seen.
 // Returns EINVALID without an ID.
 func (db *DB) SaveNode(ctx context.Context, n *tack.Node) error {
-	if n.ID == "" {
-		return tack.Errorf(tack.EINVALID, "node id is required")
+	if err := tack.CheckNodeID(n.ID); err != nil {
+		return err
 	}
 	addrs := n.Addrs
 	if addrs == nil {
@@ -99,8 +99,8 @@ func (db *DB) DeleteNode(ctx context.Context, id string) error {
 // BeginCollection starts a collection by node, leased until until.
 // Returns ECONFLICT while another collection's lease runs.
 func (db *DB) BeginCollection(ctx context.Context, node string, until time.Time) (*tack.Collection, error) {
-	if node == "" {
-		return nil, tack.Errorf(tack.EINVALID, "node id is required")
+	if err := tack.CheckNodeID(node); err != nil {
+		return nil, err
 	}
 	now := db.now()
 	c := &tack.Collection{Node: node, Started: timeOf(now), Until: until}

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,16 +13,6 @@ import (
 	"github.com/tack-ipfs/tack"
 )
 
-// newRequestID returns a random UUIDv4: an opaque, URL-safe requestid.
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 // CreatePin stores a new request, as the tack.PinStore contract says. If
 // r.ID is empty a random one is set; an ID that exists is ECONFLICT. An
 // empty r.Status means queued. Sets r.ID, r.Created, and, if the DAG is
@@ -35,7 +23,7 @@ func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
 	}
 	in := *r
 	if in.ID == "" {
-		in.ID = newRequestID()
+		in.ID = tack.NewRequestID()
 	}
 	// One statement, its own transaction: one round trip.
 	for attempt := 1; ; attempt++ {
@@ -62,7 +50,7 @@ func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *
 		return err
 	}
 	if in.ID == "" {
-		in.ID = newRequestID()
+		in.ID = tack.NewRequestID()
 	}
 	var stored tack.PinRequest
 	err := db.write(ctx, func(tx pgx.Tx) error {
@@ -255,12 +243,9 @@ func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tac
 // tack.MaxListLimit is EINVALID. A nil Name matches any name; an empty
 // Match means exact.
 func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinRequest, int, error) {
-	limit := f.Limit
-	if limit == 0 {
-		limit = tack.DefaultLimit
-	}
-	if limit < 0 || limit > tack.MaxListLimit {
-		return nil, 0, tack.Errorf(tack.EINVALID, "limit must be between 1 and %d", tack.MaxListLimit)
+	limit, err := f.ListLimit()
+	if err != nil {
+		return nil, 0, err
 	}
 	var countArgs args
 	where, err := pinWhere(f, &countArgs)

@@ -16,8 +16,8 @@ import (
 // (counted under the account's row lock, so that concurrent creates
 // cannot pass the limit together).
 func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
-	if t.ID == "" {
-		return tack.Errorf(tack.EINVALID, "token id is required")
+	if err := tack.CheckNewToken(t); err != nil {
+		return err
 	}
 	created := db.now()
 	err := db.write(ctx, func(tx pgx.Tx) error {
@@ -30,8 +30,8 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND revoked = 0`, t.AccountID).Scan(&n); err != nil {
 			return fmt.Errorf("count tokens: %w", err)
-		} else if n >= tack.MaxTokens {
-			return tack.Errorf(tack.EQUOTA, "this account has %d API tokens, the most it may have: revoke one it no longer uses first", tack.MaxTokens)
+		} else if err := tack.CheckTokenCount(n); err != nil {
+			return err
 		}
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO tokens (id, account_id, name, created, last_used, revoked)

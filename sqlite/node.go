@@ -14,8 +14,8 @@ import (
 // SaveNode stores n, replacing the record of the same ID, and sets Seen.
 // Returns EINVALID without an ID.
 func (db *DB) SaveNode(ctx context.Context, n *tack.Node) error {
-	if n.ID == "" {
-		return tack.Errorf(tack.EINVALID, "node id is required")
+	if err := tack.CheckNodeID(n.ID); err != nil {
+		return err
 	}
 	addrs, err := json.Marshal(n.Addrs)
 	if err != nil {
@@ -82,8 +82,8 @@ func (db *DB) DeleteNode(ctx context.Context, id string) error {
 // BeginCollection starts a collection by node, leased until until.
 // Returns ECONFLICT while another collection's lease runs.
 func (db *DB) BeginCollection(ctx context.Context, node string, until time.Time) (*tack.Collection, error) {
-	if node == "" {
-		return nil, tack.Errorf(tack.EINVALID, "node id is required")
+	if err := tack.CheckNodeID(node); err != nil {
+		return nil, err
 	}
 	now := db.now()
 	c := &tack.Collection{Node: node, Started: timeOf(now), Until: until}

@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,16 +12,6 @@ import (
 
 	"github.com/tack-ipfs/tack"
 )
-
-// newRequestID returns a random UUIDv4: an opaque, URL-safe requestid.
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // CreatePin stores a new request, as the tack.PinStore contract says. If
 // r.ID is empty a random one is set; an ID that exists is ECONFLICT. An
@@ -35,7 +23,7 @@ func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
 	}
 	stored := *r
 	if stored.ID == "" {
-		stored.ID = newRequestID()
+		stored.ID = tack.NewRequestID()
 	}
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		return db.createPin(ctx, tx, &stored)
@@ -57,7 +45,7 @@ func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *
 		return err
 	}
 	if stored.ID == "" {
-		stored.ID = newRequestID()
+		stored.ID = tack.NewRequestID()
 	}
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		// The old DAG's blocks stay while the new one is fetched (see
@@ -267,12 +255,9 @@ func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tac
 // tack.MaxListLimit is EINVALID. A nil Name matches any name; an empty
 // Match means exact.
 func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinRequest, int, error) {
-	limit := f.Limit
-	if limit == 0 {
-		limit = tack.DefaultLimit
-	}
-	if limit < 0 || limit > tack.MaxListLimit {
-		return nil, 0, tack.Errorf(tack.EINVALID, "limit must be between 1 and %d", tack.MaxListLimit)
+	limit, err := f.ListLimit()
+	if err != nil {
+		return nil, 0, err
 	}
 	where, args, err := pinWhere(f)
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 // ID is empty, ENOTFOUND if the account does not exist, ECONFLICT if the ID
 // does.
 func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) error {
-	if r.ID == "" {
-		return tack.Errorf(tack.EINVALID, "password reset id is required")
+	if err := tack.CheckNewPasswordReset(r); err != nil {
+		return err
 	}
 	created := db.now()
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {

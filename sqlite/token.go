@@ -14,8 +14,8 @@ import (
 // empty, ECONFLICT if it exists, ENOTFOUND if the account does not,
 // EQUOTA if the account holds tack.MaxTokens tokens that are not revoked.
 func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
-	if t.ID == "" {
-		return tack.Errorf(tack.EINVALID, "token id is required")
+	if err := tack.CheckNewToken(t); err != nil {
+		return err
 	}
 	created := db.now()
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
@@ -25,8 +25,8 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = ? AND revoked = 0`, t.AccountID).Scan(&n); err != nil {
 			return fmt.Errorf("count tokens: %w", err)
-		} else if n >= tack.MaxTokens {
-			return tack.Errorf(tack.EQUOTA, "this account has %d API tokens, the most it may have: revoke one it no longer uses first", tack.MaxTokens)
+		} else if err := tack.CheckTokenCount(n); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO tokens (id, account_id, name, created, last_used, revoked)
