@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // EnsureSecret stores value under name unless a secret of that name
@@ -61,28 +62,10 @@ func (db *DB) SaveNode(ctx context.Context, n *tack.Node) error {
 
 // FindNodes returns the nodes seen at or after since, by ID.
 func (db *DB) FindNodes(ctx context.Context, since time.Time) ([]*tack.Node, error) {
-	rows, err := db.pool.Query(ctx, `
+	nodes, err := queryAll(ctx, db.pool, sqlrow.ScanNode, `
 		SELECT id, addrs::text, blocks, started, seen, collection FROM nodes
 		WHERE seen >= $1 ORDER BY id`, micros(since))
 	if err != nil {
-		return nil, fmt.Errorf("find nodes: %w", err)
-	}
-	defer rows.Close()
-	nodes := []*tack.Node{}
-	for rows.Next() {
-		var n tack.Node
-		var addrs string
-		var started, seen int64
-		if err := rows.Scan(&n.ID, &addrs, &n.Blocks, &started, &seen, &n.Collection); err != nil {
-			return nil, fmt.Errorf("scan node: %w", err)
-		}
-		if err := json.Unmarshal([]byte(addrs), &n.Addrs); err != nil {
-			return nil, fmt.Errorf("node %s: addresses: %w", n.ID, err)
-		}
-		n.Started, n.Seen = timeOf(started), timeOf(seen)
-		nodes = append(nodes, &n)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find nodes: %w", err)
 	}
 	return nodes, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreatePin stores a new request, as the tack.PinStore contract says. If
@@ -195,39 +196,11 @@ func deletePin(ctx context.Context, tx pgx.Tx, accountID int64, id string) error
 	return nil
 }
 
-const pinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes,
-	attempts, retry_at, progress_at, turn`
-
-func scanPin(row pgx.Row) (*tack.PinRequest, error) {
-	var r tack.PinRequest
-	var origins, status string
-	var meta []byte
-	var created, retryAt, progressAt int64
-	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
-		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt, &r.Turn); err != nil {
-		return nil, err
-	}
-	r.ProgressAt = timeOf(progressAt)
-	if retryAt < 0 {
-		r.Held = true // retryHeld
-	} else {
-		r.RetryAt = timeOf(retryAt)
-	}
-	if err := json.Unmarshal([]byte(origins), &r.Pin.Origins); err != nil {
-		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
-	}
-	if err := json.Unmarshal(meta, &r.Pin.Meta); err != nil {
-		return nil, fmt.Errorf("pin %s: meta: %w", r.ID, err)
-	}
-	r.Status, r.Created = tack.Status(status), timeOf(created)
-	return &r, nil
-}
-
 // FindPinByID returns the account's request. Returns ENOTFOUND if there is
 // none, or if the request belongs to another account.
 func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tack.PinRequest, error) {
-	r, err := scanPin(db.pool.QueryRow(ctx, `
-		SELECT `+pinColumns+` FROM pins
+	r, err := sqlrow.ScanPin(db.pool.QueryRow(ctx, `
+		SELECT `+sqlrow.PinColumns+` FROM pins
 		WHERE id = $1 AND account_id = $2`, id, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "pin request not found")
@@ -260,7 +233,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 	var pins []*tack.PinRequest
 	var count int
 	err = db.read(ctx, func(tx pgx.Tx) error {
-		if pins, err = queryAll(ctx, tx, scanPin, list, listArgs...); err != nil {
+		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, list, listArgs...); err != nil {
 			return err
 		}
 		if onlyStatuses(f) {
@@ -290,7 +263,7 @@ func pinList(f tack.PinFilter, a *args, limit int) (string, error) {
 			return "", err
 		}
 		return `
-			SELECT ` + pinColumns + ` FROM pins
+			SELECT ` + sqlrow.PinColumns + ` FROM pins
 			WHERE ` + where + `
 			ORDER BY created DESC, id DESC
 			LIMIT ` + a.add(limit), nil
@@ -304,7 +277,7 @@ func pinList(f tack.PinFilter, a *args, limit int) (string, error) {
 			return "", err
 		}
 		parts = append(parts, `(
-			SELECT `+pinColumns+` FROM pins
+			SELECT `+sqlrow.PinColumns+` FROM pins
 			WHERE `+w+`
 			ORDER BY created DESC
 			LIMIT `+a.add(limit)+`)`)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // ClaimPins hands up to n requests to the worker owner, as the
@@ -62,11 +63,11 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 				return err
 			}
 		}
-		if pins, err = queryAll(ctx, tx, scanPin, `
+		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, `
 			UPDATE pins
 			SET status = 'pinning', lease_owner = $1, lease_until = $2, details = '', blocks = 0, bytes = 0
 			WHERE id = ANY($3)
-			RETURNING `+pinColumns, owner, micros(until), ids); err != nil {
+			RETURNING `+sqlrow.PinColumns, owner, micros(until), ids); err != nil {
 			return err
 		}
 		// RETURNING gives no order: put them back in claim order.
@@ -140,7 +141,7 @@ type accountPin struct {
 }
 
 // scanAccountPin scans a row of id, account_id and blocked.
-func scanAccountPin(row pgx.Row) (accountPin, error) {
+func scanAccountPin(row sqlrow.Scanner) (accountPin, error) {
 	var p accountPin
 	err := row.Scan(&p.id, &p.accountID, &p.blocked)
 	return p, err

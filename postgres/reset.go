@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreatePasswordReset stores r and sets Created. Returns EINVALID if the
@@ -89,7 +90,7 @@ func (db *DB) ResetPassword(ctx context.Context, id, hash string, revokeTokens b
 				return fmt.Errorf("revoke tokens: %w", err)
 			}
 		}
-		acct, err = scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, accountID))
+		acct, err = sqlrow.ScanAccount(tx.QueryRow(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE id = $1`, accountID))
 		if err != nil {
 			return fmt.Errorf("reset password: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreateToken stores t and sets Created. Returns EINVALID if the ID is
@@ -53,22 +54,10 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 	return nil
 }
 
-const tokenColumns = `id, account_id, name, created, last_used, revoked`
-
-func scanToken(row pgx.Row) (*tack.Token, error) {
-	var t tack.Token
-	var created, lastUsed, revoked int64
-	if err := row.Scan(&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked); err != nil {
-		return nil, err
-	}
-	t.Created, t.LastUsed, t.Revoked = timeOf(created), timeOf(lastUsed), timeOf(revoked)
-	return &t, nil
-}
-
 // FindTokenByID returns ENOTFOUND if there is no such token. Revoked
 // tokens are returned with Revoked set.
 func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error) {
-	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
+	t, err := sqlrow.ScanToken(db.pool.QueryRow(ctx, `SELECT `+sqlrow.TokenColumns+` FROM tokens WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "token not found")
 	} else if err != nil {
@@ -107,8 +96,8 @@ func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, 
 // FindTokens returns an account's tokens, revoked ones included, oldest
 // first.
 func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {
-	tokens, err := queryAll(ctx, db.pool, scanToken, `
-		SELECT `+tokenColumns+` FROM tokens
+	tokens, err := queryAll(ctx, db.pool, sqlrow.ScanToken, `
+		SELECT `+sqlrow.TokenColumns+` FROM tokens
 		WHERE account_id = $1
 		ORDER BY created, id`, accountID)
 	if err != nil {

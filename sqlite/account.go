@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreateAccount stores a new account and sets its ID, Created and the
@@ -62,29 +63,9 @@ func insertAccount(ctx context.Context, tx *txn, a *tack.Account) error {
 	return nil
 }
 
-const accountColumns = `id, email, admin, access, created, blocked, password, max_pending, max_bytes`
-
-func scanAccount(row scanner) (*tack.Account, error) {
-	var a tack.Account
-	var access string
-	var created int64
-	var maxPending, maxBytes sql.NullInt64
-	if err := row.Scan(&a.ID, &a.Email, &a.Admin, &access, &created, &a.Blocked, &a.PasswordHash, &maxPending, &maxBytes); err != nil {
-		return nil, err
-	}
-	a.Access, a.Created = tack.Access(access), timeOf(created)
-	if maxPending.Valid {
-		a.MaxPending = &maxPending.Int64
-	}
-	if maxBytes.Valid {
-		a.MaxBytes = &maxBytes.Int64
-	}
-	return &a, nil
-}
-
 // FindAccountByID returns ENOTFOUND if there is no such account.
 func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, error) {
-	a, err := scanAccount(db.pool().QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
+	a, err := sqlrow.ScanAccount(db.pool().QueryRowContext(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
 	} else if err != nil {
@@ -96,7 +77,7 @@ func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, err
 // FindAccountByEmail returns ENOTFOUND if there is no such account. The
 // email is compared case-insensitively, ignoring surrounding space.
 func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Account, error) {
-	a, err := scanAccount(db.pool().QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = ?`, tack.NormalizeEmail(email)))
+	a, err := sqlrow.ScanAccount(db.pool().QueryRowContext(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE email = ?`, tack.NormalizeEmail(email)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
 	} else if err != nil {
@@ -107,7 +88,7 @@ func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Accou
 
 // FindAccounts returns all accounts, oldest first.
 func (db *DB) FindAccounts(ctx context.Context) ([]*tack.Account, error) {
-	accounts, err := queryAll(ctx, db.pool(), scanAccount, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
+	accounts, err := queryAll(ctx, db.pool(), sqlrow.ScanAccount, `SELECT `+sqlrow.AccountColumns+` FROM accounts ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("find accounts: %w", err)
 	}

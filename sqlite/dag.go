@@ -6,23 +6,17 @@ import (
 	"slices"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // ListDAGs returns up to limit recorded DAGs in key order after after.
 func (db *DB) ListDAGs(ctx context.Context, after string, limit int) ([]*tack.DAG, error) {
-	dags, err := queryAll(ctx, db.pool(), scanDAG, `
+	dags, err := queryAll(ctx, db.pool(), sqlrow.ScanDAG, `
 		SELECT key, blocks, bytes FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list dags: %w", err)
 	}
 	return dags, nil
-}
-
-// scanDAG scans a row of key, blocks and bytes.
-func scanDAG(row scanner) (*tack.DAG, error) {
-	var d tack.DAG
-	err := row.Scan(&d.Key, &d.Blocks, &d.Bytes)
-	return &d, err
 }
 
 // forgetPage is how many DAG records ForgetDAGs checks in one write

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // ClaimPins hands up to n requests to the worker owner, as the
@@ -62,11 +63,11 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		if pins, err = queryAll(ctx, tx, scanPin, `
+		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, `
 			UPDATE pins
 			SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
 			WHERE id IN (`+placeholders(len(ids))+`)
-			RETURNING `+pinColumns, args...); err != nil {
+			RETURNING `+sqlrow.PinColumns, args...); err != nil {
 			return err
 		}
 		// RETURNING gives no order: put them back in claim order.

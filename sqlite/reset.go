@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreatePasswordReset stores r and sets Created. Returns EINVALID if the
@@ -87,7 +88,7 @@ func (db *DB) ResetPassword(ctx context.Context, id, hash string, revokeTokens b
 				return fmt.Errorf("revoke tokens: %w", err)
 			}
 		}
-		acct, err = scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, accountID))
+		acct, err = sqlrow.ScanAccount(tx.QueryRowContext(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE id = ?`, accountID))
 		if err != nil {
 			return fmt.Errorf("reset password: %w", err)
 		}

@@ -1,9 +1,14 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+	"database/sql"
+
+	"github.com/tack-ipfs/tack/internal/sqlrow"
+)
 
 // scanner is one row: a *sql.Row, or *sql.Rows at its current row.
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqlrow.Scanner
 
 // queryAll runs query through tx and scans every row it returns with
 // scan. It returns an empty slice, not nil, for no rows.
@@ -12,6 +17,11 @@ func queryAll[T any](ctx context.Context, tx *txn, scan func(scanner) (T, error)
 	if err != nil {
 		return nil, err
 	}
+	return collect(rows, scan)
+}
+
+// collect scans every row of rows with scan, and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	out := []T{}
 	for rows.Next() {

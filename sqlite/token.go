@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreateToken stores t and sets Created. Returns EINVALID if the ID is
@@ -58,22 +59,10 @@ func accountExists(ctx context.Context, tx *txn, id int64) error {
 	return nil
 }
 
-const tokenColumns = `id, account_id, name, created, last_used, revoked`
-
-func scanToken(row scanner) (*tack.Token, error) {
-	var t tack.Token
-	var created, lastUsed, revoked int64
-	if err := row.Scan(&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked); err != nil {
-		return nil, err
-	}
-	t.Created, t.LastUsed, t.Revoked = timeOf(created), timeOf(lastUsed), timeOf(revoked)
-	return &t, nil
-}
-
 // FindTokenByID returns ENOTFOUND if there is no such token. Revoked
 // tokens are returned with Revoked set.
 func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error) {
-	t, err := scanToken(db.pool().QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	t, err := sqlrow.ScanToken(db.pool().QueryRowContext(ctx, `SELECT `+sqlrow.TokenColumns+` FROM tokens WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "token not found")
 	} else if err != nil {
@@ -92,9 +81,9 @@ func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, 
 	var created, lastUsed, revoked int64
 	row := db.pool().QueryRowContext(ctx, `
 		SELECT t.id, t.account_id, t.name, t.created, t.last_used, t.revoked, a.*
-		FROM tokens t JOIN (SELECT `+accountColumns+` FROM accounts) a ON a.id = t.account_id
+		FROM tokens t JOIN (SELECT `+sqlrow.AccountColumns+` FROM accounts) a ON a.id = t.account_id
 		WHERE t.id = ?`, id)
-	a, err := scanAccount(prefixedRow{row, []any{&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked}})
+	a, err := sqlrow.ScanAccount(prefixedRow{row, []any{&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, tack.Errorf(tack.ENOTFOUND, "token not found")
 	} else if err != nil {
@@ -120,8 +109,8 @@ func (r prefixedRow) Scan(dest ...any) error {
 // FindTokens returns an account's tokens, revoked ones included, oldest
 // first.
 func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {
-	tokens, err := queryAll(ctx, db.pool(), scanToken, `
-		SELECT `+tokenColumns+` FROM tokens
+	tokens, err := queryAll(ctx, db.pool(), sqlrow.ScanToken, `
+		SELECT `+sqlrow.TokenColumns+` FROM tokens
 		WHERE account_id = ?
 		ORDER BY created, id`, accountID)
 	if err != nil {
