@@ -45,12 +45,7 @@ func CheckLimits(maxPending, maxBytes *int64) error {
 }
 
 // CheckNewToken returns EINVALID if the token has no ID.
-func CheckNewToken(t *Token) error {
-	if t.ID == "" {
-		return Errorf(EINVALID, "token id is required")
-	}
-	return nil
-}
+func CheckNewToken(t *Token) error { return requireID("token", t.ID) }
 
 // CheckTokenCount returns EQUOTA if an account that holds active tokens
 // (not revoked) may not have another: it holds MaxTokens.
@@ -62,33 +57,21 @@ func CheckTokenCount(active int) error {
 }
 
 // CheckNewSession returns EINVALID if the session has no ID.
-func CheckNewSession(s *Session) error {
-	if s.ID == "" {
-		return Errorf(EINVALID, "session id is required")
-	}
-	return nil
-}
+func CheckNewSession(s *Session) error { return requireID("session", s.ID) }
 
 // CheckNewInvite returns EINVALID if the invitation has no ID.
-func CheckNewInvite(i *Invite) error {
-	if i.ID == "" {
-		return Errorf(EINVALID, "invitation id is required")
-	}
-	return nil
-}
+func CheckNewInvite(i *Invite) error { return requireID("invitation", i.ID) }
 
 // CheckNewPasswordReset returns EINVALID if the link has no ID.
-func CheckNewPasswordReset(r *PasswordReset) error {
-	if r.ID == "" {
-		return Errorf(EINVALID, "password reset id is required")
-	}
-	return nil
-}
+func CheckNewPasswordReset(r *PasswordReset) error { return requireID("password reset", r.ID) }
 
 // CheckNodeID returns EINVALID for an empty node ID.
-func CheckNodeID(id string) error {
+func CheckNodeID(id string) error { return requireID("node", id) }
+
+// requireID returns EINVALID, naming what, for an empty id.
+func requireID(what, id string) error {
 	if id == "" {
-		return Errorf(EINVALID, "node id is required")
+		return Errorf(EINVALID, "%s id is required", what)
 	}
 	return nil
 }
