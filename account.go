@@ -57,13 +57,7 @@ type Limits struct {
 
 // Limits returns the account's limits: its own where set, def elsewhere.
 func (a *Account) Limits(def Limits) Limits {
-	if a.MaxPending != nil {
-		def.MaxPending = *a.MaxPending
-	}
-	if a.MaxBytes != nil {
-		def.MaxBytes = *a.MaxBytes
-	}
-	return def
+	return Limits{MaxPending: Limit(a.MaxPending, def.MaxPending), MaxBytes: Limit(a.MaxBytes, def.MaxBytes)}
 }
 
 // AccessRequest is an account's request for pinning access, with the

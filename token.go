@@ -48,6 +48,20 @@ type TokenStore interface {
 	TouchToken(ctx context.Context, id string, t time.Time) error
 }
 
+// TokenAccountFinder is a store that reads a token and its account in
+// one round trip. It is optional: Authenticate, on the path of every API
+// request, asks for both, and uses it when the store has it (both stores
+// here do), FindTokenByID and FindAccountByID otherwise. storetest checks
+// it on every store that has it.
+type TokenAccountFinder interface {
+	// FindTokenAndAccount returns the token, as FindTokenByID does
+	// (revoked tokens included), and its account, as FindAccountByID
+	// does. Returns ENOTFOUND if there is no such token; a token's
+	// account always exists, since deleting an account deletes its
+	// tokens.
+	FindTokenAndAccount(ctx context.Context, id string) (*Token, *Account, error)
+}
+
 // Authenticator turns an API token, as sent in `Authorization: Bearer`,
 // into the account it belongs to and the token's record. It returns
 // EUNAUTHORIZED for a missing, malformed, unknown, expired or revoked token.

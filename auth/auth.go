@@ -41,14 +41,6 @@ func New(store tack.Store, key []byte) *Auth {
 	return &Auth{store: store, key: key, Now: time.Now}
 }
 
-// tokenAccountFinder is a store that reads a token and its account in
-// one round trip, as the PostgreSQL store does: Authenticate, on the path
-// of every API request, asks for both. It returns ENOTFOUND if there is no
-// such token.
-type tokenAccountFinder interface {
-	FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, *tack.Account, error)
-}
-
 // KeySecret is the name under which the store keeps the key that signs
 // tokens.
 const KeySecret = "token-signing-key"
@@ -148,7 +140,7 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (*tack.Account, *
 	}
 	var t *tack.Token
 	var acct *tack.Account
-	if f, ok := a.store.(tokenAccountFinder); ok {
+	if f, ok := a.store.(tack.TokenAccountFinder); ok {
 		t, acct, err = f.FindTokenAndAccount(ctx, claims.ID)
 	} else {
 		t, err = a.store.FindTokenByID(ctx, claims.ID)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // RequestAccess stores r as the account's access request, replacing any
@@ -49,30 +50,11 @@ func (db *DB) RequestAccess(ctx context.Context, r *tack.AccessRequest) error {
 	return nil
 }
 
-const accessRequestColumns = `r.account_id, a.email, r.what, r.volume, r.cids, r.requested, r.message, r.decided`
-
-// accessRequestFrom joins each request to its account, for the email.
-const accessRequestFrom = `access_requests r JOIN accounts a ON a.id = r.account_id`
-
-func scanAccessRequest(row pgx.Row) (*tack.AccessRequest, error) {
-	var r tack.AccessRequest
-	var cids string
-	var requested, decided int64
-	if err := row.Scan(&r.AccountID, &r.Email, &r.What, &r.Volume, &cids, &requested, &r.Message, &decided); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(cids), &r.CIDs); err != nil {
-		return nil, fmt.Errorf("access request of account %d: cids: %w", r.AccountID, err)
-	}
-	r.Requested, r.Decided = timeOf(requested), timeOf(decided)
-	return &r, nil
-}
-
 // FindAccessRequest returns the account's access request, with the
 // account's email. Returns ENOTFOUND if it has none.
 func (db *DB) FindAccessRequest(ctx context.Context, accountID int64) (*tack.AccessRequest, error) {
-	r, err := scanAccessRequest(db.pool.QueryRow(ctx, `
-		SELECT `+accessRequestColumns+` FROM `+accessRequestFrom+`
+	r, err := sqlrow.ScanAccessRequest(db.pool.QueryRow(ctx, `
+		SELECT `+sqlrow.AccessRequestColumns+` FROM `+sqlrow.AccessRequestFrom+`
 		WHERE r.account_id = $1`, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "access request not found")
@@ -85,23 +67,11 @@ func (db *DB) FindAccessRequest(ctx context.Context, accountID int64) (*tack.Acc
 // FindAccessRequests returns the requests of the accounts whose access is
 // access, oldest request first. An unknown access matches nothing.
 func (db *DB) FindAccessRequests(ctx context.Context, access tack.Access) ([]*tack.AccessRequest, error) {
-	rows, err := db.pool.Query(ctx, `
-		SELECT `+accessRequestColumns+` FROM `+accessRequestFrom+`
+	reqs, err := queryAll(ctx, db.pool, sqlrow.ScanAccessRequest, `
+		SELECT `+sqlrow.AccessRequestColumns+` FROM `+sqlrow.AccessRequestFrom+`
 		WHERE a.access = $1
 		ORDER BY r.requested, r.account_id`, string(access))
 	if err != nil {
-		return nil, fmt.Errorf("find access requests: %w", err)
-	}
-	defer rows.Close()
-	reqs := []*tack.AccessRequest{}
-	for rows.Next() {
-		r, err := scanAccessRequest(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan access request: %w", err)
-		}
-		reqs = append(reqs, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find access requests: %w", err)
 	}
 	return reqs, nil

@@ -7,25 +7,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // ListDAGs returns up to limit recorded DAGs in key order after after.
 func (db *DB) ListDAGs(ctx context.Context, after string, limit int) ([]*tack.DAG, error) {
-	rows, err := db.pool.Query(ctx, `
+	dags, err := queryAll(ctx, db.pool, sqlrow.ScanDAG, `
 		SELECT key, blocks, bytes FROM dags WHERE key > $1 ORDER BY key LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list dags: %w", err)
 	}
-	defer rows.Close()
-	var out []*tack.DAG
-	for rows.Next() {
-		var d tack.DAG
-		if err := rows.Scan(&d.Key, &d.Blocks, &d.Bytes); err != nil {
-			return nil, fmt.Errorf("list dags: %w", err)
-		}
-		out = append(out, &d)
-	}
-	return out, rows.Err()
+	return dags, nil
 }
 
 // forgetPage is how many DAG records ForgetDAGs checks in one
@@ -124,28 +116,10 @@ func (db *DB) RequeueDAG(ctx context.Context, key, reason string) (int, error) {
 			ORDER BY id FOR UPDATE`, key); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `
+		ps, err := queryAll(ctx, tx, scanAccountPin, `
 			SELECT p.id, p.account_id, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
 			WHERE p.key = $1 AND p.status = 'pinned' ORDER BY p.created`, key)
 		if err != nil {
-			return err
-		}
-		type pinned struct {
-			id        string
-			accountID int64
-			blocked   bool
-		}
-		var ps []pinned
-		for rows.Next() {
-			var p pinned
-			if err := rows.Scan(&p.id, &p.accountID, &p.blocked); err != nil {
-				rows.Close()
-				return err
-			}
-			ps = append(ps, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		now := db.now()

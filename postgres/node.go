@@ -9,14 +9,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // EnsureSecret stores value under name unless a secret of that name
 // exists, and returns the stored secret. Returns EINVALID for an empty
 // name or value.
 func (db *DB) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
-	if name == "" || len(value) == 0 {
-		return nil, tack.Errorf(tack.EINVALID, "a secret needs a name and a value")
+	if err := tack.CheckSecret(name, value); err != nil {
+		return nil, err
 	}
 	var stored []byte
 	// ON CONFLICT DO UPDATE with no change, so that RETURNING gives the
@@ -34,8 +35,8 @@ func (db *DB) EnsureSecret(ctx context.Context, name string, value []byte) ([]by
 // SaveNode stores n, replacing the record of the same ID, and sets Seen.
 // Returns EINVALID without an ID.
 func (db *DB) SaveNode(ctx context.Context, n *tack.Node) error {
-	if n.ID == "" {
-		return tack.Errorf(tack.EINVALID, "node id is required")
+	if err := tack.CheckNodeID(n.ID); err != nil {
+		return err
 	}
 	addrs := n.Addrs
 	if addrs == nil {
@@ -61,28 +62,10 @@ func (db *DB) SaveNode(ctx context.Context, n *tack.Node) error {
 
 // FindNodes returns the nodes seen at or after since, by ID.
 func (db *DB) FindNodes(ctx context.Context, since time.Time) ([]*tack.Node, error) {
-	rows, err := db.pool.Query(ctx, `
+	nodes, err := queryAll(ctx, db.pool, sqlrow.ScanNode, `
 		SELECT id, addrs::text, blocks, started, seen, collection FROM nodes
 		WHERE seen >= $1 ORDER BY id`, micros(since))
 	if err != nil {
-		return nil, fmt.Errorf("find nodes: %w", err)
-	}
-	defer rows.Close()
-	nodes := []*tack.Node{}
-	for rows.Next() {
-		var n tack.Node
-		var addrs string
-		var started, seen int64
-		if err := rows.Scan(&n.ID, &addrs, &n.Blocks, &started, &seen, &n.Collection); err != nil {
-			return nil, fmt.Errorf("scan node: %w", err)
-		}
-		if err := json.Unmarshal([]byte(addrs), &n.Addrs); err != nil {
-			return nil, fmt.Errorf("node %s: addresses: %w", n.ID, err)
-		}
-		n.Started, n.Seen = timeOf(started), timeOf(seen)
-		nodes = append(nodes, &n)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find nodes: %w", err)
 	}
 	return nodes, nil
@@ -99,8 +82,8 @@ func (db *DB) DeleteNode(ctx context.Context, id string) error {
 // BeginCollection starts a collection by node, leased until until.
 // Returns ECONFLICT while another collection's lease runs.
 func (db *DB) BeginCollection(ctx context.Context, node string, until time.Time) (*tack.Collection, error) {
-	if node == "" {
-		return nil, tack.Errorf(tack.EINVALID, "node id is required")
+	if err := tack.CheckNodeID(node); err != nil {
+		return nil, err
 	}
 	now := db.now()
 	c := &tack.Collection{Node: node, Started: timeOf(now), Until: until}

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,29 +11,20 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
-
-// newRequestID returns a random UUIDv4: an opaque, URL-safe requestid.
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // CreatePin stores a new request, as the tack.PinStore contract says. If
 // r.ID is empty a random one is set; an ID that exists is ECONFLICT. An
 // empty r.Status means queued. Sets r.ID, r.Created, and, if the DAG is
 // already held whole, r.Status, r.Blocks and r.Bytes.
 func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
-	if err := checkNewPin(r); err != nil {
+	if err := tack.CheckNewPin(r); err != nil {
 		return err
 	}
 	in := *r
 	if in.ID == "" {
-		in.ID = newRequestID()
+		in.ID = tack.NewRequestID()
 	}
 	// One statement, its own transaction: one round trip.
 	for attempt := 1; ; attempt++ {
@@ -58,11 +47,11 @@ func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
 func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *tack.PinRequest) error {
 	in := *r
 	in.AccountID = accountID
-	if err := checkNewPin(&in); err != nil {
+	if err := tack.CheckNewPin(&in); err != nil {
 		return err
 	}
 	if in.ID == "" {
-		in.ID = newRequestID()
+		in.ID = tack.NewRequestID()
 	}
 	var stored tack.PinRequest
 	err := db.write(ctx, func(tx pgx.Tx) error {
@@ -103,27 +92,12 @@ func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *
 	return nil
 }
 
-// checkNewPin checks the fields of a request about to be created and sets
-// an empty Status to queued.
-func checkNewPin(r *tack.PinRequest) error {
-	if r.Status == "" {
-		r.Status = tack.StatusQueued
-	}
-	if r.Status != tack.StatusQueued {
-		return tack.Errorf(tack.EINVALID, "a new pin request must be queued, not %q", r.Status)
-	}
-	if r.Key == "" {
-		return tack.Errorf(tack.EINVALID, "pin request has no content key")
-	}
-	return nil
-}
-
 // createPin stores r through q (the pool, or a transaction) with
 // tack_create_pin, which takes r.Key's lock and the account's row lock,
 // and sets r.Created and, if the DAG is held, r.Status, r.Blocks and
-// r.Bytes. A queued request takes the account's next turn, never one
-// before the queue's virtual time, and must fit under the account's
-// MaxPending.
+// r.Bytes. The function admits r by the rules, in the order, that the
+// root package's admission.go states; its result names the rule that
+// refused r, and here it becomes that rule's error.
 func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) error {
 	origins, err := json.Marshal(r.Pin.Origins)
 	if err != nil {
@@ -157,11 +131,11 @@ func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) erro
 	switch result {
 	case "ok":
 	case "no account":
-		return tack.Errorf(tack.ENOTFOUND, "account not found")
+		return tack.ErrAccountNotFound()
 	case "over pending":
-		return tack.Errorf(tack.EQUOTA, "this account already has %d pending requests (queued or pinning), its limit: wait for some to finish, or ask the operator for a higher limit", *limit)
+		return tack.ErrOverPending(*limit)
 	case "over bytes":
-		return tack.Errorf(tack.EQUOTA, "%s", overQuotaReason(bytes, *stored, *limit))
+		return tack.ErrOverStorage(bytes, *stored, *limit)
 	default:
 		return fmt.Errorf("create pin: %s", result)
 	}
@@ -173,7 +147,7 @@ func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) erro
 
 // setPosition sets the queue position of a request just created, whose
 // account's ready requests begin at turn head, if it is past the queue's
-// horizon as last looked up (less than a horizonTTL ago): what
+// horizon as last looked up (less than a tack.QueueHorizonTTL ago): what
 // QueuePositions would set, without the round trip it would take. Nearer
 // the head of the queue, or with no fresh horizon, it leaves Position 0
 // for QueuePositions to count.
@@ -182,10 +156,8 @@ func (db *DB) setPosition(r *tack.PinRequest, head int64) {
 	if r.Status != tack.StatusQueued {
 		return
 	}
-	db.mu.Lock()
-	h, at := db.horizonKey, db.horizonAt
-	db.mu.Unlock()
-	if h == nil || time.Since(at) >= horizonTTL || h.compare(queueKey{r.Turn, micros(r.Created), r.ID}) >= 0 {
+	h, fresh := db.horizon.Fresh()
+	if h == nil || !fresh || h.Compare(tack.QueueKeyOf(r)) >= 0 {
 		return
 	}
 	r.Position, r.PositionOver, r.OwnAhead = tack.MaxCountedPosition+1, true, max(r.Turn-head, 0)
@@ -224,55 +196,11 @@ func deletePin(ctx context.Context, tx pgx.Tx, accountID int64, id string) error
 	return nil
 }
 
-const pinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes,
-	attempts, retry_at, progress_at, turn`
-
-func scanPin(row pgx.Row) (*tack.PinRequest, error) {
-	var r tack.PinRequest
-	var origins, status string
-	var meta []byte
-	var created, retryAt, progressAt int64
-	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
-		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt, &r.Turn); err != nil {
-		return nil, err
-	}
-	r.ProgressAt = timeOf(progressAt)
-	if retryAt < 0 {
-		r.Held = true // retryHeld
-	} else {
-		r.RetryAt = timeOf(retryAt)
-	}
-	if err := json.Unmarshal([]byte(origins), &r.Pin.Origins); err != nil {
-		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
-	}
-	if err := json.Unmarshal(meta, &r.Pin.Meta); err != nil {
-		return nil, fmt.Errorf("pin %s: meta: %w", r.ID, err)
-	}
-	r.Status, r.Created = tack.Status(status), timeOf(created)
-	return &r, nil
-}
-
-func scanPins(rows pgx.Rows) ([]*tack.PinRequest, error) {
-	defer rows.Close()
-	pins := []*tack.PinRequest{}
-	for rows.Next() {
-		r, err := scanPin(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan pin: %w", err)
-		}
-		pins = append(pins, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return pins, nil
-}
-
 // FindPinByID returns the account's request. Returns ENOTFOUND if there is
 // none, or if the request belongs to another account.
 func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tack.PinRequest, error) {
-	r, err := scanPin(db.pool.QueryRow(ctx, `
-		SELECT `+pinColumns+` FROM pins
+	r, err := sqlrow.ScanPin(db.pool.QueryRow(ctx, `
+		SELECT `+sqlrow.PinColumns+` FROM pins
 		WHERE id = $1 AND account_id = $2`, id, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "pin request not found")
@@ -288,12 +216,9 @@ func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tac
 // tack.MaxListLimit is EINVALID. A nil Name matches any name; an empty
 // Match means exact.
 func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinRequest, int, error) {
-	limit := f.Limit
-	if limit == 0 {
-		limit = tack.DefaultLimit
-	}
-	if limit < 0 || limit > tack.MaxListLimit {
-		return nil, 0, tack.Errorf(tack.EINVALID, "limit must be between 1 and %d", tack.MaxListLimit)
+	limit, err := f.ListLimit()
+	if err != nil {
+		return nil, 0, err
 	}
 	var countArgs args
 	where, err := pinWhere(f, &countArgs)
@@ -308,11 +233,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 	var pins []*tack.PinRequest
 	var count int
 	err = db.read(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, list, listArgs...)
-		if err != nil {
-			return err
-		}
-		if pins, err = scanPins(rows); err != nil {
+		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, list, listArgs...); err != nil {
 			return err
 		}
 		if onlyStatuses(f) {
@@ -342,7 +263,7 @@ func pinList(f tack.PinFilter, a *args, limit int) (string, error) {
 			return "", err
 		}
 		return `
-			SELECT ` + pinColumns + ` FROM pins
+			SELECT ` + sqlrow.PinColumns + ` FROM pins
 			WHERE ` + where + `
 			ORDER BY created DESC, id DESC
 			LIMIT ` + a.add(limit), nil
@@ -356,7 +277,7 @@ func pinList(f tack.PinFilter, a *args, limit int) (string, error) {
 			return "", err
 		}
 		parts = append(parts, `(
-			SELECT `+pinColumns+` FROM pins
+			SELECT `+sqlrow.PinColumns+` FROM pins
 			WHERE `+w+`
 			ORDER BY created DESC
 			LIMIT `+a.add(limit)+`)`)

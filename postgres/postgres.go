@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,11 +35,8 @@ var migrationFS embed.FS
 type DB struct {
 	pool *pgxpool.Pool
 
-	mu sync.Mutex
-	// horizonKey, looked up at horizonAt, is where counted queue
-	// positions end (see horizon).
-	horizonKey *queueKey
-	horizonAt  time.Time
+	// horizon is where counted queue positions end (see QueuePositions).
+	horizon tack.QueueHorizon
 
 	// Now returns the current time. It defaults to time.Now; tests may
 	// replace it before the DB is used.
@@ -223,22 +219,9 @@ func (db *DB) now() int64 {
 	return db.Now().UnixMicro()
 }
 
-// micros converts t to microseconds since the epoch; the zero time is 0.
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-// timeOf converts microseconds since the epoch to a UTC time; 0 is the
-// zero time.
-func timeOf(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
-}
+// micros and timeOf convert times to and from the store's microseconds.
+func micros(t time.Time) int64  { return tack.Micros(t) }
+func timeOf(us int64) time.Time { return tack.TimeOfMicros(us) }
 
 // args collects the arguments of a query built piece by piece.
 type args []any

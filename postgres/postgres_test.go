@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"reflect"
 	"testing"
 
 	"github.com/tack-ipfs/tack"
@@ -25,41 +24,6 @@ func MustOpen(tb testing.TB, url string) *postgres.DB {
 		tb.Fatalf("Open(%s): %v", url, err)
 	}
 	return db
-}
-
-// TestFindTokenAndAccount: the one-round-trip lookup of authentication
-// returns what FindTokenByID and FindAccountByID do, revoked tokens
-// included, and ENOTFOUND for an unknown token.
-func TestFindTokenAndAccount(t *testing.T) {
-	db := MustOpen(t, pgtest.NewTemplate(t).New(t))
-	defer db.Close()
-	acct := storetest.MustCreateAccount(t, db, "a@example.com")
-	tok := storetest.MustCreateToken(t, db, acct.ID, "laptop")
-	for _, revoke := range []bool{false, true} {
-		if revoke {
-			if err := db.RevokeToken(t.Context(), acct.ID, tok.ID); err != nil {
-				t.Fatal(err)
-			}
-		}
-		gotT, gotA, err := db.FindTokenAndAccount(t.Context(), tok.ID)
-		if err != nil {
-			t.Fatalf("FindTokenAndAccount: %v", err)
-		}
-		wantT, err := db.FindTokenByID(t.Context(), tok.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantA, err := db.FindAccountByID(t.Context(), acct.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(gotT, wantT) || !reflect.DeepEqual(gotA, wantA) {
-			t.Errorf("revoked %v: FindTokenAndAccount = %+v, %+v; want %+v, %+v", revoke, gotT, gotA, wantT, wantA)
-		}
-	}
-	if _, _, err := db.FindTokenAndAccount(t.Context(), "nope"); tack.ErrorCode(err) != tack.ENOTFOUND {
-		t.Errorf("unknown token: %v, want ENOTFOUND", err)
-	}
 }
 
 // TestCreatePinPosition: past the queue's horizon, CreatePin sets the

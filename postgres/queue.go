@@ -1,16 +1,15 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // ClaimPins hands up to n requests to the worker owner, as the
@@ -64,15 +63,11 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 				return err
 			}
 		}
-		rows, err := tx.Query(ctx, `
+		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, `
 			UPDATE pins
 			SET status = 'pinning', lease_owner = $1, lease_until = $2, details = '', blocks = 0, bytes = 0
 			WHERE id = ANY($3)
-			RETURNING `+pinColumns, owner, micros(until), ids)
-		if err != nil {
-			return err
-		}
-		if pins, err = scanPins(rows); err != nil {
+			RETURNING `+sqlrow.PinColumns, owner, micros(until), ids); err != nil {
 			return err
 		}
 		// RETURNING gives no order: put them back in claim order.
@@ -137,6 +132,21 @@ func claimable(ctx context.Context, tx pgx.Tx, query string, args ...any) (ids [
 	return ids, lastTurn, nil
 }
 
+// accountPin is a request, its account, and whether the account is
+// blocked.
+type accountPin struct {
+	id        string
+	accountID int64
+	blocked   bool
+}
+
+// scanAccountPin scans a row of id, account_id and blocked.
+func scanAccountPin(row sqlrow.Scanner) (accountPin, error) {
+	var p accountPin
+	err := row.Scan(&p.id, &p.accountID, &p.blocked)
+	return p, err
+}
+
 // maxReadyRetries is how many waiting requests one claim makes ready, so
 // that a claim costs the same however many retries fall due at once.
 const maxReadyRetries = 1000
@@ -145,7 +155,7 @@ const maxReadyRetries = 1000
 // An account's turns follow each other, but never start before the
 // queue's virtual time, so an account that was idle gets no credit for
 // it: the first is max(last_turn + 1, vtime + 1). createPin applies the
-// same rule to the row it has locked already, on the API's hot path.
+// same rule (tack.NextTurn) to the row it has locked already, on the API's hot path.
 func takeTurns(ctx context.Context, tx pgx.Tx, accountID, n int64) (int64, error) {
 	var last int64
 	err := tx.QueryRow(ctx, `
@@ -163,30 +173,12 @@ func takeTurns(ctx context.Context, tx pgx.Tx, accountID, n int64) (int64, error
 // accounts are held instead. Due requests that another claim is making
 // ready at the same moment are skipped.
 func readyRetries(ctx context.Context, tx pgx.Tx, now int64) error {
-	rows, err := tx.Query(ctx, `
+	dues, err := queryAll(ctx, tx, scanAccountPin, `
 		SELECT p.id, p.account_id, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
 		WHERE p.status = 'queued' AND p.retry_at > 0 AND p.retry_at <= $1
 		ORDER BY p.retry_at LIMIT $2
 		FOR UPDATE OF p SKIP LOCKED`, now, maxReadyRetries)
 	if err != nil {
-		return err
-	}
-	type due struct {
-		id        string
-		accountID int64
-		blocked   bool
-	}
-	var dues []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.accountID, &d.blocked); err != nil {
-			rows.Close()
-			return err
-		}
-		dues = append(dues, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, d := range dues {
@@ -208,123 +200,57 @@ func readyRetries(ctx context.Context, tx pgx.Tx, now int64) error {
 }
 
 // QueuePositions sets Position on the ready queued requests among reqs,
-// from their Turn and Created. It walks them in queue order and counts
-// the ready requests between each and the next (each count a statement of
-// its own, outside any transaction: one round trip, on the API's hot
-// path, for a request past the horizon),
-// but never more than tack.MaxCountedPosition in all: past that, the rest
-// are PositionOver, with OwnAhead estimated from their account's turns.
+// as tack.QueuePositions walks them: each count a statement of its own,
+// outside any transaction (one round trip, on the API's hot path, for a
+// request past the horizon).
 func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
-	type queued struct {
-		r   *tack.PinRequest
-		key queueKey
-	}
-	var qs []queued
-	for _, r := range reqs {
-		// Where the caller read it: a request claimed or deleted since
-		// counts from where it was.
-		if r.Status == tack.StatusQueued && r.RetryAt.IsZero() && !r.Held {
-			qs = append(qs, queued{r, queueKey{r.Turn, micros(r.Created), r.ID}})
-		}
-	}
-	if len(qs) == 0 {
-		return nil
-	}
-	slices.SortFunc(qs, func(a, b queued) int { return a.key.compare(b.key) })
-	err := func(tx querier) error {
-		horizon, err := db.horizon(ctx, tx)
-		if err != nil {
-			return err
-		}
-		// Each stretch starts at the previous request, which counts as
-		// ahead of the next; the first starts before every request. A
-		// request past the horizon is not counted at all.
-		pos, from := int64(1), queueKey{turn: -1 << 62}
-		heads := map[int64]int64{}
-		for _, q := range qs {
-			if horizon != nil && horizon.compare(q.key) < 0 {
-				pos = tack.MaxCountedPosition + 1
-			}
-			if pos <= tack.MaxCountedPosition {
-				var n int64
-				err := tx.QueryRow(ctx, `
-					SELECT count(*) FROM (
-						SELECT 1 FROM pins
-						WHERE status = 'queued' AND retry_at = 0
-						AND (turn, created, id) >= ($1, $2, $3) AND (turn, created, id) < ($4, $5, $6)
-						LIMIT $7) s`,
-					from.turn, from.created, from.id, q.key.turn, q.key.created, q.key.id, tack.MaxCountedPosition+1).Scan(&n)
-				if err != nil {
-					return err
-				}
-				pos += n
-				from = q.key
-			}
-			if pos <= tack.MaxCountedPosition {
-				q.r.Position, q.r.PositionOver = pos, false
-				continue
-			}
-			head, ok := heads[q.r.AccountID]
-			if !ok {
-				if err := tx.QueryRow(ctx, `
-					SELECT coalesce(min(turn), 0) FROM pins
-					WHERE account_id = $1 AND status = 'queued' AND retry_at = 0`, q.r.AccountID).Scan(&head); err != nil {
-					return err
-				}
-				heads[q.r.AccountID] = head
-			}
-			q.r.Position, q.r.PositionOver, q.r.OwnAhead = tack.MaxCountedPosition+1, true, max(q.key.turn-head, 0)
-		}
-		return nil
-	}(db.pool)
-	if err != nil {
+	if err := tack.QueuePositions(ctx, queueReader{db.pool}, &db.horizon, reqs); err != nil {
 		return fmt.Errorf("queue positions: %w", err)
 	}
 	return nil
 }
 
-// horizonTTL is how long a queue horizon is used before it is looked up
-// again.
-const horizonTTL = time.Second
+// queueReader reads the ready requests, through pins_ready_idx, for
+// tack.QueuePositions. Its ids compare in byte order, as their COLLATE
+// "C" column does, and as tack.QueueKey's do.
+type queueReader struct{ q querier }
 
-// queueKey is a ready request's place in the queue: claims take ready
-// requests in (turn, created, id) order, as pins_ready_idx holds them.
-type queueKey struct {
-	turn, created int64
-	id            string
+// CountReady returns how many ready requests have keys in [from, to),
+// counting no further than limit.
+func (r queueReader) CountReady(ctx context.Context, from, to tack.QueueKey, limit int64) (int64, error) {
+	var n int64
+	err := r.q.QueryRow(ctx, `
+		SELECT count(*) FROM (
+			SELECT 1 FROM pins
+			WHERE status = 'queued' AND retry_at = 0
+			AND (turn, created, id) >= ($1, $2, $3) AND (turn, created, id) < ($4, $5, $6)
+			LIMIT $7) s`,
+		from.Turn, from.Created, from.ID, to.Turn, to.Created, to.ID, limit).Scan(&n)
+	return n, err
 }
 
-// compare orders queue keys as claims take them (ids in byte order, as
-// their COLLATE "C" column does).
-func (k queueKey) compare(o queueKey) int {
-	return cmp.Or(cmp.Compare(k.turn, o.turn), cmp.Compare(k.created, o.created), strings.Compare(k.id, o.id))
-}
-
-// horizon returns the key of the ready request with tack.MaxCountedPosition
-// requests ahead of it, or nil if the queue is shorter, looked up at most
-// once a horizonTTL (see the SQLite store).
-func (db *DB) horizon(ctx context.Context, tx querier) (*queueKey, error) {
-	db.mu.Lock()
-	h, at := db.horizonKey, db.horizonAt
-	db.mu.Unlock()
-	if time.Since(at) < horizonTTL {
-		return h, nil
-	}
-	var k queueKey
-	err := tx.QueryRow(ctx, `
+// ReadyAt returns the key of the ready request with n ahead of it, or nil.
+func (r queueReader) ReadyAt(ctx context.Context, n int64) (*tack.QueueKey, error) {
+	var k tack.QueueKey
+	err := r.q.QueryRow(ctx, `
 		SELECT turn, created, id FROM pins
 		WHERE status = 'queued' AND retry_at = 0
-		ORDER BY turn, created, id LIMIT 1 OFFSET $1`, tack.MaxCountedPosition).Scan(&k.turn, &k.created, &k.id)
-	h = &k
+		ORDER BY turn, created, id LIMIT 1 OFFSET $1`, n).Scan(&k.Turn, &k.Created, &k.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		h = nil
+		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	db.mu.Lock()
-	db.horizonKey, db.horizonAt = h, time.Now()
-	db.mu.Unlock()
-	return h, nil
+	return &k, nil
+}
+
+// ReadyHead returns the least turn of the account's ready requests, or 0.
+func (r queueReader) ReadyHead(ctx context.Context, accountID int64) (int64, error) {
+	var head int64
+	err := r.q.QueryRow(ctx, `
+		SELECT coalesce(min(turn), 0) FROM pins
+		WHERE account_id = $1 AND status = 'queued' AND retry_at = 0`, accountID).Scan(&head)
+	return head, err
 }
 
 // RenewLeases extends owner's lease on the given pinning requests until
@@ -337,7 +263,6 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 		return held, nil
 	}
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		held = held[:0]
 		rows, err := tx.Query(ctx, `
 			UPDATE pins SET lease_until = $1, blocks = $2, bytes = $3, progress_at = GREATEST(progress_at, $4)
 			WHERE status = 'pinning' AND lease_owner = $5 AND id = ANY($6)
@@ -345,15 +270,8 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			held = append(held, id)
-		}
-		return rows.Err()
+		held, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("renew leases: %w", err)
@@ -467,15 +385,15 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 			return err
 		}
 		for _, id := range accounts {
-			if reason, err := db.overQuota(ctx, tx, id, d.Key, d.Bytes); err != nil {
-				return err
-			} else if reason != "" {
+			if err := db.overQuota(ctx, tx, id, d.Key, d.Bytes); tack.ErrorCode(err) == tack.EQUOTA {
 				if _, err := tx.Exec(ctx, `
 					UPDATE pins SET status = 'failed', details = $1, lease_owner = '', lease_until = 0, retry_at = 0
 					WHERE key = $2 AND account_id = $3 AND status IN ('queued', 'pinning')`,
-					reason, d.Key, id); err != nil {
+					tack.ErrorMessage(err), d.Key, id); err != nil {
 					return err
 				}
+			} else if err != nil {
+				return err
 			}
 		}
 		_, err = tx.Exec(ctx, `
@@ -491,11 +409,11 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 	return nil
 }
 
-// overQuota returns why the account may not hold the DAG key of the given
-// size (it would go over its MaxBytes, with what its incomplete uploads
-// keep for other DAGs), or "" if it may: it holds the DAG already, or it
-// has room. The caller holds the account's row lock.
-func (db *DB) overQuota(ctx context.Context, tx pgx.Tx, accountID int64, key string, size int64) (string, error) {
+// overQuota returns why the account may not hold the DAG key of the
+// given size (tack.CheckStorage's EQUOTA: it would go over its MaxBytes,
+// with what its incomplete uploads keep for other DAGs), or nil if it may.
+// The caller holds the account's row lock.
+func (db *DB) overQuota(ctx context.Context, tx pgx.Tx, accountID int64, key string, size int64) error {
 	var stored int64
 	var maxBytes *int64
 	var held bool
@@ -506,23 +424,9 @@ func (db *DB) overQuota(ctx context.Context, tx pgx.Tx, accountID int64, key str
 		       EXISTS (SELECT 1 FROM account_dags WHERE account_id = accounts.id AND key = $1)
 		FROM accounts WHERE id = $2`, key, accountID).Scan(&stored, &maxBytes, &held)
 	if err != nil {
-		return "", fmt.Errorf("account %d: %w", accountID, err)
+		return fmt.Errorf("account %d: %w", accountID, err)
 	}
-	limit := db.Limits.MaxBytes
-	if maxBytes != nil {
-		limit = *maxBytes
-	}
-	if limit <= 0 || held || stored+size <= limit {
-		return "", nil
-	}
-	return overQuotaReason(size, stored, limit), nil
-}
-
-// overQuotaReason says why a DAG of size bytes does not fit an account
-// that holds stored of its limit bytes.
-func overQuotaReason(size, stored, limit int64) string {
-	return fmt.Sprintf("over the account's storage limit: the DAG is %d bytes, the account holds %d of its %d bytes (ask the operator for a higher limit, or delete pins)",
-		size, stored, limit)
+	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, db.Limits.MaxBytes), held)
 }
 
 // FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.

@@ -7,14 +7,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreatePasswordReset stores r and sets Created. Returns EINVALID if the
 // ID is empty, ENOTFOUND if the account does not exist, ECONFLICT if the ID
 // does.
 func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) error {
-	if r.ID == "" {
-		return tack.Errorf(tack.EINVALID, "password reset id is required")
+	if err := tack.CheckNewPasswordReset(r); err != nil {
+		return err
 	}
 	created := db.now()
 	err := db.write(ctx, func(tx pgx.Tx) error {
@@ -89,7 +90,7 @@ func (db *DB) ResetPassword(ctx context.Context, id, hash string, revokeTokens b
 				return fmt.Errorf("revoke tokens: %w", err)
 			}
 		}
-		acct, err = scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, accountID))
+		acct, err = sqlrow.ScanAccount(tx.QueryRow(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE id = $1`, accountID))
 		if err != nil {
 			return fmt.Errorf("reset password: %w", err)
 		}

@@ -14,8 +14,8 @@ import (
 // EINVALID if the ID is empty, ENOTFOUND if the account does not exist,
 // ECONFLICT if the ID does.
 func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
-	if s.ID == "" {
-		return tack.Errorf(tack.EINVALID, "session id is required")
+	if err := tack.CheckNewSession(s); err != nil {
+		return err
 	}
 	created := db.now()
 	err := db.write(ctx, func(tx pgx.Tx) error {

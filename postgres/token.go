@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreateToken stores t and sets Created. Returns EINVALID if the ID is
@@ -16,8 +17,8 @@ import (
 // (counted under the account's row lock, so that concurrent creates
 // cannot pass the limit together).
 func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
-	if t.ID == "" {
-		return tack.Errorf(tack.EINVALID, "token id is required")
+	if err := tack.CheckNewToken(t); err != nil {
+		return err
 	}
 	created := db.now()
 	err := db.write(ctx, func(tx pgx.Tx) error {
@@ -30,8 +31,8 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND revoked = 0`, t.AccountID).Scan(&n); err != nil {
 			return fmt.Errorf("count tokens: %w", err)
-		} else if n >= tack.MaxTokens {
-			return tack.Errorf(tack.EQUOTA, "this account has %d API tokens, the most it may have: revoke one it no longer uses first", tack.MaxTokens)
+		} else if err := tack.CheckTokenCount(n); err != nil {
+			return err
 		}
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO tokens (id, account_id, name, created, last_used, revoked)
@@ -53,22 +54,10 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 	return nil
 }
 
-const tokenColumns = `id, account_id, name, created, last_used, revoked`
-
-func scanToken(row pgx.Row) (*tack.Token, error) {
-	var t tack.Token
-	var created, lastUsed, revoked int64
-	if err := row.Scan(&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked); err != nil {
-		return nil, err
-	}
-	t.Created, t.LastUsed, t.Revoked = timeOf(created), timeOf(lastUsed), timeOf(revoked)
-	return &t, nil
-}
-
 // FindTokenByID returns ENOTFOUND if there is no such token. Revoked
 // tokens are returned with Revoked set.
 func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error) {
-	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
+	t, err := sqlrow.ScanToken(db.pool.QueryRow(ctx, `SELECT `+sqlrow.TokenColumns+` FROM tokens WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "token not found")
 	} else if err != nil {
@@ -77,10 +66,11 @@ func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error)
 	return t, nil
 }
 
-// FindTokenAndAccount returns a token and its account in one round trip
-// (auth.Authenticate asks for both on every API request). It returns
-// ENOTFOUND if there is no such token; a token's account always exists,
-// since deleting an account deletes its tokens.
+var _ tack.TokenAccountFinder = (*DB)(nil)
+
+// FindTokenAndAccount returns a token and its account in one round trip,
+// as tack.TokenAccountFinder says. Returns ENOTFOUND if there is no such
+// token.
 func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, *tack.Account, error) {
 	var t tack.Token
 	var a tack.Account
@@ -106,23 +96,11 @@ func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, 
 // FindTokens returns an account's tokens, revoked ones included, oldest
 // first.
 func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {
-	rows, err := db.pool.Query(ctx, `
-		SELECT `+tokenColumns+` FROM tokens
+	tokens, err := queryAll(ctx, db.pool, sqlrow.ScanToken, `
+		SELECT `+sqlrow.TokenColumns+` FROM tokens
 		WHERE account_id = $1
 		ORDER BY created, id`, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("find tokens: %w", err)
-	}
-	defer rows.Close()
-	tokens := []*tack.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find tokens: %w", err)
 	}
 	return tokens, nil

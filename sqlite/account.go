@@ -5,15 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
-
-// normalizeEmail is the stored form of an email: trimmed and lower-cased.
-func normalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
 
 // CreateAccount stores a new account and sets its ID, Created and the
 // stored (trimmed, lower-cased) Email. An empty Access becomes AccessNone.
@@ -38,15 +33,8 @@ func (db *DB) CreateAccount(ctx context.Context, a *tack.Account) error {
 // email normalized, access defaulted, created now.
 func (db *DB) newAccount(a *tack.Account) (tack.Account, error) {
 	stored := *a
-	stored.Email = normalizeEmail(a.Email)
-	if stored.Email == "" {
-		return stored, tack.Errorf(tack.EINVALID, "email is required")
-	}
-	if stored.Access == "" {
-		stored.Access = tack.AccessNone
-	}
-	if !stored.Access.Valid() {
-		return stored, tack.Errorf(tack.EINVALID, "unknown access %q", a.Access)
+	if err := tack.CheckNewAccount(&stored); err != nil {
+		return stored, err
 	}
 	stored.Created = timeOf(db.now())
 	return stored, nil
@@ -75,29 +63,9 @@ func insertAccount(ctx context.Context, tx *txn, a *tack.Account) error {
 	return nil
 }
 
-const accountColumns = `id, email, admin, access, created, blocked, password, max_pending, max_bytes`
-
-func scanAccount(row interface{ Scan(...any) error }) (*tack.Account, error) {
-	var a tack.Account
-	var access string
-	var created int64
-	var maxPending, maxBytes sql.NullInt64
-	if err := row.Scan(&a.ID, &a.Email, &a.Admin, &access, &created, &a.Blocked, &a.PasswordHash, &maxPending, &maxBytes); err != nil {
-		return nil, err
-	}
-	a.Access, a.Created = tack.Access(access), timeOf(created)
-	if maxPending.Valid {
-		a.MaxPending = &maxPending.Int64
-	}
-	if maxBytes.Valid {
-		a.MaxBytes = &maxBytes.Int64
-	}
-	return &a, nil
-}
-
 // FindAccountByID returns ENOTFOUND if there is no such account.
 func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, error) {
-	a, err := scanAccount(db.pool().QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
+	a, err := sqlrow.ScanAccount(db.pool().QueryRowContext(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
 	} else if err != nil {
@@ -109,7 +77,7 @@ func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, err
 // FindAccountByEmail returns ENOTFOUND if there is no such account. The
 // email is compared case-insensitively, ignoring surrounding space.
 func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Account, error) {
-	a, err := scanAccount(db.pool().QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = ?`, normalizeEmail(email)))
+	a, err := sqlrow.ScanAccount(db.pool().QueryRowContext(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE email = ?`, tack.NormalizeEmail(email)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
 	} else if err != nil {
@@ -120,20 +88,8 @@ func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Accou
 
 // FindAccounts returns all accounts, oldest first.
 func (db *DB) FindAccounts(ctx context.Context) ([]*tack.Account, error) {
-	rows, err := db.pool().QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
+	accounts, err := queryAll(ctx, db.pool(), sqlrow.ScanAccount, `SELECT `+sqlrow.AccountColumns+` FROM accounts ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("find accounts: %w", err)
-	}
-	defer rows.Close()
-	accounts := []*tack.Account{}
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan account: %w", err)
-		}
-		accounts = append(accounts, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find accounts: %w", err)
 	}
 	return accounts, nil
@@ -144,8 +100,8 @@ func (db *DB) FindAccounts(ctx context.Context) ([]*tack.Account, error) {
 // answer, whatever access is. Returns ENOTFOUND if there is no such
 // account, EINVALID if access is unknown.
 func (db *DB) SetAccountAccess(ctx context.Context, id int64, access tack.Access, message string) error {
-	if !access.Valid() {
-		return tack.Errorf(tack.EINVALID, "unknown access %q", access)
+	if err := tack.CheckAccess(access); err != nil {
+		return err
 	}
 	now := db.now()
 	return db.write(ctx, func(ctx context.Context, tx *txn) error {
@@ -203,8 +159,8 @@ func unhold(ctx context.Context, tx *txn, accountID int64) error {
 // the server's default (DB.Limits). Returns ENOTFOUND if there is no such
 // account, EINVALID for a negative limit.
 func (db *DB) SetAccountLimits(ctx context.Context, id int64, maxPending, maxBytes *int64) error {
-	if (maxPending != nil && *maxPending < 0) || (maxBytes != nil && *maxBytes < 0) {
-		return tack.Errorf(tack.EINVALID, "limits cannot be negative: give 0 for no limit")
+	if err := tack.CheckLimits(maxPending, maxBytes); err != nil {
+		return err
 	}
 	return db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if err := updateAccount(ctx, tx, "max_pending", maxPending, id); err != nil {

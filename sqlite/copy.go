@@ -20,7 +20,7 @@ func copyColumns(t tack.CopyTable) string {
 }
 
 // scanCopyRow scans a row of t into values of the columns' kinds.
-func scanCopyRow(t tack.CopyTable, row interface{ Scan(...any) error }) ([]any, error) {
+func scanCopyRow(t tack.CopyTable, row scanner) ([]any, error) {
 	dest := make([]any, len(t.Columns))
 	for i, c := range t.Columns {
 		switch c.Kind {

@@ -6,25 +6,17 @@ import (
 	"slices"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // ListDAGs returns up to limit recorded DAGs in key order after after.
 func (db *DB) ListDAGs(ctx context.Context, after string, limit int) ([]*tack.DAG, error) {
-	rows, err := db.pool().QueryContext(ctx, `
+	dags, err := queryAll(ctx, db.pool(), sqlrow.ScanDAG, `
 		SELECT key, blocks, bytes FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list dags: %w", err)
 	}
-	defer rows.Close()
-	var out []*tack.DAG
-	for rows.Next() {
-		var d tack.DAG
-		if err := rows.Scan(&d.Key, &d.Blocks, &d.Bytes); err != nil {
-			return nil, fmt.Errorf("list dags: %w", err)
-		}
-		out = append(out, &d)
-	}
-	return out, rows.Err()
+	return dags, nil
 }
 
 // forgetPage is how many DAG records ForgetDAGs checks in one write
@@ -40,7 +32,7 @@ func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
 		var keys []string
 		if err := db.read(ctx, func(tx *txn) error {
 			var err error
-			keys, err = queryStrings(ctx, tx, `SELECT key FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, forgetPage)
+			keys, err = queryAll(ctx, tx, scanValue[string], `SELECT key FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, forgetPage)
 			return err
 		}); err != nil {
 			return forgotten, fmt.Errorf("forget dags: %w", err)
@@ -74,13 +66,13 @@ func (db *DB) WantedKeys(ctx context.Context, after string, limit int) ([]string
 	var own, prev []string
 	err := db.read(ctx, func(tx *txn) error {
 		var err error
-		own, err = queryStrings(ctx, tx, `
+		own, err = queryAll(ctx, tx, scanValue[string], `
 			SELECT DISTINCT key FROM pins INDEXED BY pins_key_idx
 			WHERE key > ? AND status IN ('queued', 'pinning') ORDER BY key LIMIT ?`, after, limit)
 		if err != nil {
 			return err
 		}
-		prev, err = queryStrings(ctx, tx, `
+		prev, err = queryAll(ctx, tx, scanValue[string], `
 			SELECT DISTINCT prev_key FROM pins INDEXED BY pins_prev_key_idx
 			WHERE prev_key > ? AND prev_key <> '' AND status IN ('queued', 'pinning') ORDER BY prev_key LIMIT ?`, after, limit)
 		return err
@@ -104,28 +96,10 @@ func (db *DB) RequeueDAG(ctx context.Context, key, reason string) (int, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dags WHERE key = ?`, key); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `
+		ps, err := queryAll(ctx, tx, scanAccountPin, `
 			SELECT p.id, p.account_id, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
 			WHERE p.key = ? AND p.status = 'pinned' ORDER BY p.created`, key)
 		if err != nil {
-			return err
-		}
-		type pinned struct {
-			id        string
-			accountID int64
-			blocked   bool
-		}
-		var ps []pinned
-		for rows.Next() {
-			var p pinned
-			if err := rows.Scan(&p.id, &p.accountID, &p.blocked); err != nil {
-				rows.Close()
-				return err
-			}
-			ps = append(ps, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		now := db.now()
@@ -150,24 +124,6 @@ func (db *DB) RequeueDAG(ctx context.Context, key, reason string) (int, error) {
 		return 0, fmt.Errorf("requeue dag: %w", err)
 	}
 	return requeued, nil
-}
-
-// queryStrings returns the one text column of a query's rows.
-func queryStrings(ctx context.Context, tx *txn, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 func anys(ss []string) []any {

@@ -6,14 +6,15 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreateInvite stores i and sets Created. UsedBy and Used are stored as
 // given (0 and the zero time for a new invitation). Returns EINVALID if the
 // ID is empty, ECONFLICT if it exists.
 func (db *DB) CreateInvite(ctx context.Context, i *tack.Invite) error {
-	if i.ID == "" {
-		return tack.Errorf(tack.EINVALID, "invitation id is required")
+	if err := tack.CheckNewInvite(i); err != nil {
+		return err
 	}
 	created := db.now()
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
@@ -38,25 +39,11 @@ func (db *DB) CreateInvite(ctx context.Context, i *tack.Invite) error {
 // FindInvites returns the invitations that are unused and expire after
 // now, newest first.
 func (db *DB) FindInvites(ctx context.Context, now time.Time) ([]*tack.Invite, error) {
-	rows, err := db.pool().QueryContext(ctx, `
+	invites, err := queryAll(ctx, db.pool(), sqlrow.ScanInvite, `
 		SELECT id, created_by, created, expires, used_by, used FROM invites
 		WHERE used_by = 0 AND expires > ?
 		ORDER BY created DESC, id DESC`, micros(now))
 	if err != nil {
-		return nil, fmt.Errorf("find invitations: %w", err)
-	}
-	defer rows.Close()
-	invites := []*tack.Invite{}
-	for rows.Next() {
-		var i tack.Invite
-		var created, expires, used int64
-		if err := rows.Scan(&i.ID, &i.CreatedBy, &created, &expires, &i.UsedBy, &used); err != nil {
-			return nil, fmt.Errorf("scan invitation: %w", err)
-		}
-		i.Created, i.Expires, i.Used = timeOf(created), timeOf(expires), timeOf(used)
-		invites = append(invites, &i)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find invitations: %w", err)
 	}
 	return invites, nil

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // SaveNode stores n, replacing the record of the same ID, and sets Seen.
 // Returns EINVALID without an ID.
 func (db *DB) SaveNode(ctx context.Context, n *tack.Node) error {
-	if n.ID == "" {
-		return tack.Errorf(tack.EINVALID, "node id is required")
+	if err := tack.CheckNodeID(n.ID); err != nil {
+		return err
 	}
 	addrs, err := json.Marshal(n.Addrs)
 	if err != nil {
@@ -40,28 +41,10 @@ func (db *DB) SaveNode(ctx context.Context, n *tack.Node) error {
 
 // FindNodes returns the nodes seen at or after since, by ID.
 func (db *DB) FindNodes(ctx context.Context, since time.Time) ([]*tack.Node, error) {
-	rows, err := db.pool().QueryContext(ctx, `
+	nodes, err := queryAll(ctx, db.pool(), sqlrow.ScanNode, `
 		SELECT id, addrs, blocks, started, seen, collection FROM nodes
 		WHERE seen >= ? ORDER BY id`, micros(since))
 	if err != nil {
-		return nil, fmt.Errorf("find nodes: %w", err)
-	}
-	defer rows.Close()
-	nodes := []*tack.Node{}
-	for rows.Next() {
-		var n tack.Node
-		var addrs string
-		var started, seen int64
-		if err := rows.Scan(&n.ID, &addrs, &n.Blocks, &started, &seen, &n.Collection); err != nil {
-			return nil, fmt.Errorf("scan node: %w", err)
-		}
-		if err := json.Unmarshal([]byte(addrs), &n.Addrs); err != nil {
-			return nil, fmt.Errorf("node %s: addresses: %w", n.ID, err)
-		}
-		n.Started, n.Seen = timeOf(started), timeOf(seen)
-		nodes = append(nodes, &n)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find nodes: %w", err)
 	}
 	return nodes, nil
@@ -82,8 +65,8 @@ func (db *DB) DeleteNode(ctx context.Context, id string) error {
 // BeginCollection starts a collection by node, leased until until.
 // Returns ECONFLICT while another collection's lease runs.
 func (db *DB) BeginCollection(ctx context.Context, node string, until time.Time) (*tack.Collection, error) {
-	if node == "" {
-		return nil, tack.Errorf(tack.EINVALID, "node id is required")
+	if err := tack.CheckNodeID(node); err != nil {
+		return nil, err
 	}
 	now := db.now()
 	c := &tack.Collection{Node: node, Started: timeOf(now), Until: until}

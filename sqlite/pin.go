@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,29 +11,20 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
-
-// newRequestID returns a random UUIDv4: an opaque, URL-safe requestid.
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // CreatePin stores a new request, as the tack.PinStore contract says. If
 // r.ID is empty a random one is set; an ID that exists is ECONFLICT. An
 // empty r.Status means queued. Sets r.ID, r.Created, and, if the DAG is
 // already held whole, r.Status, r.Blocks and r.Bytes.
 func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
-	if err := checkNewPin(r); err != nil {
+	if err := tack.CheckNewPin(r); err != nil {
 		return err
 	}
 	stored := *r
 	if stored.ID == "" {
-		stored.ID = newRequestID()
+		stored.ID = tack.NewRequestID()
 	}
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		return db.createPin(ctx, tx, &stored)
@@ -53,11 +42,11 @@ func (db *DB) CreatePin(ctx context.Context, r *tack.PinRequest) error {
 func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *tack.PinRequest) error {
 	stored := *r
 	stored.AccountID = accountID
-	if err := checkNewPin(&stored); err != nil {
+	if err := tack.CheckNewPin(&stored); err != nil {
 		return err
 	}
 	if stored.ID == "" {
-		stored.ID = newRequestID()
+		stored.ID = tack.NewRequestID()
 	}
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		// The old DAG's blocks stay while the new one is fetched (see
@@ -88,36 +77,20 @@ func (db *DB) ReplacePin(ctx context.Context, accountID int64, oldID string, r *
 	return nil
 }
 
-// checkNewPin checks the fields of a request about to be created and sets
-// an empty Status to queued.
-func checkNewPin(r *tack.PinRequest) error {
-	if r.Status == "" {
-		r.Status = tack.StatusQueued
-	}
-	if r.Status != tack.StatusQueued {
-		return tack.Errorf(tack.EINVALID, "a new pin request must be queued, not %q", r.Status)
-	}
-	if r.Key == "" {
-		return tack.Errorf(tack.EINVALID, "pin request has no content key")
-	}
-	return nil
-}
-
 // createPin inserts r inside tx, setting r.Created and, if the DAG is held,
-// r.Status, r.Blocks and r.Bytes. A queued request takes the account's
-// next turn, never one before the queue's virtual time, and must fit under
-// the account's MaxPending.
+// r.Status, r.Blocks and r.Bytes. It admits r by the rules, in the order,
+// that the root package's admission.go states.
 func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error {
 	// A created time unique for the account: now, or 1µs after the
 	// account's last one. The write lock makes this safe against
 	// concurrent inserts.
 	var last, lastTurn, vtime int64
-	var maxPending sql.NullInt64
+	var maxPending *int64
 	err := tx.QueryRowContext(ctx, `
 		SELECT last_created, last_turn, max_pending, (SELECT vtime FROM queue_state)
 		FROM accounts WHERE id = ?`, r.AccountID).Scan(&last, &lastTurn, &maxPending, &vtime)
 	if errors.Is(err, sql.ErrNoRows) {
-		return tack.Errorf(tack.ENOTFOUND, "account not found")
+		return tack.ErrAccountNotFound()
 	} else if err != nil {
 		return fmt.Errorf("find account: %w", err)
 	}
@@ -128,31 +101,25 @@ func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error 
 	err = tx.QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, r.Key).Scan(&dagBlocks, &dagBytes)
 	if err == nil {
 		// Held whole: pinned at once, if the account has room for it.
-		if reason, err := db.overQuota(ctx, tx, r.AccountID, r.Key, dagBytes); err != nil {
+		if err := db.overQuota(ctx, tx, r.AccountID, r.Key, dagBytes); err != nil {
 			return err
-		} else if reason != "" {
-			return tack.Errorf(tack.EQUOTA, "%s", reason)
 		}
 		status, blocks, bytes, details = tack.StatusPinned, dagBlocks, dagBytes, ""
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("find dag: %w", err)
 	}
 	if status == tack.StatusQueued {
-		limit := db.Limits.MaxPending
-		if maxPending.Valid {
-			limit = maxPending.Int64
-		}
-		if limit > 0 {
+		if limit := tack.Limit(maxPending, db.Limits.MaxPending); limit > 0 {
 			pending, err := countPending(ctx, tx, r.AccountID)
 			if err != nil {
 				return err
 			}
-			if pending >= limit {
-				return tack.Errorf(tack.EQUOTA, "this account already has %d pending requests (queued or pinning), its limit: wait for some to finish, or ask the operator for a higher limit", limit)
+			if err := tack.CheckPending(pending, limit); err != nil {
+				return err
 			}
 		}
 		// takeTurns' rule, on the account row read above.
-		turn = max(lastTurn+1, vtime+1)
+		turn = tack.NextTurn(lastTurn, vtime)
 		lastTurn = turn
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET last_created = ?, last_turn = ? WHERE id = ?`,
@@ -242,54 +209,11 @@ func deletePin(ctx context.Context, tx *txn, accountID int64, id string) error {
 	return nil
 }
 
-const pinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes,
-	attempts, retry_at, progress_at, turn`
-
-func scanPin(row interface{ Scan(...any) error }) (*tack.PinRequest, error) {
-	var r tack.PinRequest
-	var origins, meta, status string
-	var created, retryAt, progressAt int64
-	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
-		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt, &r.Turn); err != nil {
-		return nil, err
-	}
-	r.ProgressAt = timeOf(progressAt)
-	if retryAt < 0 {
-		r.Held = true // retryHeld
-	} else {
-		r.RetryAt = timeOf(retryAt)
-	}
-	if err := json.Unmarshal([]byte(origins), &r.Pin.Origins); err != nil {
-		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
-	}
-	if err := json.Unmarshal([]byte(meta), &r.Pin.Meta); err != nil {
-		return nil, fmt.Errorf("pin %s: meta: %w", r.ID, err)
-	}
-	r.Status, r.Created = tack.Status(status), timeOf(created)
-	return &r, nil
-}
-
-func scanPins(rows *sql.Rows) ([]*tack.PinRequest, error) {
-	defer rows.Close()
-	pins := []*tack.PinRequest{}
-	for rows.Next() {
-		r, err := scanPin(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan pin: %w", err)
-		}
-		pins = append(pins, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return pins, nil
-}
-
 // FindPinByID returns the account's request. Returns ENOTFOUND if there is
 // none, or if the request belongs to another account.
 func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tack.PinRequest, error) {
-	r, err := scanPin(db.pool().QueryRowContext(ctx, `
-		SELECT `+pinColumns+` FROM pins
+	r, err := sqlrow.ScanPin(db.pool().QueryRowContext(ctx, `
+		SELECT `+sqlrow.PinColumns+` FROM pins
 		WHERE id = ? AND account_id = ?`, id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "pin request not found")
@@ -305,12 +229,9 @@ func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tac
 // tack.MaxListLimit is EINVALID. A nil Name matches any name; an empty
 // Match means exact.
 func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinRequest, int, error) {
-	limit := f.Limit
-	if limit == 0 {
-		limit = tack.DefaultLimit
-	}
-	if limit < 0 || limit > tack.MaxListLimit {
-		return nil, 0, tack.Errorf(tack.EINVALID, "limit must be between 1 and %d", tack.MaxListLimit)
+	limit, err := f.ListLimit()
+	if err != nil {
+		return nil, 0, err
 	}
 	where, args, err := pinWhere(f)
 	if err != nil {
@@ -324,11 +245,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 	var pins []*tack.PinRequest
 	var count int
 	err = db.read(ctx, func(tx *txn) error {
-		rows, err := tx.QueryContext(ctx, list, listArgs...)
-		if err != nil {
-			return err
-		}
-		if pins, err = scanPins(rows); err != nil {
+		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, list, listArgs...); err != nil {
 			return err
 		}
 		if onlyStatuses(f) {
@@ -354,7 +271,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []any, error) {
 	if len(f.Statuses) == 0 || len(f.Keys) > 0 {
 		return `
-			SELECT ` + pinColumns + ` FROM pins
+			SELECT ` + sqlrow.PinColumns + ` FROM pins
 			WHERE ` + where + `
 			ORDER BY created DESC, id DESC
 			LIMIT ?`, append(args, limit), nil
@@ -369,7 +286,7 @@ func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []a
 			return "", nil, err
 		}
 		parts = append(parts, `SELECT * FROM (
-			SELECT `+pinColumns+` FROM pins INDEXED BY pins_account_status_idx
+			SELECT `+sqlrow.PinColumns+` FROM pins INDEXED BY pins_account_status_idx
 			WHERE `+w+`
 			ORDER BY created DESC
 			LIMIT ?)`)

@@ -1,16 +1,15 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // ClaimPins hands up to n requests to the worker owner, as the
@@ -64,15 +63,11 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		rows, err := tx.QueryContext(ctx, `
+		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, `
 			UPDATE pins
 			SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
 			WHERE id IN (`+placeholders(len(ids))+`)
-			RETURNING `+pinColumns, args...)
-		if err != nil {
-			return err
-		}
-		if pins, err = scanPins(rows); err != nil {
+			RETURNING `+sqlrow.PinColumns, args...); err != nil {
 			return err
 		}
 		// RETURNING gives no order: put them back in claim order.
@@ -135,6 +130,21 @@ func claimable(ctx context.Context, tx *txn, query string, args ...any) (ids []s
 	return ids, lastTurn, nil
 }
 
+// accountPin is a request, its account, and whether the account is
+// blocked.
+type accountPin struct {
+	id        string
+	accountID int64
+	blocked   bool
+}
+
+// scanAccountPin scans a row of id, account_id and blocked.
+func scanAccountPin(row scanner) (accountPin, error) {
+	var p accountPin
+	err := row.Scan(&p.id, &p.accountID, &p.blocked)
+	return p, err
+}
+
 // hold puts a request of a blocked account back in the queue, held.
 func hold(ctx context.Context, tx *txn, id string) error {
 	_, err := tx.ExecContext(ctx, `
@@ -151,7 +161,7 @@ const maxReadyRetries = 1000
 // An account's turns follow each other, but never start before the
 // queue's virtual time, so an account that was idle gets no credit for
 // it: the first is max(last_turn + 1, vtime + 1). createPin applies the
-// same rule to the row it has read already, on the API's hot path.
+// same rule (tack.NextTurn) to the row it has read already, on the API's hot path.
 func takeTurns(ctx context.Context, tx *txn, accountID, n int64) (int64, error) {
 	var last int64
 	err := tx.QueryRowContext(ctx, `
@@ -168,29 +178,11 @@ func takeTurns(ctx context.Context, tx *txn, accountID, n int64) (int64, error) 
 // ready again, each at the back of its account's turns; those of blocked
 // accounts are held instead.
 func readyRetries(ctx context.Context, tx *txn, now int64) error {
-	rows, err := tx.QueryContext(ctx, `
+	dues, err := queryAll(ctx, tx, scanAccountPin, `
 		SELECT p.id, p.account_id, a.blocked FROM pins p INDEXED BY pins_retry_idx JOIN accounts a ON a.id = p.account_id
 		WHERE p.status = 'queued' AND p.retry_at > 0 AND p.retry_at <= ?
 		ORDER BY p.retry_at LIMIT ?`, now, maxReadyRetries)
 	if err != nil {
-		return err
-	}
-	type due struct {
-		id        string
-		accountID int64
-		blocked   bool
-	}
-	var dues []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.accountID, &d.blocked); err != nil {
-			rows.Close()
-			return err
-		}
-		dues = append(dues, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, d := range dues {
@@ -212,72 +204,10 @@ func readyRetries(ctx context.Context, tx *txn, now int64) error {
 }
 
 // QueuePositions sets Position on the ready queued requests among reqs,
-// from their Turn and Created. It walks them in queue order and counts,
-// in one read transaction, the ready requests between each and the next,
-// but never more than tack.MaxCountedPosition in all: past that, the rest
-// are PositionOver, with OwnAhead estimated from their account's turns.
+// as tack.QueuePositions walks them, in one read transaction.
 func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
-	type queued struct {
-		r   *tack.PinRequest
-		key queueKey
-	}
-	var qs []queued
-	for _, r := range reqs {
-		// Where the caller read it: a request claimed or deleted since
-		// counts from where it was.
-		if r.Status == tack.StatusQueued && r.RetryAt.IsZero() && !r.Held {
-			qs = append(qs, queued{r, queueKey{r.Turn, micros(r.Created), r.ID}})
-		}
-	}
-	if len(qs) == 0 {
-		return nil
-	}
-	slices.SortFunc(qs, func(a, b queued) int { return a.key.compare(b.key) })
 	err := db.read(ctx, func(tx *txn) error {
-		horizon, err := db.horizon(ctx, tx)
-		if err != nil {
-			return err
-		}
-		// Each stretch starts at the previous request, which counts as
-		// ahead of the next; the first starts before every request. A
-		// request past the horizon is not counted at all.
-		pos, from := int64(1), queueKey{turn: -1 << 62}
-		heads := map[int64]int64{}
-		for _, q := range qs {
-			if horizon != nil && horizon.compare(q.key) < 0 {
-				pos = tack.MaxCountedPosition + 1
-			}
-			if pos <= tack.MaxCountedPosition {
-				var n int64
-				err := tx.QueryRowContext(ctx, `
-					SELECT count(*) FROM (
-						SELECT 1 FROM pins INDEXED BY pins_ready_idx
-						WHERE status = 'queued' AND retry_at = 0
-						AND (turn, created, id) >= (?, ?, ?) AND (turn, created, id) < (?, ?, ?)
-						LIMIT ?)`,
-					from.turn, from.created, from.id, q.key.turn, q.key.created, q.key.id, tack.MaxCountedPosition+1).Scan(&n)
-				if err != nil {
-					return err
-				}
-				pos += n
-				from = q.key
-			}
-			if pos <= tack.MaxCountedPosition {
-				q.r.Position, q.r.PositionOver = pos, false
-				continue
-			}
-			head, ok := heads[q.r.AccountID]
-			if !ok {
-				if err := tx.QueryRowContext(ctx, `
-					SELECT coalesce(min(turn), 0) FROM pins
-					WHERE account_id = ? AND status = 'queued' AND retry_at = 0`, q.r.AccountID).Scan(&head); err != nil {
-					return err
-				}
-				heads[q.r.AccountID] = head
-			}
-			q.r.Position, q.r.PositionOver, q.r.OwnAhead = tack.MaxCountedPosition+1, true, max(q.key.turn-head, 0)
-		}
-		return nil
+		return tack.QueuePositions(ctx, queueReader{tx}, &db.horizon, reqs)
 	})
 	if err != nil {
 		return fmt.Errorf("queue positions: %w", err)
@@ -285,50 +215,46 @@ func (db *DB) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error
 	return nil
 }
 
-// horizonTTL is how long a queue horizon is used before it is looked up
-// again.
-const horizonTTL = time.Second
+// queueReader reads the ready requests in a transaction, through
+// pins_ready_idx, for tack.QueuePositions.
+type queueReader struct{ tx *txn }
 
-// queueKey is a ready request's place in the queue: claims take ready
-// requests in (turn, created, id) order, as pins_ready_idx holds them.
-type queueKey struct {
-	turn, created int64
-	id            string
+// CountReady returns how many ready requests have keys in [from, to),
+// counting no further than limit.
+func (q queueReader) CountReady(ctx context.Context, from, to tack.QueueKey, limit int64) (int64, error) {
+	var n int64
+	err := q.tx.QueryRowContext(ctx, `
+		SELECT count(*) FROM (
+			SELECT 1 FROM pins INDEXED BY pins_ready_idx
+			WHERE status = 'queued' AND retry_at = 0
+			AND (turn, created, id) >= (?, ?, ?) AND (turn, created, id) < (?, ?, ?)
+			LIMIT ?)`,
+		from.Turn, from.Created, from.ID, to.Turn, to.Created, to.ID, limit).Scan(&n)
+	return n, err
 }
 
-// compare orders queue keys as claims take them.
-func (k queueKey) compare(o queueKey) int {
-	return cmp.Or(cmp.Compare(k.turn, o.turn), cmp.Compare(k.created, o.created), strings.Compare(k.id, o.id))
-}
-
-// horizon returns the key of the ready request with tack.MaxCountedPosition
-// requests ahead of it, or nil if the queue is shorter. Every request
-// after it is past the counted positions. It is looked up at most once a
-// horizonTTL: under a stream of POST /pins to a long queue, each new
-// request is then known to be past the count without counting, at the
-// price of positions near the horizon that are up to a second old.
-func (db *DB) horizon(ctx context.Context, tx *txn) (*queueKey, error) {
-	db.mu.Lock()
-	h, at := db.horizonKey, db.horizonAt
-	db.mu.Unlock()
-	if time.Since(at) < horizonTTL {
-		return h, nil
-	}
-	var k queueKey
-	err := tx.QueryRowContext(ctx, `
+// ReadyAt returns the key of the ready request with n ahead of it, or nil.
+func (q queueReader) ReadyAt(ctx context.Context, n int64) (*tack.QueueKey, error) {
+	var k tack.QueueKey
+	err := q.tx.QueryRowContext(ctx, `
 		SELECT turn, created, id FROM pins INDEXED BY pins_ready_idx
 		WHERE status = 'queued' AND retry_at = 0
-		ORDER BY turn, created, id LIMIT 1 OFFSET ?`, tack.MaxCountedPosition).Scan(&k.turn, &k.created, &k.id)
-	h = &k
+		ORDER BY turn, created, id LIMIT 1 OFFSET ?`, n).Scan(&k.Turn, &k.Created, &k.ID)
 	if errors.Is(err, sql.ErrNoRows) {
-		h = nil
+		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	db.mu.Lock()
-	db.horizonKey, db.horizonAt = h, time.Now()
-	db.mu.Unlock()
-	return h, nil
+	return &k, nil
+}
+
+// ReadyHead returns the least turn of the account's ready requests, or 0.
+func (q queueReader) ReadyHead(ctx context.Context, accountID int64) (int64, error) {
+	var head int64
+	err := q.tx.QueryRowContext(ctx, `
+		SELECT coalesce(min(turn), 0) FROM pins
+		WHERE account_id = ? AND status = 'queued' AND retry_at = 0`, accountID).Scan(&head)
+	return head, err
 }
 
 // RenewLeases extends owner's lease on the given pinning requests until
@@ -345,22 +271,12 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		rows, err := tx.QueryContext(ctx, `
+		var err error
+		held, err = queryAll(ctx, tx, scanValue[string], `
 			UPDATE pins SET lease_until = ?, blocks = ?, bytes = ?, progress_at = max(progress_at, ?)
 			WHERE status = 'pinning' AND lease_owner = ? AND id IN (`+placeholders(len(ids))+`)
 			RETURNING id`, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			held = append(held, id)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("renew leases: %w", err)
@@ -462,34 +378,21 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 			d.Key, d.Blocks, d.Bytes); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `
+		accounts, err := queryAll(ctx, tx, scanValue[int64], `
 			SELECT DISTINCT account_id FROM pins WHERE key = ? AND status IN ('queued', 'pinning')`, d.Key)
 		if err != nil {
 			return err
 		}
-		var accounts []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			accounts = append(accounts, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
 		for _, id := range accounts {
-			if reason, err := db.overQuota(ctx, tx, id, d.Key, d.Bytes); err != nil {
-				return err
-			} else if reason != "" {
+			if err := db.overQuota(ctx, tx, id, d.Key, d.Bytes); tack.ErrorCode(err) == tack.EQUOTA {
 				if _, err := tx.ExecContext(ctx, `
 					UPDATE pins SET status = 'failed', details = ?, lease_owner = '', lease_until = 0, retry_at = 0
 					WHERE key = ? AND account_id = ? AND status IN ('queued', 'pinning')`,
-					reason, d.Key, id); err != nil {
+					tack.ErrorMessage(err), d.Key, id); err != nil {
 					return err
 				}
+			} else if err != nil {
+				return err
 			}
 		}
 		_, err = tx.ExecContext(ctx, `
@@ -505,13 +408,12 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 	return nil
 }
 
-// overQuota returns why the account may not hold the DAG key of the given
-// size (it would go over its MaxBytes, with what its incomplete uploads
-// keep for other DAGs), or "" if it may: it holds the DAG already, or it
-// has room.
-func (db *DB) overQuota(ctx context.Context, tx *txn, accountID int64, key string, size int64) (string, error) {
+// overQuota returns why the account may not hold the DAG key of the
+// given size (tack.CheckStorage's EQUOTA: it would go over its MaxBytes,
+// with what its incomplete uploads keep for other DAGs), or nil if it may.
+func (db *DB) overQuota(ctx context.Context, tx *txn, accountID int64, key string, size int64) error {
 	var stored int64
-	var maxBytes sql.NullInt64
+	var maxBytes *int64
 	var held bool
 	err := tx.QueryRowContext(ctx, `
 		SELECT stored_bytes + kept_bytes - (SELECT coalesce(sum(size), 0) FROM upload_keeps
@@ -520,17 +422,9 @@ func (db *DB) overQuota(ctx context.Context, tx *txn, accountID int64, key strin
 		       EXISTS (SELECT 1 FROM account_dags WHERE account_id = accounts.id AND key = ?1)
 		FROM accounts WHERE id = ?2`, key, accountID).Scan(&stored, &maxBytes, &held)
 	if err != nil {
-		return "", fmt.Errorf("account %d: %w", accountID, err)
+		return fmt.Errorf("account %d: %w", accountID, err)
 	}
-	limit := db.Limits.MaxBytes
-	if maxBytes.Valid {
-		limit = maxBytes.Int64
-	}
-	if limit <= 0 || held || stored+size <= limit {
-		return "", nil
-	}
-	return fmt.Sprintf("over the account's storage limit: the DAG is %d bytes, the account holds %d of its %d bytes (ask the operator for a higher limit, or delete pins)",
-		size, stored, limit), nil
+	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, db.Limits.MaxBytes), held)
 }
 
 // FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.

@@ -7,14 +7,15 @@ import (
 	"fmt"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreatePasswordReset stores r and sets Created. Returns EINVALID if the
 // ID is empty, ENOTFOUND if the account does not exist, ECONFLICT if the ID
 // does.
 func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) error {
-	if r.ID == "" {
-		return tack.Errorf(tack.EINVALID, "password reset id is required")
+	if err := tack.CheckNewPasswordReset(r); err != nil {
+		return err
 	}
 	created := db.now()
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
@@ -87,7 +88,7 @@ func (db *DB) ResetPassword(ctx context.Context, id, hash string, revokeTokens b
 				return fmt.Errorf("revoke tokens: %w", err)
 			}
 		}
-		acct, err = scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, accountID))
+		acct, err = sqlrow.ScanAccount(tx.QueryRowContext(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE id = ?`, accountID))
 		if err != nil {
 			return fmt.Errorf("reset password: %w", err)
 		}

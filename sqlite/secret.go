@@ -11,8 +11,8 @@ import (
 // exists, and returns the stored secret. Returns EINVALID for an empty
 // name or value.
 func (db *DB) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
-	if name == "" || len(value) == 0 {
-		return nil, tack.Errorf(tack.EINVALID, "a secret needs a name and a value")
+	if err := tack.CheckSecret(name, value); err != nil {
+		return nil, err
 	}
 	var stored []byte
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {

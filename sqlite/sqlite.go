@@ -54,10 +54,8 @@ type DB struct {
 	writeSem chan struct{}
 	mu       sync.Mutex
 	queue    []*writeReq
-	// horizonKey, looked up at horizonAt, is where counted queue
-	// positions end (see horizon).
-	horizonKey *queueKey
-	horizonAt  time.Time
+	// horizon is where counted queue positions end (see QueuePositions).
+	horizon tack.QueueHorizon
 
 	stmts stmtCache
 
@@ -308,22 +306,9 @@ func (db *DB) now() int64 {
 	return db.Now().UnixMicro()
 }
 
-// micros converts t to microseconds since the epoch; the zero time is 0.
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-// timeOf converts microseconds since the epoch to a UTC time; 0 is the
-// zero time.
-func timeOf(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
-}
+// micros and timeOf convert times to and from the store's microseconds.
+func micros(t time.Time) int64  { return tack.Micros(t) }
+func timeOf(us int64) time.Time { return tack.TimeOfMicros(us) }
 
 // isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY violation.
 func isUniqueViolation(err error) bool {

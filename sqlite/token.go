@@ -8,14 +8,15 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreateToken stores t and sets Created. Returns EINVALID if the ID is
 // empty, ECONFLICT if it exists, ENOTFOUND if the account does not,
 // EQUOTA if the account holds tack.MaxTokens tokens that are not revoked.
 func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
-	if t.ID == "" {
-		return tack.Errorf(tack.EINVALID, "token id is required")
+	if err := tack.CheckNewToken(t); err != nil {
+		return err
 	}
 	created := db.now()
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
@@ -25,8 +26,8 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = ? AND revoked = 0`, t.AccountID).Scan(&n); err != nil {
 			return fmt.Errorf("count tokens: %w", err)
-		} else if n >= tack.MaxTokens {
-			return tack.Errorf(tack.EQUOTA, "this account has %d API tokens, the most it may have: revoke one it no longer uses first", tack.MaxTokens)
+		} else if err := tack.CheckTokenCount(n); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO tokens (id, account_id, name, created, last_used, revoked)
@@ -58,22 +59,10 @@ func accountExists(ctx context.Context, tx *txn, id int64) error {
 	return nil
 }
 
-const tokenColumns = `id, account_id, name, created, last_used, revoked`
-
-func scanToken(row interface{ Scan(...any) error }) (*tack.Token, error) {
-	var t tack.Token
-	var created, lastUsed, revoked int64
-	if err := row.Scan(&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked); err != nil {
-		return nil, err
-	}
-	t.Created, t.LastUsed, t.Revoked = timeOf(created), timeOf(lastUsed), timeOf(revoked)
-	return &t, nil
-}
-
 // FindTokenByID returns ENOTFOUND if there is no such token. Revoked
 // tokens are returned with Revoked set.
 func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error) {
-	t, err := scanToken(db.pool().QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	t, err := sqlrow.ScanToken(db.pool().QueryRowContext(ctx, `SELECT `+sqlrow.TokenColumns+` FROM tokens WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tack.Errorf(tack.ENOTFOUND, "token not found")
 	} else if err != nil {
@@ -82,26 +71,49 @@ func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error)
 	return t, nil
 }
 
+var _ tack.TokenAccountFinder = (*DB)(nil)
+
+// FindTokenAndAccount returns a token and its account in one statement,
+// as tack.TokenAccountFinder says. Returns ENOTFOUND if there is no such
+// token.
+func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, *tack.Account, error) {
+	var t tack.Token
+	var created, lastUsed, revoked int64
+	row := db.pool().QueryRowContext(ctx, `
+		SELECT t.id, t.account_id, t.name, t.created, t.last_used, t.revoked, a.*
+		FROM tokens t JOIN (SELECT `+sqlrow.AccountColumns+` FROM accounts) a ON a.id = t.account_id
+		WHERE t.id = ?`, id)
+	a, err := sqlrow.ScanAccount(prefixedRow{row, []any{&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, tack.Errorf(tack.ENOTFOUND, "token not found")
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("find token: %w", err)
+	}
+	t.Created, t.LastUsed, t.Revoked = timeOf(created), timeOf(lastUsed), timeOf(revoked)
+	return &t, a, nil
+}
+
+// prefixedRow scans a row's first columns into prefix, and the rest into
+// what its caller asks for: a scan function of one table reads a joined
+// row.
+type prefixedRow struct {
+	row    *sql.Row
+	prefix []any
+}
+
+// Scan scans the row into prefix and then dest.
+func (r prefixedRow) Scan(dest ...any) error {
+	return r.row.Scan(append(r.prefix, dest...)...)
+}
+
 // FindTokens returns an account's tokens, revoked ones included, oldest
 // first.
 func (db *DB) FindTokens(ctx context.Context, accountID int64) ([]*tack.Token, error) {
-	rows, err := db.pool().QueryContext(ctx, `
-		SELECT `+tokenColumns+` FROM tokens
+	tokens, err := queryAll(ctx, db.pool(), sqlrow.ScanToken, `
+		SELECT `+sqlrow.TokenColumns+` FROM tokens
 		WHERE account_id = ?
 		ORDER BY created, id`, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("find tokens: %w", err)
-	}
-	defer rows.Close()
-	tokens := []*tack.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find tokens: %w", err)
 	}
 	return tokens, nil

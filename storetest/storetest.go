@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Token/Touch", testTouchToken},
 		{"Token/Limit", testTokenLimit},
 		{"Token/RevokeAll", testRevokeTokens},
+		{"Token/FindTokenAndAccount", testFindTokenAndAccount},
 
 		{"Pin/Create", testCreatePin},
 		{"Pin/CreateUnknownAccount", testCreatePinUnknownAccount},
@@ -104,6 +105,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Queue/BlockedHeld", testBlockedHeld},
 		{"Limits/Pending", testLimitsPending},
 		{"Limits/Bytes", testLimitsBytes},
+		{"Limits/Admission", testAdmission},
 		{"DAG/List", testListDAGs},
 		{"DAG/Forget", testForgetDAGs},
 		{"DAG/Wanted", testWantedKeys},

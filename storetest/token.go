@@ -3,6 +3,7 @@ package storetest
 import (
 	"crypto/rand"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -242,4 +243,35 @@ func testRevokeTokens(t *testing.T, s tack.Store) {
 	if n, err := s.RevokeTokens(t.Context(), b.ID+1000); err != nil || n != 0 {
 		t.Errorf("RevokeTokens(unknown account) = %d, %v; want 0, nil", n, err)
 	}
+}
+
+// testFindTokenAndAccount: a store that is a tack.TokenAccountFinder
+// returns what FindTokenByID and FindAccountByID do, revoked tokens
+// included, and ENOTFOUND for an unknown token.
+func testFindTokenAndAccount(t *testing.T, s tack.Store) {
+	f, ok := s.(tack.TokenAccountFinder)
+	if !ok {
+		t.Skip("the store is no tack.TokenAccountFinder")
+	}
+	acct := MustCreateAccount(t, s, "a@example.com")
+	MustSetLimits(t, s, acct.ID, ptr(7), nil)
+	tok := MustCreateToken(t, s, acct.ID, "laptop")
+	for _, revoke := range []bool{false, true} {
+		if revoke {
+			if err := s.RevokeToken(t.Context(), acct.ID, tok.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gotT, gotA, err := f.FindTokenAndAccount(t.Context(), tok.ID)
+		if err != nil {
+			t.Fatalf("FindTokenAndAccount: %v", err)
+		}
+		wantT := MustFindToken(t, s, tok.ID)
+		wantA := MustFindAccount(t, s, acct.ID)
+		if !reflect.DeepEqual(gotT, wantT) || !reflect.DeepEqual(gotA, wantA) {
+			t.Errorf("revoked %v: FindTokenAndAccount = %+v, %+v; want %+v, %+v", revoke, gotT, gotA, wantT, wantA)
+		}
+	}
+	_, _, err := f.FindTokenAndAccount(t.Context(), "nope")
+	checkCode(t, "unknown token", err, tack.ENOTFOUND)
 }

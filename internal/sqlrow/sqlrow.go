@@ -1,0 +1,138 @@
+// Package sqlrow reads the rows of tack's tables as both SQL stores, sqlite
+// and postgres, lay them out: the same columns, times as microseconds
+// since the epoch (tack.Micros, 0 for none), lists and maps as JSON text.
+// Each Scan function reads one row of its table's Columns, in their order,
+// through any driver's row (database/sql's and pgx's alike); the SQL that
+// selects them stays in each store.
+package sqlrow
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/tack-ipfs/tack"
+)
+
+// Scanner is one row of a query's result, as database/sql's *Row and
+// *Rows and pgx's Row are.
+type Scanner interface{ Scan(dest ...any) error }
+
+// AccountColumns are the columns of an account that ScanAccount reads.
+const AccountColumns = `id, email, admin, access, created, blocked, password, max_pending, max_bytes`
+
+// ScanAccount reads an account's AccountColumns.
+func ScanAccount(row Scanner) (*tack.Account, error) {
+	var a tack.Account
+	var access string
+	var created int64
+	if err := row.Scan(&a.ID, &a.Email, &a.Admin, &access, &created, &a.Blocked, &a.PasswordHash, &a.MaxPending, &a.MaxBytes); err != nil {
+		return nil, err
+	}
+	a.Access, a.Created = tack.Access(access), tack.TimeOfMicros(created)
+	return &a, nil
+}
+
+// AccessRequestColumns, from AccessRequestFrom, are the columns of an
+// access request that ScanAccessRequest reads.
+const AccessRequestColumns = `r.account_id, a.email, r.what, r.volume, r.cids, r.requested, r.message, r.decided`
+
+// AccessRequestFrom joins each access request to its account, for the
+// email.
+const AccessRequestFrom = `access_requests r JOIN accounts a ON a.id = r.account_id`
+
+// ScanAccessRequest reads an access request's AccessRequestColumns.
+func ScanAccessRequest(row Scanner) (*tack.AccessRequest, error) {
+	var r tack.AccessRequest
+	var cids string
+	var requested, decided int64
+	if err := row.Scan(&r.AccountID, &r.Email, &r.What, &r.Volume, &cids, &requested, &r.Message, &decided); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(cids), &r.CIDs); err != nil {
+		return nil, fmt.Errorf("access request of account %d: cids: %w", r.AccountID, err)
+	}
+	r.Requested, r.Decided = tack.TimeOfMicros(requested), tack.TimeOfMicros(decided)
+	return &r, nil
+}
+
+// TokenColumns are the columns of a token that ScanToken reads.
+const TokenColumns = `id, account_id, name, created, last_used, revoked`
+
+// ScanToken reads a token's TokenColumns.
+func ScanToken(row Scanner) (*tack.Token, error) {
+	var t tack.Token
+	var created, lastUsed, revoked int64
+	if err := row.Scan(&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked); err != nil {
+		return nil, err
+	}
+	t.Created, t.LastUsed, t.Revoked = tack.TimeOfMicros(created), tack.TimeOfMicros(lastUsed), tack.TimeOfMicros(revoked)
+	return &t, nil
+}
+
+// InviteColumns are the columns of an invitation that ScanInvite reads.
+const InviteColumns = `id, created_by, created, expires, used_by, used`
+
+// ScanInvite reads an invitation's InviteColumns.
+func ScanInvite(row Scanner) (*tack.Invite, error) {
+	var i tack.Invite
+	var created, expires, used int64
+	if err := row.Scan(&i.ID, &i.CreatedBy, &created, &expires, &i.UsedBy, &used); err != nil {
+		return nil, err
+	}
+	i.Created, i.Expires, i.Used = tack.TimeOfMicros(created), tack.TimeOfMicros(expires), tack.TimeOfMicros(used)
+	return &i, nil
+}
+
+// ScanNode reads a node's id, addrs (as JSON text), blocks, started,
+// seen and collection.
+func ScanNode(row Scanner) (*tack.Node, error) {
+	var n tack.Node
+	var addrs string
+	var started, seen int64
+	if err := row.Scan(&n.ID, &addrs, &n.Blocks, &started, &seen, &n.Collection); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(addrs), &n.Addrs); err != nil {
+		return nil, fmt.Errorf("node %s: addresses: %w", n.ID, err)
+	}
+	n.Started, n.Seen = tack.TimeOfMicros(started), tack.TimeOfMicros(seen)
+	return &n, nil
+}
+
+// ScanDAG reads a DAG record's key, blocks and bytes.
+func ScanDAG(row Scanner) (*tack.DAG, error) {
+	var d tack.DAG
+	err := row.Scan(&d.Key, &d.Blocks, &d.Bytes)
+	return &d, err
+}
+
+// PinColumns are the columns of a pin request that ScanPin reads.
+const PinColumns = `id, account_id, cid, key, name, origins, meta, status, created, details, blocks, bytes,
+	attempts, retry_at, progress_at, turn`
+
+// ScanPin reads a pin request's PinColumns. A negative retry_at is a
+// held request (Held), whose RetryAt stays zero.
+func ScanPin(row Scanner) (*tack.PinRequest, error) {
+	var r tack.PinRequest
+	var origins, status string
+	var meta []byte
+	var created, retryAt, progressAt int64
+	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
+		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt, &r.Turn); err != nil {
+		return nil, err
+	}
+	r.ProgressAt = tack.TimeOfMicros(progressAt)
+	if retryAt < 0 {
+		r.Held = true
+	} else {
+		r.RetryAt = tack.TimeOfMicros(retryAt)
+	}
+	if err := json.Unmarshal([]byte(origins), &r.Pin.Origins); err != nil {
+		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(meta, &r.Pin.Meta); err != nil {
+		return nil, fmt.Errorf("pin %s: meta: %w", r.ID, err)
+	}
+	r.Status, r.Created = tack.Status(status), tack.TimeOfMicros(created)
+	return &r, nil
+}
