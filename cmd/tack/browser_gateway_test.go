@@ -84,7 +84,7 @@ document.getElementById("out").textContent = "tossed at " + location.host + ": "
 // for browsers, then the web pages, in the same browser profile.
 //
 // With the gateway on a site of its own (the web pages on 127.0.0.1, the
-// subdomain gateway on localhost, as the README says for local use) a
+// subdomain gateway on localhost, as docs/api.md says for local use) a
 // signed-out visitor stays signed out and a signed-in one stays who they
 // were. The same page served by the same deserialized handler on the web
 // pages' host at another port, the setup that tack serve now refuses,

@@ -122,7 +122,7 @@ func TestUploadCARWholeEndToEnd(t *testing.T) {
 	}
 }
 
-// `ipfs dag export` piped into POST /car, as the README shows.
+// `ipfs dag export` piped into POST /car, as docs/api.md shows.
 func TestUploadCARFromKubo(t *testing.T) {
 	bin := kuboBin(t)
 	k := startKubo(t, bin)

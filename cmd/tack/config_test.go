@@ -448,7 +448,7 @@ func TestTrustedProxiesFlag(t *testing.T) {
 
 // tack refuses to start when the gateway for browsers would share a site
 // with the web pages (gateway.Origin.Apart): the same host on another
-// port (the README's old example, where a pinned page signed visitors in
+// port (docs/security.md's old example, where a pinned page signed visitors in
 // as its author), a parent, a subdomain or a sibling under one registrable
 // domain. A domain of its own, or localhost beside 127.0.0.1 for local
 // use, is accepted, with subdomains by default for a host name.
