@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"runtime/debug"
 	"sync"
 
@@ -64,7 +63,7 @@ func (b *heldBackend) carOf(ctx context.Context, p path.ImmutablePath, md gatewa
 		// contain a panic to this response, as boxo does.
 		defer func() {
 			if rec := recover(); rec != nil {
-				slog.Error("gateway: panic during CAR traversal", "path", p.String(), "panic", rec, "stack", string(debug.Stack()))
+				b.log.Error("gateway: panic during CAR traversal", "path", p.String(), "panic", rec, "stack", string(debug.Stack()))
 				err = errors.New("internal error during CAR traversal")
 			}
 		}()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -165,7 +166,7 @@ func TestGatewayTrustedCAR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := &heldBackend{BlocksBackend: bb, held: blockstore.NewIdStore(f.bs), blocks: blocks}
+	held := &heldBackend{BlocksBackend: bb, held: blockstore.NewIdStore(f.bs), blocks: blocks, log: slog.New(slog.DiscardHandler)}
 	ctx := context.Background()
 	type tc struct {
 		path  string

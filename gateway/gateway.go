@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -66,6 +67,9 @@ type Config struct {
 	// host names are served, each CID on a subdomain of its own if it
 	// says so (see Origin).
 	Origin *Origin
+	// Logger gets the gateway's own log lines (a panic contained to one
+	// response); nil discards them.
+	Logger *slog.Logger
 }
 
 // NewHandler returns the handler of GET and HEAD /ipfs/{cid}[/path] over
@@ -101,7 +105,11 @@ func NewHandler(bs blockstore.Blockstore, c Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	backend := &heldBackend{BlocksBackend: bb, held: held, blocks: blocks}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	backend := &heldBackend{BlocksBackend: bb, held: held, blocks: blocks, log: log}
 	conf := gateway.Config{
 		DeserializedResponses: c.Deserialized,
 		NoDNSLink:             true,
@@ -142,6 +150,7 @@ type heldBackend struct {
 	*gateway.BlocksBackend
 	held   blockstore.Blockstore
 	blocks blockservice.BlockService
+	log    *slog.Logger
 }
 
 // GetCAR checks that the root block is held and the path resolves (in

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestGatewayResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := &heldBackend{BlocksBackend: bb, held: blockstore.NewIdStore(f.bs), blocks: blocks}
+	held := &heldBackend{BlocksBackend: bb, held: blockstore.NewIdStore(f.bs), blocks: blocks, log: slog.New(slog.DiscardHandler)}
 	ctx := context.Background()
 	for _, p := range []string{
 		"dir/f0", "dir/f1", "hamt/entry-7", "hamt/entry-299", "dag-cbor/a", "dag-cbor/b",

@@ -240,12 +240,12 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		return err
 	}
 	defer db.Close()
-	bs, err := openBlocks(ctx, cfg, db, getenv, nil)
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	bs, err := openBlocks(ctx, cfg, db, getenv, logger)
 	if err != nil {
 		return err
 	}
 	defer bs.Close()
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	switch what {
 	case "gc":
 		guard, err := gc.NewGuard(bs, db)

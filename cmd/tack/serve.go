@@ -389,6 +389,7 @@ func (m *Main) gatewayConfig(deserialized bool) gateway.Config {
 		MaxBlocks:    m.Config.GatewayMaxBlocks,
 		Timeout:      m.Config.GatewayTimeout,
 		Stop:         m.gatewayStop,
+		Logger:       m.Logger,
 	}
 }
 
