@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
@@ -94,12 +95,21 @@ func OpenLocal(dir string, opts ...Option) (*Local, error) {
 	}
 	cache := pebble.NewCache(32 << 20)
 	defer cache.Unref()
-	small, err := pebble.Open(filepath.Join(dir, "pebble"), &pebble.Options{
+	popts := &pebble.Options{
 		Cache:              cache,
 		MemTableSize:       16 << 20,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.log},
-	})
+	}
+	// Bloom filters (10 bits a key, 1% false positives) on every level:
+	// most lookups on the write path are of blocks not stored yet (an
+	// upload asks which of its blocks are new, the pinner whether it
+	// must fetch one), and without a filter each such miss searches every
+	// table whose key range covers it.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	small, err := pebble.Open(filepath.Join(dir, "pebble"), popts)
 	if err != nil {
 		flat.Close()
 		return nil, fmt.Errorf("blockstore: open %s: %w", dir, err)
