@@ -19,6 +19,7 @@ import (
 	"github.com/tack-ipfs/tack/gc"
 	tackhttp "github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/internal/cartest"
+	"github.com/tack-ipfs/tack/upload"
 )
 
 // newWebCAREnv is newWebEnv with uploads into a real blockstore.
@@ -44,7 +45,7 @@ func newWebCAREnv(tb testing.TB) *webEnv {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		s.Guard, s.Sync = guard, bs.Sync
+		s.Importer = &upload.Importer{Store: s.Store, Guard: guard, Sync: bs.Sync, Notifier: s.Notifier}
 		e.web.Store = s.Store
 		e.web.Issue = s.Auth.(*auth.Auth).Issue
 		e.web.Uploads = s
