@@ -65,7 +65,7 @@ type Importer struct {
 	// usage.
 	Store tack.Store
 	// Guard is the blockstore that uploads write to, through its
-	// sessions.
+	// sessions. Required.
 	Guard *gc.Guard
 	// Sync makes the blocks written so far durable; an upload calls it
 	// before it records a DAG whole. Nil skips it (tests).
@@ -76,8 +76,8 @@ type Importer struct {
 	Limits tack.Limits
 	// Notifier, if not nil, is told when an upload queues a request.
 	Notifier tack.Notifier
-	// Logger receives the failures to take back what a refused upload
-	// stored. Nil discards them.
+	// Logger receives what a failed upload could not take back (its
+	// blocks, its requests). Nil discards it.
 	Logger *slog.Logger
 
 	keyLocks [keyStripes]sync.Mutex
