@@ -19,7 +19,6 @@ import (
 	"github.com/ipfs/go-cid"
 	car "github.com/ipld/go-car/v2"
 	"github.com/multiformats/go-multicodec"
-	"github.com/multiformats/go-multihash"
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/blockstore"
@@ -118,15 +117,6 @@ func TestUploadCARWhole(t *testing.T) {
 	}
 }
 
-// sha256CID is a CID of the codec with a sha2-256 hash of data.
-func sha256CID(t *testing.T, codec multicodec.Code, data []byte) cid.Cid {
-	c, err := cid.V1Builder{Codec: uint64(codec), MhType: multihash.SHA2_256}.Sum(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // A refused CAR gets 400 with the Importer's reason, whether the header,
 // a block, the writers or the walk refused it (the upload package tests
 // every rule), and makes no request.
@@ -135,14 +125,14 @@ func TestUploadCARRefused(t *testing.T) {
 	acct, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
 	root, all := cartest.DAG(t, 3, 100)
 	roots := []cid.Cid{root.Cid()}
-	git := cartest.Node(t, 1, sha256CID(t, multicodec.GitRaw, []byte("x")))
+	git := cartest.Node(t, 1, cartest.CID(t, multicodec.GitRaw, []byte("x")))
 	for _, tc := range []struct {
 		name, body string
 		want       []string // in the details
 	}{
 		{"empty body", "", []string{"empty", "application/vnd.ipld.car"}},
 		{"not a CAR", "hello, world", []string{"not a CAR"}},
-		{"git-raw", string(cartest.CAR(t, roots, cartest.Raw(t, []byte("a")), mustBlock(t, sha256CID(t, multicodec.GitRaw, []byte("a")), []byte("a")))), []string{"block #1", "git-raw"}},
+		{"git-raw", string(cartest.CAR(t, roots, cartest.Raw(t, []byte("a")), cartest.Block(t, cartest.CID(t, multicodec.GitRaw, []byte("a")), []byte("a")))), []string{"block #1", "git-raw"}},
 		{"hash mismatch", string(append(cartest.CAR(t, roots, all...), cartest.Section(cartest.Raw(t, []byte("a")).Cid(), []byte("b"))...)), []string{"block #4", "does not match"}},
 		{"links to git-raw", string(cartest.CAR(t, []cid.Cid{git.Cid()}, git)), []string{"links to", "git-raw"}},
 	} {
@@ -160,28 +150,12 @@ func TestUploadCARRefused(t *testing.T) {
 	}
 }
 
-func mustIdentity(t *testing.T, data []byte) cid.Cid {
-	mh, err := multihash.Sum(data, multihash.IDENTITY, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cid.NewCidV1(cid.Raw, mh)
-}
-
-func mustBlock(t *testing.T, c cid.Cid, data []byte) blocks.Block {
-	b, err := blocks.NewBlockWithCid(data, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestUploadCARv2WithIndex(t *testing.T) {
 	e := newCAREnv(t, nil)
 	_, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
 	root, all := cartest.DAG(t, 5, 500)
 	// An identity link inside the DAG is read from its CID.
-	inline := mustIdentity(t, []byte("inline"))
+	inline := cartest.Identity(t, []byte("inline"))
 	top := cartest.Node(t, 2, root.Cid(), inline)
 	dir := t.TempDir()
 	v1 := filepath.Join(dir, "v1.car")

@@ -225,15 +225,6 @@ func TestImportShardsAtOnce(t *testing.T) {
 	}
 }
 
-// sha256CID is a CID of the codec with a sha2-256 hash of data.
-func sha256CID(t *testing.T, codec multicodec.Code, data []byte) cid.Cid {
-	c, err := cid.V1Builder{Codec: uint64(codec), MhType: multihash.SHA2_256}.Sum(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func TestImportRefused(t *testing.T) {
 	e := newEnv(t, tack.Limits{})
 	acct := e.MustAccount(t, "a@example.com")
@@ -261,20 +252,20 @@ func TestImportRefused(t *testing.T) {
 		want       []string // in the message
 	}{
 		{"hash mismatch", string(withSection(cartest.Section(cartest.Raw(t, []byte("a")).Cid(), []byte("b")))), []string{"block #2", cartest.Raw(t, []byte("a")).Cid().String(), "does not match"}},
-		{"git-raw", string(withSection(cartest.Section(sha256CID(t, multicodec.GitRaw, []byte("blob 1\x00a")), []byte("blob 1\x00a")))), []string{"block #2", "git-raw"}},
-		{"dag-jose", string(withSection(cartest.Section(sha256CID(t, multicodec.DagJose, []byte{0xa0}), []byte{0xa0}))), []string{"block #2", "dag-jose"}},
-		{"over 2 MiB", string(withSection(cartest.Section(sha256CID(t, multicodec.Raw, big), big))), []string{"block #2", sha256CID(t, multicodec.Raw, big).String(), "2097153 bytes"}},
+		{"git-raw", string(withSection(cartest.Section(cartest.CID(t, multicodec.GitRaw, []byte("blob 1\x00a")), []byte("blob 1\x00a")))), []string{"block #2", "git-raw"}},
+		{"dag-jose", string(withSection(cartest.Section(cartest.CID(t, multicodec.DagJose, []byte{0xa0}), []byte{0xa0}))), []string{"block #2", "dag-jose"}},
+		{"over 2 MiB", string(withSection(cartest.Section(cartest.CID(t, multicodec.Raw, big), big))), []string{"block #2", cartest.CID(t, multicodec.Raw, big).String(), "2097153 bytes"}},
 		{"insecure hash", string(withSection(cartest.Section(cid.NewCidV1(cid.Raw, md5), []byte("x")))), []string{"block #2", "md5"}},
 		{"short digest", string(withSection(cartest.Section(cid.NewCidV1(cid.Raw, short), []byte("x")))), []string{"block #2", "16 bytes"}},
 		{"sha2-256 truncated to 20 bytes", string(withSection(cartest.Section(cid.NewCidV1(cid.Raw, short20), []byte("x")))), []string{"block #2", "20 bytes", "sha2-256 digests are 32 bytes"}},
-		{"identity too long", string(withSection(cartest.Section(mustIdentity(t, make([]byte, 129)), make([]byte, 129)))), []string{"block #2", "identity", "129 bytes"}},
-		{"links to git-raw", string(cartest.CAR(t, []cid.Cid{cartest.Node(t, 1, sha256CID(t, multicodec.GitRaw, []byte("x"))).Cid()}, cartest.Node(t, 1, sha256CID(t, multicodec.GitRaw, []byte("x"))))), []string{"links to", "git-raw"}},
-		{"not cbor", string(cartest.CAR(t, []cid.Cid{sha256CID(t, multicodec.DagCbor, []byte{0xff})}, mustBlock(t, sha256CID(t, multicodec.DagCbor, []byte{0xff}), []byte{0xff}))), []string{"block #0", "dag-cbor"}},
+		{"identity too long", string(withSection(cartest.Section(cartest.Identity(t, make([]byte, 129)), make([]byte, 129)))), []string{"block #2", "identity", "129 bytes"}},
+		{"links to git-raw", string(cartest.CAR(t, []cid.Cid{cartest.Node(t, 1, cartest.CID(t, multicodec.GitRaw, []byte("x"))).Cid()}, cartest.Node(t, 1, cartest.CID(t, multicodec.GitRaw, []byte("x"))))), []string{"links to", "git-raw"}},
+		{"not cbor", string(cartest.CAR(t, []cid.Cid{cartest.CID(t, multicodec.DagCbor, []byte{0xff})}, cartest.Block(t, cartest.CID(t, multicodec.DagCbor, []byte{0xff}), []byte{0xff}))), []string{"block #0", "dag-cbor"}},
 		{"empty body", "", []string{"empty", "application/vnd.ipld.car"}},
 		{"not a CAR", "hello, world", []string{"not a CAR"}},
 		{"bad header", string(append([]byte{5}, 1, 2, 3, 4, 5)), []string{"not a CAR"}},
 		{"zero roots", string(cartest.CAR(t, nil, all...)), []string{"no roots"}},
-		{"root of a refused codec", string(cartest.CAR(t, []cid.Cid{sha256CID(t, multicodec.GitRaw, []byte("x"))}, all...)), []string{"root #0", "git-raw"}},
+		{"root of a refused codec", string(cartest.CAR(t, []cid.Cid{cartest.CID(t, multicodec.GitRaw, []byte("x"))}, all...)), []string{"root #0", "git-raw"}},
 		{"no blocks", string(cartest.Header(t, roots...)), []string{"no blocks"}},
 		{"truncated in a block", string(good[:len(good)-10]), []string{"block #3", "ends after"}},
 		{"truncated in a section header", string(append(good, 0x80)), []string{"block #4"}},
@@ -292,22 +283,6 @@ func TestImportRefused(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustIdentity(t *testing.T, data []byte) cid.Cid {
-	mh, err := multihash.Sum(data, multihash.IDENTITY, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cid.NewCidV1(cid.Raw, mh)
-}
-
-func mustBlock(t *testing.T, c cid.Cid, data []byte) blocks.Block {
-	b, err := blocks.NewBlockWithCid(data, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // failingBody is a Body that sends head, then fails: Read with a plain
@@ -420,7 +395,7 @@ func TestImportRefusedLeavesNoBlocks(t *testing.T) {
 	}
 
 	bad := cartest.Section(cartest.Raw(t, []byte("a")).Cid(), []byte("b"))
-	git := cartest.Node(t, 9, sha256CID(t, multicodec.GitRaw, []byte("x")))
+	git := cartest.Node(t, 9, cartest.CID(t, multicodec.GitRaw, []byte("x")))
 	chain := cartest.Chain(t, tack.MaxDAGDepth+1)
 	for _, tc := range []struct {
 		name  string
