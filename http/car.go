@@ -259,15 +259,6 @@ type uploadReader struct {
 // of what it did to the CAR (upload.Body).
 func (u *uploadReader) Err() error { return u.err }
 
-// formFile is a file read from a form in an upload's body: its failure is
-// the body's.
-type formFile struct {
-	io.Reader
-	body *uploadReader
-}
-
-func (f formFile) Err() error { return f.body.err }
-
 func (u *uploadReader) extend(now time.Time) {
 	u.mark, u.last = u.n, now
 	u.rc.SetReadDeadline(now.Add(u.idle))
@@ -317,3 +308,12 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// formFile is a file read from a form in an upload's body: its failure is
+// the body's.
+type formFile struct {
+	io.Reader
+	body *uploadReader
+}
+
+func (f formFile) Err() error { return f.body.Err() }
