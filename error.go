@@ -61,3 +61,11 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// BlockstoreError marks an internal error of the blockstore (storing,
+// reading or syncing blocks), so that internal errors are counted by their
+// source; any other internal error is the store's.
+type BlockstoreError struct{ Err error }
+
+func (e BlockstoreError) Error() string { return e.Err.Error() }
+func (e BlockstoreError) Unwrap() error { return e.Err }

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -33,17 +34,10 @@ const (
 // carContentType is the media type of a CAR.
 const carContentType = "application/vnd.ipld.car"
 
-// carOptions are what an upload's query says about the requests it makes.
-type carOptions struct {
-	Name    string
-	Meta    map[string]string
-	Origins []string
-}
-
 // parseCAROptions reads ?name=, ?meta= and ?origin= with the rules of the
 // Pin object.
-func parseCAROptions(q map[string][]string) (carOptions, error) {
-	var o carOptions
+func parseCAROptions(q map[string][]string) (tack.UploadOptions, error) {
+	var o tack.UploadOptions
 	if v := q["name"]; len(v) > 0 {
 		if len(v) > 1 {
 			return o, tack.Errorf(tack.EINVALID, "name is given %d times; give it once", len(v))
@@ -117,12 +111,34 @@ func (s *Server) handleUploadCAR(w http.ResponseWriter, r *http.Request, acct *t
 		s.Error(w, r, err)
 		return
 	}
-	reqs, err := s.upload(r.Context(), acct, body, body, opts)
+	reqs, err := s.importCAR(r.Context(), acct, body, body, opts)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	s.uploaded(w, r, reqs)
+}
+
+// importCAR hands the CAR in r, which is body itself or a formFile of it,
+// to the Importer, once the account has fewer than maxAccountUploads in
+// progress, and counts the upload.
+func (s *Server) importCAR(ctx context.Context, acct *tack.Account, r io.Reader, body *uploadReader, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
+	defer func() {
+		outcome := "ok"
+		if err != nil {
+			outcome = tack.ErrorCode(err)
+		}
+		s.Metrics.Upload(outcome, body.n)
+	}()
+	if s.Importer == nil {
+		return nil, tack.Errorf(tack.EUNAVAILABLE, "this server does not take CAR uploads")
+	}
+	release, ok := s.accountUpload(acct.ID)
+	if !ok {
+		return nil, tack.Errorf(tack.ERATELIMITED, "this account has %d uploads in progress, the most one account may have at once; retry when one ends", s.maxAccountUploads())
+	}
+	defer release()
+	return s.Importer.Import(ctx, acct, r, opts)
 }
 
 // uploaded answers an upload with its requests.
@@ -239,6 +255,10 @@ type uploadReader struct {
 	err  error     // the first error other than io.EOF
 }
 
+// Err returns the body's failure, nil if none: Import reports it in place
+// of what it did to the CAR (upload.Body).
+func (u *uploadReader) Err() error { return u.err }
+
 func (u *uploadReader) extend(now time.Time) {
 	u.mark, u.last = u.n, now
 	u.rc.SetReadDeadline(now.Add(u.idle))
@@ -288,3 +308,12 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// formFile is a file read from a form in an upload's body: its failure is
+// the body's.
+type formFile struct {
+	io.Reader
+	body *uploadReader
+}
+
+func (f formFile) Err() error { return f.body.Err() }

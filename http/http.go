@@ -1,11 +1,14 @@
 // Package http serves tack over HTTP: the IPFS Pinning Service API at /pins
 // (https://ipfs.github.io/pinning-services-api-spec/), with its Bearer token
-// authentication, per-account rate limits and the one map from tack's error
-// codes to HTTP statuses and error bodies.
+// authentication, per-account rate limits and load shedding; CAR uploads at
+// POST /car and from the pins page, which it admits (their own slots, the
+// account's share, the body's deadline and size) and hands to a
+// tack.CARImporter; the web pages; the operators' /healthz, /readyz and
+// /metrics; and the one map from tack's error codes to HTTP statuses and
+// error bodies.
 package http
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +19,6 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
-	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/metrics"
 )
 
@@ -64,15 +66,9 @@ type Server struct {
 	// DefaultBodyTimeout.
 	BodyTimeout time.Duration
 
-	// Guard is the blockstore that CAR uploads write to, through its
-	// sessions. Nil refuses uploads with 503.
-	Guard *gc.Guard
-	// Sync makes the blocks written so far durable; an upload calls it
-	// before it records a DAG whole. Nil skips it (tests).
-	Sync func(ctx context.Context) error
-	// Limits are the limits of accounts that have none of their own: an
-	// upload stops with 409 once it holds more than the account's room.
-	Limits tack.Limits
+	// Importer stores the CARs of POST /car and of the pins page's form
+	// (upload.Importer). Nil refuses uploads with 503.
+	Importer tack.CARImporter
 	// MaxUpload caps the bytes of one upload: 413 past it. Zero means
 	// DefaultMaxUpload.
 	MaxUpload int64
@@ -102,7 +98,6 @@ type Server struct {
 
 	uploadsMu      sync.Mutex
 	accountUploads map[int64]int // uploads in progress, by account
-	keyLocks       [keyStripes]sync.Mutex
 }
 
 // Handler returns the HTTP handler of the API: the five /pins routes, a JSON

@@ -111,18 +111,10 @@ func (s *Server) operator(h http.Handler) http.Handler {
 	})
 }
 
-// blockstoreError marks an error of the blockstore, so that internal
-// errors are counted by their source; any other internal error is the
-// store's.
-type blockstoreError struct{ err error }
-
-func (e blockstoreError) Error() string { return e.err.Error() }
-func (e blockstoreError) Unwrap() error { return e.err }
-
 // errorSource returns where an internal error came from, for
 // tack_errors_total.
 func errorSource(err error) string {
-	if errors.As(err, new(blockstoreError)) {
+	if errors.As(err, new(tack.BlockstoreError)) {
 		return metrics.SourceBlockstore
 	}
 	return metrics.SourceStore

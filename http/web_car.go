@@ -57,7 +57,7 @@ func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
 	_, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	mr := multipart.NewReader(body, params["boundary"])
 
-	var opts carOptions
+	var opts tack.UploadOptions
 	csrf := false
 	for {
 		part, err := mr.NextPart()
@@ -89,7 +89,7 @@ func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
 			}
 			opts.Name = string(v)
 		case name == "car" && csrf:
-			reqs, err := s.upload(r.Context(), acct, part, body, opts)
+			reqs, err := s.importCAR(r.Context(), acct, formFile{part, body}, body, opts)
 			if err != nil {
 				fail(acct, err)
 				return

@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/tack-ipfs/tack/gc"
 	tackhttp "github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/internal/cartest"
+	"github.com/tack-ipfs/tack/upload"
 )
 
 // newWebCAREnv is newWebEnv with uploads into a real blockstore.
@@ -44,7 +46,7 @@ func newWebCAREnv(tb testing.TB) *webEnv {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		s.Guard, s.Sync = guard, bs.Sync
+		s.Importer = &upload.Importer{Store: s.Store, Guard: guard, Sync: bs.Sync, Notifier: s.Notifier}
 		e.web.Store = s.Store
 		e.web.Issue = s.Auth.(*auth.Auth).Issue
 		e.web.Uploads = s
@@ -136,5 +138,33 @@ func TestUploadCARWebForm(t *testing.T) {
 	}
 	if p := u.uploadForm(t, u.csrf, "", file, true); p.status != http.StatusForbidden {
 		t.Errorf("no access: got %d %s", p.status, p.body)
+	}
+}
+
+// A form streamed past --max-upload gets 413 with the body's reason, not
+// what being cut off did to the CAR, and stores nothing.
+func TestUploadCARWebFormTooLarge(t *testing.T) {
+	e := newWebCAREnv(t)
+	e.server.MaxUpload = 20_000
+	b, acct := e.MustOperator(t, "op@example.com")
+	b.get(t, "/dashboard")
+	root, all := cartest.DAG(t, 10, 3000)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", b.csrf)
+	fw, _ := mw.CreateFormFile("car", "dag.car")
+	fw.Write(cartest.CAR(t, []cid.Cid{root.Cid()}, all...))
+	mw.Close()
+	// Without a Content-Length: refused once past the limit, mid-file.
+	req, _ := http.NewRequest("POST", e.url+"/dashboard/car", io.MultiReader(&buf))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Accept", "application/json")
+	p := b.send(t, req)
+	var f tackhttp.Failure
+	if p.status != http.StatusRequestEntityTooLarge || json.Unmarshal([]byte(p.body), &f) != nil || !strings.Contains(f.Error.Details, "20000 bytes") {
+		t.Errorf("got %d %s, want 413 naming the limit", p.status, p.body)
+	}
+	if reqs, n, err := e.db.FindPins(t.Context(), tack.PinFilter{AccountID: acct.ID, Limit: 10}); err != nil || n != 0 {
+		t.Errorf("got %d requests %v (%v), want none", n, reqs, err)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/tack-ipfs/tack/metrics"
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
+	"github.com/tack-ipfs/tack/upload"
 	"golang.org/x/net/netutil"
 )
 
@@ -206,9 +207,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 		MaxInFlight: c.MaxInFlight,
 
-		Guard:      m.Guard,
-		Sync:       m.Blocks.Sync,
-		Limits:     c.limits(),
+		Importer: &upload.Importer{Store: m.DB, Guard: m.Guard, Sync: m.Blocks.Sync, Limits: c.limits(),
+			Notifier: gcNotifier{m.Pinner, m.gcSchedule}, Logger: m.Logger},
 		MaxUpload:  c.MaxUpload,
 		MaxUploads: c.MaxUploads,
 

@@ -1,4 +1,10 @@
-package http
+// Package upload imports CARs: it checks and stores the blocks a client
+// sends through a session of the gc.Guard, walks each root's DAG for
+// completeness, and makes the account's pin requests, pinned if the DAG is
+// whole and queued (its blocks kept for it) if not. It is the library
+// behind POST /car and the pins page's form; http only admits the request
+// and maps the errors to statuses.
+package upload
 
 import (
 	"bufio"
@@ -9,6 +15,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -32,6 +39,9 @@ const (
 	maxCARHeader = 64 << 10
 )
 
+// carContentType is the media type of a CAR.
+const carContentType = "application/vnd.ipld.car"
+
 // Buffers of an upload: blocks are read into arenas of uploadArena bytes
 // (a block always fits in one), and up to uploadArenas of them are
 // filled, waiting or being hashed and written at once, by uploadWriters
@@ -47,9 +57,47 @@ const (
 	uploadBuffer  = 256 << 10 // the body's read buffer
 )
 
+// Importer imports CARs into its Guard's blockstore and its Store. Set
+// its fields, then call Import from any number of goroutines. An
+// Importer must not be copied after first use.
+type Importer struct {
+	// Store keeps the requests, the DAGs recorded whole and the accounts'
+	// usage.
+	Store tack.Store
+	// Guard is the blockstore that uploads write to, through its
+	// sessions. Required.
+	Guard *gc.Guard
+	// Sync makes the blocks written so far durable; an upload calls it
+	// before it records a DAG whole. Nil skips it (tests).
+	Sync func(ctx context.Context) error
+	// Limits are the limits of accounts that have none of their own: an
+	// upload is refused with EQUOTA once it holds more than the account's
+	// room.
+	Limits tack.Limits
+	// Notifier, if not nil, is told when an upload queues a request.
+	Notifier tack.Notifier
+	// Logger receives what a failed upload could not take back (its
+	// blocks, its requests). Nil discards it.
+	Logger *slog.Logger
+
+	keyLocks [keyStripes]sync.Mutex
+}
+
+var _ tack.CARImporter = (*Importer)(nil)
+
+// Body is a reader that can fail on its own account, as a request body
+// that is too large, too slow or cut off: Err returns that failure, nil
+// if none. When Import's reader is a Body, a CAR that cannot be read is
+// reported with the Body's failure rather than with what it did to the
+// CAR.
+type Body interface {
+	io.Reader
+	Err() error
+}
+
 // upload is one CAR being stored.
 type upload struct {
-	s    *Server
+	im   *Importer
 	acct *tack.Account
 	sess *gc.Session
 	idx  *carIndex
@@ -63,34 +111,20 @@ type upload struct {
 	recorded bool
 }
 
-// upload reads the CAR in body, checks and stores every block through a
+// Import reads the CAR in r, checks and stores every block through a
 // session of the Guard, and makes a request of the account for each root:
 // pinned if its DAG is whole, queued (with the CAR's blocks kept for it)
 // if not. A CAR that breaks a rule, or is cut off, stores no request, and
 // the blocks it stored new are deleted again (gc.Session.Undo).
 //
-// The CAR is read from r, which is body itself or a part of it (a
-// multipart form's file); body's errors (too large, too slow, cut off)
-// come first.
-func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, body *uploadReader, opts carOptions) (reqs []*tack.PinRequest, err error) {
-	defer func() {
-		outcome := "ok"
-		if err != nil {
-			outcome = tack.ErrorCode(err)
-		}
-		s.Metrics.Upload(outcome, body.n)
-	}()
-	if s.Guard == nil {
-		return nil, tack.Errorf(tack.EUNAVAILABLE, "this server does not take CAR uploads")
-	}
-	release, ok := s.accountUpload(acct.ID)
-	if !ok {
-		return nil, tack.Errorf(tack.ERATELIMITED, "this account has %d uploads in progress, the most one account may have at once; retry when one ends", s.maxAccountUploads())
-	}
-	defer release()
-	u := &upload{s: s, acct: acct, room: -1, idx: newCARIndex()}
-	if limit := acct.Limits(s.Limits).MaxBytes; limit > 0 {
-		usage, err := s.Store.FindUsage(ctx, acct.ID)
+// Refusals are *tack.Error: EINVALID for a CAR or a DAG that breaks a
+// rule, EQUOTA past the account's room or its pending requests, and a
+// Body's own failure as it is. Failures of the blockstore are wrapped in
+// tack.BlockstoreError.
+func (im *Importer) Import(ctx context.Context, acct *tack.Account, r io.Reader, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
+	u := &upload{im: im, acct: acct, room: -1, idx: newCARIndex()}
+	if limit := acct.Limits(im.Limits).MaxBytes; limit > 0 {
+		usage, err := im.Store.FindUsage(ctx, acct.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +133,7 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, bo
 		u.room = max(limit-usage.Stored(), 0)
 		u.kept = usage.Kept
 	}
-	u.sess = s.Guard.UploadSession()
+	u.sess = im.Guard.UploadSession()
 	// The session's blocks are protected until the requests that need
 	// them are stored (or Keep lists them): only then may it close. An
 	// upload refused or cut off before it recorded anything takes back
@@ -114,12 +148,13 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, bo
 			return
 		}
 		if n, e := u.sess.Undo(context.WithoutCancel(ctx)); e != nil {
-			s.logger().Error("deleting the blocks of a refused upload", "err", e)
+			im.logger().Error("deleting the blocks of a refused upload", "err", e)
 		} else if n > 0 {
-			s.logger().Debug("deleted the blocks of a refused upload", "blocks", n)
+			im.logger().Debug("deleted the blocks of a refused upload", "blocks", n)
 		}
 	}()
 
+	body, _ := r.(Body)
 	roots, err := u.read(ctx, &carStream{r: r}, body)
 	if err != nil {
 		return nil, err
@@ -127,8 +162,15 @@ func (s *Server) upload(ctx context.Context, acct *tack.Account, r io.Reader, bo
 	return u.pin(ctx, roots, opts)
 }
 
+func (im *Importer) logger() *slog.Logger {
+	if im.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return im.Logger
+}
+
 // read reads and stores the CAR's blocks, and returns its roots.
-func (u *upload) read(ctx context.Context, cs *carStream, body *uploadReader) ([]cid.Cid, error) {
+func (u *upload) read(ctx context.Context, cs *carStream, body Body) ([]cid.Cid, error) {
 	br := bufio.NewReaderSize(cs, uploadBuffer)
 	cr, err := car.NewBlockReader(br, car.MaxAllowedHeaderSize(maxCARHeader))
 	if err != nil {
@@ -175,7 +217,7 @@ func (u *upload) read(ctx context.Context, cs *carStream, body *uploadReader) ([
 		u.bytes += int64(n)
 		if u.room >= 0 && u.bytes > u.room {
 			return nil, tack.Errorf(tack.EQUOTA, "this upload holds more than the %d bytes this account may still store (its limit is %d bytes, %d of them held by incomplete uploads until their DAGs are whole or their requests deleted); delete pins or ask the operator for more room",
-				u.room, u.acct.Limits(u.s.Limits).MaxBytes, u.kept)
+				u.room, u.acct.Limits(u.im.Limits).MaxBytes, u.kept)
 		}
 		batch.buf = batch.buf[:len(batch.buf)+int(n)]
 		b, _ := blocks.NewBlockWithCid(data, c)
@@ -204,9 +246,9 @@ func (u *upload) read(ctx context.Context, cs *carStream, body *uploadReader) ([
 // bodyError is the error of a CAR that cannot be read: the body's own
 // error if it failed (too large, too slow, cut off), a truncated CAR if
 // the body ended early, and otherwise a malformed CAR, described by what.
-func (u *upload) bodyError(cs *carStream, body *uploadReader, err error, what string) error {
-	if body.err != nil {
-		return body.err
+func (u *upload) bodyError(cs *carStream, body Body, err error, what string) error {
+	if body != nil && body.Err() != nil {
+		return body.Err()
 	}
 	if tack.ErrorCode(err) != tack.EINTERNAL {
 		return err
@@ -308,8 +350,8 @@ func checkData(c cid.Cid, data []byte) error {
 // Uploads of the same DAGs take turns here (in this process), so that
 // shards of one DAG sent at once see each other's blocks and make one
 // request.
-func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (reqs []*tack.PinRequest, err error) {
-	unlock := u.s.lockKeys(roots)
+func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
+	unlock := u.im.lockKeys(roots)
 	defer unlock()
 	type plan struct {
 		root     cid.Cid
@@ -325,7 +367,7 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 		}
 		plans[i] = plan{root: root, dag: d}
 		whole = whole || d != nil
-		found, _, err := u.s.Store.FindPins(ctx, tack.PinFilter{
+		found, _, err := u.im.Store.FindPins(ctx, tack.PinFilter{
 			AccountID: u.acct.ID,
 			Keys:      []string{tack.ContentKey(root)},
 			Statuses:  []tack.Status{tack.StatusQueued, tack.StatusPinning, tack.StatusPinned},
@@ -339,9 +381,9 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 		}
 	}
 	// Blocks are durable before any DAG is recorded whole, as a fetch's.
-	if whole && u.s.Sync != nil {
-		if err := u.s.Sync(ctx); err != nil {
-			return nil, blockstoreError{fmt.Errorf("syncing the blockstore: %w", err)}
+	if whole && u.im.Sync != nil {
+		if err := u.im.Sync(ctx); err != nil {
+			return nil, tack.BlockstoreError{Err: fmt.Errorf("syncing the blockstore: %w", err)}
 		}
 	}
 
@@ -351,8 +393,8 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 			return
 		}
 		for _, id := range created {
-			if e := u.s.Store.DeletePin(context.WithoutCancel(ctx), u.acct.ID, id); e != nil {
-				u.s.logger().Error("deleting the request of a failed upload", "id", id, "err", e)
+			if e := u.im.Store.DeletePin(context.WithoutCancel(ctx), u.acct.ID, id); e != nil {
+				u.im.logger().Error("deleting the request of a failed upload", "id", id, "err", e)
 			}
 		}
 	}()
@@ -361,14 +403,14 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 	for _, p := range plans {
 		key := tack.ContentKey(p.root)
 		if p.dag != nil {
-			if err := u.s.Store.CompleteDAG(ctx, p.dag); err != nil {
+			if err := u.im.Store.CompleteDAG(ctx, p.dag); err != nil {
 				return nil, err
 			}
 		} else if err := u.sess.Keep(ctx, u.acct.ID, key); err != nil {
-			return nil, blockstoreError{err}
+			return nil, tack.BlockstoreError{Err: err}
 		}
 		if p.existing != nil {
-			req, err := u.s.Store.FindPinByID(ctx, u.acct.ID, p.existing.ID)
+			req, err := u.im.Store.FindPinByID(ctx, u.acct.ID, p.existing.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -382,15 +424,15 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts carOptions) (req
 			Key:       key,
 			Status:    tack.StatusQueued,
 		}
-		if err := u.s.Store.CreatePin(ctx, req); err != nil {
+		if err := u.im.Store.CreatePin(ctx, req); err != nil {
 			return nil, err
 		}
 		created = append(created, req.ID)
 		queued = queued || req.Status == tack.StatusQueued
 		reqs = append(reqs, req)
 	}
-	if queued && u.s.Notifier != nil {
-		u.s.Notifier.Queued()
+	if queued && u.im.Notifier != nil {
+		u.im.Notifier.Queued()
 	}
 	return reqs, nil
 }
@@ -400,7 +442,7 @@ const keyStripes = 64
 
 // lockKeys takes the locks of the roots' content keys, in order, and
 // returns what releases them.
-func (s *Server) lockKeys(roots []cid.Cid) (unlock func()) {
+func (im *Importer) lockKeys(roots []cid.Cid) (unlock func()) {
 	var stripes []int
 	for _, r := range roots {
 		h := fnv.New32a()
@@ -410,11 +452,11 @@ func (s *Server) lockKeys(roots []cid.Cid) (unlock func()) {
 	slices.Sort(stripes)
 	stripes = slices.Compact(stripes)
 	for _, i := range stripes {
-		s.keyLocks[i].Lock()
+		im.keyLocks[i].Lock()
 	}
 	return func() {
 		for _, i := range stripes {
-			s.keyLocks[i].Unlock()
+			im.keyLocks[i].Unlock()
 		}
 	}
 }
@@ -491,7 +533,7 @@ func (w *batchWriter) write(b *batch) error {
 		}
 	}
 	if err := w.sess.PutMany(w.ctx, b.blocks); err != nil {
-		return blockstoreError{fmt.Errorf("storing blocks: %w", err)}
+		return tack.BlockstoreError{Err: fmt.Errorf("storing blocks: %w", err)}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package http
+package upload
 
 import (
 	"context"
@@ -133,7 +133,7 @@ func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 			if ipld.IsNotFound(err) {
 				return nil, errMissing
 			} else if err != nil {
-				return nil, blockstoreError{err}
+				return nil, tack.BlockstoreError{Err: err}
 			}
 			d.Blocks++
 			d.Bytes += int64(size)
@@ -143,7 +143,7 @@ func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 		if ipld.IsNotFound(err) {
 			return nil, errMissing
 		} else if err != nil {
-			return nil, blockstoreError{err}
+			return nil, tack.BlockstoreError{Err: err}
 		}
 		if i < 0 {
 			d.Blocks++

@@ -1,0 +1,26 @@
+package tack
+
+import (
+	"context"
+	"io"
+)
+
+// CARImporter stores the blocks of CARs that accounts send and makes a pin
+// request of the account for each root (the upload package's Importer):
+// POST /car and the pins page's form hand it their bodies.
+type CARImporter interface {
+	// Import reads a CAR from r, checks and stores its blocks, and returns
+	// the requests it made or found, one for each root: pinned if its DAG
+	// is whole, queued if not. A CAR that breaks a rule is refused with an
+	// *Error whose code says which (EINVALID, EQUOTA, or the body's own
+	// ETOOLARGE, ETIMEOUT), and leaves no request.
+	Import(ctx context.Context, acct *Account, r io.Reader, opts UploadOptions) ([]*PinRequest, error)
+}
+
+// UploadOptions are what an upload says of the requests it makes: the
+// name, meta and origins of their Pin, checked as POST /pins checks them.
+type UploadOptions struct {
+	Name    string
+	Meta    map[string]string
+	Origins []string
+}
