@@ -12,7 +12,6 @@ import (
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/metrics"
 	"github.com/tack-ipfs/tack/metrics/metricstest"
-	"github.com/tack-ipfs/tack/pinner"
 )
 
 // scrape serves m's metrics and reads them once.
@@ -29,7 +28,7 @@ func TestTwoInOneProcess(t *testing.T) {
 	a, b := metrics.New(), metrics.New()
 	for _, m := range []*metrics.Metrics{a, b} {
 		m.WatchPins(func(context.Context) (map[int64]*tack.Usage, error) { return nil, nil }, 0, nil)
-		m.WatchPinner(func() pinner.Stats { return pinner.Stats{StoreErrors: 2} })
+		m.WatchPinner(func() tack.PinnerStats { return tack.PinnerStats{StoreErrors: 2} })
 		m.WatchProvide(func() tack.ProvideStats { return tack.ProvideStats{} })
 	}
 	a.Error(metrics.SourceBlockstore)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tack-ipfs/tack"
-	"github.com/tack-ipfs/tack/pinner"
 )
 
 // DefaultPinsTTL is how long WatchPins keeps the counts it read: scrapes
@@ -87,7 +86,7 @@ func (c *pinsCollector) Collect(ch chan<- prometheus.Metric) {
 
 // WatchPinner reports the pinner's Stats at scrape time, its store and
 // blockstore failures in tack_errors_total.
-func (m *Metrics) WatchPinner(stats func() pinner.Stats) {
+func (m *Metrics) WatchPinner(stats func() tack.PinnerStats) {
 	if m == nil {
 		return
 	}
@@ -111,8 +110,8 @@ var (
 		"Pin requests the pinner recorded, by outcome (pinned, failed).", []string{"outcome"}, nil)
 )
 
-// pinnerCollector reads pinner.Stats at scrape time.
-type pinnerCollector func() pinner.Stats
+// pinnerCollector reads tack.PinnerStats at scrape time.
+type pinnerCollector func() tack.PinnerStats
 
 func (c pinnerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{fetchesDesc, fetchedBlocksDesc, fetchedBytesDesc, retriesDesc, outcomesDesc} {

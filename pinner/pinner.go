@@ -235,25 +235,10 @@ func (p *Pinner) Active() int {
 	return len(p.jobs)
 }
 
-// Stats counts what a Pinner did since it was made.
-type Stats struct {
-	Fetches       int   // DAG fetches running now
-	FetchedBlocks int64 // blocks received from the network
-	FetchedBytes  int64 // and their bytes
-	Retries       int64 // requests that stepped aside and went back to the queue to be tried again
-	Pinned        int64 // requests this pinner's fetches recorded pinned
-	Failed        int64 // requests it recorded failed
-	// StoreErrors counts the store's failures (claiming, renewing leases,
-	// recording outcomes), BlockstoreErrors the fetches that could not
-	// store or sync their blocks.
-	StoreErrors      int64
-	BlockstoreErrors int64
-}
-
 // Stats returns what the pinner did since it was made, and the fetches
 // running now. It costs no I/O.
-func (p *Pinner) Stats() Stats {
-	return Stats{
+func (p *Pinner) Stats() tack.PinnerStats {
+	return tack.PinnerStats{
 		Fetches:          p.Active(),
 		FetchedBlocks:    p.received.Blocks.Load(),
 		FetchedBytes:     p.received.Bytes.Load(),

@@ -2,6 +2,24 @@ package tack
 
 import "time"
 
+// The statistics each subsystem reports, defined here so that metrics
+// and the web pages read them without importing the subsystem.
+
+// PinnerStats counts what a pinner.Pinner did since it was made.
+type PinnerStats struct {
+	Fetches       int   // DAG fetches running now
+	FetchedBlocks int64 // blocks received from the network
+	FetchedBytes  int64 // and their bytes
+	Retries       int64 // requests that stepped aside and went back to the queue to be tried again
+	Pinned        int64 // requests this pinner's fetches recorded pinned
+	Failed        int64 // requests it recorded failed
+	// StoreErrors counts the store's failures (claiming, renewing leases,
+	// recording outcomes), BlockstoreErrors the fetches that could not
+	// store or sync their blocks.
+	StoreErrors      int64
+	BlockstoreErrors int64
+}
+
 // ReprovideCycle is what one reprovide cycle of the sweeping provider did.
 // The provider sweeps the keyspace region by region over the interval, so
 // a cycle takes about the interval by design; what tells whether it keeps
