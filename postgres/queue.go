@@ -35,22 +35,23 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 		}
 		// Requests of blocked accounts are held instead of claimed,
 		// whichever way they came back to the queue.
-		ids, _, err := claimable(ctx, tx, `
-			SELECT p.id, 0, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
+		q := queueTx{tx}
+		ids, _, err := tack.Claimable(ctx, q, q.candidates(`
+			SELECT p.id, p.account_id, 0, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
 			WHERE p.status = 'pinning' AND p.lease_until < $1
 			ORDER BY p.lease_until LIMIT $2
-			FOR UPDATE OF p SKIP LOCKED`, now, n)
+			FOR UPDATE OF p SKIP LOCKED`, now, n))
 		if err != nil {
 			return err
 		}
 		var lastTurn int64
 		if len(ids) < n {
 			var ready []string
-			if ready, lastTurn, err = claimable(ctx, tx, `
-				SELECT p.id, p.turn, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
+			if ready, lastTurn, err = tack.Claimable(ctx, q, q.candidates(`
+				SELECT `+sqlrow.QueuedPinColumns+` FROM pins p JOIN accounts a ON a.id = p.account_id
 				WHERE p.status = 'queued' AND p.retry_at = 0
 				ORDER BY p.turn, p.created, p.id LIMIT $1
-				FOR UPDATE OF p SKIP LOCKED`, n-len(ids)); err != nil {
+				FOR UPDATE OF p SKIP LOCKED`, n-len(ids))); err != nil {
 				return err
 			}
 			ids = append(ids, ready...)
@@ -70,12 +71,7 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 			RETURNING `+sqlrow.PinColumns, owner, micros(until), ids); err != nil {
 			return err
 		}
-		// RETURNING gives no order: put them back in claim order.
-		order := map[string]int{}
-		for i, id := range ids {
-			order[id] = i
-		}
-		slices.SortFunc(pins, func(a, b *tack.PinRequest) int { return order[a.ID] - order[b.ID] })
+		tack.InClaimOrder(pins, ids)
 		return nil
 	})
 	if err != nil {
@@ -84,67 +80,31 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	return pins, nil
 }
 
-// retryHeld, as a request's retry_at, holds a queued request of a blocked
-// account: neither ready (0) nor waiting for a time (> 0).
+// retryHeld is tack.RetryHeld in SQL.
 const retryHeld = "-1"
 
-// claimable runs query, with args, for candidate claims: rows of id, turn
-// and whether the account is blocked. It holds the requests of blocked
-// accounts, which takes them out of the query's index, and asks again, a
-// few times at most. It returns the claimable ids and the last one's turn.
-func claimable(ctx context.Context, tx pgx.Tx, query string, args ...any) (ids []string, lastTurn int64, err error) {
-	for range 4 {
-		rows, err := tx.Query(ctx, query, args...)
-		if err != nil {
-			return nil, 0, err
-		}
-		var held []string
-		ids = ids[:0]
-		for rows.Next() {
-			var id string
-			var turn int64
-			var blocked bool
-			if err := rows.Scan(&id, &turn, &blocked); err != nil {
-				rows.Close()
-				return nil, 0, err
-			}
-			if blocked {
-				held = append(held, id)
-				continue
-			}
-			ids, lastTurn = append(ids, id), turn
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, 0, err
-		}
-		if len(held) > 0 {
-			if _, err := tx.Exec(ctx, `
-				UPDATE pins SET status = 'queued', retry_at = `+retryHeld+`, lease_owner = '', lease_until = 0, blocks = 0, bytes = 0
-				WHERE id = ANY($1)`, held); err != nil {
-				return nil, 0, err
-			}
-		}
-		if len(held) == 0 {
-			break
-		}
+// queueTx is a write transaction as tack's queue rules use it.
+type queueTx struct{ tx pgx.Tx }
+
+// candidates returns tack.Claimable's query: query, with args, selecting
+// sqlrow.QueuedPinColumns.
+func (q queueTx) candidates(query string, args ...any) func(context.Context) ([]tack.QueuedPin, error) {
+	return func(ctx context.Context) ([]tack.QueuedPin, error) {
+		return queryAll(ctx, q.tx, sqlrow.ScanQueuedPin, query, args...)
 	}
-	return ids, lastTurn, nil
 }
 
-// accountPin is a request, its account, and whether the account is
-// blocked.
-type accountPin struct {
-	id        string
-	accountID int64
-	blocked   bool
+// Hold puts requests of blocked accounts back in the queue, held.
+func (q queueTx) Hold(ctx context.Context, ids []string) error {
+	_, err := q.tx.Exec(ctx, `
+		UPDATE pins SET status = 'queued', retry_at = `+retryHeld+`, lease_owner = '', lease_until = 0, blocks = 0, bytes = 0
+		WHERE id = ANY($1)`, ids)
+	return err
 }
 
-// scanAccountPin scans a row of id, account_id and blocked.
-func scanAccountPin(row sqlrow.Scanner) (accountPin, error) {
-	var p accountPin
-	err := row.Scan(&p.id, &p.accountID, &p.blocked)
-	return p, err
+// TakeTurns is takeTurns.
+func (q queueTx) TakeTurns(ctx context.Context, accountID, n int64) (int64, error) {
+	return takeTurns(ctx, q.tx, accountID, n)
 }
 
 // maxReadyRetries is how many waiting requests one claim makes ready, so
@@ -173,30 +133,18 @@ func takeTurns(ctx context.Context, tx pgx.Tx, accountID, n int64) (int64, error
 // accounts are held instead. Due requests that another claim is making
 // ready at the same moment are skipped.
 func readyRetries(ctx context.Context, tx pgx.Tx, now int64) error {
-	dues, err := queryAll(ctx, tx, scanAccountPin, `
-		SELECT p.id, p.account_id, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
+	dues, err := queryAll(ctx, tx, sqlrow.ScanQueuedPin, `
+		SELECT `+sqlrow.QueuedPinColumns+` FROM pins p JOIN accounts a ON a.id = p.account_id
 		WHERE p.status = 'queued' AND p.retry_at > 0 AND p.retry_at <= $1
 		ORDER BY p.retry_at LIMIT $2
 		FOR UPDATE OF p SKIP LOCKED`, now, maxReadyRetries)
 	if err != nil {
 		return err
 	}
-	for _, d := range dues {
-		if d.blocked {
-			if _, err := tx.Exec(ctx, `UPDATE pins SET retry_at = `+retryHeld+` WHERE id = $1`, d.id); err != nil {
-				return err
-			}
-			continue
-		}
-		turn, err := takeTurns(ctx, tx, d.accountID, 1)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE pins SET retry_at = 0, turn = $1 WHERE id = $2`, turn, d.id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tack.ReadyDue(ctx, queueTx{tx}, dues, func(ctx context.Context, id string, turn int64) error {
+		_, err := tx.Exec(ctx, `UPDATE pins SET retry_at = 0, turn = $1 WHERE id = $2`, turn, id)
+		return err
+	})
 }
 
 // QueuePositions sets Position on the ready queued requests among reqs,

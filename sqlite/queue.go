@@ -33,20 +33,21 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 		// PostgreSQL: FOR UPDATE SKIP LOCKED on both selects. Requests of
 		// blocked accounts are held instead of claimed, whichever way they
 		// came back to the queue.
-		ids, _, err := claimable(ctx, tx, `
-			SELECT p.id, 0, a.blocked FROM pins p INDEXED BY pins_lease_idx JOIN accounts a ON a.id = p.account_id
+		q := queueTx{tx}
+		ids, _, err := tack.Claimable(ctx, q, q.candidates(`
+			SELECT p.id, p.account_id, 0, a.blocked FROM pins p INDEXED BY pins_lease_idx JOIN accounts a ON a.id = p.account_id
 			WHERE p.status = 'pinning' AND p.lease_until < ?
-			ORDER BY p.lease_until LIMIT ?`, now, n)
+			ORDER BY p.lease_until LIMIT ?`, now, n))
 		if err != nil {
 			return err
 		}
 		var lastTurn int64
 		if len(ids) < n {
 			var ready []string
-			if ready, lastTurn, err = claimable(ctx, tx, `
-				SELECT p.id, p.turn, a.blocked FROM pins p INDEXED BY pins_ready_idx JOIN accounts a ON a.id = p.account_id
+			if ready, lastTurn, err = tack.Claimable(ctx, q, q.candidates(`
+				SELECT `+sqlrow.QueuedPinColumns+` FROM pins p INDEXED BY pins_ready_idx JOIN accounts a ON a.id = p.account_id
 				WHERE p.status = 'queued' AND p.retry_at = 0
-				ORDER BY p.turn, p.created, p.id LIMIT ?`, n-len(ids)); err != nil {
+				ORDER BY p.turn, p.created, p.id LIMIT ?`, n-len(ids))); err != nil {
 				return err
 			}
 			ids = append(ids, ready...)
@@ -70,12 +71,7 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 			RETURNING `+sqlrow.PinColumns, args...); err != nil {
 			return err
 		}
-		// RETURNING gives no order: put them back in claim order.
-		order := map[string]int{}
-		for i, id := range ids {
-			order[id] = i
-		}
-		slices.SortFunc(pins, func(a, b *tack.PinRequest) int { return order[a.ID] - order[b.ID] })
+		tack.InClaimOrder(pins, ids)
 		return nil
 	})
 	if err != nil {
@@ -84,73 +80,35 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	return pins, nil
 }
 
-// retryHeld, as a request's retry_at, holds a queued request of a blocked
-// account: neither ready (0) nor waiting for a time (> 0).
+// retryHeld is tack.RetryHeld in SQL.
 const retryHeld = "-1"
 
-// claimable runs query, with args, for candidate claims: rows of id, turn
-// and whether the account is blocked. It holds the requests of blocked
-// accounts, which takes them out of the query's index, and asks again, a
-// few times at most. It returns the claimable ids and the last one's turn.
-func claimable(ctx context.Context, tx *txn, query string, args ...any) (ids []string, lastTurn int64, err error) {
-	for range 4 {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return nil, 0, err
-		}
-		var held []string
-		ids = ids[:0]
-		for rows.Next() {
-			var id string
-			var turn int64
-			var blocked bool
-			if err := rows.Scan(&id, &turn, &blocked); err != nil {
-				rows.Close()
-				return nil, 0, err
-			}
-			if blocked {
-				held = append(held, id)
-				continue
-			}
-			ids, lastTurn = append(ids, id), turn
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, 0, err
-		}
-		for _, id := range held {
-			if err := hold(ctx, tx, id); err != nil {
-				return nil, 0, err
-			}
-		}
-		if len(held) == 0 {
-			break
+// queueTx is a write transaction as tack's queue rules use it.
+type queueTx struct{ tx *txn }
+
+// candidates returns tack.Claimable's query: query, with args, selecting
+// sqlrow.QueuedPinColumns.
+func (q queueTx) candidates(query string, args ...any) func(context.Context) ([]tack.QueuedPin, error) {
+	return func(ctx context.Context) ([]tack.QueuedPin, error) {
+		return queryAll(ctx, q.tx, sqlrow.ScanQueuedPin, query, args...)
+	}
+}
+
+// Hold puts requests of blocked accounts back in the queue, held.
+func (q queueTx) Hold(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if _, err := q.tx.ExecContext(ctx, `
+			UPDATE pins SET status = 'queued', retry_at = `+retryHeld+`, lease_owner = '', lease_until = 0, blocks = 0, bytes = 0
+			WHERE id = ?`, id); err != nil {
+			return err
 		}
 	}
-	return ids, lastTurn, nil
+	return nil
 }
 
-// accountPin is a request, its account, and whether the account is
-// blocked.
-type accountPin struct {
-	id        string
-	accountID int64
-	blocked   bool
-}
-
-// scanAccountPin scans a row of id, account_id and blocked.
-func scanAccountPin(row scanner) (accountPin, error) {
-	var p accountPin
-	err := row.Scan(&p.id, &p.accountID, &p.blocked)
-	return p, err
-}
-
-// hold puts a request of a blocked account back in the queue, held.
-func hold(ctx context.Context, tx *txn, id string) error {
-	_, err := tx.ExecContext(ctx, `
-		UPDATE pins SET status = 'queued', retry_at = `+retryHeld+`, lease_owner = '', lease_until = 0, blocks = 0, bytes = 0
-		WHERE id = ?`, id)
-	return err
+// TakeTurns is takeTurns.
+func (q queueTx) TakeTurns(ctx context.Context, accountID, n int64) (int64, error) {
+	return takeTurns(ctx, q.tx, accountID, n)
 }
 
 // maxReadyRetries is how many waiting requests one claim makes ready, so
@@ -178,29 +136,17 @@ func takeTurns(ctx context.Context, tx *txn, accountID, n int64) (int64, error) 
 // ready again, each at the back of its account's turns; those of blocked
 // accounts are held instead.
 func readyRetries(ctx context.Context, tx *txn, now int64) error {
-	dues, err := queryAll(ctx, tx, scanAccountPin, `
-		SELECT p.id, p.account_id, a.blocked FROM pins p INDEXED BY pins_retry_idx JOIN accounts a ON a.id = p.account_id
+	dues, err := queryAll(ctx, tx, sqlrow.ScanQueuedPin, `
+		SELECT `+sqlrow.QueuedPinColumns+` FROM pins p INDEXED BY pins_retry_idx JOIN accounts a ON a.id = p.account_id
 		WHERE p.status = 'queued' AND p.retry_at > 0 AND p.retry_at <= ?
 		ORDER BY p.retry_at LIMIT ?`, now, maxReadyRetries)
 	if err != nil {
 		return err
 	}
-	for _, d := range dues {
-		if d.blocked {
-			if err := hold(ctx, tx, d.id); err != nil {
-				return err
-			}
-			continue
-		}
-		turn, err := takeTurns(ctx, tx, d.accountID, 1)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE pins SET retry_at = 0, turn = ? WHERE id = ?`, turn, d.id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tack.ReadyDue(ctx, queueTx{tx}, dues, func(ctx context.Context, id string, turn int64) error {
+		_, err := tx.ExecContext(ctx, `UPDATE pins SET retry_at = 0, turn = ? WHERE id = ?`, turn, id)
+		return err
+	})
 }
 
 // QueuePositions sets Position on the ready queued requests among reqs,

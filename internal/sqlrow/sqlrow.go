@@ -136,3 +136,15 @@ func ScanPin(row Scanner) (*tack.PinRequest, error) {
 	r.Status, r.Created = tack.Status(status), tack.TimeOfMicros(created)
 	return &r, nil
 }
+
+// QueuedPinColumns, from pins p joined to their accounts a, are the
+// columns of a queued request that ScanQueuedPin reads, for the queue's
+// rules (tack.Claimable, tack.ReadyDue, tack.Requeue).
+const QueuedPinColumns = `p.id, p.account_id, p.turn, a.blocked`
+
+// ScanQueuedPin reads a request's QueuedPinColumns.
+func ScanQueuedPin(row Scanner) (tack.QueuedPin, error) {
+	var p tack.QueuedPin
+	err := row.Scan(&p.ID, &p.AccountID, &p.Turn, &p.Blocked)
+	return p, err
+}
