@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore"
 )
 
 // Scanner is one row of a query's result, as database/sql's *Row and
@@ -147,4 +148,25 @@ func ScanQueuedPin(row Scanner) (tack.QueuedPin, error) {
 	var p tack.QueuedPin
 	err := row.Scan(&p.ID, &p.AccountID, &p.Turn, &p.Blocked)
 	return p, err
+}
+
+// PackEntryColumns, from PackEntryFrom, are the columns of a pack index
+// entry that ScanPackEntry reads.
+const PackEntryColumns = `b.hash, p.name, b.off, b.len`
+
+// PackEntryFrom joins each entry to its pack, for the pack's name.
+const PackEntryFrom = `pack_blocks b JOIN packs p ON p.id = b.pack`
+
+// ScanPackEntry reads a pack index entry's PackEntryColumns.
+func ScanPackEntry(row Scanner) (blockstore.PackEntry, error) {
+	var e blockstore.PackEntry
+	err := row.Scan(&e.Hash, &e.Pack, &e.Offset, &e.Length)
+	return e, err
+}
+
+// ScanPackUsage reads a pack's name, size, live blocks and live bytes.
+func ScanPackUsage(row Scanner) (blockstore.PackUsage, error) {
+	var u blockstore.PackUsage
+	err := row.Scan(&u.Name, &u.Size, &u.LiveBlocks, &u.LiveBytes)
+	return u, err
 }
