@@ -170,3 +170,43 @@ func ScanPackUsage(row Scanner) (blockstore.PackUsage, error) {
 	err := row.Scan(&u.Name, &u.Size, &u.LiveBlocks, &u.LiveBytes)
 	return u, err
 }
+
+// ScanCopyRow reads a row of t's columns, for copying a store
+// (tack.Exporter), into values of the columns' kinds: int64, string
+// (text and JSON), bool, *int64 or []byte.
+func ScanCopyRow(t tack.CopyTable, row Scanner) ([]any, error) {
+	dest := make([]any, len(t.Columns))
+	for i, c := range t.Columns {
+		switch c.Kind {
+		case tack.CopyInt:
+			dest[i] = new(int64)
+		case tack.CopyText, tack.CopyJSON:
+			dest[i] = new(string)
+		case tack.CopyBool:
+			dest[i] = new(bool)
+		case tack.CopyNullInt:
+			dest[i] = new(*int64)
+		case tack.CopyBytes:
+			dest[i] = new([]byte)
+		}
+	}
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	out := make([]any, len(dest))
+	for i, d := range dest {
+		switch d := d.(type) {
+		case *int64:
+			out[i] = *d
+		case *string:
+			out[i] = *d
+		case *bool:
+			out[i] = *d
+		case **int64:
+			out[i] = *d
+		case *[]byte:
+			out[i] = *d
+		}
+	}
+	return out, nil
+}
