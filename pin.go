@@ -166,6 +166,12 @@ type PinFilter struct {
 	Limit     int               // 1..MaxListLimit
 }
 
+// OnlyStatuses reports whether f selects by account and status alone, so
+// that a store's per-status counters hold the count of what it matches.
+func (f PinFilter) OnlyStatuses() bool {
+	return len(f.Keys) == 0 && f.Name == nil && f.Before.IsZero() && f.After.IsZero() && len(f.Meta) == 0
+}
+
 // DAG is a DAG that tack holds whole.
 type DAG struct {
 	Key    string

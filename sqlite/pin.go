@@ -248,7 +248,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, list, listArgs...); err != nil {
 			return err
 		}
-		if onlyStatuses(f) {
+		if f.OnlyStatuses() {
 			// Kubo's `service ls --stat` asks for this count for each
 			// status: the triggers' counters answer it at once.
 			return countByStatus(ctx, tx, f.AccountID, f.Statuses, &count)
@@ -293,12 +293,6 @@ func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []a
 		all = append(append(all, a...), limit)
 	}
 	return strings.Join(parts, " UNION ALL ") + ` ORDER BY created DESC, id DESC LIMIT ?`, append(all, limit), nil
-}
-
-// onlyStatuses reports whether f selects by account and status alone, so
-// that pin_counts holds the count of what it matches.
-func onlyStatuses(f tack.PinFilter) bool {
-	return len(f.Keys) == 0 && f.Name == nil && f.Before.IsZero() && f.After.IsZero() && len(f.Meta) == 0
 }
 
 // countByStatus sets count to how many of the account's requests are in
@@ -349,7 +343,7 @@ func pinWhere(f tack.PinFilter) (string, []any, error) {
 		}
 	}
 	if !f.Before.IsZero() {
-		conds, args = append(conds, "created < ?"), append(args, ceilMicros(f.Before))
+		conds, args = append(conds, "created < ?"), append(args, tack.CeilMicros(f.Before))
 	}
 	if !f.After.IsZero() {
 		conds, args = append(conds, "created > ?"), append(args, f.After.UnixMicro()) // floor
@@ -359,14 +353,4 @@ func pinWhere(f tack.PinFilter) (string, []any, error) {
 		args = append(args, k, v)
 	}
 	return strings.Join(conds, " AND "), args, nil
-}
-
-// ceilMicros returns t in microseconds since the epoch, rounded up: a
-// request created at 1µs is before 1.5µs.
-func ceilMicros(t time.Time) int64 {
-	us := t.UnixMicro()
-	if t.After(time.UnixMicro(us)) {
-		us++
-	}
-	return us
 }
