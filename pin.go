@@ -2,6 +2,7 @@ package tack
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -301,4 +302,16 @@ type DAGStore interface {
 	// the back of its account's turns, with reason as its details. It
 	// returns how many requests it requeued.
 	RequeueDAG(ctx context.Context, key, reason string) (int, error)
+}
+
+// MergeKeys merges lists of content keys, each in order, into one, in
+// order and without repeats, cut at limit. Where each list holds the first
+// limit keys after some key, as WantedKeys' queries do, the merge is
+// complete up to its last key.
+func MergeKeys(limit int, lists ...[]string) []string {
+	keys := slices.Compact(slices.Sorted(slices.Values(slices.Concat(lists...))))
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	return keys
 }

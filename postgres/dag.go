@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
@@ -90,11 +89,7 @@ func (db *DB) WantedKeys(ctx context.Context, after string, limit int) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("wanted keys: %w", err)
 	}
-	keys := slices.Compact(slices.Sorted(slices.Values(append(own, prev...))))
-	if len(keys) > limit {
-		keys = keys[:limit]
-	}
-	return keys, nil
+	return tack.MergeKeys(limit, own, prev), nil
 }
 
 // RequeueDAG forgets the DAG and queues its pinned requests again, each
