@@ -210,3 +210,47 @@ func ScanCopyRow(t tack.CopyTable, row Scanner) ([]any, error) {
 	}
 	return out, nil
 }
+
+// SessionColumns are the columns of a session that ScanSession reads.
+const SessionColumns = `id, account_id, created, expires`
+
+// ScanSession reads a session's SessionColumns.
+func ScanSession(row Scanner) (*tack.Session, error) {
+	var s tack.Session
+	var created, expires int64
+	if err := row.Scan(&s.ID, &s.AccountID, &created, &expires); err != nil {
+		return nil, err
+	}
+	s.Created, s.Expires = tack.TimeOfMicros(created), tack.TimeOfMicros(expires)
+	return &s, nil
+}
+
+// PasswordResetColumns are the columns of a password reset link that
+// ScanPasswordReset reads.
+const PasswordResetColumns = `id, account_id, created_by, created, expires`
+
+// ScanPasswordReset reads a password reset link's PasswordResetColumns.
+func ScanPasswordReset(row Scanner) (*tack.PasswordReset, error) {
+	var r tack.PasswordReset
+	var created, expires int64
+	if err := row.Scan(&r.ID, &r.AccountID, &r.CreatedBy, &created, &expires); err != nil {
+		return nil, err
+	}
+	r.Created, r.Expires = tack.TimeOfMicros(created), tack.TimeOfMicros(expires)
+	return &r, nil
+}
+
+// CollectionColumns are the columns of a collection that ScanCollection
+// reads.
+const CollectionColumns = `epoch, node, started, until`
+
+// ScanCollection reads a collection's CollectionColumns.
+func ScanCollection(row Scanner) (*tack.Collection, error) {
+	var c tack.Collection
+	var started, until int64
+	if err := row.Scan(&c.Epoch, &c.Node, &started, &until); err != nil {
+		return nil, err
+	}
+	c.Started, c.Until = tack.TimeOfMicros(started), tack.TimeOfMicros(until)
+	return &c, nil
+}
