@@ -20,8 +20,8 @@ import (
 // no request goes to two owners. The queue's virtual time moves up to the
 // last turn claimed.
 func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Time) ([]*tack.PinRequest, error) {
-	if owner == "" {
-		return nil, tack.Errorf(tack.EINVALID, "lease owner is required")
+	if err := tack.CheckLeaseOwner(owner); err != nil {
+		return nil, err
 	}
 	if n <= 0 {
 		return []*tack.PinRequest{}, nil
@@ -308,8 +308,8 @@ func (db *DB) updateOwned(ctx context.Context, op, set string, setArgs []any, ow
 // and the accounts' rows, so that two DAGs completed at once cannot both
 // pass an account's storage limit.
 func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
-	if d.Key == "" {
-		return tack.Errorf(tack.EINVALID, "dag has no content key")
+	if err := tack.CheckDAG(d); err != nil {
+		return err
 	}
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		if err := lockKeys(ctx, tx, d.Key); err != nil {

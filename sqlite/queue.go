@@ -18,8 +18,8 @@ import (
 // It all happens in one write transaction, so no request goes to two
 // owners; the queue's virtual time moves up to the last turn claimed.
 func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Time) ([]*tack.PinRequest, error) {
-	if owner == "" {
-		return nil, tack.Errorf(tack.EINVALID, "lease owner is required")
+	if err := tack.CheckLeaseOwner(owner); err != nil {
+		return nil, err
 	}
 	if n <= 0 {
 		return []*tack.PinRequest{}, nil
@@ -314,8 +314,8 @@ func (db *DB) updateOwned(ctx context.Context, op, set string, setArgs []any, ow
 // lease; the requests of accounts that the DAG would take over their
 // MaxBytes fail instead.
 func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
-	if d.Key == "" {
-		return tack.Errorf(tack.EINVALID, "dag has no content key")
+	if err := tack.CheckDAG(d); err != nil {
+		return err
 	}
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `
