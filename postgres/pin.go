@@ -124,7 +124,7 @@ func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) erro
 		r.Details, r.Blocks, r.Bytes, db.now(), db.Limits.MaxPending, db.Limits.MaxBytes,
 	).Scan(&result, &created, &status, &blocks, &bytes, &details, &turn, &limit, &stored, &head)
 	if isUniqueViolation(err) {
-		return tack.Errorf(tack.ECONFLICT, "pin request id already exists")
+		return tack.ErrIDExists("pin request")
 	} else if err != nil {
 		return fmt.Errorf("create pin: %w", err)
 	}
@@ -191,7 +191,7 @@ func deletePin(ctx context.Context, tx pgx.Tx, accountID int64, id string) error
 	if err != nil {
 		return fmt.Errorf("delete pin: %w", err)
 	} else if tag.RowsAffected() == 0 {
-		return tack.Errorf(tack.ENOTFOUND, "pin request not found")
+		return tack.ErrNotFound("pin request")
 	}
 	return nil
 }
@@ -203,7 +203,7 @@ func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tac
 		SELECT `+sqlrow.PinColumns+` FROM pins
 		WHERE id = $1 AND account_id = $2`, id, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "pin request not found")
+		return nil, tack.ErrNotFound("pin request")
 	} else if err != nil {
 		return nil, fmt.Errorf("find pin: %w", err)
 	}

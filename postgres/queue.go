@@ -382,7 +382,7 @@ func (db *DB) FindDAG(ctx context.Context, key string) (*tack.DAG, error) {
 	d := tack.DAG{Key: key}
 	err := db.pool.QueryRow(ctx, `SELECT blocks, bytes FROM dags WHERE key = $1`, key).Scan(&d.Blocks, &d.Bytes)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "dag not found")
+		return nil, tack.ErrNotFound("dag")
 	} else if err != nil {
 		return nil, fmt.Errorf("find dag: %w", err)
 	}

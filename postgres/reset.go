@@ -30,7 +30,7 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) er
 		if err != nil {
 			return fmt.Errorf("insert password reset: %w", err)
 		} else if tag.RowsAffected() == 0 {
-			return tack.Errorf(tack.ECONFLICT, "password reset id already exists")
+			return tack.ErrIDExists("password reset")
 		}
 		return nil
 	})
@@ -47,7 +47,7 @@ func (db *DB) FindPasswordReset(ctx context.Context, id string) (*tack.PasswordR
 	r, err := sqlrow.ScanPasswordReset(db.pool.QueryRow(ctx, `
 		SELECT `+sqlrow.PasswordResetColumns+` FROM password_resets WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "password reset link not found")
+		return nil, tack.ErrNotFound("password reset link")
 	} else if err != nil {
 		return nil, fmt.Errorf("find password reset: %w", err)
 	}

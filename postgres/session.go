@@ -34,7 +34,7 @@ func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
 		if err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		} else if tag.RowsAffected() == 0 {
-			return tack.Errorf(tack.ECONFLICT, "session id already exists")
+			return tack.ErrIDExists("session")
 		}
 		return nil
 	})
@@ -52,7 +52,7 @@ func (db *DB) FindSession(ctx context.Context, id string) (*tack.Session, error)
 	s, err := sqlrow.ScanSession(db.pool.QueryRow(ctx, `
 		SELECT `+sqlrow.SessionColumns+` FROM sessions WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "session not found")
+		return nil, tack.ErrNotFound("session")
 	} else if err != nil {
 		return nil, fmt.Errorf("find session: %w", err)
 	}

@@ -143,7 +143,7 @@ func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error 
 		string(status), created, details, blocks, bytes, turn, created,
 	)
 	if isUniqueViolation(err) {
-		return tack.Errorf(tack.ECONFLICT, "pin request id already exists")
+		return tack.ErrIDExists("pin request")
 	} else if err != nil {
 		return fmt.Errorf("insert pin: %w", err)
 	}
@@ -204,7 +204,7 @@ func deletePin(ctx context.Context, tx *txn, accountID int64, id string) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("delete pin: %w", err)
 	} else if n == 0 {
-		return tack.Errorf(tack.ENOTFOUND, "pin request not found")
+		return tack.ErrNotFound("pin request")
 	}
 	return nil
 }
@@ -216,7 +216,7 @@ func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tac
 		SELECT `+sqlrow.PinColumns+` FROM pins
 		WHERE id = ? AND account_id = ?`, id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "pin request not found")
+		return nil, tack.ErrNotFound("pin request")
 	} else if err != nil {
 		return nil, fmt.Errorf("find pin: %w", err)
 	}

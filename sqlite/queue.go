@@ -378,7 +378,7 @@ func (db *DB) FindDAG(ctx context.Context, key string) (*tack.DAG, error) {
 	d := tack.DAG{Key: key}
 	err := db.pool().QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, key).Scan(&d.Blocks, &d.Bytes)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "dag not found")
+		return nil, tack.ErrNotFound("dag")
 	} else if err != nil {
 		return nil, fmt.Errorf("find dag: %w", err)
 	}

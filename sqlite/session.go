@@ -31,7 +31,7 @@ func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
 			VALUES (?, ?, ?, ?)`,
 			s.ID, s.AccountID, created, micros(s.Expires))
 		if isUniqueViolation(err) {
-			return tack.Errorf(tack.ECONFLICT, "session id already exists")
+			return tack.ErrIDExists("session")
 		} else if err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		}
@@ -51,7 +51,7 @@ func (db *DB) FindSession(ctx context.Context, id string) (*tack.Session, error)
 	s, err := sqlrow.ScanSession(db.pool().QueryRowContext(ctx, `
 		SELECT `+sqlrow.SessionColumns+` FROM sessions WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "session not found")
+		return nil, tack.ErrNotFound("session")
 	} else if err != nil {
 		return nil, fmt.Errorf("find session: %w", err)
 	}
