@@ -32,6 +32,65 @@ type QueueTx interface {
 	TakeTurns(ctx context.Context, accountID, n int64) (int64, error)
 }
 
+// ClaimTx is a store's claim transaction as Claim uses it: each method
+// one statement, or a few, of the store's own SQL, with its own locking.
+type ClaimTx interface {
+	QueueTx
+	// ReadyRetries makes the queued requests whose retry time has passed
+	// ready again (see ReadyDue).
+	ReadyRetries(ctx context.Context) error
+	// Expired returns up to n pinning requests whose lease has run out,
+	// the oldest lease first, with Turn 0.
+	Expired(ctx context.Context, n int) ([]QueuedPin, error)
+	// Ready returns up to n ready requests (queued, not waiting to retry,
+	// not held) in queue order: Turn, Created, ID.
+	Ready(ctx context.Context, n int) ([]QueuedPin, error)
+	// AdvanceVTime moves the queue's virtual time up to turn, if it is
+	// behind it.
+	AdvanceVTime(ctx context.Context, turn int64) error
+	// Lease leases the requests ids to the claim's owner, with their
+	// progress reset, and returns them in any order.
+	Lease(ctx context.Context, ids []string) ([]*PinRequest, error)
+}
+
+// Claim takes up to n requests for a worker, as PinStore.ClaimPins says,
+// in one claim transaction: due retries become ready first; then expired
+// leases are taken, then ready requests in queue order, the requests of
+// blocked accounts held instead of claimed, whichever way they came back
+// to the queue (Claimable); the queue's virtual time moves up to the last
+// turn claimed. It returns the requests in that order, nil for none.
+func Claim(ctx context.Context, tx ClaimTx, n int) ([]*PinRequest, error) {
+	if err := tx.ReadyRetries(ctx); err != nil {
+		return nil, err
+	}
+	ids, _, err := Claimable(ctx, tx, func(ctx context.Context) ([]QueuedPin, error) { return tx.Expired(ctx, n) })
+	if err != nil {
+		return nil, err
+	}
+	var lastTurn int64
+	if m := n - len(ids); m > 0 {
+		var ready []string
+		if ready, lastTurn, err = Claimable(ctx, tx, func(ctx context.Context) ([]QueuedPin, error) { return tx.Ready(ctx, m) }); err != nil {
+			return nil, err
+		}
+		ids = append(ids, ready...)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if lastTurn > 0 {
+		if err := tx.AdvanceVTime(ctx, lastTurn); err != nil {
+			return nil, err
+		}
+	}
+	pins, err := tx.Lease(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	InClaimOrder(pins, ids)
+	return pins, nil
+}
+
 // maxClaimRounds is how often Claimable asks for candidates at the most.
 const maxClaimRounds = 4
 

@@ -13,12 +13,11 @@ import (
 )
 
 // ClaimPins hands up to n requests to the worker owner, as the
-// tack.PinStore contract says: expired leases first, then ready requests
-// in turn order. Requests whose retry time has come become ready first.
+// tack.PinStore contract says, by tack.Claim's rules (expired leases
+// first, then ready requests in turn order) over claimTx's statements.
 // Candidates are selected FOR UPDATE SKIP LOCKED: a request that another
 // node is claiming at the same moment is passed over, not waited for, and
-// no request goes to two owners. The queue's virtual time moves up to the
-// last turn claimed.
+// no request goes to two owners.
 func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Time) ([]*tack.PinRequest, error) {
 	if err := tack.CheckLeaseOwner(owner); err != nil {
 		return nil, err
@@ -28,51 +27,9 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	}
 	var pins []*tack.PinRequest
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		pins = nil
-		now := db.now()
-		if err := readyRetries(ctx, tx, now); err != nil {
-			return err
-		}
-		// Requests of blocked accounts are held instead of claimed,
-		// whichever way they came back to the queue.
-		q := queueTx{tx}
-		ids, _, err := tack.Claimable(ctx, q, q.candidates(`
-			SELECT p.id, p.account_id, 0, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
-			WHERE p.status = 'pinning' AND p.lease_until < $1
-			ORDER BY p.lease_until LIMIT $2
-			FOR UPDATE OF p SKIP LOCKED`, now, n))
-		if err != nil {
-			return err
-		}
-		var lastTurn int64
-		if len(ids) < n {
-			var ready []string
-			if ready, lastTurn, err = tack.Claimable(ctx, q, q.candidates(`
-				SELECT `+sqlrow.QueuedPinColumns+` FROM pins p JOIN accounts a ON a.id = p.account_id
-				WHERE p.status = 'queued' AND p.retry_at = 0
-				ORDER BY p.turn, p.created, p.id LIMIT $1
-				FOR UPDATE OF p SKIP LOCKED`, n-len(ids))); err != nil {
-				return err
-			}
-			ids = append(ids, ready...)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if lastTurn > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE queue_state SET vtime = GREATEST(vtime, $1)`, lastTurn); err != nil {
-				return err
-			}
-		}
-		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, `
-			UPDATE pins
-			SET status = 'pinning', lease_owner = $1, lease_until = $2, details = '', blocks = 0, bytes = 0
-			WHERE id = ANY($3)
-			RETURNING `+sqlrow.PinColumns, owner, micros(until), ids); err != nil {
-			return err
-		}
-		tack.InClaimOrder(pins, ids)
-		return nil
+		var err error
+		pins, err = tack.Claim(ctx, claimTx{queueTx{tx}, owner, until, db.now()}, n)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim pins: %w", err)
@@ -86,14 +43,6 @@ const retryHeld = "-1"
 // queueTx is a write transaction as tack's queue rules use it.
 type queueTx struct{ tx pgx.Tx }
 
-// candidates returns tack.Claimable's query: query, with args, selecting
-// sqlrow.QueuedPinColumns.
-func (q queueTx) candidates(query string, args ...any) func(context.Context) ([]tack.QueuedPin, error) {
-	return func(ctx context.Context) ([]tack.QueuedPin, error) {
-		return queryAll(ctx, q.tx, sqlrow.ScanQueuedPin, query, args...)
-	}
-}
-
 // Hold puts requests of blocked accounts back in the queue, held.
 func (q queueTx) Hold(ctx context.Context, ids []string) error {
 	_, err := q.tx.Exec(ctx, `
@@ -105,6 +54,52 @@ func (q queueTx) Hold(ctx context.Context, ids []string) error {
 // TakeTurns is takeTurns.
 func (q queueTx) TakeTurns(ctx context.Context, accountID, n int64) (int64, error) {
 	return takeTurns(ctx, q.tx, accountID, n)
+}
+
+// claimTx is a claim transaction, for tack.Claim: the claim of owner,
+// leasing until until, at now. Its candidates are selected FOR UPDATE
+// SKIP LOCKED.
+type claimTx struct {
+	queueTx
+	owner string
+	until time.Time
+	now   int64
+}
+
+// ReadyRetries is readyRetries, at the claim's now.
+func (c claimTx) ReadyRetries(ctx context.Context) error { return readyRetries(ctx, c.tx, c.now) }
+
+// Expired selects expired leases, skipping those another claim holds.
+func (c claimTx) Expired(ctx context.Context, n int) ([]tack.QueuedPin, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanQueuedPin, `
+		SELECT p.id, p.account_id, 0, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
+		WHERE p.status = 'pinning' AND p.lease_until < $1
+		ORDER BY p.lease_until LIMIT $2
+		FOR UPDATE OF p SKIP LOCKED`, c.now, n)
+}
+
+// Ready selects ready requests, skipping those another claim holds.
+func (c claimTx) Ready(ctx context.Context, n int) ([]tack.QueuedPin, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanQueuedPin, `
+		SELECT `+sqlrow.QueuedPinColumns+` FROM pins p JOIN accounts a ON a.id = p.account_id
+		WHERE p.status = 'queued' AND p.retry_at = 0
+		ORDER BY p.turn, p.created, p.id LIMIT $1
+		FOR UPDATE OF p SKIP LOCKED`, n)
+}
+
+// AdvanceVTime moves queue_state.vtime up to turn.
+func (c claimTx) AdvanceVTime(ctx context.Context, turn int64) error {
+	_, err := c.tx.Exec(ctx, `UPDATE queue_state SET vtime = GREATEST(vtime, $1)`, turn)
+	return err
+}
+
+// Lease leases ids to the claim's owner.
+func (c claimTx) Lease(ctx context.Context, ids []string) ([]*tack.PinRequest, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanPin, `
+		UPDATE pins
+		SET status = 'pinning', lease_owner = $1, lease_until = $2, details = '', blocks = 0, bytes = 0
+		WHERE id = ANY($3)
+		RETURNING `+sqlrow.PinColumns, c.owner, micros(c.until), ids)
 }
 
 // maxReadyRetries is how many waiting requests one claim makes ready, so

@@ -13,10 +13,10 @@ import (
 )
 
 // ClaimPins hands up to n requests to the worker owner, as the
-// tack.PinStore contract says: expired leases first, then ready requests
-// in turn order. Requests whose retry time has come become ready first.
+// tack.PinStore contract says, by tack.Claim's rules (expired leases
+// first, then ready requests in turn order) over claimTx's statements.
 // It all happens in one write transaction, so no request goes to two
-// owners; the queue's virtual time moves up to the last turn claimed.
+// owners.
 func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Time) ([]*tack.PinRequest, error) {
 	if err := tack.CheckLeaseOwner(owner); err != nil {
 		return nil, err
@@ -26,53 +26,9 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	}
 	var pins []*tack.PinRequest
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
-		now := db.now()
-		if err := readyRetries(ctx, tx, now); err != nil {
-			return err
-		}
-		// PostgreSQL: FOR UPDATE SKIP LOCKED on both selects. Requests of
-		// blocked accounts are held instead of claimed, whichever way they
-		// came back to the queue.
-		q := queueTx{tx}
-		ids, _, err := tack.Claimable(ctx, q, q.candidates(`
-			SELECT p.id, p.account_id, 0, a.blocked FROM pins p INDEXED BY pins_lease_idx JOIN accounts a ON a.id = p.account_id
-			WHERE p.status = 'pinning' AND p.lease_until < ?
-			ORDER BY p.lease_until LIMIT ?`, now, n))
-		if err != nil {
-			return err
-		}
-		var lastTurn int64
-		if len(ids) < n {
-			var ready []string
-			if ready, lastTurn, err = tack.Claimable(ctx, q, q.candidates(`
-				SELECT `+sqlrow.QueuedPinColumns+` FROM pins p INDEXED BY pins_ready_idx JOIN accounts a ON a.id = p.account_id
-				WHERE p.status = 'queued' AND p.retry_at = 0
-				ORDER BY p.turn, p.created, p.id LIMIT ?`, n-len(ids))); err != nil {
-				return err
-			}
-			ids = append(ids, ready...)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if lastTurn > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE queue_state SET vtime = max(vtime, ?)`, lastTurn); err != nil {
-				return err
-			}
-		}
-		args := []any{owner, micros(until)}
-		for _, id := range ids {
-			args = append(args, id)
-		}
-		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, `
-			UPDATE pins
-			SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
-			WHERE id IN (`+placeholders(len(ids))+`)
-			RETURNING `+sqlrow.PinColumns, args...); err != nil {
-			return err
-		}
-		tack.InClaimOrder(pins, ids)
-		return nil
+		var err error
+		pins, err = tack.Claim(ctx, claimTx{queueTx{tx}, owner, until, db.now()}, n)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim pins: %w", err)
@@ -85,14 +41,6 @@ const retryHeld = "-1"
 
 // queueTx is a write transaction as tack's queue rules use it.
 type queueTx struct{ tx *txn }
-
-// candidates returns tack.Claimable's query: query, with args, selecting
-// sqlrow.QueuedPinColumns.
-func (q queueTx) candidates(query string, args ...any) func(context.Context) ([]tack.QueuedPin, error) {
-	return func(ctx context.Context) ([]tack.QueuedPin, error) {
-		return queryAll(ctx, q.tx, sqlrow.ScanQueuedPin, query, args...)
-	}
-}
 
 // Hold puts requests of blocked accounts back in the queue, held.
 func (q queueTx) Hold(ctx context.Context, ids []string) error {
@@ -109,6 +57,53 @@ func (q queueTx) Hold(ctx context.Context, ids []string) error {
 // TakeTurns is takeTurns.
 func (q queueTx) TakeTurns(ctx context.Context, accountID, n int64) (int64, error) {
 	return takeTurns(ctx, q.tx, accountID, n)
+}
+
+// claimTx is a claim transaction, for tack.Claim: the claim of owner,
+// leasing until until, at now.
+type claimTx struct {
+	queueTx
+	owner string
+	until time.Time
+	now   int64
+}
+
+// ReadyRetries is readyRetries, at the claim's now.
+func (c claimTx) ReadyRetries(ctx context.Context) error { return readyRetries(ctx, c.tx, c.now) }
+
+// Expired selects expired leases through pins_lease_idx.
+func (c claimTx) Expired(ctx context.Context, n int) ([]tack.QueuedPin, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanQueuedPin, `
+		SELECT p.id, p.account_id, 0, a.blocked FROM pins p INDEXED BY pins_lease_idx JOIN accounts a ON a.id = p.account_id
+		WHERE p.status = 'pinning' AND p.lease_until < ?
+		ORDER BY p.lease_until LIMIT ?`, c.now, n)
+}
+
+// Ready selects ready requests through pins_ready_idx.
+func (c claimTx) Ready(ctx context.Context, n int) ([]tack.QueuedPin, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanQueuedPin, `
+		SELECT `+sqlrow.QueuedPinColumns+` FROM pins p INDEXED BY pins_ready_idx JOIN accounts a ON a.id = p.account_id
+		WHERE p.status = 'queued' AND p.retry_at = 0
+		ORDER BY p.turn, p.created, p.id LIMIT ?`, n)
+}
+
+// AdvanceVTime moves queue_state.vtime up to turn.
+func (c claimTx) AdvanceVTime(ctx context.Context, turn int64) error {
+	_, err := c.tx.ExecContext(ctx, `UPDATE queue_state SET vtime = max(vtime, ?)`, turn)
+	return err
+}
+
+// Lease leases ids to the claim's owner.
+func (c claimTx) Lease(ctx context.Context, ids []string) ([]*tack.PinRequest, error) {
+	args := []any{c.owner, micros(c.until)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return queryAll(ctx, c.tx, sqlrow.ScanPin, `
+		UPDATE pins
+		SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
+		WHERE id IN (`+placeholders(len(ids))+`)
+		RETURNING `+sqlrow.PinColumns, args...)
 }
 
 // maxReadyRetries is how many waiting requests one claim makes ready, so
