@@ -37,9 +37,21 @@ func CheckNewPin(r *PinRequest) error {
 
 // ErrAccountNotFound is the ENOTFOUND error of a request for an account
 // that does not exist.
-func ErrAccountNotFound() error {
-	return Errorf(ENOTFOUND, "account not found")
+func ErrAccountNotFound() error { return ErrNotFound("account") }
+
+// ErrNotFound is the ENOTFOUND error of a store asked for a record, named
+// by what, that does not exist: "token not found".
+func ErrNotFound(what string) error { return Errorf(ENOTFOUND, "%s not found", what) }
+
+// ErrEmailExists is the ECONFLICT error of creating an account under an
+// email that another account has.
+func ErrEmailExists() error {
+	return Errorf(ECONFLICT, "an account with this email already exists")
 }
+
+// ErrIDExists is the ECONFLICT error of a store asked to create a record,
+// named by what, under an ID that is taken: "session id already exists".
+func ErrIDExists(what string) error { return Errorf(ECONFLICT, "%s id already exists", what) }
 
 // Limit returns an account's own limit if it has one (see
 // Account.MaxPending and MaxBytes), def otherwise.

@@ -68,6 +68,23 @@ func CheckNewPasswordReset(r *PasswordReset) error { return requireID("password 
 // CheckNodeID returns EINVALID for an empty node ID.
 func CheckNodeID(id string) error { return requireID("node", id) }
 
+// CheckLeaseOwner returns EINVALID for a claim without an owner
+// (ClaimPins).
+func CheckLeaseOwner(owner string) error {
+	if owner == "" {
+		return Errorf(EINVALID, "lease owner is required")
+	}
+	return nil
+}
+
+// CheckDAG returns EINVALID for a DAG without a content key (CompleteDAG).
+func CheckDAG(d *DAG) error {
+	if d.Key == "" {
+		return Errorf(EINVALID, "dag has no content key")
+	}
+	return nil
+}
+
 // requireID returns EINVALID, naming what, for an empty id.
 func requireID(what, id string) error {
 	if id == "" {

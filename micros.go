@@ -19,3 +19,14 @@ func TimeOfMicros(us int64) time.Time {
 	}
 	return time.UnixMicro(us).UTC()
 }
+
+// CeilMicros converts t to microseconds since the epoch rounded up, as
+// the stores compare a filter's Before with a request's created time: a
+// request created at 1µs is before 1.5µs.
+func CeilMicros(t time.Time) int64 {
+	us := t.UnixMicro()
+	if t.After(time.UnixMicro(us)) {
+		us++
+	}
+	return us
+}

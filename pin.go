@@ -2,6 +2,7 @@ package tack
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -166,6 +167,12 @@ type PinFilter struct {
 	Limit     int               // 1..MaxListLimit
 }
 
+// OnlyStatuses reports whether f selects by account and status alone, so
+// that a store's per-status counters hold the count of what it matches.
+func (f PinFilter) OnlyStatuses() bool {
+	return len(f.Keys) == 0 && f.Name == nil && f.Before.IsZero() && f.After.IsZero() && len(f.Meta) == 0
+}
+
 // DAG is a DAG that tack holds whole.
 type DAG struct {
 	Key    string
@@ -295,4 +302,16 @@ type DAGStore interface {
 	// the back of its account's turns, with reason as its details. It
 	// returns how many requests it requeued.
 	RequeueDAG(ctx context.Context, key, reason string) (int, error)
+}
+
+// MergeKeys merges lists of content keys, each in order, into one, in
+// order and without repeats, cut at limit. Where each list holds the first
+// limit keys after some key, as WantedKeys' queries do, the merge is
+// complete up to its last key.
+func MergeKeys(limit int, lists ...[]string) []string {
+	keys := slices.Compact(slices.Sorted(slices.Values(slices.Concat(lists...))))
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	return keys
 }

@@ -51,7 +51,7 @@ func insertAccount(ctx context.Context, tx pgx.Tx, a *tack.Account) error {
 		a.Email, a.Admin, string(a.Access), micros(a.Created), a.Blocked, a.PasswordHash,
 	).Scan(&a.ID)
 	if errors.Is(err, pgx.ErrNoRows) || isUniqueViolation(err) {
-		return tack.Errorf(tack.ECONFLICT, "an account with this email already exists")
+		return tack.ErrEmailExists()
 	} else if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -62,7 +62,7 @@ func insertAccount(ctx context.Context, tx pgx.Tx, a *tack.Account) error {
 func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, error) {
 	a, err := sqlrow.ScanAccount(db.pool.QueryRow(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
+		return nil, tack.ErrAccountNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("find account: %w", err)
 	}
@@ -74,7 +74,7 @@ func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, err
 func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Account, error) {
 	a, err := sqlrow.ScanAccount(db.pool.QueryRow(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE email = $1`, tack.NormalizeEmail(email)))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
+		return nil, tack.ErrAccountNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("find account: %w", err)
 	}
@@ -163,7 +163,7 @@ func (db *DB) SetAccountLimits(ctx context.Context, id int64, maxPending, maxByt
 		if err != nil {
 			return fmt.Errorf("set account limits: %w", err)
 		} else if tag.RowsAffected() == 0 {
-			return tack.Errorf(tack.ENOTFOUND, "account not found")
+			return tack.ErrAccountNotFound()
 		}
 		return nil
 	})
@@ -186,7 +186,7 @@ func updateAccount(ctx context.Context, tx pgx.Tx, column string, value any, id 
 		return fmt.Errorf("set account %s: %w", column, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return tack.Errorf(tack.ENOTFOUND, "account not found")
+		return tack.ErrAccountNotFound()
 	}
 	return nil
 }
@@ -206,7 +206,7 @@ func accountExists(ctx context.Context, q querier, id int64) error {
 	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)`, id).Scan(&ok); err != nil {
 		return fmt.Errorf("find account: %w", err)
 	} else if !ok {
-		return tack.Errorf(tack.ENOTFOUND, "account not found")
+		return tack.ErrAccountNotFound()
 	}
 	return nil
 }

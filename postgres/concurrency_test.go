@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,126 +145,12 @@ func TestUpgrade(t *testing.T) {
 	checkCounters(t, db)
 }
 
-// TestTwoNodes writes through two handles on one database at once: created
-// times stay unique per account, no request is claimed twice, and the
-// counters stay right.
+// TestTwoNodes runs storetest's two-handle tests on two nodes on one
+// database, and checks the triggers' counters after each.
 func TestTwoNodes(t *testing.T) {
-	db1, db2 := twoNodes(t)
-	nodes := []*postgres.DB{db1, db2}
-	a := storetest.MustCreateAccount(t, db1, "shared@example.com")
-	const perNode = 40
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	created := map[time.Time]bool{}
-	for i := range 2 * perNode {
-		wg.Go(func() {
-			r := storetest.NewPin(t, a.ID, fmt.Sprint(i))
-			if err := nodes[i%2].CreatePin(t.Context(), r); err != nil {
-				t.Errorf("CreatePin: %v", err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if created[r.Created] {
-				t.Errorf("two requests created at %v", r.Created)
-			}
-			created[r.Created] = true
-		})
-	}
-	wg.Wait()
-
-	var claimed sync.Map
-	var total atomic.Int64
-	for h := range 4 {
-		wg.Go(func() {
-			for {
-				got, err := nodes[h%2].ClaimPins(t.Context(), fmt.Sprintf("node-%d", h), 3, time.Now().Add(time.Hour))
-				if err != nil {
-					t.Errorf("ClaimPins: %v", err)
-					return
-				}
-				if len(got) == 0 {
-					return
-				}
-				for _, r := range got {
-					if _, dup := claimed.LoadOrStore(r.ID, h); dup {
-						t.Errorf("request %s claimed twice", r.ID)
-					}
-				}
-				total.Add(int64(len(got)))
-			}
-		})
-	}
-	wg.Wait()
-	if total.Load() != 2*perNode {
-		t.Errorf("claimed %d, want %d", total.Load(), 2*perNode)
-	}
-	checkCounters(t, db1)
-}
-
-// TestCompleteRacesCreate creates requests for a DAG on one node while
-// another records it whole: no request may stay queued for a DAG that is
-// held.
-func TestCompleteRacesCreate(t *testing.T) {
-	db1, db2 := twoNodes(t)
-	a := storetest.MustCreateAccount(t, db1, "a@example.com")
-	b := storetest.MustCreateAccount(t, db1, "b@example.com")
-	for range 20 {
-		c, key := storetest.NewCID(t)
-		var wg sync.WaitGroup
-		for i := range 6 {
-			wg.Go(func() {
-				r := &tack.PinRequest{AccountID: []int64{a.ID, b.ID}[i%2], Pin: tack.Pin{CID: c}, Key: key}
-				if err := []*postgres.DB{db1, db2}[i%2].CreatePin(t.Context(), r); err != nil {
-					t.Errorf("CreatePin: %v", err)
-				}
-			})
-		}
-		wg.Go(func() {
-			if err := db2.CompleteDAG(t.Context(), &tack.DAG{Key: key, Blocks: 1, Bytes: 10}); err != nil {
-				t.Errorf("CompleteDAG: %v", err)
-			}
-		})
-		wg.Wait()
-		for _, acct := range []int64{a.ID, b.ID} {
-			pins, _ := storetest.MustFindPins(t, db1, tack.PinFilter{AccountID: acct, Keys: []string{key}, Limit: 100})
-			for _, p := range pins {
-				if p.Status != tack.StatusPinned {
-					t.Errorf("request %s for a held DAG is %s", p.ID, p.Status)
-				}
-			}
-		}
-	}
-	checkCounters(t, db1)
-}
-
-// TestPendingLimitTwoNodes posts over an account's pending limit through
-// two nodes at once: exactly the limit is accepted.
-func TestPendingLimitTwoNodes(t *testing.T) {
-	db1, db2 := twoNodes(t)
-	a := storetest.MustCreateAccount(t, db1, "a@example.com")
-	limit := int64(7)
-	if err := db1.SetAccountLimits(t.Context(), a.ID, &limit, nil); err != nil {
-		t.Fatal(err)
-	}
-	var ok, quota atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 30 {
-		wg.Go(func() {
-			err := []*postgres.DB{db1, db2}[i%2].CreatePin(t.Context(), storetest.NewPin(t, a.ID, fmt.Sprint(i)))
-			switch tack.ErrorCode(err) {
-			case "":
-				ok.Add(1)
-			case tack.EQUOTA:
-				quota.Add(1)
-			default:
-				t.Errorf("CreatePin: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != limit || quota.Load() != 30-limit {
-		t.Errorf("accepted %d, refused %d; want %d and %d", ok.Load(), quota.Load(), limit, 30-limit)
-	}
-	checkCounters(t, db1)
+	storetest.RunTwoHandles(t, func(t *testing.T) (tack.Store, tack.Store) {
+		return twoNodes(t)
+	}, func(t *testing.T, s tack.Store) {
+		checkCounters(t, s.(*postgres.DB))
+	})
 }

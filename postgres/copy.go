@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 var _ tack.Importer = (*DB)(nil)
@@ -22,44 +23,6 @@ func copyColumns(t tack.CopyTable) []string {
 		}
 	}
 	return names
-}
-
-// scanCopyRow scans a row of t into values of the columns' kinds.
-func scanCopyRow(t tack.CopyTable, row pgx.Row) ([]any, error) {
-	dest := make([]any, len(t.Columns))
-	for i, c := range t.Columns {
-		switch c.Kind {
-		case tack.CopyInt:
-			dest[i] = new(int64)
-		case tack.CopyText, tack.CopyJSON:
-			dest[i] = new(string)
-		case tack.CopyBool:
-			dest[i] = new(bool)
-		case tack.CopyNullInt:
-			dest[i] = new(*int64)
-		case tack.CopyBytes:
-			dest[i] = new([]byte)
-		}
-	}
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	out := make([]any, len(dest))
-	for i, d := range dest {
-		switch d := d.(type) {
-		case *int64:
-			out[i] = *d
-		case *string:
-			out[i] = *d
-		case *bool:
-			out[i] = *d
-		case **int64:
-			out[i] = *d
-		case *[]byte:
-			out[i] = *d
-		}
-	}
-	return out, nil
 }
 
 // ExportRows calls fn with each row of t, in the order of its first
@@ -109,7 +72,7 @@ func (db *DB) queryCopy(ctx context.Context, t tack.CopyTable, query string, arg
 		}
 		defer rows.Close()
 		for rows.Next() {
-			row, err := scanCopyRow(t, rows)
+			row, err := sqlrow.ScanCopyRow(t, rows)
 			if err != nil {
 				return err
 			}

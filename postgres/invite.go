@@ -27,7 +27,7 @@ func (db *DB) CreateInvite(ctx context.Context, i *tack.Invite) error {
 	if err != nil {
 		return fmt.Errorf("insert invitation: %w", err)
 	} else if tag.RowsAffected() == 0 {
-		return tack.Errorf(tack.ECONFLICT, "invitation id already exists")
+		return tack.ErrIDExists("invitation")
 	}
 	i.Created = timeOf(created)
 	return nil

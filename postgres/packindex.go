@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 var _ blockstore.PackIndex = (*DB)(nil)
@@ -102,67 +103,39 @@ func (db *DB) Blocks(ctx context.Context, after []byte, limit int) ([]blockstore
 	// From the start, after the empty string (less than any multihash),
 	// rather than "$1 IS NULL OR hash > $1", which a generic plan could
 	// not answer with a range scan of the primary key.
-	q := `SELECT b.hash, p.name, b.off, b.len FROM pack_blocks b JOIN packs p ON p.id = b.pack
+	q := `SELECT ` + sqlrow.PackEntryColumns + ` FROM ` + sqlrow.PackEntryFrom + `
 		WHERE b.hash > $1 ORDER BY b.hash LIMIT $2`
 	if after == nil {
 		after = []byte{}
 	}
-	rows, err := db.pool.Query(ctx, q, after, limit)
+	es, err := queryAll(ctx, db.pool, sqlrow.ScanPackEntry, q, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list blocks: %w", err)
 	}
-	return scanEntries(rows)
+	return es, nil
 }
 
 // PackBlocks returns the entries that point into the pack name.
 func (db *DB) PackBlocks(ctx context.Context, name string) ([]blockstore.PackEntry, error) {
-	rows, err := db.pool.Query(ctx, `
-		SELECT b.hash, p.name, b.off, b.len FROM pack_blocks b JOIN packs p ON p.id = b.pack
+	es, err := queryAll(ctx, db.pool, sqlrow.ScanPackEntry, `
+		SELECT `+sqlrow.PackEntryColumns+` FROM `+sqlrow.PackEntryFrom+`
 		WHERE p.name = $1 ORDER BY b.off`, name)
 	if err != nil {
 		return nil, fmt.Errorf("list pack blocks: %w", err)
 	}
-	return scanEntries(rows)
-}
-
-func scanEntries(rows pgx.Rows) ([]blockstore.PackEntry, error) {
-	defer rows.Close()
-	var out []blockstore.PackEntry
-	for rows.Next() {
-		var e blockstore.PackEntry
-		if err := rows.Scan(&e.Hash, &e.Pack, &e.Offset, &e.Length); err != nil {
-			return nil, fmt.Errorf("list blocks: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list blocks: %w", err)
-	}
-	return out, nil
+	return es, nil
 }
 
 // Packs returns every pack with its live blocks and bytes.
 func (db *DB) Packs(ctx context.Context) ([]blockstore.PackUsage, error) {
-	rows, err := db.pool.Query(ctx, `
+	us, err := queryAll(ctx, db.pool, sqlrow.ScanPackUsage, `
 		SELECT p.name, p.size, count(b.hash), coalesce(sum(b.len), 0)::bigint
 		FROM packs p LEFT JOIN pack_blocks b ON b.pack = p.id
 		GROUP BY p.id ORDER BY p.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list packs: %w", err)
 	}
-	defer rows.Close()
-	var out []blockstore.PackUsage
-	for rows.Next() {
-		var u blockstore.PackUsage
-		if err := rows.Scan(&u.Name, &u.Size, &u.LiveBlocks, &u.LiveBytes); err != nil {
-			return nil, fmt.Errorf("list packs: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list packs: %w", err)
-	}
-	return out, nil
+	return us, nil
 }
 
 // DeletePack forgets the pack name if no entry points into it.

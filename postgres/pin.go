@@ -124,7 +124,7 @@ func (db *DB) createPin(ctx context.Context, q querier, r *tack.PinRequest) erro
 		r.Details, r.Blocks, r.Bytes, db.now(), db.Limits.MaxPending, db.Limits.MaxBytes,
 	).Scan(&result, &created, &status, &blocks, &bytes, &details, &turn, &limit, &stored, &head)
 	if isUniqueViolation(err) {
-		return tack.Errorf(tack.ECONFLICT, "pin request id already exists")
+		return tack.ErrIDExists("pin request")
 	} else if err != nil {
 		return fmt.Errorf("create pin: %w", err)
 	}
@@ -191,7 +191,7 @@ func deletePin(ctx context.Context, tx pgx.Tx, accountID int64, id string) error
 	if err != nil {
 		return fmt.Errorf("delete pin: %w", err)
 	} else if tag.RowsAffected() == 0 {
-		return tack.Errorf(tack.ENOTFOUND, "pin request not found")
+		return tack.ErrNotFound("pin request")
 	}
 	return nil
 }
@@ -203,7 +203,7 @@ func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tac
 		SELECT `+sqlrow.PinColumns+` FROM pins
 		WHERE id = $1 AND account_id = $2`, id, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "pin request not found")
+		return nil, tack.ErrNotFound("pin request")
 	} else if err != nil {
 		return nil, fmt.Errorf("find pin: %w", err)
 	}
@@ -236,7 +236,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, list, listArgs...); err != nil {
 			return err
 		}
-		if onlyStatuses(f) {
+		if f.OnlyStatuses() {
 			// Kubo's `service ls --stat` asks for this count for each
 			// status: the triggers' counters answer it at once.
 			return countByStatus(ctx, tx, f.AccountID, f.Statuses, &count)
@@ -283,12 +283,6 @@ func pinList(f tack.PinFilter, a *args, limit int) (string, error) {
 			LIMIT `+a.add(limit)+`)`)
 	}
 	return `SELECT * FROM (` + strings.Join(parts, " UNION ALL ") + `) u ORDER BY created DESC, id DESC LIMIT ` + a.add(limit), nil
-}
-
-// onlyStatuses reports whether f selects by account and status alone, so
-// that pin_counts holds the count of what it matches.
-func onlyStatuses(f tack.PinFilter) bool {
-	return len(f.Keys) == 0 && f.Name == nil && f.Before.IsZero() && f.After.IsZero() && len(f.Meta) == 0
 }
 
 // countByStatus sets count to how many of the account's requests are in
@@ -338,7 +332,7 @@ func pinWhere(f tack.PinFilter, a *args) (string, error) {
 		conds = append(conds, "status = ANY("+a.add(statusStrings(f.Statuses))+")")
 	}
 	if !f.Before.IsZero() {
-		conds = append(conds, "created < "+a.add(ceilMicros(f.Before)))
+		conds = append(conds, "created < "+a.add(tack.CeilMicros(f.Before)))
 	}
 	if !f.After.IsZero() {
 		conds = append(conds, "created > "+a.add(f.After.UnixMicro())) // floor
@@ -351,14 +345,4 @@ func pinWhere(f tack.PinFilter, a *args) (string, error) {
 		conds = append(conds, "meta @> "+a.add(string(buf))+"::text::jsonb")
 	}
 	return strings.Join(conds, " AND "), nil
-}
-
-// ceilMicros returns t in microseconds since the epoch, rounded up: a
-// request created at 1µs is before 1.5µs.
-func ceilMicros(t time.Time) int64 {
-	us := t.UnixMicro()
-	if t.After(time.UnixMicro(us)) {
-		us++
-	}
-	return us
 }

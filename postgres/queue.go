@@ -13,70 +13,23 @@ import (
 )
 
 // ClaimPins hands up to n requests to the worker owner, as the
-// tack.PinStore contract says: expired leases first, then ready requests
-// in turn order. Requests whose retry time has come become ready first.
+// tack.PinStore contract says, by tack.Claim's rules (expired leases
+// first, then ready requests in turn order) over claimTx's statements.
 // Candidates are selected FOR UPDATE SKIP LOCKED: a request that another
 // node is claiming at the same moment is passed over, not waited for, and
-// no request goes to two owners. The queue's virtual time moves up to the
-// last turn claimed.
+// no request goes to two owners.
 func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Time) ([]*tack.PinRequest, error) {
-	if owner == "" {
-		return nil, tack.Errorf(tack.EINVALID, "lease owner is required")
+	if err := tack.CheckLeaseOwner(owner); err != nil {
+		return nil, err
 	}
 	if n <= 0 {
 		return []*tack.PinRequest{}, nil
 	}
 	var pins []*tack.PinRequest
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		pins = nil
-		now := db.now()
-		if err := readyRetries(ctx, tx, now); err != nil {
-			return err
-		}
-		// Requests of blocked accounts are held instead of claimed,
-		// whichever way they came back to the queue.
-		ids, _, err := claimable(ctx, tx, `
-			SELECT p.id, 0, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
-			WHERE p.status = 'pinning' AND p.lease_until < $1
-			ORDER BY p.lease_until LIMIT $2
-			FOR UPDATE OF p SKIP LOCKED`, now, n)
-		if err != nil {
-			return err
-		}
-		var lastTurn int64
-		if len(ids) < n {
-			var ready []string
-			if ready, lastTurn, err = claimable(ctx, tx, `
-				SELECT p.id, p.turn, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
-				WHERE p.status = 'queued' AND p.retry_at = 0
-				ORDER BY p.turn, p.created, p.id LIMIT $1
-				FOR UPDATE OF p SKIP LOCKED`, n-len(ids)); err != nil {
-				return err
-			}
-			ids = append(ids, ready...)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if lastTurn > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE queue_state SET vtime = GREATEST(vtime, $1)`, lastTurn); err != nil {
-				return err
-			}
-		}
-		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, `
-			UPDATE pins
-			SET status = 'pinning', lease_owner = $1, lease_until = $2, details = '', blocks = 0, bytes = 0
-			WHERE id = ANY($3)
-			RETURNING `+sqlrow.PinColumns, owner, micros(until), ids); err != nil {
-			return err
-		}
-		// RETURNING gives no order: put them back in claim order.
-		order := map[string]int{}
-		for i, id := range ids {
-			order[id] = i
-		}
-		slices.SortFunc(pins, func(a, b *tack.PinRequest) int { return order[a.ID] - order[b.ID] })
-		return nil
+		var err error
+		pins, err = tack.Claim(ctx, claimTx{queueTx{tx}, owner, until, db.now()}, n)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim pins: %w", err)
@@ -84,67 +37,69 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	return pins, nil
 }
 
-// retryHeld, as a request's retry_at, holds a queued request of a blocked
-// account: neither ready (0) nor waiting for a time (> 0).
+// retryHeld is tack.RetryHeld in SQL.
 const retryHeld = "-1"
 
-// claimable runs query, with args, for candidate claims: rows of id, turn
-// and whether the account is blocked. It holds the requests of blocked
-// accounts, which takes them out of the query's index, and asks again, a
-// few times at most. It returns the claimable ids and the last one's turn.
-func claimable(ctx context.Context, tx pgx.Tx, query string, args ...any) (ids []string, lastTurn int64, err error) {
-	for range 4 {
-		rows, err := tx.Query(ctx, query, args...)
-		if err != nil {
-			return nil, 0, err
-		}
-		var held []string
-		ids = ids[:0]
-		for rows.Next() {
-			var id string
-			var turn int64
-			var blocked bool
-			if err := rows.Scan(&id, &turn, &blocked); err != nil {
-				rows.Close()
-				return nil, 0, err
-			}
-			if blocked {
-				held = append(held, id)
-				continue
-			}
-			ids, lastTurn = append(ids, id), turn
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, 0, err
-		}
-		if len(held) > 0 {
-			if _, err := tx.Exec(ctx, `
-				UPDATE pins SET status = 'queued', retry_at = `+retryHeld+`, lease_owner = '', lease_until = 0, blocks = 0, bytes = 0
-				WHERE id = ANY($1)`, held); err != nil {
-				return nil, 0, err
-			}
-		}
-		if len(held) == 0 {
-			break
-		}
-	}
-	return ids, lastTurn, nil
+// queueTx is a write transaction as tack's queue rules use it.
+type queueTx struct{ tx pgx.Tx }
+
+// Hold puts requests of blocked accounts back in the queue, held.
+func (q queueTx) Hold(ctx context.Context, ids []string) error {
+	_, err := q.tx.Exec(ctx, `
+		UPDATE pins SET status = 'queued', retry_at = `+retryHeld+`, lease_owner = '', lease_until = 0, blocks = 0, bytes = 0
+		WHERE id = ANY($1)`, ids)
+	return err
 }
 
-// accountPin is a request, its account, and whether the account is
-// blocked.
-type accountPin struct {
-	id        string
-	accountID int64
-	blocked   bool
+// TakeTurns is takeTurns.
+func (q queueTx) TakeTurns(ctx context.Context, accountID, n int64) (int64, error) {
+	return takeTurns(ctx, q.tx, accountID, n)
 }
 
-// scanAccountPin scans a row of id, account_id and blocked.
-func scanAccountPin(row sqlrow.Scanner) (accountPin, error) {
-	var p accountPin
-	err := row.Scan(&p.id, &p.accountID, &p.blocked)
-	return p, err
+// claimTx is a claim transaction, for tack.Claim: the claim of owner,
+// leasing until until, at now. Its candidates are selected FOR UPDATE
+// SKIP LOCKED.
+type claimTx struct {
+	queueTx
+	owner string
+	until time.Time
+	now   int64
+}
+
+// ReadyRetries is readyRetries, at the claim's now.
+func (c claimTx) ReadyRetries(ctx context.Context) error { return readyRetries(ctx, c.tx, c.now) }
+
+// Expired selects expired leases, skipping those another claim holds.
+func (c claimTx) Expired(ctx context.Context, n int) ([]tack.QueuedPin, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanQueuedPin, `
+		SELECT p.id, p.account_id, 0, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
+		WHERE p.status = 'pinning' AND p.lease_until < $1
+		ORDER BY p.lease_until LIMIT $2
+		FOR UPDATE OF p SKIP LOCKED`, c.now, n)
+}
+
+// Ready selects ready requests, skipping those another claim holds.
+func (c claimTx) Ready(ctx context.Context, n int) ([]tack.QueuedPin, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanQueuedPin, `
+		SELECT `+sqlrow.QueuedPinColumns+` FROM pins p JOIN accounts a ON a.id = p.account_id
+		WHERE p.status = 'queued' AND p.retry_at = 0
+		ORDER BY p.turn, p.created, p.id LIMIT $1
+		FOR UPDATE OF p SKIP LOCKED`, n)
+}
+
+// AdvanceVTime moves queue_state.vtime up to turn.
+func (c claimTx) AdvanceVTime(ctx context.Context, turn int64) error {
+	_, err := c.tx.Exec(ctx, `UPDATE queue_state SET vtime = GREATEST(vtime, $1)`, turn)
+	return err
+}
+
+// Lease leases ids to the claim's owner.
+func (c claimTx) Lease(ctx context.Context, ids []string) ([]*tack.PinRequest, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanPin, `
+		UPDATE pins
+		SET status = 'pinning', lease_owner = $1, lease_until = $2, details = '', blocks = 0, bytes = 0
+		WHERE id = ANY($3)
+		RETURNING `+sqlrow.PinColumns, c.owner, micros(c.until), ids)
 }
 
 // maxReadyRetries is how many waiting requests one claim makes ready, so
@@ -173,30 +128,18 @@ func takeTurns(ctx context.Context, tx pgx.Tx, accountID, n int64) (int64, error
 // accounts are held instead. Due requests that another claim is making
 // ready at the same moment are skipped.
 func readyRetries(ctx context.Context, tx pgx.Tx, now int64) error {
-	dues, err := queryAll(ctx, tx, scanAccountPin, `
-		SELECT p.id, p.account_id, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
+	dues, err := queryAll(ctx, tx, sqlrow.ScanQueuedPin, `
+		SELECT `+sqlrow.QueuedPinColumns+` FROM pins p JOIN accounts a ON a.id = p.account_id
 		WHERE p.status = 'queued' AND p.retry_at > 0 AND p.retry_at <= $1
 		ORDER BY p.retry_at LIMIT $2
 		FOR UPDATE OF p SKIP LOCKED`, now, maxReadyRetries)
 	if err != nil {
 		return err
 	}
-	for _, d := range dues {
-		if d.blocked {
-			if _, err := tx.Exec(ctx, `UPDATE pins SET retry_at = `+retryHeld+` WHERE id = $1`, d.id); err != nil {
-				return err
-			}
-			continue
-		}
-		turn, err := takeTurns(ctx, tx, d.accountID, 1)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE pins SET retry_at = 0, turn = $1 WHERE id = $2`, turn, d.id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tack.ReadyDue(ctx, queueTx{tx}, dues, func(ctx context.Context, id string, turn int64) error {
+		_, err := tx.Exec(ctx, `UPDATE pins SET retry_at = 0, turn = $1 WHERE id = $2`, turn, id)
+		return err
+	})
 }
 
 // QueuePositions sets Position on the ready queued requests among reqs,
@@ -360,8 +303,8 @@ func (db *DB) updateOwned(ctx context.Context, op, set string, setArgs []any, ow
 // and the accounts' rows, so that two DAGs completed at once cannot both
 // pass an account's storage limit.
 func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
-	if d.Key == "" {
-		return tack.Errorf(tack.EINVALID, "dag has no content key")
+	if err := tack.CheckDAG(d); err != nil {
+		return err
 	}
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		if err := lockKeys(ctx, tx, d.Key); err != nil {
@@ -434,7 +377,7 @@ func (db *DB) FindDAG(ctx context.Context, key string) (*tack.DAG, error) {
 	d := tack.DAG{Key: key}
 	err := db.pool.QueryRow(ctx, `SELECT blocks, bytes FROM dags WHERE key = $1`, key).Scan(&d.Blocks, &d.Bytes)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "dag not found")
+		return nil, tack.ErrNotFound("dag")
 	} else if err != nil {
 		return nil, fmt.Errorf("find dag: %w", err)
 	}

@@ -30,7 +30,7 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) er
 		if err != nil {
 			return fmt.Errorf("insert password reset: %w", err)
 		} else if tag.RowsAffected() == 0 {
-			return tack.Errorf(tack.ECONFLICT, "password reset id already exists")
+			return tack.ErrIDExists("password reset")
 		}
 		return nil
 	})
@@ -44,18 +44,14 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) er
 // FindPasswordReset returns ENOTFOUND if there is no such link; an expired
 // one is returned as it is.
 func (db *DB) FindPasswordReset(ctx context.Context, id string) (*tack.PasswordReset, error) {
-	var r tack.PasswordReset
-	var created, expires int64
-	err := db.pool.QueryRow(ctx, `
-		SELECT id, account_id, created_by, created, expires FROM password_resets
-		WHERE id = $1`, id).Scan(&r.ID, &r.AccountID, &r.CreatedBy, &created, &expires)
+	r, err := sqlrow.ScanPasswordReset(db.pool.QueryRow(ctx, `
+		SELECT `+sqlrow.PasswordResetColumns+` FROM password_resets WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "password reset link not found")
+		return nil, tack.ErrNotFound("password reset link")
 	} else if err != nil {
 		return nil, fmt.Errorf("find password reset: %w", err)
 	}
-	r.Created, r.Expires = timeOf(created), timeOf(expires)
-	return &r, nil
+	return r, nil
 }
 
 // ResetPassword sets the link's account's password hash, deletes every

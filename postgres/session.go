@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreateSession stores s and sets Created, after deleting every session
@@ -33,7 +34,7 @@ func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
 		if err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		} else if tag.RowsAffected() == 0 {
-			return tack.Errorf(tack.ECONFLICT, "session id already exists")
+			return tack.ErrIDExists("session")
 		}
 		return nil
 	})
@@ -48,18 +49,14 @@ func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
 // session is returned until a CreateSession deletes it: callers check
 // Expires.
 func (db *DB) FindSession(ctx context.Context, id string) (*tack.Session, error) {
-	var s tack.Session
-	var created, expires int64
-	err := db.pool.QueryRow(ctx, `
-		SELECT id, account_id, created, expires FROM sessions
-		WHERE id = $1`, id).Scan(&s.ID, &s.AccountID, &created, &expires)
+	s, err := sqlrow.ScanSession(db.pool.QueryRow(ctx, `
+		SELECT `+sqlrow.SessionColumns+` FROM sessions WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "session not found")
+		return nil, tack.ErrNotFound("session")
 	} else if err != nil {
 		return nil, fmt.Errorf("find session: %w", err)
 	}
-	s.Created, s.Expires = timeOf(created), timeOf(expires)
-	return &s, nil
+	return s, nil
 }
 
 // DeleteSession deletes a session; deleting a missing one is not an error.

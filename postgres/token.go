@@ -24,7 +24,7 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		var ok bool
 		if err := tx.QueryRow(ctx, `SELECT true FROM accounts WHERE id = $1 FOR UPDATE`, t.AccountID).Scan(&ok); errors.Is(err, pgx.ErrNoRows) {
-			return tack.Errorf(tack.ENOTFOUND, "account not found")
+			return tack.ErrAccountNotFound()
 		} else if err != nil {
 			return fmt.Errorf("find account: %w", err)
 		}
@@ -43,7 +43,7 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		} else if tag.RowsAffected() == 0 {
-			return tack.Errorf(tack.ECONFLICT, "token id already exists")
+			return tack.ErrIDExists("token")
 		}
 		return nil
 	})
@@ -59,7 +59,7 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error) {
 	t, err := sqlrow.ScanToken(db.pool.QueryRow(ctx, `SELECT `+sqlrow.TokenColumns+` FROM tokens WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "token not found")
+		return nil, tack.ErrNotFound("token")
 	} else if err != nil {
 		return nil, fmt.Errorf("find token: %w", err)
 	}
@@ -84,7 +84,7 @@ func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, 
 		&t.ID, &t.AccountID, &t.Name, &tCreated, &lastUsed, &revoked,
 		&a.ID, &a.Email, &a.Admin, &access, &aCreated, &a.Blocked, &a.PasswordHash, &a.MaxPending, &a.MaxBytes)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, tack.Errorf(tack.ENOTFOUND, "token not found")
+		return nil, nil, tack.ErrNotFound("token")
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("find token: %w", err)
 	}
@@ -117,7 +117,7 @@ func (db *DB) RevokeToken(ctx context.Context, accountID int64, id string) error
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	} else if tag.RowsAffected() == 0 {
-		return tack.Errorf(tack.ENOTFOUND, "token not found")
+		return tack.ErrNotFound("token")
 	}
 	return nil
 }
@@ -141,7 +141,7 @@ func (db *DB) TouchToken(ctx context.Context, id string, t time.Time) error {
 	if err != nil {
 		return fmt.Errorf("touch token: %w", err)
 	} else if tag.RowsAffected() == 0 {
-		return tack.Errorf(tack.ENOTFOUND, "token not found")
+		return tack.ErrNotFound("token")
 	}
 	return nil
 }

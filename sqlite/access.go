@@ -57,7 +57,7 @@ func (db *DB) FindAccessRequest(ctx context.Context, accountID int64) (*tack.Acc
 		SELECT `+sqlrow.AccessRequestColumns+` FROM `+sqlrow.AccessRequestFrom+`
 		WHERE r.account_id = ?`, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "access request not found")
+		return nil, tack.ErrNotFound("access request")
 	} else if err != nil {
 		return nil, fmt.Errorf("find access request: %w", err)
 	}

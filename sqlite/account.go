@@ -47,7 +47,7 @@ func insertAccount(ctx context.Context, tx *txn, a *tack.Account) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE email = ?`, a.Email).Scan(&n); err != nil {
 		return fmt.Errorf("find account: %w", err)
 	} else if n != 0 {
-		return tack.Errorf(tack.ECONFLICT, "an account with this email already exists")
+		return tack.ErrEmailExists()
 	}
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO accounts (email, admin, access, created, blocked, password)
@@ -56,7 +56,7 @@ func insertAccount(ctx context.Context, tx *txn, a *tack.Account) error {
 		a.Email, a.Admin, string(a.Access), micros(a.Created), a.Blocked, a.PasswordHash,
 	).Scan(&a.ID)
 	if isUniqueViolation(err) {
-		return tack.Errorf(tack.ECONFLICT, "an account with this email already exists")
+		return tack.ErrEmailExists()
 	} else if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -67,7 +67,7 @@ func insertAccount(ctx context.Context, tx *txn, a *tack.Account) error {
 func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, error) {
 	a, err := sqlrow.ScanAccount(db.pool().QueryRowContext(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
+		return nil, tack.ErrAccountNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("find account: %w", err)
 	}
@@ -79,7 +79,7 @@ func (db *DB) FindAccountByID(ctx context.Context, id int64) (*tack.Account, err
 func (db *DB) FindAccountByEmail(ctx context.Context, email string) (*tack.Account, error) {
 	a, err := sqlrow.ScanAccount(db.pool().QueryRowContext(ctx, `SELECT `+sqlrow.AccountColumns+` FROM accounts WHERE email = ?`, tack.NormalizeEmail(email)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "account not found")
+		return nil, tack.ErrAccountNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("find account: %w", err)
 	}
@@ -189,7 +189,7 @@ func updateAccount(ctx context.Context, tx *txn, column string, value any, id in
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("set account %s: %w", column, err)
 	} else if n == 0 {
-		return tack.Errorf(tack.ENOTFOUND, "account not found")
+		return tack.ErrAccountNotFound()
 	}
 	return nil
 }

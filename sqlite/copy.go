@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 var _ tack.Exporter = (*DB)(nil)
@@ -17,44 +18,6 @@ func copyColumns(t tack.CopyTable) string {
 		names[i] = c.Name
 	}
 	return strings.Join(names, ", ")
-}
-
-// scanCopyRow scans a row of t into values of the columns' kinds.
-func scanCopyRow(t tack.CopyTable, row scanner) ([]any, error) {
-	dest := make([]any, len(t.Columns))
-	for i, c := range t.Columns {
-		switch c.Kind {
-		case tack.CopyInt:
-			dest[i] = new(int64)
-		case tack.CopyText, tack.CopyJSON:
-			dest[i] = new(string)
-		case tack.CopyBool:
-			dest[i] = new(bool)
-		case tack.CopyNullInt:
-			dest[i] = new(*int64)
-		case tack.CopyBytes:
-			dest[i] = new([]byte)
-		}
-	}
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	out := make([]any, len(dest))
-	for i, d := range dest {
-		switch d := d.(type) {
-		case *int64:
-			out[i] = *d
-		case *string:
-			out[i] = *d
-		case *bool:
-			out[i] = *d
-		case **int64:
-			out[i] = *d
-		case *[]byte:
-			out[i] = *d
-		}
-	}
-	return out, nil
 }
 
 // ExportRows calls fn with each row of t, in the order of its first
@@ -99,7 +62,7 @@ func (db *DB) queryCopy(ctx context.Context, t tack.CopyTable, query string, arg
 		}
 		defer rows.Close()
 		for rows.Next() {
-			row, err := scanCopyRow(t, rows)
+			row, err := sqlrow.ScanCopyRow(t, rows)
 			if err != nil {
 				return err
 			}

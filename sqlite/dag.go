@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/internal/sqlrow"
@@ -80,11 +79,7 @@ func (db *DB) WantedKeys(ctx context.Context, after string, limit int) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("wanted keys: %w", err)
 	}
-	keys := slices.Compact(slices.Sorted(slices.Values(append(own, prev...))))
-	if len(keys) > limit {
-		keys = keys[:limit]
-	}
-	return keys, nil
+	return tack.MergeKeys(limit, own, prev), nil
 }
 
 // RequeueDAG forgets the DAG and queues its pinned requests again, each
@@ -96,24 +91,22 @@ func (db *DB) RequeueDAG(ctx context.Context, key, reason string) (int, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dags WHERE key = ?`, key); err != nil {
 			return err
 		}
-		ps, err := queryAll(ctx, tx, scanAccountPin, `
-			SELECT p.id, p.account_id, a.blocked FROM pins p JOIN accounts a ON a.id = p.account_id
+		ps, err := queryAll(ctx, tx, sqlrow.ScanQueuedPin, `
+			SELECT `+sqlrow.QueuedPinColumns+` FROM pins p JOIN accounts a ON a.id = p.account_id
 			WHERE p.key = ? AND p.status = 'pinned' ORDER BY p.created`, key)
 		if err != nil {
 			return err
 		}
 		now := db.now()
 		for _, p := range ps {
-			var turn, retry int64
-			if p.blocked {
-				retry = -1
-			} else if turn, err = takeTurns(ctx, tx, p.accountID, 1); err != nil {
+			turn, retry, err := tack.Requeue(ctx, queueTx{tx}, p)
+			if err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `
 				UPDATE pins SET status = 'queued', details = ?, blocks = 0, bytes = 0, turn = ?, retry_at = ?,
 				                attempts = 0, progress_at = ?, lease_owner = '', lease_until = 0
-				WHERE id = ?`, reason, turn, retry, now, p.id); err != nil {
+				WHERE id = ?`, reason, turn, retry, now, p.ID); err != nil {
 				return err
 			}
 			requeued++

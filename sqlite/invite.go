@@ -23,7 +23,7 @@ func (db *DB) CreateInvite(ctx context.Context, i *tack.Invite) error {
 			VALUES (?, ?, ?, ?, ?, ?)`,
 			i.ID, i.CreatedBy, created, micros(i.Expires), i.UsedBy, micros(i.Used))
 		if isUniqueViolation(err) {
-			return tack.Errorf(tack.ECONFLICT, "invitation id already exists")
+			return tack.ErrIDExists("invitation")
 		} else if err != nil {
 			return fmt.Errorf("insert invitation: %w", err)
 		}

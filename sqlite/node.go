@@ -136,18 +136,15 @@ func (db *DB) EndCollection(ctx context.Context, node string, epoch int64) error
 // RunningCollection returns the collection whose lease runs at now, or
 // nil.
 func (db *DB) RunningCollection(ctx context.Context, now time.Time) (*tack.Collection, error) {
-	var c tack.Collection
-	var started, until int64
-	err := db.pool().QueryRowContext(ctx, `
-		SELECT epoch, node, started, until FROM collections
-		WHERE id = 1 AND running = 1 AND until > ?`, micros(now)).Scan(&c.Epoch, &c.Node, &started, &until)
+	c, err := sqlrow.ScanCollection(db.pool().QueryRowContext(ctx, `
+		SELECT `+sqlrow.CollectionColumns+` FROM collections
+		WHERE id = 1 AND running = 1 AND until > ?`, micros(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("running collection: %w", err)
 	}
-	c.Started, c.Until = timeOf(started), timeOf(until)
-	return &c, nil
+	return c, nil
 }
 
 // KeepForCollection records blocks a node joining collection epoch needs

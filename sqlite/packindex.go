@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 var _ blockstore.PackIndex = (*DB)(nil)
@@ -109,72 +110,44 @@ func (db *DB) DeleteBlocks(ctx context.Context, hs [][]byte) error {
 
 // Blocks returns up to limit entries in multihash order after after.
 func (db *DB) Blocks(ctx context.Context, after []byte, limit int) ([]blockstore.PackEntry, error) {
-	var rows *sql.Rows
+	var es []blockstore.PackEntry
 	var err error
 	if len(after) == 0 {
-		rows, err = db.pool().QueryContext(ctx, `
-			SELECT b.hash, p.name, b.off, b.len FROM pack_blocks b JOIN packs p ON p.id = b.pack
+		es, err = queryAll(ctx, db.pool(), sqlrow.ScanPackEntry, `
+			SELECT `+sqlrow.PackEntryColumns+` FROM `+sqlrow.PackEntryFrom+`
 			ORDER BY b.hash LIMIT ?`, limit)
 	} else {
-		rows, err = db.pool().QueryContext(ctx, `
-			SELECT b.hash, p.name, b.off, b.len FROM pack_blocks b JOIN packs p ON p.id = b.pack
+		es, err = queryAll(ctx, db.pool(), sqlrow.ScanPackEntry, `
+			SELECT `+sqlrow.PackEntryColumns+` FROM `+sqlrow.PackEntryFrom+`
 			WHERE b.hash > ? ORDER BY b.hash LIMIT ?`, after, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list blocks: %w", err)
 	}
-	return scanEntries(rows)
+	return es, nil
 }
 
 // PackBlocks returns the entries that point into the pack name.
 func (db *DB) PackBlocks(ctx context.Context, name string) ([]blockstore.PackEntry, error) {
-	rows, err := db.pool().QueryContext(ctx, `
-		SELECT b.hash, p.name, b.off, b.len FROM pack_blocks b JOIN packs p ON p.id = b.pack
+	es, err := queryAll(ctx, db.pool(), sqlrow.ScanPackEntry, `
+		SELECT `+sqlrow.PackEntryColumns+` FROM `+sqlrow.PackEntryFrom+`
 		WHERE p.name = ? ORDER BY b.off`, name)
 	if err != nil {
 		return nil, fmt.Errorf("list pack blocks: %w", err)
 	}
-	return scanEntries(rows)
-}
-
-func scanEntries(rows *sql.Rows) ([]blockstore.PackEntry, error) {
-	defer rows.Close()
-	var out []blockstore.PackEntry
-	for rows.Next() {
-		var e blockstore.PackEntry
-		if err := rows.Scan(&e.Hash, &e.Pack, &e.Offset, &e.Length); err != nil {
-			return nil, fmt.Errorf("list blocks: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list blocks: %w", err)
-	}
-	return out, nil
+	return es, nil
 }
 
 // Packs returns every pack with its live blocks and bytes.
 func (db *DB) Packs(ctx context.Context) ([]blockstore.PackUsage, error) {
-	rows, err := db.pool().QueryContext(ctx, `
+	us, err := queryAll(ctx, db.pool(), sqlrow.ScanPackUsage, `
 		SELECT p.name, p.size, count(b.hash), coalesce(sum(b.len), 0)
 		FROM packs p LEFT JOIN pack_blocks b ON b.pack = p.id
 		GROUP BY p.id ORDER BY p.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list packs: %w", err)
 	}
-	defer rows.Close()
-	var out []blockstore.PackUsage
-	for rows.Next() {
-		var u blockstore.PackUsage
-		if err := rows.Scan(&u.Name, &u.Size, &u.LiveBlocks, &u.LiveBytes); err != nil {
-			return nil, fmt.Errorf("list packs: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list packs: %w", err)
-	}
-	return out, nil
+	return us, nil
 }
 
 // DeletePack forgets the pack name if no entry points into it.

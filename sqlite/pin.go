@@ -143,7 +143,7 @@ func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error 
 		string(status), created, details, blocks, bytes, turn, created,
 	)
 	if isUniqueViolation(err) {
-		return tack.Errorf(tack.ECONFLICT, "pin request id already exists")
+		return tack.ErrIDExists("pin request")
 	} else if err != nil {
 		return fmt.Errorf("insert pin: %w", err)
 	}
@@ -204,7 +204,7 @@ func deletePin(ctx context.Context, tx *txn, accountID int64, id string) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("delete pin: %w", err)
 	} else if n == 0 {
-		return tack.Errorf(tack.ENOTFOUND, "pin request not found")
+		return tack.ErrNotFound("pin request")
 	}
 	return nil
 }
@@ -216,7 +216,7 @@ func (db *DB) FindPinByID(ctx context.Context, accountID int64, id string) (*tac
 		SELECT `+sqlrow.PinColumns+` FROM pins
 		WHERE id = ? AND account_id = ?`, id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "pin request not found")
+		return nil, tack.ErrNotFound("pin request")
 	} else if err != nil {
 		return nil, fmt.Errorf("find pin: %w", err)
 	}
@@ -248,7 +248,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, list, listArgs...); err != nil {
 			return err
 		}
-		if onlyStatuses(f) {
+		if f.OnlyStatuses() {
 			// Kubo's `service ls --stat` asks for this count for each
 			// status: the triggers' counters answer it at once.
 			return countByStatus(ctx, tx, f.AccountID, f.Statuses, &count)
@@ -293,12 +293,6 @@ func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []a
 		all = append(append(all, a...), limit)
 	}
 	return strings.Join(parts, " UNION ALL ") + ` ORDER BY created DESC, id DESC LIMIT ?`, append(all, limit), nil
-}
-
-// onlyStatuses reports whether f selects by account and status alone, so
-// that pin_counts holds the count of what it matches.
-func onlyStatuses(f tack.PinFilter) bool {
-	return len(f.Keys) == 0 && f.Name == nil && f.Before.IsZero() && f.After.IsZero() && len(f.Meta) == 0
 }
 
 // countByStatus sets count to how many of the account's requests are in
@@ -349,7 +343,7 @@ func pinWhere(f tack.PinFilter) (string, []any, error) {
 		}
 	}
 	if !f.Before.IsZero() {
-		conds, args = append(conds, "created < ?"), append(args, ceilMicros(f.Before))
+		conds, args = append(conds, "created < ?"), append(args, tack.CeilMicros(f.Before))
 	}
 	if !f.After.IsZero() {
 		conds, args = append(conds, "created > ?"), append(args, f.After.UnixMicro()) // floor
@@ -359,14 +353,4 @@ func pinWhere(f tack.PinFilter) (string, []any, error) {
 		args = append(args, k, v)
 	}
 	return strings.Join(conds, " AND "), args, nil
-}
-
-// ceilMicros returns t in microseconds since the epoch, rounded up: a
-// request created at 1µs is before 1.5µs.
-func ceilMicros(t time.Time) int64 {
-	us := t.UnixMicro()
-	if t.After(time.UnixMicro(us)) {
-		us++
-	}
-	return us
 }

@@ -13,70 +13,22 @@ import (
 )
 
 // ClaimPins hands up to n requests to the worker owner, as the
-// tack.PinStore contract says: expired leases first, then ready requests
-// in turn order. Requests whose retry time has come become ready first.
+// tack.PinStore contract says, by tack.Claim's rules (expired leases
+// first, then ready requests in turn order) over claimTx's statements.
 // It all happens in one write transaction, so no request goes to two
-// owners; the queue's virtual time moves up to the last turn claimed.
+// owners.
 func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Time) ([]*tack.PinRequest, error) {
-	if owner == "" {
-		return nil, tack.Errorf(tack.EINVALID, "lease owner is required")
+	if err := tack.CheckLeaseOwner(owner); err != nil {
+		return nil, err
 	}
 	if n <= 0 {
 		return []*tack.PinRequest{}, nil
 	}
 	var pins []*tack.PinRequest
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
-		now := db.now()
-		if err := readyRetries(ctx, tx, now); err != nil {
-			return err
-		}
-		// PostgreSQL: FOR UPDATE SKIP LOCKED on both selects. Requests of
-		// blocked accounts are held instead of claimed, whichever way they
-		// came back to the queue.
-		ids, _, err := claimable(ctx, tx, `
-			SELECT p.id, 0, a.blocked FROM pins p INDEXED BY pins_lease_idx JOIN accounts a ON a.id = p.account_id
-			WHERE p.status = 'pinning' AND p.lease_until < ?
-			ORDER BY p.lease_until LIMIT ?`, now, n)
-		if err != nil {
-			return err
-		}
-		var lastTurn int64
-		if len(ids) < n {
-			var ready []string
-			if ready, lastTurn, err = claimable(ctx, tx, `
-				SELECT p.id, p.turn, a.blocked FROM pins p INDEXED BY pins_ready_idx JOIN accounts a ON a.id = p.account_id
-				WHERE p.status = 'queued' AND p.retry_at = 0
-				ORDER BY p.turn, p.created, p.id LIMIT ?`, n-len(ids)); err != nil {
-				return err
-			}
-			ids = append(ids, ready...)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if lastTurn > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE queue_state SET vtime = max(vtime, ?)`, lastTurn); err != nil {
-				return err
-			}
-		}
-		args := []any{owner, micros(until)}
-		for _, id := range ids {
-			args = append(args, id)
-		}
-		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, `
-			UPDATE pins
-			SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
-			WHERE id IN (`+placeholders(len(ids))+`)
-			RETURNING `+sqlrow.PinColumns, args...); err != nil {
-			return err
-		}
-		// RETURNING gives no order: put them back in claim order.
-		order := map[string]int{}
-		for i, id := range ids {
-			order[id] = i
-		}
-		slices.SortFunc(pins, func(a, b *tack.PinRequest) int { return order[a.ID] - order[b.ID] })
-		return nil
+		var err error
+		pins, err = tack.Claim(ctx, claimTx{queueTx{tx}, owner, until, db.now()}, n)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim pins: %w", err)
@@ -84,73 +36,74 @@ func (db *DB) ClaimPins(ctx context.Context, owner string, n int, until time.Tim
 	return pins, nil
 }
 
-// retryHeld, as a request's retry_at, holds a queued request of a blocked
-// account: neither ready (0) nor waiting for a time (> 0).
+// retryHeld is tack.RetryHeld in SQL.
 const retryHeld = "-1"
 
-// claimable runs query, with args, for candidate claims: rows of id, turn
-// and whether the account is blocked. It holds the requests of blocked
-// accounts, which takes them out of the query's index, and asks again, a
-// few times at most. It returns the claimable ids and the last one's turn.
-func claimable(ctx context.Context, tx *txn, query string, args ...any) (ids []string, lastTurn int64, err error) {
-	for range 4 {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return nil, 0, err
-		}
-		var held []string
-		ids = ids[:0]
-		for rows.Next() {
-			var id string
-			var turn int64
-			var blocked bool
-			if err := rows.Scan(&id, &turn, &blocked); err != nil {
-				rows.Close()
-				return nil, 0, err
-			}
-			if blocked {
-				held = append(held, id)
-				continue
-			}
-			ids, lastTurn = append(ids, id), turn
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, 0, err
-		}
-		for _, id := range held {
-			if err := hold(ctx, tx, id); err != nil {
-				return nil, 0, err
-			}
-		}
-		if len(held) == 0 {
-			break
+// queueTx is a write transaction as tack's queue rules use it.
+type queueTx struct{ tx *txn }
+
+// Hold puts requests of blocked accounts back in the queue, held.
+func (q queueTx) Hold(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if _, err := q.tx.ExecContext(ctx, `
+			UPDATE pins SET status = 'queued', retry_at = `+retryHeld+`, lease_owner = '', lease_until = 0, blocks = 0, bytes = 0
+			WHERE id = ?`, id); err != nil {
+			return err
 		}
 	}
-	return ids, lastTurn, nil
+	return nil
 }
 
-// accountPin is a request, its account, and whether the account is
-// blocked.
-type accountPin struct {
-	id        string
-	accountID int64
-	blocked   bool
+// TakeTurns is takeTurns.
+func (q queueTx) TakeTurns(ctx context.Context, accountID, n int64) (int64, error) {
+	return takeTurns(ctx, q.tx, accountID, n)
 }
 
-// scanAccountPin scans a row of id, account_id and blocked.
-func scanAccountPin(row scanner) (accountPin, error) {
-	var p accountPin
-	err := row.Scan(&p.id, &p.accountID, &p.blocked)
-	return p, err
+// claimTx is a claim transaction, for tack.Claim: the claim of owner,
+// leasing until until, at now.
+type claimTx struct {
+	queueTx
+	owner string
+	until time.Time
+	now   int64
 }
 
-// hold puts a request of a blocked account back in the queue, held.
-func hold(ctx context.Context, tx *txn, id string) error {
-	_, err := tx.ExecContext(ctx, `
-		UPDATE pins SET status = 'queued', retry_at = `+retryHeld+`, lease_owner = '', lease_until = 0, blocks = 0, bytes = 0
-		WHERE id = ?`, id)
+// ReadyRetries is readyRetries, at the claim's now.
+func (c claimTx) ReadyRetries(ctx context.Context) error { return readyRetries(ctx, c.tx, c.now) }
+
+// Expired selects expired leases through pins_lease_idx.
+func (c claimTx) Expired(ctx context.Context, n int) ([]tack.QueuedPin, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanQueuedPin, `
+		SELECT p.id, p.account_id, 0, a.blocked FROM pins p INDEXED BY pins_lease_idx JOIN accounts a ON a.id = p.account_id
+		WHERE p.status = 'pinning' AND p.lease_until < ?
+		ORDER BY p.lease_until LIMIT ?`, c.now, n)
+}
+
+// Ready selects ready requests through pins_ready_idx.
+func (c claimTx) Ready(ctx context.Context, n int) ([]tack.QueuedPin, error) {
+	return queryAll(ctx, c.tx, sqlrow.ScanQueuedPin, `
+		SELECT `+sqlrow.QueuedPinColumns+` FROM pins p INDEXED BY pins_ready_idx JOIN accounts a ON a.id = p.account_id
+		WHERE p.status = 'queued' AND p.retry_at = 0
+		ORDER BY p.turn, p.created, p.id LIMIT ?`, n)
+}
+
+// AdvanceVTime moves queue_state.vtime up to turn.
+func (c claimTx) AdvanceVTime(ctx context.Context, turn int64) error {
+	_, err := c.tx.ExecContext(ctx, `UPDATE queue_state SET vtime = max(vtime, ?)`, turn)
 	return err
+}
+
+// Lease leases ids to the claim's owner.
+func (c claimTx) Lease(ctx context.Context, ids []string) ([]*tack.PinRequest, error) {
+	args := []any{c.owner, micros(c.until)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return queryAll(ctx, c.tx, sqlrow.ScanPin, `
+		UPDATE pins
+		SET status = 'pinning', lease_owner = ?, lease_until = ?, details = '', blocks = 0, bytes = 0
+		WHERE id IN (`+placeholders(len(ids))+`)
+		RETURNING `+sqlrow.PinColumns, args...)
 }
 
 // maxReadyRetries is how many waiting requests one claim makes ready, so
@@ -178,29 +131,17 @@ func takeTurns(ctx context.Context, tx *txn, accountID, n int64) (int64, error) 
 // ready again, each at the back of its account's turns; those of blocked
 // accounts are held instead.
 func readyRetries(ctx context.Context, tx *txn, now int64) error {
-	dues, err := queryAll(ctx, tx, scanAccountPin, `
-		SELECT p.id, p.account_id, a.blocked FROM pins p INDEXED BY pins_retry_idx JOIN accounts a ON a.id = p.account_id
+	dues, err := queryAll(ctx, tx, sqlrow.ScanQueuedPin, `
+		SELECT `+sqlrow.QueuedPinColumns+` FROM pins p INDEXED BY pins_retry_idx JOIN accounts a ON a.id = p.account_id
 		WHERE p.status = 'queued' AND p.retry_at > 0 AND p.retry_at <= ?
 		ORDER BY p.retry_at LIMIT ?`, now, maxReadyRetries)
 	if err != nil {
 		return err
 	}
-	for _, d := range dues {
-		if d.blocked {
-			if err := hold(ctx, tx, d.id); err != nil {
-				return err
-			}
-			continue
-		}
-		turn, err := takeTurns(ctx, tx, d.accountID, 1)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE pins SET retry_at = 0, turn = ? WHERE id = ?`, turn, d.id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tack.ReadyDue(ctx, queueTx{tx}, dues, func(ctx context.Context, id string, turn int64) error {
+		_, err := tx.ExecContext(ctx, `UPDATE pins SET retry_at = 0, turn = ? WHERE id = ?`, turn, id)
+		return err
+	})
 }
 
 // QueuePositions sets Position on the ready queued requests among reqs,
@@ -368,8 +309,8 @@ func (db *DB) updateOwned(ctx context.Context, op, set string, setArgs []any, ow
 // lease; the requests of accounts that the DAG would take over their
 // MaxBytes fail instead.
 func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
-	if d.Key == "" {
-		return tack.Errorf(tack.EINVALID, "dag has no content key")
+	if err := tack.CheckDAG(d); err != nil {
+		return err
 	}
 	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `
@@ -432,7 +373,7 @@ func (db *DB) FindDAG(ctx context.Context, key string) (*tack.DAG, error) {
 	d := tack.DAG{Key: key}
 	err := db.pool().QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, key).Scan(&d.Blocks, &d.Bytes)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "dag not found")
+		return nil, tack.ErrNotFound("dag")
 	} else if err != nil {
 		return nil, fmt.Errorf("find dag: %w", err)
 	}

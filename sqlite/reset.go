@@ -27,7 +27,7 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) er
 			VALUES (?, ?, ?, ?, ?)`,
 			r.ID, r.AccountID, r.CreatedBy, created, micros(r.Expires))
 		if isUniqueViolation(err) {
-			return tack.Errorf(tack.ECONFLICT, "password reset id already exists")
+			return tack.ErrIDExists("password reset")
 		} else if err != nil {
 			return fmt.Errorf("insert password reset: %w", err)
 		}
@@ -43,18 +43,14 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r *tack.PasswordReset) er
 // FindPasswordReset returns ENOTFOUND if there is no such link; an expired
 // one is returned as it is.
 func (db *DB) FindPasswordReset(ctx context.Context, id string) (*tack.PasswordReset, error) {
-	var r tack.PasswordReset
-	var created, expires int64
-	err := db.pool().QueryRowContext(ctx, `
-		SELECT id, account_id, created_by, created, expires FROM password_resets
-		WHERE id = ?`, id).Scan(&r.ID, &r.AccountID, &r.CreatedBy, &created, &expires)
+	r, err := sqlrow.ScanPasswordReset(db.pool().QueryRowContext(ctx, `
+		SELECT `+sqlrow.PasswordResetColumns+` FROM password_resets WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "password reset link not found")
+		return nil, tack.ErrNotFound("password reset link")
 	} else if err != nil {
 		return nil, fmt.Errorf("find password reset: %w", err)
 	}
-	r.Created, r.Expires = timeOf(created), timeOf(expires)
-	return &r, nil
+	return r, nil
 }
 
 // ResetPassword sets the link's account's password hash, deletes every

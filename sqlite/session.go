@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // CreateSession stores s and sets Created, after deleting every session
@@ -30,7 +31,7 @@ func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
 			VALUES (?, ?, ?, ?)`,
 			s.ID, s.AccountID, created, micros(s.Expires))
 		if isUniqueViolation(err) {
-			return tack.Errorf(tack.ECONFLICT, "session id already exists")
+			return tack.ErrIDExists("session")
 		} else if err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		}
@@ -47,18 +48,14 @@ func (db *DB) CreateSession(ctx context.Context, s *tack.Session) error {
 // session is returned until a CreateSession deletes it: callers check
 // Expires.
 func (db *DB) FindSession(ctx context.Context, id string) (*tack.Session, error) {
-	var s tack.Session
-	var created, expires int64
-	err := db.pool().QueryRowContext(ctx, `
-		SELECT id, account_id, created, expires FROM sessions
-		WHERE id = ?`, id).Scan(&s.ID, &s.AccountID, &created, &expires)
+	s, err := sqlrow.ScanSession(db.pool().QueryRowContext(ctx, `
+		SELECT `+sqlrow.SessionColumns+` FROM sessions WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "session not found")
+		return nil, tack.ErrNotFound("session")
 	} else if err != nil {
 		return nil, fmt.Errorf("find session: %w", err)
 	}
-	s.Created, s.Expires = timeOf(created), timeOf(expires)
-	return &s, nil
+	return s, nil
 }
 
 // DeleteSession deletes a session; deleting a missing one is not an error.

@@ -32,78 +32,15 @@ func MustOpen(tb testing.TB, path string) *sqlite.DB {
 	return db
 }
 
-// TestTwoHandles writes through two handles on one file at once, as tack
-// serve and tack account create do: every write must succeed, created
-// times must stay unique per account, and no request may be claimed twice.
+// TestTwoHandles runs storetest's two-handle tests on two handles on one
+// file, as tack serve and tack account create open it.
 func TestTwoHandles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tack.db")
-	db1 := MustOpen(t, path)
-	defer db1.Close()
-	db2 := MustOpen(t, path)
-	defer db2.Close()
-
-	a := storetest.MustCreateAccount(t, db1, "shared@example.com")
-	const perHandle = 25
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	created := map[time.Time]bool{}
-	for i := range 2 * perHandle {
-		db := []*sqlite.DB{db1, db2}[i%2]
-		wg.Go(func() {
-			r := storetest.NewPin(t, a.ID, fmt.Sprint(i))
-			if err := db.CreatePin(t.Context(), r); err != nil {
-				t.Errorf("CreatePin through handle %d: %v", i%2+1, err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if created[r.Created] {
-				t.Errorf("two requests created at %v", r.Created)
-			}
-			created[r.Created] = true
-		})
-		// Accounts too, through the other handle.
-		wg.Go(func() {
-			other := []*sqlite.DB{db2, db1}[i%2]
-			if err := other.CreateAccount(t.Context(), &tack.Account{Email: fmt.Sprintf("u%d@example.com", i)}); err != nil {
-				t.Errorf("CreateAccount: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-
-	claimed := make([][]*tack.PinRequest, 2)
-	for h, db := range []*sqlite.DB{db1, db2} {
-		wg.Go(func() {
-			for {
-				got, err := db.ClaimPins(t.Context(), fmt.Sprintf("handle-%d", h), 2, time.Now().Add(time.Hour))
-				if err != nil {
-					t.Errorf("ClaimPins: %v", err)
-					return
-				}
-				if len(got) == 0 {
-					return
-				}
-				claimed[h] = append(claimed[h], got...)
-			}
-		})
-	}
-	wg.Wait()
-	seen := map[string]bool{}
-	for _, list := range claimed {
-		for _, r := range list {
-			if seen[r.ID] {
-				t.Errorf("request %s claimed through both handles", r.ID)
-			}
-			seen[r.ID] = true
-		}
-	}
-	if len(seen) != 2*perHandle {
-		t.Errorf("%d requests claimed, want %d", len(seen), 2*perHandle)
-	}
-	if n, err := db2.CountAccounts(t.Context()); err != nil || n != 1+2*perHandle {
-		t.Errorf("CountAccounts = %d, %v; want %d", n, err, 1+2*perHandle)
-	}
+	storetest.RunTwoHandles(t, func(t *testing.T) (tack.Store, tack.Store) {
+		path := filepath.Join(t.TempDir(), "tack.db")
+		db1, db2 := MustOpen(t, path), MustOpen(t, path)
+		t.Cleanup(func() { db1.Close(); db2.Close() })
+		return db1, db2
+	}, nil)
 }
 
 // TestReopen checks that what was written survives closing the database,

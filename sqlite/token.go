@@ -35,7 +35,7 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 			t.ID, t.AccountID, t.Name, created, micros(t.LastUsed), micros(t.Revoked),
 		)
 		if isUniqueViolation(err) {
-			return tack.Errorf(tack.ECONFLICT, "token id already exists")
+			return tack.ErrIDExists("token")
 		} else if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
@@ -54,7 +54,7 @@ func accountExists(ctx context.Context, tx *txn, id int64) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id = ?`, id).Scan(&n); err != nil {
 		return fmt.Errorf("find account: %w", err)
 	} else if n == 0 {
-		return tack.Errorf(tack.ENOTFOUND, "account not found")
+		return tack.ErrAccountNotFound()
 	}
 	return nil
 }
@@ -64,7 +64,7 @@ func accountExists(ctx context.Context, tx *txn, id int64) error {
 func (db *DB) FindTokenByID(ctx context.Context, id string) (*tack.Token, error) {
 	t, err := sqlrow.ScanToken(db.pool().QueryRowContext(ctx, `SELECT `+sqlrow.TokenColumns+` FROM tokens WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tack.Errorf(tack.ENOTFOUND, "token not found")
+		return nil, tack.ErrNotFound("token")
 	} else if err != nil {
 		return nil, fmt.Errorf("find token: %w", err)
 	}
@@ -85,7 +85,7 @@ func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, 
 		WHERE t.id = ?`, id)
 	a, err := sqlrow.ScanAccount(prefixedRow{row, []any{&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked}})
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, tack.Errorf(tack.ENOTFOUND, "token not found")
+		return nil, nil, tack.ErrNotFound("token")
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("find token: %w", err)
 	}
@@ -134,7 +134,7 @@ func (db *DB) RevokeToken(ctx context.Context, accountID int64, id string) error
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("revoke token: %w", err)
 		} else if n == 0 {
-			return tack.Errorf(tack.ENOTFOUND, "token not found")
+			return tack.ErrNotFound("token")
 		}
 		return nil
 	})
@@ -171,7 +171,7 @@ func (db *DB) TouchToken(ctx context.Context, id string, t time.Time) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("touch token: %w", err)
 		} else if n == 0 {
-			return tack.Errorf(tack.ENOTFOUND, "token not found")
+			return tack.ErrNotFound("token")
 		}
 		return nil
 	})

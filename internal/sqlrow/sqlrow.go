@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore"
 )
 
 // Scanner is one row of a query's result, as database/sql's *Row and
@@ -135,4 +136,121 @@ func ScanPin(row Scanner) (*tack.PinRequest, error) {
 	}
 	r.Status, r.Created = tack.Status(status), tack.TimeOfMicros(created)
 	return &r, nil
+}
+
+// QueuedPinColumns, from pins p joined to their accounts a, are the
+// columns of a queued request that ScanQueuedPin reads, for the queue's
+// rules (tack.Claimable, tack.ReadyDue, tack.Requeue).
+const QueuedPinColumns = `p.id, p.account_id, p.turn, a.blocked`
+
+// ScanQueuedPin reads a request's QueuedPinColumns.
+func ScanQueuedPin(row Scanner) (tack.QueuedPin, error) {
+	var p tack.QueuedPin
+	err := row.Scan(&p.ID, &p.AccountID, &p.Turn, &p.Blocked)
+	return p, err
+}
+
+// PackEntryColumns, from PackEntryFrom, are the columns of a pack index
+// entry that ScanPackEntry reads.
+const PackEntryColumns = `b.hash, p.name, b.off, b.len`
+
+// PackEntryFrom joins each entry to its pack, for the pack's name.
+const PackEntryFrom = `pack_blocks b JOIN packs p ON p.id = b.pack`
+
+// ScanPackEntry reads a pack index entry's PackEntryColumns.
+func ScanPackEntry(row Scanner) (blockstore.PackEntry, error) {
+	var e blockstore.PackEntry
+	err := row.Scan(&e.Hash, &e.Pack, &e.Offset, &e.Length)
+	return e, err
+}
+
+// ScanPackUsage reads a pack's name, size, live blocks and live bytes.
+func ScanPackUsage(row Scanner) (blockstore.PackUsage, error) {
+	var u blockstore.PackUsage
+	err := row.Scan(&u.Name, &u.Size, &u.LiveBlocks, &u.LiveBytes)
+	return u, err
+}
+
+// ScanCopyRow reads a row of t's columns, for copying a store
+// (tack.Exporter), into values of the columns' kinds: int64, string
+// (text and JSON), bool, *int64 or []byte.
+func ScanCopyRow(t tack.CopyTable, row Scanner) ([]any, error) {
+	dest := make([]any, len(t.Columns))
+	for i, c := range t.Columns {
+		switch c.Kind {
+		case tack.CopyInt:
+			dest[i] = new(int64)
+		case tack.CopyText, tack.CopyJSON:
+			dest[i] = new(string)
+		case tack.CopyBool:
+			dest[i] = new(bool)
+		case tack.CopyNullInt:
+			dest[i] = new(*int64)
+		case tack.CopyBytes:
+			dest[i] = new([]byte)
+		}
+	}
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	out := make([]any, len(dest))
+	for i, d := range dest {
+		switch d := d.(type) {
+		case *int64:
+			out[i] = *d
+		case *string:
+			out[i] = *d
+		case *bool:
+			out[i] = *d
+		case **int64:
+			out[i] = *d
+		case *[]byte:
+			out[i] = *d
+		}
+	}
+	return out, nil
+}
+
+// SessionColumns are the columns of a session that ScanSession reads.
+const SessionColumns = `id, account_id, created, expires`
+
+// ScanSession reads a session's SessionColumns.
+func ScanSession(row Scanner) (*tack.Session, error) {
+	var s tack.Session
+	var created, expires int64
+	if err := row.Scan(&s.ID, &s.AccountID, &created, &expires); err != nil {
+		return nil, err
+	}
+	s.Created, s.Expires = tack.TimeOfMicros(created), tack.TimeOfMicros(expires)
+	return &s, nil
+}
+
+// PasswordResetColumns are the columns of a password reset link that
+// ScanPasswordReset reads.
+const PasswordResetColumns = `id, account_id, created_by, created, expires`
+
+// ScanPasswordReset reads a password reset link's PasswordResetColumns.
+func ScanPasswordReset(row Scanner) (*tack.PasswordReset, error) {
+	var r tack.PasswordReset
+	var created, expires int64
+	if err := row.Scan(&r.ID, &r.AccountID, &r.CreatedBy, &created, &expires); err != nil {
+		return nil, err
+	}
+	r.Created, r.Expires = tack.TimeOfMicros(created), tack.TimeOfMicros(expires)
+	return &r, nil
+}
+
+// CollectionColumns are the columns of a collection that ScanCollection
+// reads.
+const CollectionColumns = `epoch, node, started, until`
+
+// ScanCollection reads a collection's CollectionColumns.
+func ScanCollection(row Scanner) (*tack.Collection, error) {
+	var c tack.Collection
+	var started, until int64
+	if err := row.Scan(&c.Epoch, &c.Node, &started, &until); err != nil {
+		return nil, err
+	}
+	c.Started, c.Until = tack.TimeOfMicros(started), tack.TimeOfMicros(until)
+	return &c, nil
 }
