@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -137,4 +138,93 @@ func (db *DB) RequeueDAG(ctx context.Context, key, reason string) (int, error) {
 		return 0, fmt.Errorf("requeue dag: %w", err)
 	}
 	return requeued, nil
+}
+
+// CompleteDAG records that the DAG is stored whole and marks every queued
+// or pinning request for it pinned, with its size, no details and no
+// lease; the requests of accounts that the DAG would take over their
+// MaxBytes fail instead. It holds the key's lock, so that a request
+// created at the same moment is either pinned here or sees the record;
+// and the accounts' rows, so that two DAGs completed at once cannot both
+// pass an account's storage limit.
+func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
+	if err := tack.CheckDAG(d); err != nil {
+		return err
+	}
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		if err := lockKeys(ctx, tx, d.Key); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO dags (key, blocks, bytes) VALUES ($1, $2, $3)
+			ON CONFLICT (key) DO UPDATE SET blocks = excluded.blocks, bytes = excluded.bytes`,
+			d.Key, d.Blocks, d.Bytes); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT id FROM accounts
+			WHERE id IN (SELECT account_id FROM pins WHERE key = $1 AND status IN ('queued', 'pinning'))
+			ORDER BY id FOR UPDATE`, d.Key)
+		if err != nil {
+			return err
+		}
+		accounts, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		for _, id := range accounts {
+			if err := db.overQuota(ctx, tx, id, d.Key, d.Bytes); tack.ErrorCode(err) == tack.EQUOTA {
+				if _, err := tx.Exec(ctx, `
+					UPDATE pins SET status = 'failed', details = $1, lease_owner = '', lease_until = 0, retry_at = 0
+					WHERE key = $2 AND account_id = $3 AND status IN ('queued', 'pinning')`,
+					tack.ErrorMessage(err), d.Key, id); err != nil {
+					return err
+				}
+			} else if err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE pins
+			SET status = 'pinned', blocks = $1, bytes = $2, details = '', lease_owner = '', lease_until = 0, retry_at = 0
+			WHERE key = $3 AND status IN ('queued', 'pinning')`,
+			d.Blocks, d.Bytes, d.Key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("complete dag: %w", err)
+	}
+	return nil
+}
+
+// overQuota returns why the account may not hold the DAG key of the
+// given size (tack.CheckStorage's EQUOTA: it would go over its MaxBytes,
+// with what its incomplete uploads keep for other DAGs), or nil if it may.
+// The caller holds the account's row lock.
+func (db *DB) overQuota(ctx context.Context, tx pgx.Tx, accountID int64, key string, size int64) error {
+	var stored int64
+	var maxBytes *int64
+	var held bool
+	err := tx.QueryRow(ctx, `
+		SELECT stored_bytes + kept_bytes - (SELECT coalesce(sum(size), 0) FROM upload_keeps
+		           WHERE key = $1 AND account_id = accounts.id),
+		       max_bytes,
+		       EXISTS (SELECT 1 FROM account_dags WHERE account_id = accounts.id AND key = $1)
+		FROM accounts WHERE id = $2`, key, accountID).Scan(&stored, &maxBytes, &held)
+	if err != nil {
+		return fmt.Errorf("account %d: %w", accountID, err)
+	}
+	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, db.Limits.MaxBytes), held)
+}
+
+// FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.
+func (db *DB) FindDAG(ctx context.Context, key string) (*tack.DAG, error) {
+	d := tack.DAG{Key: key}
+	err := db.pool.QueryRow(ctx, `SELECT blocks, bytes FROM dags WHERE key = $1`, key).Scan(&d.Blocks, &d.Bytes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, tack.ErrNotFound("dag")
+	} else if err != nil {
+		return nil, fmt.Errorf("find dag: %w", err)
+	}
+	return &d, nil
 }

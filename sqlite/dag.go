@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/tack-ipfs/tack"
@@ -125,4 +127,80 @@ func anys(ss []string) []any {
 		out[i] = s
 	}
 	return out
+}
+
+// CompleteDAG records that the DAG is stored whole and marks every queued
+// or pinning request for it pinned, with its size, no details and no
+// lease; the requests of accounts that the DAG would take over their
+// MaxBytes fail instead.
+func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
+	if err := tack.CheckDAG(d); err != nil {
+		return err
+	}
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO dags (key, blocks, bytes) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET blocks = excluded.blocks, bytes = excluded.bytes`,
+			d.Key, d.Blocks, d.Bytes); err != nil {
+			return err
+		}
+		accounts, err := queryAll(ctx, tx, scanValue[int64], `
+			SELECT DISTINCT account_id FROM pins WHERE key = ? AND status IN ('queued', 'pinning')`, d.Key)
+		if err != nil {
+			return err
+		}
+		for _, id := range accounts {
+			if err := db.overQuota(ctx, tx, id, d.Key, d.Bytes); tack.ErrorCode(err) == tack.EQUOTA {
+				if _, err := tx.ExecContext(ctx, `
+					UPDATE pins SET status = 'failed', details = ?, lease_owner = '', lease_until = 0, retry_at = 0
+					WHERE key = ? AND account_id = ? AND status IN ('queued', 'pinning')`,
+					tack.ErrorMessage(err), d.Key, id); err != nil {
+					return err
+				}
+			} else if err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE pins
+			SET status = 'pinned', blocks = ?, bytes = ?, details = '', lease_owner = '', lease_until = 0, retry_at = 0
+			WHERE key = ? AND status IN ('queued', 'pinning')`,
+			d.Blocks, d.Bytes, d.Key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("complete dag: %w", err)
+	}
+	return nil
+}
+
+// overQuota returns why the account may not hold the DAG key of the
+// given size (tack.CheckStorage's EQUOTA: it would go over its MaxBytes,
+// with what its incomplete uploads keep for other DAGs), or nil if it may.
+func (db *DB) overQuota(ctx context.Context, tx *txn, accountID int64, key string, size int64) error {
+	var stored int64
+	var maxBytes *int64
+	var held bool
+	err := tx.QueryRowContext(ctx, `
+		SELECT stored_bytes + kept_bytes - (SELECT coalesce(sum(size), 0) FROM upload_keeps
+		           WHERE key = ?1 AND account_id = accounts.id),
+		       max_bytes,
+		       EXISTS (SELECT 1 FROM account_dags WHERE account_id = accounts.id AND key = ?1)
+		FROM accounts WHERE id = ?2`, key, accountID).Scan(&stored, &maxBytes, &held)
+	if err != nil {
+		return fmt.Errorf("account %d: %w", accountID, err)
+	}
+	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, db.Limits.MaxBytes), held)
+}
+
+// FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.
+func (db *DB) FindDAG(ctx context.Context, key string) (*tack.DAG, error) {
+	d := tack.DAG{Key: key}
+	err := db.pool().QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, key).Scan(&d.Blocks, &d.Bytes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tack.ErrNotFound("dag")
+	} else if err != nil {
+		return nil, fmt.Errorf("find dag: %w", err)
+	}
+	return &d, nil
 }
