@@ -140,13 +140,12 @@ func (db *DB) RequeueDAG(ctx context.Context, key, reason string) (int, error) {
 	return requeued, nil
 }
 
-// CompleteDAG records that the DAG is stored whole and marks every queued
-// or pinning request for it pinned, with its size, no details and no
-// lease; the requests of accounts that the DAG would take over their
-// MaxBytes fail instead. It holds the key's lock, so that a request
-// created at the same moment is either pinned here or sees the record;
-// and the accounts' rows, so that two DAGs completed at once cannot both
-// pass an account's storage limit.
+// CompleteDAG records that the DAG is stored whole and settles the
+// requests waiting on it (tack.Complete): the requests of accounts that
+// the DAG would take over their MaxBytes fail; the others are pinned. It
+// holds the key's lock, so that a request created at the same moment is
+// either pinned here or sees the record; and the accounts' rows, so that
+// two DAGs completed at once cannot both pass an account's storage limit.
 func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 	if err := tack.CheckDAG(d); err != nil {
 		return err
@@ -161,35 +160,7 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 			d.Key, d.Blocks, d.Bytes); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `
-			SELECT id FROM accounts
-			WHERE id IN (SELECT account_id FROM pins WHERE key = $1 AND status IN ('queued', 'pinning'))
-			ORDER BY id FOR UPDATE`, d.Key)
-		if err != nil {
-			return err
-		}
-		accounts, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
-		}
-		for _, id := range accounts {
-			if err := db.overQuota(ctx, tx, id, d.Key, d.Bytes); tack.ErrorCode(err) == tack.EQUOTA {
-				if _, err := tx.Exec(ctx, `
-					UPDATE pins SET status = 'failed', details = $1, lease_owner = '', lease_until = 0, retry_at = 0
-					WHERE key = $2 AND account_id = $3 AND status IN ('queued', 'pinning')`,
-					tack.ErrorMessage(err), d.Key, id); err != nil {
-					return err
-				}
-			} else if err != nil {
-				return err
-			}
-		}
-		_, err = tx.Exec(ctx, `
-			UPDATE pins
-			SET status = 'pinned', blocks = $1, bytes = $2, details = '', lease_owner = '', lease_until = 0, retry_at = 0
-			WHERE key = $3 AND status IN ('queued', 'pinning')`,
-			d.Blocks, d.Bytes, d.Key)
-		return err
+		return tack.Complete(ctx, dagTx{db, tx}, d)
 	})
 	if err != nil {
 		return fmt.Errorf("complete dag: %w", err)
@@ -197,15 +168,53 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 	return nil
 }
 
-// overQuota returns why the account may not hold the DAG key of the
+// dagTx is a write transaction as tack.Complete uses it.
+type dagTx struct {
+	db *DB
+	tx pgx.Tx
+}
+
+// Waiting returns the accounts with queued or pinning requests for key,
+// locking their rows in ID order.
+func (c dagTx) Waiting(ctx context.Context, key string) ([]int64, error) {
+	rows, err := c.tx.Query(ctx, `
+		SELECT id FROM accounts
+		WHERE id IN (SELECT account_id FROM pins WHERE key = $1 AND status IN ('queued', 'pinning'))
+		ORDER BY id FOR UPDATE`, key)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// FailWaiting fails the account's queued or pinning requests for key.
+func (c dagTx) FailWaiting(ctx context.Context, key string, accountID int64, reason string) error {
+	_, err := c.tx.Exec(ctx, `
+		UPDATE pins SET status = 'failed', details = $1, lease_owner = '', lease_until = 0, retry_at = 0
+		WHERE key = $2 AND account_id = $3 AND status IN ('queued', 'pinning')`,
+		reason, key, accountID)
+	return err
+}
+
+// PinWaiting pins the queued or pinning requests for d's key.
+func (c dagTx) PinWaiting(ctx context.Context, d *tack.DAG) error {
+	_, err := c.tx.Exec(ctx, `
+		UPDATE pins
+		SET status = 'pinned', blocks = $1, bytes = $2, details = '', lease_owner = '', lease_until = 0, retry_at = 0
+		WHERE key = $3 AND status IN ('queued', 'pinning')`,
+		d.Blocks, d.Bytes, d.Key)
+	return err
+}
+
+// OverQuota returns why the account may not hold the DAG key of the
 // given size (tack.CheckStorage's EQUOTA: it would go over its MaxBytes,
 // with what its incomplete uploads keep for other DAGs), or nil if it may.
 // The caller holds the account's row lock.
-func (db *DB) overQuota(ctx context.Context, tx pgx.Tx, accountID int64, key string, size int64) error {
+func (c dagTx) OverQuota(ctx context.Context, accountID int64, key string, size int64) error {
 	var stored int64
 	var maxBytes *int64
 	var held bool
-	err := tx.QueryRow(ctx, `
+	err := c.tx.QueryRow(ctx, `
 		SELECT stored_bytes + kept_bytes - (SELECT coalesce(sum(size), 0) FROM upload_keeps
 		           WHERE key = $1 AND account_id = accounts.id),
 		       max_bytes,
@@ -214,7 +223,7 @@ func (db *DB) overQuota(ctx context.Context, tx pgx.Tx, accountID int64, key str
 	if err != nil {
 		return fmt.Errorf("account %d: %w", accountID, err)
 	}
-	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, db.Limits.MaxBytes), held)
+	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, c.db.Limits.MaxBytes), held)
 }
 
 // FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.

@@ -129,10 +129,9 @@ func anys(ss []string) []any {
 	return out
 }
 
-// CompleteDAG records that the DAG is stored whole and marks every queued
-// or pinning request for it pinned, with its size, no details and no
-// lease; the requests of accounts that the DAG would take over their
-// MaxBytes fail instead.
+// CompleteDAG records that the DAG is stored whole and settles the
+// requests waiting on it (tack.Complete): the requests of accounts that
+// the DAG would take over their MaxBytes fail; the others are pinned.
 func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 	if err := tack.CheckDAG(d); err != nil {
 		return err
@@ -144,29 +143,7 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 			d.Key, d.Blocks, d.Bytes); err != nil {
 			return err
 		}
-		accounts, err := queryAll(ctx, tx, scanValue[int64], `
-			SELECT DISTINCT account_id FROM pins WHERE key = ? AND status IN ('queued', 'pinning')`, d.Key)
-		if err != nil {
-			return err
-		}
-		for _, id := range accounts {
-			if err := db.overQuota(ctx, tx, id, d.Key, d.Bytes); tack.ErrorCode(err) == tack.EQUOTA {
-				if _, err := tx.ExecContext(ctx, `
-					UPDATE pins SET status = 'failed', details = ?, lease_owner = '', lease_until = 0, retry_at = 0
-					WHERE key = ? AND account_id = ? AND status IN ('queued', 'pinning')`,
-					tack.ErrorMessage(err), d.Key, id); err != nil {
-					return err
-				}
-			} else if err != nil {
-				return err
-			}
-		}
-		_, err = tx.ExecContext(ctx, `
-			UPDATE pins
-			SET status = 'pinned', blocks = ?, bytes = ?, details = '', lease_owner = '', lease_until = 0, retry_at = 0
-			WHERE key = ? AND status IN ('queued', 'pinning')`,
-			d.Blocks, d.Bytes, d.Key)
-		return err
+		return tack.Complete(ctx, dagTx{db, tx}, d)
 	})
 	if err != nil {
 		return fmt.Errorf("complete dag: %w", err)
@@ -174,14 +151,45 @@ func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
 	return nil
 }
 
-// overQuota returns why the account may not hold the DAG key of the
+// dagTx is a write transaction as tack.Complete uses it.
+type dagTx struct {
+	db *DB
+	tx *txn
+}
+
+// Waiting returns the accounts with queued or pinning requests for key.
+func (c dagTx) Waiting(ctx context.Context, key string) ([]int64, error) {
+	return queryAll(ctx, c.tx, scanValue[int64], `
+		SELECT DISTINCT account_id FROM pins WHERE key = ? AND status IN ('queued', 'pinning')`, key)
+}
+
+// FailWaiting fails the account's queued or pinning requests for key.
+func (c dagTx) FailWaiting(ctx context.Context, key string, accountID int64, reason string) error {
+	_, err := c.tx.ExecContext(ctx, `
+		UPDATE pins SET status = 'failed', details = ?, lease_owner = '', lease_until = 0, retry_at = 0
+		WHERE key = ? AND account_id = ? AND status IN ('queued', 'pinning')`,
+		reason, key, accountID)
+	return err
+}
+
+// PinWaiting pins the queued or pinning requests for d's key.
+func (c dagTx) PinWaiting(ctx context.Context, d *tack.DAG) error {
+	_, err := c.tx.ExecContext(ctx, `
+		UPDATE pins
+		SET status = 'pinned', blocks = ?, bytes = ?, details = '', lease_owner = '', lease_until = 0, retry_at = 0
+		WHERE key = ? AND status IN ('queued', 'pinning')`,
+		d.Blocks, d.Bytes, d.Key)
+	return err
+}
+
+// OverQuota returns why the account may not hold the DAG key of the
 // given size (tack.CheckStorage's EQUOTA: it would go over its MaxBytes,
 // with what its incomplete uploads keep for other DAGs), or nil if it may.
-func (db *DB) overQuota(ctx context.Context, tx *txn, accountID int64, key string, size int64) error {
+func (c dagTx) OverQuota(ctx context.Context, accountID int64, key string, size int64) error {
 	var stored int64
 	var maxBytes *int64
 	var held bool
-	err := tx.QueryRowContext(ctx, `
+	err := c.tx.QueryRowContext(ctx, `
 		SELECT stored_bytes + kept_bytes - (SELECT coalesce(sum(size), 0) FROM upload_keeps
 		           WHERE key = ?1 AND account_id = accounts.id),
 		       max_bytes,
@@ -190,7 +198,7 @@ func (db *DB) overQuota(ctx context.Context, tx *txn, accountID int64, key strin
 	if err != nil {
 		return fmt.Errorf("account %d: %w", accountID, err)
 	}
-	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, db.Limits.MaxBytes), held)
+	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, c.db.Limits.MaxBytes), held)
 }
 
 // FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.
