@@ -1,6 +1,9 @@
 package tack
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // CompleteTx is a store's write transaction completing a DAG, as
 // Complete uses it: each method one statement of the store's own SQL,
@@ -39,4 +42,31 @@ func Complete(ctx context.Context, tx CompleteTx, d *DAG) error {
 		}
 	}
 	return tx.PinWaiting(ctx, d)
+}
+
+// ForgetPages runs DAGStore.ForgetDAGs a page of keys at a time, so that
+// no transaction is long: page returns up to limit recorded keys after
+// after, in key order ("" starts at the first); forget deletes the records
+// of those of keys that no live request refers to, in one transaction of
+// its own, and returns how many it deleted. It returns how many it
+// deleted in all.
+func ForgetPages(ctx context.Context, limit int,
+	page func(ctx context.Context, after string, limit int) ([]string, error),
+	forget func(ctx context.Context, keys []string) (int, error)) (int, error) {
+	forgotten, after := 0, ""
+	for {
+		keys, err := page(ctx, after, limit)
+		if err != nil {
+			return forgotten, fmt.Errorf("forget dags: %w", err)
+		}
+		if len(keys) == 0 {
+			return forgotten, nil
+		}
+		after = keys[len(keys)-1]
+		n, err := forget(ctx, keys)
+		forgotten += n
+		if err != nil {
+			return forgotten, fmt.Errorf("forget dags: %w", err)
+		}
+	}
 }

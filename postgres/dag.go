@@ -30,22 +30,15 @@ const forgetPage = 1000
 // meanwhile either is seen here and keeps its DAG, or sees the record
 // gone and is queued.
 func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
-	forgotten, after := 0, ""
-	for {
-		rows, err := db.pool.Query(ctx, `SELECT key FROM dags WHERE key > $1 ORDER BY key LIMIT $2`, after, forgetPage)
+	return tack.ForgetPages(ctx, forgetPage, func(ctx context.Context, after string, limit int) ([]string, error) {
+		rows, err := db.pool.Query(ctx, `SELECT key FROM dags WHERE key > $1 ORDER BY key LIMIT $2`, after, limit)
 		if err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
+			return nil, err
 		}
-		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
-		}
-		if len(keys) == 0 {
-			return forgotten, nil
-		}
-		after = keys[len(keys)-1]
+		return pgx.CollectRows(rows, pgx.RowTo[string])
+	}, func(ctx context.Context, keys []string) (int, error) {
 		var n int64
-		err = db.write(ctx, func(tx pgx.Tx) error {
+		err := db.write(ctx, func(tx pgx.Tx) error {
 			if err := lockKeys(ctx, tx, keys...); err != nil {
 				return err
 			}
@@ -57,10 +50,10 @@ func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
 			return err
 		})
 		if err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
+			return 0, err
 		}
-		forgotten += int(n)
-	}
+		return int(n), nil
+	})
 }
 
 // WantedKeys merges the keys of queued and pinning requests with the keys

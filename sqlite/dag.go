@@ -28,20 +28,16 @@ const forgetPage = 1000
 // page of keys at a time: each page is read, then checked and deleted in
 // a write transaction, so a request created meanwhile keeps its DAG.
 func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
-	forgotten, after := 0, ""
-	for {
+	return tack.ForgetPages(ctx, forgetPage, func(ctx context.Context, after string, limit int) ([]string, error) {
 		var keys []string
-		if err := db.read(ctx, func(tx *txn) error {
+		err := db.read(ctx, func(tx *txn) error {
 			var err error
-			keys, err = queryAll(ctx, tx, scanValue[string], `SELECT key FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, forgetPage)
+			keys, err = queryAll(ctx, tx, scanValue[string], `SELECT key FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, limit)
 			return err
-		}); err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
-		}
-		if len(keys) == 0 {
-			return forgotten, nil
-		}
-		after = keys[len(keys)-1]
+		})
+		return keys, err
+	}, func(ctx context.Context, keys []string) (int, error) {
+		forgotten := 0
 		err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 			res, err := tx.ExecContext(ctx, `
 				DELETE FROM dags WHERE key IN (`+placeholders(len(keys))+`)
@@ -54,10 +50,8 @@ func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
 			forgotten += int(n)
 			return err
 		})
-		if err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
-		}
-	}
+		return forgotten, err
+	})
 }
 
 // WantedKeys merges the keys of queued and pinning requests with the keys
