@@ -85,6 +85,26 @@ type Usage struct {
 	Kept int64
 }
 
+// NewUsage returns a usage with every status at 0: that of an account
+// without requests.
+func NewUsage() *Usage {
+	return &Usage{Pins: map[Status]int{
+		StatusQueued: 0, StatusPinning: 0, StatusPinned: 0, StatusFailed: 0,
+	}}
+}
+
+// Usages is the usage of accounts by ID, as a store gathers it.
+type Usages map[int64]*Usage
+
+// Of returns the account's usage, adding a new one (NewUsage) if it has
+// none yet.
+func (u Usages) Of(id int64) *Usage {
+	if u[id] == nil {
+		u[id] = NewUsage()
+	}
+	return u[id]
+}
+
 // Stored returns the bytes that count against the account's MaxBytes:
 // its pinned DAGs and what its incomplete uploads keep.
 func (u *Usage) Stored() int64 { return u.Bytes + u.Kept }

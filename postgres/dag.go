@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -29,22 +30,15 @@ const forgetPage = 1000
 // meanwhile either is seen here and keeps its DAG, or sees the record
 // gone and is queued.
 func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
-	forgotten, after := 0, ""
-	for {
-		rows, err := db.pool.Query(ctx, `SELECT key FROM dags WHERE key > $1 ORDER BY key LIMIT $2`, after, forgetPage)
+	return tack.ForgetPages(ctx, forgetPage, func(ctx context.Context, after string, limit int) ([]string, error) {
+		rows, err := db.pool.Query(ctx, `SELECT key FROM dags WHERE key > $1 ORDER BY key LIMIT $2`, after, limit)
 		if err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
+			return nil, err
 		}
-		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
-		}
-		if len(keys) == 0 {
-			return forgotten, nil
-		}
-		after = keys[len(keys)-1]
+		return pgx.CollectRows(rows, pgx.RowTo[string])
+	}, func(ctx context.Context, keys []string) (int, error) {
 		var n int64
-		err = db.write(ctx, func(tx pgx.Tx) error {
+		err := db.write(ctx, func(tx pgx.Tx) error {
 			if err := lockKeys(ctx, tx, keys...); err != nil {
 				return err
 			}
@@ -56,10 +50,10 @@ func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
 			return err
 		})
 		if err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
+			return 0, err
 		}
-		forgotten += int(n)
-	}
+		return int(n), nil
+	})
 }
 
 // WantedKeys merges the keys of queued and pinning requests with the keys
@@ -137,4 +131,102 @@ func (db *DB) RequeueDAG(ctx context.Context, key, reason string) (int, error) {
 		return 0, fmt.Errorf("requeue dag: %w", err)
 	}
 	return requeued, nil
+}
+
+// CompleteDAG records that the DAG is stored whole and settles the
+// requests waiting on it (tack.Complete): the requests of accounts that
+// the DAG would take over their MaxBytes fail; the others are pinned. It
+// holds the key's lock, so that a request created at the same moment is
+// either pinned here or sees the record; and the accounts' rows, so that
+// two DAGs completed at once cannot both pass an account's storage limit.
+func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
+	if err := tack.CheckDAG(d); err != nil {
+		return err
+	}
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		if err := lockKeys(ctx, tx, d.Key); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO dags (key, blocks, bytes) VALUES ($1, $2, $3)
+			ON CONFLICT (key) DO UPDATE SET blocks = excluded.blocks, bytes = excluded.bytes`,
+			d.Key, d.Blocks, d.Bytes); err != nil {
+			return err
+		}
+		return tack.Complete(ctx, dagTx{db, tx}, d)
+	})
+	if err != nil {
+		return fmt.Errorf("complete dag: %w", err)
+	}
+	return nil
+}
+
+// dagTx is a write transaction as tack.Complete uses it.
+type dagTx struct {
+	db *DB
+	tx pgx.Tx
+}
+
+// Waiting returns the accounts with queued or pinning requests for key,
+// locking their rows in ID order.
+func (c dagTx) Waiting(ctx context.Context, key string) ([]int64, error) {
+	rows, err := c.tx.Query(ctx, `
+		SELECT id FROM accounts
+		WHERE id IN (SELECT account_id FROM pins WHERE key = $1 AND status IN ('queued', 'pinning'))
+		ORDER BY id FOR UPDATE`, key)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// FailWaiting fails the account's queued or pinning requests for key.
+func (c dagTx) FailWaiting(ctx context.Context, key string, accountID int64, reason string) error {
+	_, err := c.tx.Exec(ctx, `
+		UPDATE pins SET status = 'failed', details = $1, lease_owner = '', lease_until = 0, retry_at = 0
+		WHERE key = $2 AND account_id = $3 AND status IN ('queued', 'pinning')`,
+		reason, key, accountID)
+	return err
+}
+
+// PinWaiting pins the queued or pinning requests for d's key.
+func (c dagTx) PinWaiting(ctx context.Context, d *tack.DAG) error {
+	_, err := c.tx.Exec(ctx, `
+		UPDATE pins
+		SET status = 'pinned', blocks = $1, bytes = $2, details = '', lease_owner = '', lease_until = 0, retry_at = 0
+		WHERE key = $3 AND status IN ('queued', 'pinning')`,
+		d.Blocks, d.Bytes, d.Key)
+	return err
+}
+
+// OverQuota returns why the account may not hold the DAG key of the
+// given size (tack.CheckStorage's EQUOTA: it would go over its MaxBytes,
+// with what its incomplete uploads keep for other DAGs), or nil if it may.
+// The caller holds the account's row lock.
+func (c dagTx) OverQuota(ctx context.Context, accountID int64, key string, size int64) error {
+	var stored int64
+	var maxBytes *int64
+	var held bool
+	err := c.tx.QueryRow(ctx, `
+		SELECT stored_bytes + kept_bytes - (SELECT coalesce(sum(size), 0) FROM upload_keeps
+		           WHERE key = $1 AND account_id = accounts.id),
+		       max_bytes,
+		       EXISTS (SELECT 1 FROM account_dags WHERE account_id = accounts.id AND key = $1)
+		FROM accounts WHERE id = $2`, key, accountID).Scan(&stored, &maxBytes, &held)
+	if err != nil {
+		return fmt.Errorf("account %d: %w", accountID, err)
+	}
+	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, c.db.Limits.MaxBytes), held)
+}
+
+// FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.
+func (db *DB) FindDAG(ctx context.Context, key string) (*tack.DAG, error) {
+	d := tack.DAG{Key: key}
+	err := db.pool.QueryRow(ctx, `SELECT blocks, bytes FROM dags WHERE key = $1`, key).Scan(&d.Blocks, &d.Bytes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, tack.ErrNotFound("dag")
+	} else if err != nil {
+		return nil, fmt.Errorf("find dag: %w", err)
+	}
+	return &d, nil
 }

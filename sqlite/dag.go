@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/tack-ipfs/tack"
@@ -26,20 +28,16 @@ const forgetPage = 1000
 // page of keys at a time: each page is read, then checked and deleted in
 // a write transaction, so a request created meanwhile keeps its DAG.
 func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
-	forgotten, after := 0, ""
-	for {
+	return tack.ForgetPages(ctx, forgetPage, func(ctx context.Context, after string, limit int) ([]string, error) {
 		var keys []string
-		if err := db.read(ctx, func(tx *txn) error {
+		err := db.read(ctx, func(tx *txn) error {
 			var err error
-			keys, err = queryAll(ctx, tx, scanValue[string], `SELECT key FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, forgetPage)
+			keys, err = queryAll(ctx, tx, scanValue[string], `SELECT key FROM dags WHERE key > ? ORDER BY key LIMIT ?`, after, limit)
 			return err
-		}); err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
-		}
-		if len(keys) == 0 {
-			return forgotten, nil
-		}
-		after = keys[len(keys)-1]
+		})
+		return keys, err
+	}, func(ctx context.Context, keys []string) (int, error) {
+		forgotten := 0
 		err := db.write(ctx, func(ctx context.Context, tx *txn) error {
 			res, err := tx.ExecContext(ctx, `
 				DELETE FROM dags WHERE key IN (`+placeholders(len(keys))+`)
@@ -52,10 +50,8 @@ func (db *DB) ForgetDAGs(ctx context.Context) (int, error) {
 			forgotten += int(n)
 			return err
 		})
-		if err != nil {
-			return forgotten, fmt.Errorf("forget dags: %w", err)
-		}
-	}
+		return forgotten, err
+	})
 }
 
 // WantedKeys merges the keys of queued and pinning requests with the keys
@@ -125,4 +121,88 @@ func anys(ss []string) []any {
 		out[i] = s
 	}
 	return out
+}
+
+// CompleteDAG records that the DAG is stored whole and settles the
+// requests waiting on it (tack.Complete): the requests of accounts that
+// the DAG would take over their MaxBytes fail; the others are pinned.
+func (db *DB) CompleteDAG(ctx context.Context, d *tack.DAG) error {
+	if err := tack.CheckDAG(d); err != nil {
+		return err
+	}
+	err := db.write(ctx, func(ctx context.Context, tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO dags (key, blocks, bytes) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET blocks = excluded.blocks, bytes = excluded.bytes`,
+			d.Key, d.Blocks, d.Bytes); err != nil {
+			return err
+		}
+		return tack.Complete(ctx, dagTx{db, tx}, d)
+	})
+	if err != nil {
+		return fmt.Errorf("complete dag: %w", err)
+	}
+	return nil
+}
+
+// dagTx is a write transaction as tack.Complete uses it.
+type dagTx struct {
+	db *DB
+	tx *txn
+}
+
+// Waiting returns the accounts with queued or pinning requests for key.
+func (c dagTx) Waiting(ctx context.Context, key string) ([]int64, error) {
+	return queryAll(ctx, c.tx, scanValue[int64], `
+		SELECT DISTINCT account_id FROM pins WHERE key = ? AND status IN ('queued', 'pinning')`, key)
+}
+
+// FailWaiting fails the account's queued or pinning requests for key.
+func (c dagTx) FailWaiting(ctx context.Context, key string, accountID int64, reason string) error {
+	_, err := c.tx.ExecContext(ctx, `
+		UPDATE pins SET status = 'failed', details = ?, lease_owner = '', lease_until = 0, retry_at = 0
+		WHERE key = ? AND account_id = ? AND status IN ('queued', 'pinning')`,
+		reason, key, accountID)
+	return err
+}
+
+// PinWaiting pins the queued or pinning requests for d's key.
+func (c dagTx) PinWaiting(ctx context.Context, d *tack.DAG) error {
+	_, err := c.tx.ExecContext(ctx, `
+		UPDATE pins
+		SET status = 'pinned', blocks = ?, bytes = ?, details = '', lease_owner = '', lease_until = 0, retry_at = 0
+		WHERE key = ? AND status IN ('queued', 'pinning')`,
+		d.Blocks, d.Bytes, d.Key)
+	return err
+}
+
+// OverQuota returns why the account may not hold the DAG key of the
+// given size (tack.CheckStorage's EQUOTA: it would go over its MaxBytes,
+// with what its incomplete uploads keep for other DAGs), or nil if it may.
+func (c dagTx) OverQuota(ctx context.Context, accountID int64, key string, size int64) error {
+	var stored int64
+	var maxBytes *int64
+	var held bool
+	err := c.tx.QueryRowContext(ctx, `
+		SELECT stored_bytes + kept_bytes - (SELECT coalesce(sum(size), 0) FROM upload_keeps
+		           WHERE key = ?1 AND account_id = accounts.id),
+		       max_bytes,
+		       EXISTS (SELECT 1 FROM account_dags WHERE account_id = accounts.id AND key = ?1)
+		FROM accounts WHERE id = ?2`, key, accountID).Scan(&stored, &maxBytes, &held)
+	if err != nil {
+		return fmt.Errorf("account %d: %w", accountID, err)
+	}
+	return tack.CheckStorage(size, stored, tack.Limit(maxBytes, c.db.Limits.MaxBytes), held)
+}
+
+// FindDAG returns ENOTFOUND unless CompleteDAG recorded the key.
+func (db *DB) FindDAG(ctx context.Context, key string) (*tack.DAG, error) {
+	d := tack.DAG{Key: key}
+	err := db.pool().QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, key).Scan(&d.Blocks, &d.Bytes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tack.ErrNotFound("dag")
+	} else if err != nil {
+		return nil, fmt.Errorf("find dag: %w", err)
+	}
+	return &d, nil
 }

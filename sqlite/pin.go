@@ -101,7 +101,7 @@ func (db *DB) createPin(ctx context.Context, tx *txn, r *tack.PinRequest) error 
 	err = tx.QueryRowContext(ctx, `SELECT blocks, bytes FROM dags WHERE key = ?`, r.Key).Scan(&dagBlocks, &dagBytes)
 	if err == nil {
 		// Held whole: pinned at once, if the account has room for it.
-		if err := db.overQuota(ctx, tx, r.AccountID, r.Key, dagBytes); err != nil {
+		if err := (dagTx{db, tx}).OverQuota(ctx, r.AccountID, r.Key, dagBytes); err != nil {
 			return err
 		}
 		status, blocks, bytes, details = tack.StatusPinned, dagBlocks, dagBytes, ""

@@ -8,13 +8,6 @@ import (
 	"github.com/tack-ipfs/tack"
 )
 
-// newUsage returns a usage with every status at 0.
-func newUsage() *tack.Usage {
-	return &tack.Usage{Pins: map[tack.Status]int{
-		tack.StatusQueued: 0, tack.StatusPinning: 0, tack.StatusPinned: 0, tack.StatusFailed: 0,
-	}}
-}
-
 // FindUsage returns how many requests the account has in each status
 // (every status present), the bytes of its distinct pinned DAGs and the
 // bytes its incomplete uploads keep (accounts.kept_bytes, which triggers
@@ -25,10 +18,7 @@ func (db *DB) FindUsage(ctx context.Context, accountID int64) (*tack.Usage, erro
 	if err != nil {
 		return nil, err
 	}
-	if u := usages[accountID]; u != nil {
-		return u, nil
-	}
-	return newUsage(), nil
+	return usages.Of(accountID), nil
 }
 
 // FindUsages returns the usage of every account that has pin requests, by
@@ -40,14 +30,8 @@ func (db *DB) FindUsages(ctx context.Context) (map[int64]*tack.Usage, error) {
 // findUsages returns the usages of the accounts whose requests match the
 // condition cond (with args): "true", or "account_id = ?". A DAG pinned by
 // several requests of an account is counted once.
-func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (map[int64]*tack.Usage, error) {
-	usages := map[int64]*tack.Usage{}
-	usage := func(id int64) *tack.Usage {
-		if usages[id] == nil {
-			usages[id] = newUsage()
-		}
-		return usages[id]
-	}
+func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (tack.Usages, error) {
+	usages := tack.Usages{}
 	err := db.read(ctx, func(tx *txn) error {
 		// Both come from the counters that the triggers keep.
 		rows, err := tx.QueryContext(ctx, `
@@ -64,7 +48,7 @@ func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (map[int
 			if err := rows.Scan(&id, &status, &n); err != nil {
 				return err
 			}
-			usage(id).Pins[tack.Status(status)] = n
+			usages.Of(id).Pins[tack.Status(status)] = n
 		}
 		if err := rows.Err(); err != nil {
 			return err
@@ -82,7 +66,7 @@ func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (map[int
 			if err := rows.Scan(&id, &bytes, &kept); err != nil {
 				return err
 			}
-			usage(id).Bytes, usage(id).Kept = bytes, kept
+			usages.Of(id).Bytes, usages.Of(id).Kept = bytes, kept
 		}
 		return rows.Err()
 	})
