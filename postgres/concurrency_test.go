@@ -53,7 +53,8 @@ func checkCounters(t *testing.T, db *postgres.DB) {
 // TestMigrateConcurrently starts several nodes on one new database at
 // once: each migration is applied once, and every node opens.
 func TestMigrateConcurrently(t *testing.T) {
-	t.Parallel()
+	// The tests of this file are not parallel: each holds up to 64
+	// connections (two pools), and the server allows 100 in all.
 	url := pgtest.NewDatabase(t)
 	var wg sync.WaitGroup
 	for range 4 {
@@ -82,7 +83,6 @@ func TestMigrateConcurrently(t *testing.T) {
 // migration only, with rows in it): the rest is applied, the rows are
 // intact, and the counters the later migration adds count them.
 func TestUpgrade(t *testing.T) {
-	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	first := postgres.Migrations()[0]
 	old, err := postgres.OpenMigratedTo(t.Context(), url, first)
@@ -152,7 +152,6 @@ func TestUpgrade(t *testing.T) {
 // times stay unique per account, no request is claimed twice, and the
 // counters stay right.
 func TestTwoNodes(t *testing.T) {
-	t.Parallel()
 	db1, db2 := twoNodes(t)
 	nodes := []*postgres.DB{db1, db2}
 	a := storetest.MustCreateAccount(t, db1, "shared@example.com")
@@ -210,7 +209,6 @@ func TestTwoNodes(t *testing.T) {
 // another records it whole: no request may stay queued for a DAG that is
 // held.
 func TestCompleteRacesCreate(t *testing.T) {
-	t.Parallel()
 	db1, db2 := twoNodes(t)
 	a := storetest.MustCreateAccount(t, db1, "a@example.com")
 	b := storetest.MustCreateAccount(t, db1, "b@example.com")
@@ -246,7 +244,6 @@ func TestCompleteRacesCreate(t *testing.T) {
 // TestPendingLimitTwoNodes posts over an account's pending limit through
 // two nodes at once: exactly the limit is accepted.
 func TestPendingLimitTwoNodes(t *testing.T) {
-	t.Parallel()
 	db1, db2 := twoNodes(t)
 	a := storetest.MustCreateAccount(t, db1, "a@example.com")
 	limit := int64(7)
