@@ -56,7 +56,7 @@ var backends = []struct {
 	prepare func(t *testing.T) func(t *testing.T) func() clusterDB
 }{
 	{"postgres", func(t *testing.T) func(t *testing.T) func() clusterDB {
-		tmpl := pgtest.NewTemplate(t)
+		tmpl := pgtest.Shared(t)
 		return func(t *testing.T) func() clusterDB {
 			url := tmpl.New(t)
 			return func() clusterDB {

@@ -150,6 +150,7 @@ func (e *env) blocks(root cid.Cid) int {
 }
 
 func TestCollect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	start, startLog := e.diskUse()
 	a := e.peer.AddFile(t, 4<<20, 64<<10, 1)     // large blocks: flatfs
@@ -243,6 +244,7 @@ func (e *env) diskUse() (data, logs int64) {
 }
 
 func TestCollectSpareSessions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	d := e.peer.AddFile(t, 512<<10, 16<<10, 1)
 	s := e.fetch(d) // a fetch that has not recorded its DAG yet
@@ -257,6 +259,7 @@ func TestCollectSpareSessions(t *testing.T) {
 }
 
 func TestCollectReplace(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	shared := e.peer.AddFile(t, 1<<20, 64<<10, 1)
 	old := e.join(shared, e.peer.AddFile(t, 64<<10, 16<<10, 1))
@@ -286,6 +289,7 @@ func TestCollectReplace(t *testing.T) {
 }
 
 func TestCollectKeepsIncompleteUploads(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	leaves := e.peer.AddFile(t, 256<<10, 16<<10, 1)
 	root := e.join(leaves, e.peer.AddFile(t, 64<<10, 16<<10, 1))
@@ -316,6 +320,7 @@ func TestCollectKeepsIncompleteUploads(t *testing.T) {
 // blocks while collections run back to back. Every DAG pinned at the end
 // must be whole.
 func TestCollectConcurrent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	shared := e.peer.AddFile(t, 1<<20, 1<<10, 1)
 	var roots []cid.Cid
@@ -376,6 +381,7 @@ func TestCollectConcurrent(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	whole := e.peer.AddFile(t, 256<<10, 16<<10, 1)
 	lost := e.peer.AddFile(t, 256<<10, 16<<10, 1)
@@ -434,6 +440,7 @@ func testLogger(t *testing.T) *slog.Logger {
 // Keep lists an older tack wrote as files move into the store, where every
 // node's collections read them, and the files go.
 func TestImportKeepFiles(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := sqlitetest.MustOpen(t)
 	dir := filepath.Join(t.TempDir(), "keep")
@@ -490,6 +497,7 @@ func (e *env) record(bs []blocks.Block) *tack.PinRequest {
 // limit): verify stops at tack.MaxDAGDepth and leaves it pinned, and a
 // collection keeps every block of it.
 func TestVerifyAndCollectDeepChain(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	chain := cartest.Chain(t, 200_000)
 	diamond := cartest.Diamond(t, tack.MaxDAGDepth+1)
@@ -520,6 +528,7 @@ func TestVerifyAndCollectDeepChain(t *testing.T) {
 // Undo deletes the blocks an upload session stored new, and only those
 // that no other session stored or found since.
 func TestUndo(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	bs := make([]blocks.Block, 6)
@@ -578,6 +587,7 @@ func TestUndo(t *testing.T) {
 // find the same blocks and complete: no block a completed fetch relied
 // on is ever deleted.
 func TestUndoConcurrent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	pool := make([]blocks.Block, 64)

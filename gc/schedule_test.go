@@ -10,6 +10,7 @@ import (
 )
 
 func TestScheduleNext(t *testing.T) {
+	t.Parallel()
 	s := gc.NewSchedule(2*time.Minute, 24*time.Hour, 10, nil)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -59,6 +60,7 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 // day later; after a collection that took 5 minutes the next one waits
 // 50 minutes, however soon garbage is made again.
 func TestScheduleRun(t *testing.T) {
+	t.Parallel()
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), waits: make(chan time.Duration), fire: make(chan time.Time)}
 	collected := make(chan struct{})
 	s := gc.NewSchedule(2*time.Minute, 24*time.Hour, 10, func(ctx context.Context) error {
@@ -100,6 +102,7 @@ func TestScheduleRun(t *testing.T) {
 
 // A deletion brings a collection after a short delay on the real clock.
 func TestScheduleDirty(t *testing.T) {
+	t.Parallel()
 	collected := make(chan struct{}, 1)
 	s := gc.NewSchedule(10*time.Millisecond, time.Hour, 10, func(ctx context.Context) error {
 		collected <- struct{}{}

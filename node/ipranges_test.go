@@ -13,6 +13,7 @@ import (
 // addresses (mapped, NAT64, 6to4, Teredo): an origin or a peer at any of
 // them is dialled only with AllowPrivateOrigins.
 func TestDialable(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		addr   string
 		public bool

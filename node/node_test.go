@@ -109,6 +109,7 @@ func storeBlock(tb testing.TB, ctx context.Context, bs blockstore.Blockstore, b 
 }
 
 func TestExchange(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	bs := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()), blockstore.NoPrefix())
@@ -138,6 +139,7 @@ func TestExchange(t *testing.T) {
 }
 
 func TestTwoNodes(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	abs := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()), blockstore.NoPrefix())
@@ -159,6 +161,7 @@ func TestTwoNodes(t *testing.T) {
 }
 
 func TestIdentityPersists(t *testing.T) {
+	t.Parallel()
 	keyFile := filepath.Join(t.TempDir(), "secrets", "identity.key")
 	start := func() peer.ID {
 		n, err := node.New(context.Background(), node.Config{
@@ -205,6 +208,7 @@ func TestIdentityPersists(t *testing.T) {
 }
 
 func TestDelegates(t *testing.T) {
+	t.Parallel()
 	check := func(t *testing.T, n *node.Node, ds []string) {
 		t.Helper()
 		if len(ds) < 1 || len(ds) > 20 {
@@ -308,6 +312,8 @@ func TestDelegates(t *testing.T) {
 }
 
 func TestConnect(t *testing.T) {
+	// Not parallel: it bounds how long dials take, which other tests
+	// sharing the CPU would stretch.
 	ctx := context.Background()
 	p := testpeer.New(t)
 	junk := []string{"", "not a multiaddr", "/ip4/127.0.0.1/tcp/1", "/p2p/" + p.Host().ID().String()}
@@ -377,6 +383,7 @@ func TestConnect(t *testing.T) {
 }
 
 func TestNewPromptly(t *testing.T) {
+	// Not parallel: it bounds how long New takes (see TestConnect).
 	id := testpeer.New(t).Host().ID().String()
 	start := time.Now()
 	n := MustNew(t, node.Config{
@@ -400,6 +407,7 @@ func TestNewPromptly(t *testing.T) {
 }
 
 func TestDHTModes(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{node.DHTAuto, node.DHTClient, node.DHTServer, node.DHTOff} {
 		n := MustNew(t, node.Config{DHT: mode})
 		if mode == node.DHTOff {
@@ -418,6 +426,7 @@ func TestDHTModes(t *testing.T) {
 }
 
 func TestDefaultBootstrap(t *testing.T) {
+	t.Parallel()
 	bs := node.DefaultBootstrap()
 	if len(bs) < 4 {
 		t.Fatalf("got %d bootstrap peers", len(bs))
@@ -439,6 +448,7 @@ func TestDefaultBootstrap(t *testing.T) {
 // An identity CID is never announced: it carries its block, and no peer
 // looks for providers of one.
 func TestProvideIdentity(t *testing.T) {
+	t.Parallel()
 	n := MustNew(t, node.Config{DHT: node.DHTClient})
 	identity, err := cid.Decode("bafkqaatine")
 	if err != nil {

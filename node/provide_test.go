@@ -147,6 +147,7 @@ func smallDAG(tb testing.TB, bs blockstore.Blockstore) (root, leaf cid.Cid) {
 // announces it again every interval; a key announced once (by another
 // peer, as tack did before) is gone by then.
 func TestProvideReprovide(t *testing.T) {
+	// Not parallel: it times announcements against their validity.
 	const validity = 6 * time.Second
 	swarm := newSwarm(t, 6, validity)
 	bs := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()), blockstore.NoPrefix())
@@ -246,6 +247,7 @@ func keys(cs ...cid.Cid) <-chan cid.Cid {
 // root, and a block held but never announced (the sync at start finds
 // it); with ProvideRoots only the roots.
 func TestProvideStrategy(t *testing.T) {
+	t.Parallel()
 	swarm := newSwarm(t, 4, time.Hour)
 	for _, strategy := range []string{node.ProvideAll, node.ProvideRoots} {
 		t.Run(strategy, func(t *testing.T) {

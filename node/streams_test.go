@@ -20,6 +20,7 @@ import (
 // node must accept them all: a stream it resets loses the blocks it
 // carries, and the fetch waits for bitswap's next rebroadcast.
 func TestManyInboundBitswapStreams(t *testing.T) {
+	// Not parallel: 200 streams within a 10 s deadline.
 	const streams = 200 // libp2p's default allows 64 per protocol and peer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -52,6 +52,8 @@ func checkCounters(t *testing.T, db *postgres.DB) {
 // TestMigrateConcurrently starts several nodes on one new database at
 // once: each migration is applied once, and every node opens.
 func TestMigrateConcurrently(t *testing.T) {
+	// The tests of this file are not parallel: each holds up to 64
+	// connections (two pools), and the server allows 100 in all.
 	url := pgtest.NewDatabase(t)
 	var wg sync.WaitGroup
 	for range 4 {

@@ -9,7 +9,8 @@ import (
 )
 
 func TestPackIndex(t *testing.T) {
-	tmpl := pgtest.NewTemplate(t)
+	t.Parallel()
+	tmpl := pgtest.Shared(t)
 	packindextest.Run(t, func(t *testing.T) blockstore.PackIndex {
 		db := MustOpen(t, tmpl.New(t))
 		t.Cleanup(func() { db.Close() })

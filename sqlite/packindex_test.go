@@ -9,6 +9,7 @@ import (
 )
 
 func TestPackIndex(t *testing.T) {
+	t.Parallel()
 	packindextest.Run(t, func(t *testing.T) blockstore.PackIndex {
 		return MustOpen(t, filepath.Join(t.TempDir(), "tack.db"))
 	})

@@ -12,6 +12,7 @@ import (
 
 // TestPragmas checks the settings every connection must have.
 func TestPragmas(t *testing.T) {
+	t.Parallel()
 	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "tack.db"))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -49,6 +50,7 @@ func TestPragmas(t *testing.T) {
 // TestCheckpoints: with checkpoints off the commit path, the background
 // checkpointer still copies the log back, and Close leaves no log behind.
 func TestCheckpoints(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "tack.db")
 	db, err := Open(t.Context(), path)
 	if err != nil {

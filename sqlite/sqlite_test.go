@@ -17,6 +17,7 @@ import (
 )
 
 func TestStore(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) tack.Store {
 		return MustOpen(t, filepath.Join(t.TempDir(), "tack.db"))
 	})
@@ -35,6 +36,7 @@ func MustOpen(tb testing.TB, path string) *sqlite.DB {
 // TestTwoHandles runs storetest's two-handle tests on two handles on one
 // file, as tack serve and tack account create open it.
 func TestTwoHandles(t *testing.T) {
+	t.Parallel()
 	storetest.RunTwoHandles(t, func(t *testing.T) (tack.Store, tack.Store) {
 		path := filepath.Join(t.TempDir(), "tack.db")
 		db1, db2 := MustOpen(t, path), MustOpen(t, path)
@@ -46,6 +48,7 @@ func TestTwoHandles(t *testing.T) {
 // TestReopen checks that what was written survives closing the database,
 // and that opening it again applies no migration twice.
 func TestReopen(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "tack.db")
 	db := MustOpen(t, path)
 	a := storetest.MustCreateAccount(t, db, "persist@example.com")
@@ -85,6 +88,7 @@ func TestReopen(t *testing.T) {
 // its accounts come through the later migrations unblocked and without a
 // password, and the new tables work.
 func TestUpgrade(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "tack.db")
 	schema, err := os.ReadFile("migration/0001_init.sql")
 	if err != nil {
@@ -128,6 +132,7 @@ func TestUpgrade(t *testing.T) {
 // TestClock checks that the store takes its time from Now, and that
 // requests created in one microsecond get distinct created times.
 func TestClock(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t, filepath.Join(t.TempDir(), "tack.db"))
 	defer db.Close()
 	now := time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))
@@ -164,6 +169,7 @@ func TestClock(t *testing.T) {
 // that write must be undone without undoing the others', and a write
 // whose context is cancelled must not take the others with it.
 func TestGroupCommit(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t, filepath.Join(t.TempDir(), "tack.db"))
 	defer db.Close()
 	a := storetest.MustCreateAccount(t, db, "group@example.com")

@@ -11,6 +11,7 @@ import (
 // TestWritePanics: a write that panics inside a shared transaction does not
 // leave the other writes of its batch waiting forever.
 func TestWritePanics(t *testing.T) {
+	t.Parallel()
 	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "tack.db"))
 	if err != nil {
 		t.Fatal(err)

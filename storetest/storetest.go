@@ -19,7 +19,8 @@ import (
 )
 
 // Run runs the whole suite. open must return a new, empty store for each
-// subtest; Run closes it when the subtest ends.
+// subtest; Run closes it when the subtest ends. The subtests run in
+// parallel, each on its own store.
 func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 	tests := []struct {
 		name string
@@ -123,6 +124,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := open(t)
 			t.Cleanup(func() {
 				if err := s.Close(); err != nil {

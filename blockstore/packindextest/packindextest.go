@@ -23,7 +23,8 @@ import (
 )
 
 // Run runs the suite. open must return a new, empty index each time it is
-// called, and arrange for it to be closed when t ends.
+// called, and arrange for it to be closed when t ends. The subtests run in
+// parallel, each on its own index.
 func Run(t *testing.T, open func(t *testing.T) blockstore.PackIndex) {
 	tests := []struct {
 		name string
@@ -42,7 +43,10 @@ func Run(t *testing.T, open func(t *testing.T) blockstore.PackIndex) {
 		{"TouchRace", testTouchRace},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open(t))
+		})
 	}
 }
 

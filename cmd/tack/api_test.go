@@ -16,6 +16,7 @@ import (
 // API while tack serves: unapproved accounts get 403, revoked tokens 401,
 // and two accounts never see or touch each other's pins.
 func TestAccountsThroughCLIWhileServing(t *testing.T) {
+	t.Parallel()
 	dir := tempData(t)
 	m := MustOpenMain(t, dir)
 	ctx := context.Background()
@@ -84,6 +85,7 @@ func TestAccountsThroughCLIWhileServing(t *testing.T) {
 // Listing more than three pages the way Kubo does (before = the last
 // created) returns every request once, newest first, with an exact count.
 func TestPaginationLikeKubo(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) { c.Fetches = 1 })
 	c := m.Client(m.AdminToken)
 	ctx := context.Background()
@@ -128,6 +130,7 @@ func TestPaginationLikeKubo(t *testing.T) {
 
 // Bad input gets a clear error in the API's format, never a 500.
 func TestBadInputThroughTheClient(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t))
 	c := m.Client(m.AdminToken)
 	ctx := context.Background()

@@ -90,6 +90,7 @@ document.getElementById("out").textContent = "tossed at " + location.host + ": "
 // pages' host at another port, the setup that tack serve now refuses,
 // signs the visitor in as the attacker: the scenario can fail.
 func TestBrowserGatewayCannotTossCookies(t *testing.T) {
+	// Not parallel: Chromium (see TestBrowser).
 	browser := mustBrowser(t)
 	m := MustOpenMain(t, tempData(t), func(c *Config) { c.GatewayListen, c.GatewayURL = "127.0.0.1:0", "http://localhost" })
 	site := m.Config.PublicURL
@@ -186,6 +187,7 @@ func TestBrowserGatewayCannotTossCookies(t *testing.T) {
 // were (tack_session, Secure), both visitors saw the attacker's /tokens
 // and /dashboard.
 func TestBrowserHTTPSCookiesCannotBeTossed(t *testing.T) {
+	// Not parallel: Chromium (see TestBrowser).
 	browser := mustBrowser(t)
 	// The TLS proxy in front of tack, at https://pin.localhost:PORT.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -173,6 +173,8 @@ func jsString(s string) string {
 // IPFS peer with the client Kubo uses, and watches the pins page reach
 // pinned without reloading it.
 func TestBrowser(t *testing.T) {
+	// Not parallel: Chromium is too heavy to share two cores with other
+	// tests.
 	browser := mustBrowser(t)
 	m := MustOpenMain(t, tempData(t))
 	site := m.Config.PublicURL
@@ -325,6 +327,7 @@ func TestBrowser(t *testing.T) {
 // a form's redirect to another site, so before the fix the sign-in went
 // nowhere; without that CSP the browser ended at http://evil.test/.
 func TestBrowserSignInNext(t *testing.T) {
+	// Not parallel: Chromium (see TestBrowser).
 	browser := mustBrowser(t)
 	m := MustOpenMain(t, tempData(t))
 	site := m.Config.PublicURL

@@ -62,6 +62,7 @@ func checkSignedOut(tb testing.TB, db *sqlite.DB, s *tack.Session) {
 }
 
 func TestAccountPassword(t *testing.T) {
+	t.Parallel()
 	dir, db := MustData(t)
 	MustRun(t, "account", "create", "--data", dir, "--email", "ann@example.com")
 	a := MustFindAccount(t, db, "ann@example.com")
@@ -107,6 +108,7 @@ func TestAccountPassword(t *testing.T) {
 }
 
 func TestAccountBlock(t *testing.T) {
+	t.Parallel()
 	dir, db := MustData(t)
 	MustRun(t, "account", "create", "--data", dir, "--email", "ben@example.com", "--approve")
 	MustRun(t, "account", "create", "--data", dir, "--email", "cat@example.com", "--approve")
@@ -149,6 +151,7 @@ func TestAccountBlock(t *testing.T) {
 }
 
 func TestAccountApproveMessage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir, db := MustData(t)
 	MustRun(t, "account", "create", "--data", dir, "--email", "dan@example.com")
@@ -192,6 +195,7 @@ func TestAccountApproveMessage(t *testing.T) {
 }
 
 func TestAccountLimits(t *testing.T) {
+	t.Parallel()
 	dir, db := MustData(t)
 	MustRun(t, "account", "create", "--data", dir, "--email", "lim@example.com", "--approve")
 	out := MustRun(t, "account", "limits", "--data", dir, "--email", "lim@example.com")
@@ -221,6 +225,7 @@ func TestAccountLimits(t *testing.T) {
 }
 
 func TestAccountPurge(t *testing.T) {
+	t.Parallel()
 	dir, db := MustData(t)
 	MustRun(t, "account", "create", "--data", dir, "--email", "gone@example.com", "--approve")
 	MustRun(t, "account", "create", "--data", dir, "--email", "stays@example.com", "--approve")

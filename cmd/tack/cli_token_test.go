@@ -10,6 +10,7 @@ import (
 // TestTokenLimit: past tack.MaxTokens tokens that are not revoked, `tack
 // token create` says so plainly; revoking one makes room.
 func TestTokenLimit(t *testing.T) {
+	t.Parallel()
 	dir, db := MustData(t)
 	MustRun(t, "account", "create", "--data", dir, "--email", "alice@example.com")
 	a := MustFindAccount(t, db, "alice@example.com")

@@ -77,6 +77,8 @@ func (n *clusterNode) client(token string) *pinclient.Client {
 // within the lease; and a collection run by one node frees deleted pins'
 // blocks without harming any pin, while another node fetches.
 func TestThreeNodes(t *testing.T) {
+	// Not parallel: three nodes, MinIO and PostgreSQL are too heavy to
+	// share two cores with other tests.
 	if testing.Short() {
 		t.Skip("builds and runs three tack processes, PostgreSQL and MinIO")
 	}

@@ -28,6 +28,7 @@ func parseServe(args []string, env map[string]string) (Config, error) {
 }
 
 func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := parseServe(nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +144,7 @@ var everyFlagConfig = Config{
 }
 
 func TestConfigEveryFlag(t *testing.T) {
+	t.Parallel()
 	var args []string
 	env := map[string]string{}
 	for _, f := range everyFlag {
@@ -180,6 +182,7 @@ func TestConfigEveryFlag(t *testing.T) {
 }
 
 func TestConfigFlagBeatsEnvironment(t *testing.T) {
+	t.Parallel()
 	c, err := parseServe([]string{"--listen", "127.0.0.1:7000", "--bootstrap", "/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWQ4fX8Jcxh7gehuBK4xzRjX1cuSwyKXi5kYfSwbxzuuAZ"},
 		map[string]string{"TACK_LISTEN": "127.0.0.1:9000", "TACK_BOOTSTRAP": "none", "TACK_DHT": "off"})
 	if err != nil {
@@ -197,6 +200,7 @@ func TestConfigFlagBeatsEnvironment(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -271,6 +275,7 @@ func TestConfigErrors(t *testing.T) {
 // A second tack serve on the same data directory is refused with a clear
 // error, before it touches the stores; the first keeps serving.
 func TestServeTwiceOnOneDataDirectory(t *testing.T) {
+	t.Parallel()
 	dir := tempData(t)
 	first := MustOpenMain(t, dir)
 	second := NewMain()
@@ -292,6 +297,8 @@ func TestServeTwiceOnOneDataDirectory(t *testing.T) {
 // one account meets 429 with Retry-After; with --rate-limit off all of
 // them are served.
 func TestRateLimitFlag(t *testing.T) {
+	// Not parallel: the burst must beat the token bucket's refill, which
+	// a loaded machine may not.
 	const burst = 1000
 	for _, tc := range []struct {
 		name, flag string // flag empty: the default
@@ -366,6 +373,7 @@ func burstStatuses(t *testing.T, url, token string, n int) map[int]int {
 
 // TestPProf: --pprof serves the profiles on its own address only.
 func TestPProf(t *testing.T) {
+	t.Parallel()
 	get := func(url string) int {
 		resp, err := nethttp.Get(url)
 		if err != nil {
@@ -393,6 +401,8 @@ func TestPProf(t *testing.T) {
 // header names has its own bucket. The web pages' clock stands still, so
 // that no bucket refills however slowly a loaded machine sends the 31.
 func TestTrustedProxiesFlag(t *testing.T) {
+	// Not parallel: it counts on the sign-in limiter's bucket not
+	// refilling during the test, which a loaded machine may break.
 	now := time.Now()
 	for _, tc := range []struct {
 		name, flag string // flag empty: the default
@@ -453,6 +463,7 @@ func TestTrustedProxiesFlag(t *testing.T) {
 // domain. A domain of its own, or localhost beside 127.0.0.1 for local
 // use, is accepted, with subdomains by default for a host name.
 func TestConfigGatewaySite(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string

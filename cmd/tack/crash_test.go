@@ -23,6 +23,8 @@ import (
 // shut down with SIGTERM, loses no accepted request, and the restarted
 // process finishes the fetch.
 func TestStopAndRestartWhileFetching(t *testing.T) {
+	// Not parallel: it builds and runs the binary, on an address freeAddr
+	// released, which a parallel test could take.
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -169,6 +171,7 @@ func freeAddr(t testing.TB) string {
 // it pins them; every request that was answered 202 is there after the
 // restart, and every findable one is pinned.
 func TestKillMidMigration(t *testing.T) {
+	// Not parallel: as TestStopAndRestartWhileFetching.
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -111,6 +111,8 @@ func cpuTime(tb testing.TB) time.Duration {
 
 // mustIdle fails unless the process uses less than 0.25 CPU-seconds over
 // the 2 s after a 1 s grace: what a server that stopped working does.
+// It measures the whole process, so the tests of this file stay serial:
+// no t.Parallel, and the parallel tests start only after them.
 func mustIdle(t *testing.T, what string) {
 	t.Helper()
 	time.Sleep(time.Second)

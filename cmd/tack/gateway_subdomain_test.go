@@ -54,6 +54,7 @@ func fetch(t *testing.T, c *nethttp.Client, url string, headers ...string) (*net
 // from /; another CID's path under that origin is not found; and no other
 // host name, the listen address's included, gets any content.
 func TestGatewaySubdomains(t *testing.T) {
+	t.Parallel()
 	g := openGateway(t, func(c *Config) { c.GatewayListen, c.GatewayURL = "127.0.0.1:0", "http://localhost:8081" })
 	_, port, _ := net.SplitHostPort(g.m.GatewayAddr())
 	c := hostClient(g.m.GatewayAddr())
@@ -116,6 +117,7 @@ func TestGatewaySubdomains(t *testing.T) {
 // front keyed by Host would keep for the first). Before, both requests
 // below were 301s to the header's host.
 func TestGatewayForwardedHost(t *testing.T) {
+	t.Parallel()
 	for _, trusted := range []bool{false, true} {
 		g := openGateway(t, func(c *Config) {
 			c.GatewayListen, c.GatewayURL = "127.0.0.1:0", "http://localhost"

@@ -130,6 +130,7 @@ func (g *gw) url(path string) string { return "http://" + g.m.HTTPAddr() + path 
 // The trustless raw block cases: TestTrustlessRaw and TestGatewayBlock of
 // the conformance suite, plus Range, HEAD, If-None-Match and every codec.
 func TestGatewayRaw(t *testing.T) {
+	t.Parallel()
 	g := openGateway(t)
 	f := g.subdir
 	subdirBlock := g.b.get(f.subdir).RawData()
@@ -231,6 +232,7 @@ func TestGatewayRaw(t *testing.T) {
 // header, as the suite's StandardCARTestTransforms does, and
 // TestGatewayCar (t0118).
 func TestGatewayCAR(t *testing.T) {
+	t.Parallel()
 	g := openGateway(t)
 	s, h, cb, d, mf := g.subdir, g.hamt, g.cbor, g.dups, g.missing
 	b := g.b
@@ -432,6 +434,7 @@ func TestGatewayCAR(t *testing.T) {
 // Content tack does not hold gets 404 at once, also when a peer connected
 // to tack's node has it: the gateway never fetches.
 func TestGatewayNotHeld(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t))
 	other := testpeer.New(t)
 	held := other.AddFile(t, 100<<10, 16<<10, 1)
@@ -471,6 +474,7 @@ func TestGatewayNotHeld(t *testing.T) {
 // API's address and served on --gateway-listen (as a path gateway on
 // localhost here; TestGatewaySubdomains has the subdomain gateway).
 func TestGatewayDeserialized(t *testing.T) {
+	t.Parallel()
 	g := openGateway(t, localPathGateway)
 	s := g.subdir
 	file := "/ipfs/" + s.root.String() + "/subdir/ascii.txt"
@@ -530,6 +534,7 @@ func TestGatewayDeserialized(t *testing.T) {
 // and its --max-inflight: a held API slot does not block them, and they
 // do not take the API's slots. The API and the web pages still answer.
 func TestGatewayBesideTheAPI(t *testing.T) {
+	t.Parallel()
 	g := openGateway(t, func(c *Config) {
 		c.MaxInFlight = 1
 		// A burst for the six fixtures' uploads, then one request a second.

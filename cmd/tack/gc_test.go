@@ -52,6 +52,7 @@ func freed(tb testing.TB, out string) int {
 // TestGC deletes pins and runs `tack gc` while tack serves, then again
 // once it has stopped.
 func TestGC(t *testing.T) {
+	t.Parallel()
 	dir := tempData(t)
 	m := MustOpenMain(t, dir)
 	peer := testpeer.New(t)
@@ -109,6 +110,7 @@ func TestGC(t *testing.T) {
 // TestGCWhilePinning deletes and pins again the same content through the
 // API while collections run back to back: no pinned DAG may lose a block.
 func TestGCWhilePinning(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) {
 		c.RateLimit.Rate = rate.Inf
 		// Now and then a fetch here gets no block for a while from
@@ -180,6 +182,7 @@ func TestGCWhilePinning(t *testing.T) {
 // TestVerify loses a block behind tack's back; `tack verify` finds it,
 // and the DAG is fetched again.
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	dir := tempData(t)
 	m := MustOpenMain(t, dir)
 	peer := testpeer.New(t)
@@ -218,6 +221,7 @@ func TestVerify(t *testing.T) {
 // --gc-delay has passed, without a tack gc and long before
 // --gc-interval; the pin that shares a block keeps it.
 func TestGCAfterDelete(t *testing.T) {
+	t.Parallel()
 	dir := tempData(t)
 	m := MustOpenMain(t, dir, func(c *Config) { c.GCDelay = 200 * time.Millisecond })
 	token := MustAccount(t, dir, "a@example.com", true)
@@ -257,6 +261,7 @@ func TestGCAfterDelete(t *testing.T) {
 // (--pin-timeout) stops counting and its blocks stop being served within
 // --gc-delay.
 func TestGCAfterFailedUpload(t *testing.T) {
+	t.Parallel()
 	dir := tempData(t)
 	m := MustOpenMain(t, dir, func(c *Config) {
 		c.GCDelay = 200 * time.Millisecond

@@ -75,6 +75,7 @@ func dispatched(t *testing.T) []string {
 
 // `tack --help` lists every command the dispatcher knows.
 func TestHelpListsEveryCommand(t *testing.T) {
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	if err := run(t.Context(), []string{"--help"}, nil, &stdout, &stderr, func(string) string { return "" }); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 // the API and are served back; identity CIDs that break tack's rules are
 // refused at POST /pins or fail the pin with the reason.
 func TestPinInline(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) {
 		c.PinStall, c.PinRetry, c.PinTimeout = 2*time.Second, 200*time.Millisecond, 5*time.Second
 	})

@@ -132,6 +132,8 @@ func (k *kubo) Add(tb testing.TB, size int) string {
 // addresses as origins), then moves the rest of their pins over with
 // `tack migrate` from `ipfs pin ls`.
 func TestKubo(t *testing.T) {
+	// Not parallel: it runs Kubo daemons, too heavy to share two cores with
+	// other tests.
 	bin := kuboBin(t)
 	m := MustOpenMain(t, tempData(t))
 	k := startKubo(t, bin)

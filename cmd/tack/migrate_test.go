@@ -101,6 +101,7 @@ func checkOnce(tb testing.TB, pins []*tack.PinRequest, want map[string]bool) map
 // source itself (the source's delegates are the origins), and --wait
 // follows them to pinned. Run again, it skips everything.
 func TestMigrateFromService(t *testing.T) {
+	t.Parallel()
 	src, dst := MustOpenMain(t, tempData(t)), MustOpenMain(t, tempData(t))
 	peer := testpeer.New(t)
 	srcClient := src.Client(src.AdminToken)
@@ -185,6 +186,7 @@ func TestMigrateFromService(t *testing.T) {
 // reports each bad one with its line number, and exits 1; a dry run
 // before it creates nothing, and a run after it skips what is there.
 func TestMigrateFromFile(t *testing.T) {
+	t.Parallel()
 	dst := MustOpenMain(t, tempData(t))
 	peer := testpeer.New(t)
 	r0, r1, r2 := peer.AddFile(t, 300<<10, 32<<10, 1), peer.AddDAGCBOR(t, 30), peer.AddDAGJSON(t, 30)
@@ -271,6 +273,7 @@ func TestMigrateFromFile(t *testing.T) {
 
 // Usage errors exit 2 and do nothing.
 func TestMigrateUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"--to", "http://127.0.0.1:1", "--token", "t"},
 		{"--from-file", "-", "--to", "http://127.0.0.1:1"},
@@ -300,6 +303,7 @@ func TestMigrateUsage(t *testing.T) {
 // with SIGKILL, it may not report the last ones, but the next run finds
 // them: every CID ends up on the target exactly once.
 func TestMigrateInterruptedOrKilled(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

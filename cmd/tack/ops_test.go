@@ -48,6 +48,7 @@ func mustGet(tb testing.TB, url, token string) (int, string) {
 // through the gateway, deletes the upload's pin and collects, then checks
 // that /metrics counted each of them.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	dir := tempData(t)
 	m := MustOpenMain(t, dir)
 	api := "http://" + m.HTTPAddr()
@@ -167,6 +168,7 @@ func TestMetrics(t *testing.T) {
 // in the same process that serves them on its API's address: each counts
 // its own.
 func TestMetricsListen(t *testing.T) {
+	t.Parallel()
 	a := MustOpenMain(t, tempData(t), func(c *Config) { c.MetricsListen = "127.0.0.1:0" })
 	b := MustOpenMain(t, tempData(t))
 	if a.MetricsAddr() == "" || b.MetricsAddr() != "" {
@@ -191,6 +193,7 @@ func TestMetricsListen(t *testing.T) {
 // TestReadyz checks /healthz and /readyz: ready, then draining, then with
 // the store closed.
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t))
 	api := "http://" + m.HTTPAddr()
 	if status, body := mustGet(t, api+"/healthz", ""); status != 200 || body != "ok\n" {
@@ -246,6 +249,7 @@ func (s *syncBuffer) String() string {
 // TestLogFormatJSON runs tack with --log-format json: every line it logs
 // is a JSON object with a message.
 func TestLogFormatJSON(t *testing.T) {
+	t.Parallel()
 	m := NewMain()
 	var logs syncBuffer
 	m.Stdout, m.Stderr = io.Discard, &logs

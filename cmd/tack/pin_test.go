@@ -18,6 +18,7 @@ import (
 // Every accepted codec pins for real: the request goes queued → pinning →
 // pinned and every block of the DAG is in tack's blockstore afterwards.
 func TestPinEveryCodec(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t))
 	peer := testpeer.New(t)
 	c := m.Client(m.AdminToken)
@@ -59,6 +60,7 @@ func TestPinEveryCodec(t *testing.T) {
 // A second IPFS peer that knows only tack's delegates fetches a pinned DAG
 // back from tack over bitswap.
 func TestServeBack(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t))
 	origin := testpeer.New(t)
 	root := origin.AddFile(t, 2<<20, 256<<10, 1)
@@ -100,6 +102,7 @@ func TestServeBack(t *testing.T) {
 
 // DAGs that break tack's rules end failed with the reason in status_details.
 func TestPinFailures(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) {
 		c.PinStall, c.PinRetry, c.PinTimeout = time.Second, 200*time.Millisecond, 3*time.Second
 	})
@@ -125,6 +128,7 @@ func TestPinFailures(t *testing.T) {
 // keep arriving now and then: here the origin has the root but not the
 // rest, and the stall timeout is far away.
 func TestPinMaxTime(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) { c.PinStall = time.Hour; c.PinMaxTime = 2 * time.Second })
 	peer := testpeer.New(t)
 	root := peer.AddFile(t, 1<<20, 64<<10, 1)
@@ -151,6 +155,7 @@ func TestPinMaxTime(t *testing.T) {
 // A CID tack already holds whole is pinned at once, and several requests
 // for one CID share its blocks.
 func TestPinHeldContentAtOnce(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t))
 	peer := testpeer.New(t)
 	root := peer.AddFile(t, 1<<20, 128<<10, 1)
@@ -180,6 +185,7 @@ func TestPinHeldContentAtOnce(t *testing.T) {
 // Deleting a request cancels its fetch; replacing one gives a new requestid
 // and the old one is gone.
 func TestDeleteAndReplaceWhilePinning(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t))
 	c := m.Client(m.AdminToken)
 	ctx := context.Background()
@@ -240,6 +246,7 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 // root already (a chain fetched over bitswap takes a round trip a block),
 // which the fetch reads for its links.
 func TestPinTooDeep(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t))
 	peer := testpeer.New(t)
 	c := m.Client(m.AdminToken)

@@ -17,6 +17,7 @@ import (
 // directory on the same database answers the same account's calls, its
 // pins and the first one's alike.
 func TestPostgresServe(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	ctx := t.Context()
 	onStore := func(c *Config) { c.Store = url }

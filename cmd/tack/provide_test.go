@@ -20,6 +20,7 @@ import (
 // it is announced again from the store's list of pinned DAGs, with no new
 // pin; an inner block is not.
 func TestServeProvidesPinnedRoots(t *testing.T) {
+	t.Parallel()
 	var swarm []*dht.IpfsDHT
 	var bootstrap []string
 	for range 3 {

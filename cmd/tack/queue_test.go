@@ -59,6 +59,7 @@ func postAll(tb testing.TB, c *pinclient.Client, name string, roots []cid.Cid, o
 // pinned, and the unfindable ones say they will be tried again, then fail
 // with the reason once --pin-timeout has passed without progress.
 func TestUnfindableStepsAside(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) {
 		c.Fetches = 4
 		c.PinStall, c.PinRetry, c.PinTimeout = time.Second, 300*time.Millisecond, 5*time.Second
@@ -120,6 +121,7 @@ func TestUnfindableStepsAside(t *testing.T) {
 // alternate between accounts, so b's pins are claimed next, however many
 // of a's requests were queued before them.
 func TestFairAcrossAccounts(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) { c.Fetches = 2 })
 	peer := testpeer.New(t)
 	origins := pinclient.PinOpts.WithOrigins(Origins(t, peer)...)
@@ -157,6 +159,7 @@ func countStatus(tb testing.TB, m *Main, email string, st tack.Status) int {
 // The pending cap refuses a request with 409 INSUFFICIENT_FUNDS, which
 // Kubo's client shows with the reason.
 func TestPendingLimit(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) { c.MaxPending = 3 })
 	c := m.MustApprovedClient(t, "capped@example.com")
 	var wg sync.WaitGroup
@@ -187,6 +190,7 @@ func TestPendingLimit(t *testing.T) {
 // them, while other accounts' pins go on, and they are pinned once the
 // account is unblocked.
 func TestBlockedAccountHeld(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) { c.Fetches = 2 })
 	peer := testpeer.New(t)
 	origins := pinclient.PinOpts.WithOrigins(Origins(t, peer)...)
@@ -235,6 +239,7 @@ func TestBlockedAccountHeld(t *testing.T) {
 // fetches that have received nothing give way after --pin-yield, long
 // before --pin-stall: another account's findable pins go through.
 func TestUnfindableBacklogGivesWay(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, tempData(t), func(c *Config) {
 		c.Fetches = 4
 		c.PinStall, c.PinYield, c.PinRetry = time.Hour, 300*time.Millisecond, time.Hour

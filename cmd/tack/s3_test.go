@@ -46,6 +46,8 @@ func mustOpenMainS3(tb testing.TB, dir string, srv *miniotest.Server, url string
 // them back through the gateway (also after a restart with an empty
 // cache), and frees them by garbage collection once deleted.
 func TestServeS3(t *testing.T) {
+	// Not parallel: MinIO's start-up already times out on a loaded
+	// machine.
 	srv := miniotest.Start(t)
 	dir := tempData(t)
 	url := srv.URL("tack/node1")
@@ -163,6 +165,7 @@ func TestServeS3(t *testing.T) {
 // S3 blocks without credentials, or with no server, stop tack serve at
 // start with an error that says so.
 func TestServeS3Errors(t *testing.T) {
+	// Not parallel: MinIO (see TestServeS3).
 	for _, tc := range []struct {
 		name string
 		env  map[string]string

@@ -23,6 +23,7 @@ import (
 // sessions, invitations, reset links, pins in every status with their
 // ids and times, usage, and the queue's next claims.
 func TestStoreCopy(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "tack.db")

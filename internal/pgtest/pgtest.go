@@ -2,6 +2,10 @@
 // or per subtest, made from a migrated template so that each costs a
 // CREATE DATABASE, and dropped when the test ends.
 //
+// The migrated template is made once per test binary (Shared), and
+// dropped when the binary ends: a package that uses it runs its tests
+// through Main, from TestMain.
+//
 // The server is TACK_POSTGRES_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable), a role
 // that may create databases. Tests skip when it cannot be reached, unless
@@ -12,8 +16,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,14 +75,22 @@ func exec(tb testing.TB, server, sql string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if err := execErr(ctx, server, sql); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// execErr runs one statement on the server's maintenance database.
+func execErr(ctx context.Context, server, sql string) error {
 	conn, err := pgx.Connect(ctx, server)
 	if err != nil {
-		tb.Fatalf("connect: %v", err)
+		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql); err != nil {
-		tb.Fatalf("%s: %v", sql, err)
+		return fmt.Errorf("%s: %w", sql, err)
 	}
+	return nil
 }
 
 // NewDatabase creates an empty database, tack_test_<random>, drops it when
@@ -100,25 +114,70 @@ func create(tb testing.TB, server, template string) string {
 }
 
 // Template is a database with tack's whole schema, from which each New
-// is copied.
+// is copied. Copies may be made concurrently.
 type Template struct {
 	server, name string
 }
 
-// NewTemplate creates a migrated template database, dropped when tb ends.
-// Call it in the parent test, and New in each subtest.
-func NewTemplate(tb testing.TB) *Template {
+// shared is the binary's template: made by the first Shared, dropped by
+// Main.
+var shared struct {
+	sync.Mutex
+	main bool // Main is running the tests
+	tmpl *Template
+}
+
+// Main runs the package's tests, and drops the template Shared made, if
+// any. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func Main(m *testing.M) int {
+	shared.Lock()
+	shared.main = true
+	shared.Unlock()
+	code := m.Run()
+	shared.Lock()
+	defer shared.Unlock()
+	if t := shared.tmpl; t != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := execErr(ctx, t.server, `DROP DATABASE IF EXISTS `+t.name+` WITH (FORCE)`); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: drop the template %s: %v\n", t.name, err)
+		}
+	}
+	return code
+}
+
+// Shared returns the binary's migrated template, made on the first call:
+// the migrations run once per test binary, and each New costs only a
+// CREATE DATABASE. The package's TestMain must run its tests through
+// Main, which drops the template at the end.
+func Shared(tb testing.TB) *Template {
 	tb.Helper()
 	server := Server(tb)
-	name := randomName("tack_test_tmpl_")
-	exec(tb, server, `CREATE DATABASE `+name)
-	tb.Cleanup(func() { exec(tb, server, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) })
-	db, err := postgres.Open(tb.Context(), withDatabase(tb, server, name))
-	if err != nil {
-		tb.Fatalf("migrate the template: %v", err)
+	shared.Lock()
+	defer shared.Unlock()
+	if !shared.main {
+		tb.Fatal("pgtest.Shared: the package's TestMain must call pgtest.Main, which drops the template")
 	}
-	db.Close() // a template must have no connections
-	return &Template{server: server, name: name}
+	if shared.tmpl == nil {
+		name := randomName("tack_test_tmpl_")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := execErr(ctx, server, `CREATE DATABASE `+name); err != nil {
+			tb.Fatalf("create the template: %v", err)
+		}
+		// From here Main drops it, even if the migrations fail.
+		shared.tmpl = &Template{server: server, name: name}
+		db, err := postgres.Open(ctx, withDatabase(tb, server, name))
+		if err != nil {
+			shared.tmpl = nil
+			execErr(ctx, server, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+			tb.Fatalf("migrate the template: %v", err)
+		}
+		db.Close() // a template must have no connections
+	}
+	return shared.tmpl
 }
 
 // New creates a database from the template, drops it when tb ends, and
