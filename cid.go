@@ -145,3 +145,9 @@ const MaxDAGDepth = 1024
 
 // ErrTooDeep is why a DAG deeper than MaxDAGDepth is refused.
 var ErrTooDeep = fmt.Errorf("the DAG is deeper than %d links, the most tack accepts", MaxDAGDepth)
+
+// TooDeep is what the user is told of a DAG deeper than MaxDAGDepth: a
+// pin request's failure, and POST /car's 400.
+func TooDeep(root cid.Cid) *Error {
+	return Errorf(EINVALID, "the DAG of %s is deeper than %d links (from its root to its deepest block), the most tack accepts", root, MaxDAGDepth)
+}

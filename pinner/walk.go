@@ -223,7 +223,7 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 		node := seen[string(b.Cid().Hash())]
 		d := depth[node] + 1
 		if d > tack.MaxDAGDepth {
-			return tooDeep(root)
+			return tack.TooDeep(root)
 		}
 		to := make([]int32, len(links))
 		for i, l := range links {
@@ -357,14 +357,9 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 	// Every block is here; a longer path to a block than the one the
 	// walk first took may make the DAG too deep all the same.
 	if _, err := graph.Depth(0, root); err != nil {
-		return tooDeep(root)
+		return tack.TooDeep(root)
 	}
 	return nil
-}
-
-// tooDeep is the error of a DAG deeper than tack.MaxDAGDepth.
-func tooDeep(root cid.Cid) error {
-	return tack.Errorf(tack.EINVALID, "the DAG of %s is deeper than %d links (from its root to its deepest block), the most tack accepts", root, tack.MaxDAGDepth)
 }
 
 // tick is how often the walk checks for a stall.

@@ -160,7 +160,7 @@ func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 	case errors.Is(err, errMissing):
 		return nil, nil
 	case errors.Is(err, tack.ErrTooDeep):
-		return nil, tack.Errorf(tack.EINVALID, "the DAG of root %s is deeper than %d links (from its root to its deepest block), the most tack accepts", root, tack.MaxDAGDepth)
+		return nil, tack.TooDeep(root)
 	case err != nil:
 		return nil, err
 	}
