@@ -143,6 +143,18 @@ func newCARFixture(t *testing.T) *carFixture {
 	return f
 }
 
+// backends returns boxo's backend over the fixture's blocks, and tack's
+// heldBackend over the same blockservice, to compare their answers.
+func (f *carFixture) backends(t *testing.T) (*gateway.BlocksBackend, *heldBackend) {
+	t.Helper()
+	blocks := blockservice.New(blockstore.NewIdStore(f.bs), nil)
+	bb, err := gateway.NewBlocksBackend(blocks, gateway.WithNameSystem(noNames{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bb, &heldBackend{BlocksBackend: bb, held: blockstore.NewIdStore(f.bs), blocks: blocks, log: slog.New(slog.DiscardHandler)}
+}
+
 // readCAR reads a GetCAR response and the error that ended it.
 func readCAR(t *testing.T, get func() (gateway.ContentPathMetadata, io.ReadCloser, error)) ([]byte, gateway.ContentPathMetadata, error) {
 	t.Helper()
@@ -161,12 +173,7 @@ func readCAR(t *testing.T, get func() (gateway.ContentPathMetadata, io.ReadClose
 // same metadata.
 func TestGatewayTrustedCAR(t *testing.T) {
 	f := newCARFixture(t)
-	blocks := blockservice.New(blockstore.NewIdStore(f.bs), nil)
-	bb, err := gateway.NewBlocksBackend(blocks, gateway.WithNameSystem(noNames{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	held := &heldBackend{BlocksBackend: bb, held: blockstore.NewIdStore(f.bs), blocks: blocks, log: slog.New(slog.DiscardHandler)}
+	bb, held := f.backends(t)
 	ctx := context.Background()
 	type tc struct {
 		path  string

@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/ipfs/boxo/blockservice"
-	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/files"
 	"github.com/ipfs/boxo/gateway"
 	"github.com/ipfs/boxo/path"
@@ -23,12 +20,7 @@ import (
 // dag-cbor fields and lists, and the same 404s.
 func TestGatewayResolve(t *testing.T) {
 	f := newCARFixture(t)
-	blocks := blockservice.New(blockstore.NewIdStore(f.bs), nil)
-	bb, err := gateway.NewBlocksBackend(blocks, gateway.WithNameSystem(noNames{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	held := &heldBackend{BlocksBackend: bb, held: blockstore.NewIdStore(f.bs), blocks: blocks, log: slog.New(slog.DiscardHandler)}
+	bb, held := f.backends(t)
 	ctx := context.Background()
 	for _, p := range []string{
 		"dir/f0", "dir/f1", "hamt/entry-7", "hamt/entry-299", "dag-cbor/a", "dag-cbor/b",
