@@ -15,7 +15,6 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
-	carv2 "github.com/ipld/go-car/v2"
 	"github.com/ipld/go-ipld-prime/datamodel"
 	"github.com/ipld/go-ipld-prime/fluent/qp"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
@@ -262,20 +261,9 @@ func TestGatewayCARMaxDepth(t *testing.T) {
 	}
 	resp, body := get(t, "GET", "http://"+m.HTTPAddr()+"/ipfs/"+deeper[0].Cid().String()+"?format=car")
 	mustStatus(t, resp, 200)
-	r, err := carv2.NewBlockReader(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for {
-		_, err := r.Next()
-		if err == io.EOF {
-			t.Fatalf("the CAR of a chain deeper than tack.MaxDAGDepth ended cleanly after %d blocks", n)
-		}
-		if err != nil {
-			break
-		}
-		n++
+	n, whole := readCAR(t, body)
+	if whole {
+		t.Fatalf("the CAR of a chain deeper than tack.MaxDAGDepth ended cleanly after %d blocks", n)
 	}
 	if n != tack.MaxDAGDepth+1 {
 		t.Fatalf("the CAR of a too-deep chain has %d blocks before its error, want %d", n, tack.MaxDAGDepth+1)

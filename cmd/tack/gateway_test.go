@@ -76,6 +76,27 @@ func get(t *testing.T, method, url string, headers ...string) (*nethttp.Response
 	return resp, body
 }
 
+// readCAR reads the blocks of a CAR body: how many it holds before its
+// end, and whether it ends whole, rather than with an error (a stream the
+// gateway cut short, whose end marker is not a block).
+func readCAR(t *testing.T, body []byte) (n int, whole bool) {
+	t.Helper()
+	r, err := carv2.NewBlockReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			return n, true
+		}
+		if err != nil {
+			return n, false
+		}
+		n++
+	}
+}
+
 // carCIDs parses a CAR and returns its roots and its blocks' CIDs in
 // order, checking that every block matches its CID.
 func carCIDs(t *testing.T, body []byte) (roots, got []cid.Cid) {
@@ -369,20 +390,9 @@ func TestGatewayCAR(t *testing.T) {
 	t.Run("a block missing mid-stream breaks the CAR", func(t *testing.T) {
 		resp, body := get(t, "GET", g.url("/ipfs/"+mf.root.String()+"?format=car"))
 		mustStatus(t, resp, 200)
-		r, err := carv2.NewBlockReader(bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for {
-			_, err := r.Next()
-			if err == io.EOF {
-				t.Fatalf("a CAR lacking block %s read as whole (%d blocks)", mf.leaves[1], n)
-			}
-			if err != nil {
-				break // the stream's end marker is not a block
-			}
-			n++
+		n, whole := readCAR(t, body)
+		if whole {
+			t.Fatalf("a CAR lacking block %s read as whole (%d blocks)", mf.leaves[1], n)
 		}
 		if n != 2 {
 			t.Errorf("%d blocks before the missing one, want 2", n)
