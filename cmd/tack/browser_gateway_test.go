@@ -132,14 +132,7 @@ func TestBrowserGatewayCannotTossCookies(t *testing.T) {
 			visitor := ""
 			if tc.signedIn {
 				visitor = fmt.Sprintf("visitor%d@example.com", i)
-				browse(t, tab, "the visitor signs up",
-					chromedp.Navigate(site+"/signup"),
-					chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)),
-					chromedp.SendKeys(chromedp.CSS(`input[name=email]`), visitor),
-					chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
-					chromedp.Submit(chromedp.CSS(`input[name=password]`)),
-					waitText(`body`, visitor),
-				)
+				signUp(t, tab, "the visitor signs up", site, visitor)
 			}
 			browse(t, tab, "the visitor opens the pinned page on the gateway",
 				chromedp.Navigate(tc.page),
@@ -219,14 +212,7 @@ func TestBrowserHTTPSCookiesCannotBeTossed(t *testing.T) {
 		visitor := ""
 		if signedIn {
 			visitor = fmt.Sprintf("https-visitor%d@example.com", i)
-			browse(t, tab, "the visitor signs up over https",
-				chromedp.Navigate(site+"/signup"),
-				chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)),
-				chromedp.SendKeys(chromedp.CSS(`input[name=email]`), visitor),
-				chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
-				chromedp.Submit(chromedp.CSS(`input[name=password]`)),
-				waitText(`body`, visitor),
-			)
+			signUp(t, tab, "the visitor signs up over https", site, visitor)
 		}
 		browse(t, tab, "the visitor opens the tossing page", chromedp.Navigate(tossing), waitText(`#out`, "tossed at"))
 		t.Logf("signed in %v: %s", signedIn, read(t, tab, "what the page saw", chromedp.Text(chromedp.ID("out"))))
@@ -245,4 +231,18 @@ func TestBrowserHTTPSCookiesCannotBeTossed(t *testing.T) {
 			}
 		}
 	}
+}
+
+// signUp signs a visitor up on the web pages at site, in the browser tab,
+// and waits for the page that names them.
+func signUp(t *testing.T, tab context.Context, what, site, email string) {
+	t.Helper()
+	browse(t, tab, what,
+		chromedp.Navigate(site+"/signup"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		waitText(`body`, email),
+	)
 }
