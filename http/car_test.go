@@ -77,6 +77,21 @@ func (e *carEnv) upload(tb testing.TB, token, query string, body io.Reader) resp
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
+// holdUpload starts an upload of body by token that sends its first 100
+// bytes and holds back the rest, so that it holds an upload slot; release
+// sends the rest and checks that the upload succeeded.
+func (e *carEnv) holdUpload(t *testing.T, token string, body []byte) (release func()) {
+	t.Helper()
+	rest, sent := make(chan struct{}), make(chan struct{})
+	done := make(chan response)
+	go func() {
+		done <- e.upload(t, token, "", &slowBody{head: body[:100], rest: body[100:], release: rest, sent: sent})
+	}()
+	<-sent
+	time.Sleep(50 * time.Millisecond)
+	return func() { close(rest); MustResults(t, <-done) }
+}
+
 // MustPins returns the account's requests.
 func (e *carEnv) MustPins(tb testing.TB, acct *tack.Account) []*tack.PinRequest {
 	tb.Helper()
@@ -314,13 +329,7 @@ func TestUploadCARSlots(t *testing.T) {
 	_, token := e.MustAccount(t, "a@example.com", tack.AccessApproved)
 	root, all := cartest.DAG(t, 5, 100)
 	body := cartest.CAR(t, []cid.Cid{root.Cid()}, all...)
-	release, sent := make(chan struct{}), make(chan struct{})
-	done := make(chan response)
-	go func() {
-		done <- e.upload(t, token, "", &slowBody{head: body[:100], rest: body[100:], release: release, sent: sent})
-	}()
-	<-sent
-	time.Sleep(50 * time.Millisecond)
+	release := e.holdUpload(t, token, body)
 	// A second upload finds no slot; the API's one slot is free.
 	r := e.upload(t, token, "", bytes.NewReader(body))
 	MustFailure(t, r, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
@@ -328,8 +337,7 @@ func TestUploadCARSlots(t *testing.T) {
 		t.Error("503 without Retry-After")
 	}
 	MustResults(t, e.do(t, "GET", "/pins", token, ""))
-	close(release)
-	MustResults(t, <-done)
+	release()
 }
 
 func TestUploadCARPerAccount(t *testing.T) {
@@ -338,13 +346,7 @@ func TestUploadCARPerAccount(t *testing.T) {
 	_, other := e.MustAccount(t, "b@example.com", tack.AccessApproved)
 	root, all := cartest.DAG(t, 5, 100)
 	body := cartest.CAR(t, []cid.Cid{root.Cid()}, all...)
-	release, sent := make(chan struct{}), make(chan struct{})
-	done := make(chan response)
-	go func() {
-		done <- e.upload(t, token, "", &slowBody{head: body[:100], rest: body[100:], release: release, sent: sent})
-	}()
-	<-sent
-	time.Sleep(50 * time.Millisecond)
+	release := e.holdUpload(t, token, body)
 	// The account holds its share of the slots; another account does not.
 	r := e.upload(t, token, "", bytes.NewReader(body))
 	MustFailure(t, r, http.StatusTooManyRequests, "TOO_MANY_REQUESTS")
@@ -352,8 +354,7 @@ func TestUploadCARPerAccount(t *testing.T) {
 		t.Error("429 without Retry-After")
 	}
 	MustResults(t, e.upload(t, other, "", bytes.NewReader(body)))
-	close(release)
-	MustResults(t, <-done)
+	release()
 	MustResults(t, e.upload(t, token, "", bytes.NewReader(body)))
 }
 

@@ -72,25 +72,15 @@ func TestRefusalBeforeBody(t *testing.T) {
 	_, other := e.MustAccount(t, "b@example.com", tack.AccessApproved)
 	root, all := cartest.DAG(t, 5, 100)
 	body := cartest.CAR(t, []cid.Cid{root.Cid()}, all...)
-	hold := func(token string) (release func()) {
-		release1, sent := make(chan struct{}), make(chan struct{})
-		done := make(chan response)
-		go func() {
-			done <- e.upload(t, token, "", &slowBody{head: body[:100], rest: body[100:], release: release1, sent: sent})
-		}()
-		<-sent
-		time.Sleep(50 * time.Millisecond)
-		return func() { close(release1); MustResults(t, <-done) }
-	}
 
 	for _, size := range []int{100 << 10, 10 << 20} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			release := hold(token)
+			release := e.holdUpload(t, token, body)
 			// The account holds its share of the two slots.
 			if r := heldRequest(t, e.url, "POST", "/car", token, "application/vnd.ipld.car", size); r.StatusCode != http.StatusTooManyRequests {
 				t.Errorf("an upload over the account's share: %d, want 429", r.StatusCode)
 			}
-			releaseOther := hold(other)
+			releaseOther := e.holdUpload(t, other, body)
 			if r := heldRequest(t, e.url, "POST", "/car", token, "application/vnd.ipld.car", size); r.StatusCode != http.StatusServiceUnavailable {
 				t.Errorf("an upload without a slot: %d, want 503", r.StatusCode)
 			}
