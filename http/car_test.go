@@ -377,20 +377,6 @@ func TestUploadCARContentType(t *testing.T) {
 	}
 }
 
-// storedOf returns how many of bs the blockstore holds.
-func (e *carEnv) storedOf(tb testing.TB, bs []blocks.Block) int {
-	tb.Helper()
-	n := 0
-	for _, b := range bs {
-		if ok, err := e.bs.Has(context.Background(), b.Cid()); err != nil {
-			tb.Fatal(err)
-		} else if ok {
-			n++
-		}
-	}
-	return n
-}
-
 // An upload whose client goes away mid-body takes back what it stored.
 func TestUploadCARDisconnectLeavesNoBlocks(t *testing.T) {
 	e := newCAREnv(t, nil)
@@ -406,16 +392,16 @@ func TestUploadCARDisconnectLeavesNoBlocks(t *testing.T) {
 	conn.Write(body[:len(body)*3/4])
 	// Wait until the server has stored some of it, then go away.
 	deadline := time.Now().Add(time.Minute)
-	for e.storedOf(t, all) == 0 {
+	for cartest.Stored(t, e.bs, all) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the server stored none of the body")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	conn.Close()
-	for e.storedOf(t, all) != 0 {
+	for cartest.Stored(t, e.bs, all) != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d blocks of the cut-off upload are still stored", e.storedOf(t, all))
+			t.Fatalf("%d blocks of the cut-off upload are still stored", cartest.Stored(t, e.bs, all))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

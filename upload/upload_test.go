@@ -112,20 +112,6 @@ func (e *env) MustPins(tb testing.TB, acct *tack.Account) []*tack.PinRequest {
 	return reqs
 }
 
-// storedOf returns how many of bs the blockstore holds.
-func (e *env) storedOf(tb testing.TB, bs []blocks.Block) int {
-	tb.Helper()
-	n := 0
-	for _, b := range bs {
-		if ok, err := e.bs.Has(context.Background(), b.Cid()); err != nil {
-			tb.Fatal(err)
-		} else if ok {
-			n++
-		}
-	}
-	return n
-}
-
 func TestImportWhole(t *testing.T) {
 	e := newEnv(t, tack.Limits{})
 	acct := e.MustAccount(t, "a@example.com")
@@ -322,7 +308,7 @@ func TestImportBodyFails(t *testing.T) {
 		if msg := e.MustRefuse(t, acct, &failingBody{head: body[:cut], reason: tooLarge}, tack.ETOOLARGE); msg != tooLarge.Message {
 			t.Errorf("cut at %d: got %q, want the body's error", cut, msg)
 		}
-		if n := e.storedOf(t, all); n != 0 {
+		if n := cartest.Stored(t, e.bs, all); n != 0 {
 			t.Errorf("cut at %d: %d blocks of the failed upload are still stored", cut, n)
 		}
 	}
@@ -409,10 +395,10 @@ func TestImportRefusedLeavesNoBlocks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.MustRefuse(t, acct, bytes.NewReader(tc.body), tack.EINVALID)
-			if n := e.storedOf(t, tc.check); n != 0 {
+			if n := cartest.Stored(t, e.bs, tc.check); n != 0 {
 				t.Errorf("%d of the %d blocks the refused upload stored are still stored", n, len(tc.check))
 			}
-			if n := e.storedOf(t, leaves[:2]); n != 2 {
+			if n := cartest.Stored(t, e.bs, leaves[:2]); n != 2 {
 				t.Errorf("the refused upload deleted a block that was stored before it (%d of 2 left)", n)
 			}
 		})

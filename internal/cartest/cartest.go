@@ -5,6 +5,7 @@ package cartest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -264,4 +265,20 @@ func Diamond(tb testing.TB, depth int) []blocks.Block {
 	}
 	root := Node(tb, 0, shared.Cid(), chain[0].Cid())
 	return append(append([]blocks.Block{root}, chain...), shared, leaf)
+}
+
+// Stored returns how many of bs the blockstore holds.
+func Stored(tb testing.TB, bs interface {
+	Has(context.Context, cid.Cid) (bool, error)
+}, of []blocks.Block) int {
+	tb.Helper()
+	n := 0
+	for _, b := range of {
+		if ok, err := bs.Has(context.Background(), b.Cid()); err != nil {
+			tb.Fatal(err)
+		} else if ok {
+			n++
+		}
+	}
+	return n
 }
