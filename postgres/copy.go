@@ -71,16 +71,7 @@ func (db *DB) queryCopy(ctx context.Context, t tack.CopyTable, query string, arg
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			row, err := sqlrow.ScanCopyRow(t, rows)
-			if err != nil {
-				return err
-			}
-			if err := fn(row); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return sqlrow.Each(rows, func(row sqlrow.Scanner) ([]any, error) { return sqlrow.ScanCopyRow(t, row) }, fn)
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.Name, err)

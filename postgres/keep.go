@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // KeepUpload records blocks that the account's upload stored toward the
@@ -34,22 +35,11 @@ func (db *DB) KeepUpload(ctx context.Context, accountID int64, key string, block
 
 // FindKeptUploads returns every key with kept blocks, by key.
 func (db *DB) FindKeptUploads(ctx context.Context) ([]tack.KeptUpload, error) {
-	rows, err := db.pool.Query(ctx, `SELECT key, max(added) FROM upload_keeps GROUP BY key ORDER BY key`)
+	out, err := queryAll(ctx, db.pool, sqlrow.ScanKeptUpload, `SELECT `+sqlrow.KeptUploadColumns+` FROM upload_keeps GROUP BY key ORDER BY key`)
 	if err != nil {
 		return nil, fmt.Errorf("find kept uploads: %w", err)
 	}
-	defer rows.Close()
-	var out []tack.KeptUpload
-	for rows.Next() {
-		var k tack.KeptUpload
-		var added int64
-		if err := rows.Scan(&k.Key, &added); err != nil {
-			return nil, fmt.Errorf("find kept uploads: %w", err)
-		}
-		k.Added = timeOf(added)
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // KeptUploadHashes calls fn with the blocks kept for key, a page at a

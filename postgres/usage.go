@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // FindUsage returns how many requests the account has in each status
@@ -33,41 +34,15 @@ func (db *DB) FindUsages(ctx context.Context) (map[int64]*tack.Usage, error) {
 func (db *DB) findUsages(ctx context.Context, accountID *int64) (tack.Usages, error) {
 	usages := tack.Usages{}
 	err := db.read(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			SELECT account_id, status, n FROM pin_counts
-			WHERE n > 0 AND ($1::bigint IS NULL OR account_id = $1)`, accountID)
-		if err != nil {
+		if _, err := queryAll(ctx, tx, sqlrow.ScanPinCount(usages), `
+			SELECT `+sqlrow.PinCountColumns+` FROM pin_counts
+			WHERE n > 0 AND ($1::bigint IS NULL OR account_id = $1)`, accountID); err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id int64
-			var status string
-			var n int
-			if err := rows.Scan(&id, &status, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			usages.Of(id).Pins[tack.Status(status)] = n
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, `
-			SELECT id, stored_bytes, kept_bytes FROM accounts
+		_, err := queryAll(ctx, tx, sqlrow.ScanAccountBytes(usages), `
+			SELECT `+sqlrow.AccountBytesColumns+` FROM accounts
 			WHERE (stored_bytes > 0 OR kept_bytes > 0) AND ($1::bigint IS NULL OR id = $1)`, accountID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, bytes, kept int64
-			if err := rows.Scan(&id, &bytes, &kept); err != nil {
-				return err
-			}
-			usages.Of(id).Bytes, usages.Of(id).Kept = bytes, kept
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find usage: %w", err)

@@ -9,6 +9,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -44,7 +45,8 @@ const dsnParams = "_pragma=busy_timeout(10000)" +
 
 // DB is the SQLite metadata store.
 type DB struct {
-	db *sql.DB
+	db    *sql.DB
+	conns *connector
 
 	// writeSem is held by the one goroutine that runs this process's write
 	// transactions, so that they queue in Go instead of polling SQLite's
@@ -83,16 +85,18 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("sqlite: database path %q must not contain '?'", path)
 	}
-	sdb, err := sql.Open("sqlite", path+"?"+dsnParams)
+	base, err := sqlite.NewConnector(path + "?" + dsnParams)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	conns := &connector{Connector: base}
+	sdb := sql.OpenDB(conns)
 	// Keep connections, and the statements prepared on them, instead of
 	// closing all but two after each burst of reads; and bound them, since
 	// each holds its own page cache: reads beyond the bound wait.
 	sdb.SetMaxIdleConns(16)
 	sdb.SetMaxOpenConns(maxConns)
-	db := &DB{db: sdb, writeSem: make(chan struct{}, 1), Now: time.Now, stop: make(chan struct{}), stopped: make(chan struct{})}
+	db := &DB{db: sdb, conns: conns, writeSem: make(chan struct{}, 1), Now: time.Now, stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := db.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
@@ -131,7 +135,36 @@ func (db *DB) Close() error {
 		<-db.stopped
 	})
 	db.stmts.close()
+	db.conns.close()
 	return db.db.Close()
+}
+
+// connector opens the DB's connections until close. database/sql opens
+// connections in a goroutine of its own when queries wait for one, and
+// its Close does not wait for an open under way: without this, an open
+// that began before Close could create the database file again after
+// the caller removed it (each connection's pragmas write to the file).
+type connector struct {
+	driver.Connector
+	mu     sync.RWMutex
+	closed bool
+}
+
+// Connect opens a connection, unless the DB is closed.
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return nil, sql.ErrConnDone
+	}
+	return c.Connector.Connect(ctx)
+}
+
+// close refuses new connections, once any open under way has ended.
+func (c *connector) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 }
 
 // migrate applies, in name order and each in its own transaction, the

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/internal/sqlrow"
 )
 
 // FindUsage returns how many requests the account has in each status
@@ -34,41 +35,15 @@ func (db *DB) findUsages(ctx context.Context, cond string, args ...any) (tack.Us
 	usages := tack.Usages{}
 	err := db.read(ctx, func(tx *txn) error {
 		// Both come from the counters that the triggers keep.
-		rows, err := tx.QueryContext(ctx, `
-			SELECT account_id, status, n FROM pin_counts
-			WHERE n > 0 AND `+cond, args...)
-		if err != nil {
+		if _, err := queryAll(ctx, tx, sqlrow.ScanPinCount(usages), `
+			SELECT `+sqlrow.PinCountColumns+` FROM pin_counts
+			WHERE n > 0 AND `+cond, args...); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			var status string
-			var n int
-			if err := rows.Scan(&id, &status, &n); err != nil {
-				return err
-			}
-			usages.Of(id).Pins[tack.Status(status)] = n
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-
-		rows, err = tx.QueryContext(ctx, `
-			SELECT id, stored_bytes, kept_bytes FROM accounts
+		_, err := queryAll(ctx, tx, sqlrow.ScanAccountBytes(usages), `
+			SELECT `+sqlrow.AccountBytesColumns+` FROM accounts
 			WHERE (stored_bytes > 0 OR kept_bytes > 0) AND `+strings.ReplaceAll(cond, "account_id", "id"), args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, bytes, kept int64
-			if err := rows.Scan(&id, &bytes, &kept); err != nil {
-				return err
-			}
-			usages.Of(id).Bytes, usages.Of(id).Kept = bytes, kept
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find usage: %w", err)

@@ -254,3 +254,73 @@ func ScanCollection(row Scanner) (*tack.Collection, error) {
 	c.Started, c.Until = tack.TimeOfMicros(started), tack.TimeOfMicros(until)
 	return &c, nil
 }
+
+// KeptUploadColumns are the columns, grouped by key, of an upload's
+// kept blocks that ScanKeptUpload reads.
+const KeptUploadColumns = `key, max(added)`
+
+// ScanKeptUpload reads a kept upload's KeptUploadColumns.
+func ScanKeptUpload(row Scanner) (tack.KeptUpload, error) {
+	var k tack.KeptUpload
+	var added int64
+	err := row.Scan(&k.Key, &added)
+	k.Added = tack.TimeOfMicros(added)
+	return k, err
+}
+
+// PinCountColumns are the columns of the pin_counts counters that
+// ScanPinCount reads, and AccountBytesColumns those of an account's byte
+// counters that ScanAccountBytes reads. Each scan adds its row to
+// usages.
+const (
+	PinCountColumns     = `account_id, status, n`
+	AccountBytesColumns = `id, stored_bytes, kept_bytes`
+)
+
+// ScanPinCount adds a row of PinCountColumns to usages.
+func ScanPinCount(usages tack.Usages) func(Scanner) (struct{}, error) {
+	return func(row Scanner) (struct{}, error) {
+		var id int64
+		var status string
+		var n int
+		if err := row.Scan(&id, &status, &n); err != nil {
+			return struct{}{}, err
+		}
+		usages.Of(id).Pins[tack.Status(status)] = n
+		return struct{}{}, nil
+	}
+}
+
+// ScanAccountBytes adds a row of AccountBytesColumns to usages.
+func ScanAccountBytes(usages tack.Usages) func(Scanner) (struct{}, error) {
+	return func(row Scanner) (struct{}, error) {
+		var id, bytes, kept int64
+		if err := row.Scan(&id, &bytes, &kept); err != nil {
+			return struct{}{}, err
+		}
+		usages.Of(id).Bytes, usages.Of(id).Kept = bytes, kept
+		return struct{}{}, nil
+	}
+}
+
+// Rows is a query's result, as database/sql's *Rows and pgx's Rows are.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// Each scans every row of rows with scan and hands it to fn, stopping at
+// the first error. The caller closes rows.
+func Each[T any](rows Rows, scan func(Scanner) (T, error), fn func(T) error) error {
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
