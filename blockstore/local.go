@@ -95,7 +95,7 @@ func OpenLocal(dir string, opts ...Option) (*Local, error) {
 
 // openMargin is the room an open needs beyond the log it replays: a new
 // manifest, an options file, markers, SQLite's files beside.
-const openMargin = 4 << 20
+const openMargin = 1 << 20
 
 // OpenLocalContext opens the blockstore in dir, creating the directory and
 // both stores on first use. It never waits on a full disk: when dir's disk

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	nethttp "net/http"
 	"os"
@@ -225,7 +224,13 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	}
 	defer lock.Close()
 	// Not serving: open the stores, which must be where tack serve keeps
-	// them.
+	// them. On a full disk, the reserve goes first, as for tack serve: a
+	// collection is what frees room.
+	logger := newLogger("text", stderr)
+	room, err := openRoom(cfg.Data, logger)
+	if err != nil {
+		return err
+	}
 	store, err := parseStore(cfg.Store, cfg.Data)
 	if err != nil {
 		return err
@@ -234,18 +239,22 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		if _, err := os.Stat(store.sqlite); err != nil {
 			return fmt.Errorf("no tack database at %s", store)
 		}
+		if err := checkSQLite(store.sqlite); err != nil {
+			return err
+		}
 	}
 	db, err := openStore(ctx, store, tack.Limits{})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	bs, err := openBlocks(ctx, cfg, db, getenv, logger)
+	bs, err := openBlocks(ctx, cfg, db, getenv, logger, room.blockOptions()...)
 	if err != nil {
 		return err
 	}
 	defer bs.Close()
+	// The room the collection freed makes the reserve again.
+	defer room.reserve.Make()
 	switch what {
 	case "gc":
 		guard, err := gc.NewGuard(bs, db)

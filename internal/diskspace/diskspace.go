@@ -53,9 +53,9 @@ func Bytes(n uint64) string {
 }
 
 // ReserveSize returns the size of the reserve for a filesystem of total
-// bytes: 1/32 of it, between 4 MiB and 256 MiB.
+// bytes: 1/32 of it, between 8 MiB and 256 MiB.
 func ReserveSize(total uint64) int64 {
-	return int64(min(max(total/32, 4<<20), 256<<20))
+	return int64(min(max(total/32, 8<<20), 256<<20))
 }
 
 // Reserve is a file that holds room for deletions. It is made when the
