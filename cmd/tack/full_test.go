@@ -217,12 +217,18 @@ func TestDeleteAndGCOnFullDisk(t *testing.T) {
 	}
 
 	diskspacetest.MustFill(t, filepath.Join(mnt, "filler"))
-	waitFor(t, 10*time.Second, "tack to release its reserve", func() bool {
-		return strings.Contains(p.log.String(), "released the reserve")
-	})
-	if err := c.DeleteByID(context.Background(), ids[0]); err != nil {
-		t.Fatalf("DELETE on a full disk: %v", err)
+	// tack looks at its disk every second: within a few, a DELETE is
+	// accepted.
+	var deleteErr error
+	deadline := time.Now().Add(10 * time.Second)
+	for deleteErr = c.DeleteByID(context.Background(), ids[0]); deleteErr != nil && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		deleteErr = c.DeleteByID(context.Background(), ids[0])
 	}
+	if deleteErr != nil {
+		t.Fatalf("DELETE on a full disk, for 10 s: %v", deleteErr)
+	}
+	waitLog(t, p, "released the reserve")
 	before := free(t, mnt)
 	out, err := exec.Command(bin, "gc", "--data", dir).CombinedOutput()
 	if err != nil {
@@ -234,9 +240,7 @@ func TestDeleteAndGCOnFullDisk(t *testing.T) {
 	if after := free(t, mnt); after < before+8<<20 {
 		t.Errorf("the collection left %d bytes free (from %d), want 10 MiB more", after, before)
 	}
-	waitFor(t, 10*time.Second, "tack to make its reserve again", func() bool {
-		return strings.Contains(p.log.String(), "made the reserve")
-	})
+	waitLog(t, p, "made the reserve")
 	if err := c.DeleteByID(context.Background(), ids[1]); err != nil {
 		t.Fatal(err)
 	}
@@ -274,4 +278,15 @@ func free(t *testing.T, dir string) uint64 {
 		t.Fatal(err)
 	}
 	return r.Free
+}
+
+// waitLog fails the test, and goes on, unless p logs what within 10 s.
+func waitLog(t *testing.T, p *fullDiskProcess, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.log.String(), what); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("tack did not log %q in 10 s", what)
+			return
+		}
+	}
 }
