@@ -201,7 +201,8 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	fs.StringVar(&cfg.Store, "store", cfg.Store, storeHelp)
 	fs.StringVar(&cfg.Blocks, "blocks", cfg.Blocks, "where blocks are stored, as for tack serve (used when tack is not serving)")
 	fs.Var(sizeFlag{&cfg.BlocksCache}, "blocks-cache", "with S3 blocks, bytes of the local cache, as for tack serve")
-	if err := parse(fs, args, getenv, "data", "store", "blocks", "blocks-cache"); err != nil {
+	fs.Var(reserveFlag{&cfg.DiskReserve}, "disk-reserve", reserveHelp)
+	if err := parse(fs, args, getenv, "data", "store", "blocks", "blocks-cache", "disk-reserve"); err != nil {
 		return err
 	}
 	// Every tack serve leaves its node key, whether its blocks are here
@@ -227,7 +228,7 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	// them. On a full disk, the reserve goes first, as for tack serve: a
 	// collection is what frees room.
 	logger := newLogger("text", stderr)
-	room, err := openRoom(cfg.Data, logger)
+	room, err := openRoom(cfg.Data, cfg.DiskReserve, logger)
 	if err != nil {
 		return err
 	}
@@ -254,7 +255,7 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	}
 	defer bs.Close()
 	// The room the collection freed makes the reserve again.
-	defer room.reserve.Make()
+	defer room.remake()
 	switch what {
 	case "gc":
 		guard, err := gc.NewGuard(bs, db)

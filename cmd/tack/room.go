@@ -33,13 +33,22 @@ type room struct {
 
 // openRoom looks at the room on data's disk before tack opens its stores:
 // short of a quarter of the reserve, it releases the reserve; with room
-// for it twice over, it makes it.
-func openRoom(data string, log *slog.Logger) (*room, error) {
+// for it twice over, it makes it. size is the reserve's size, AutoReserve
+// for 1/32 of the disk, 0 for none: the room then only says so when a
+// store finds the disk full.
+func openRoom(data string, size int64, log *slog.Logger) (*room, error) {
 	now, err := diskspace.Of(data)
 	if err != nil {
 		return nil, err
 	}
-	r := &room{data: data, reserve: diskspace.NewReserve(filepath.Join(data, reserveFile), diskspace.ReserveSize(now.Total)), log: log}
+	if size == AutoReserve {
+		size = diskspace.ReserveSize(now.Total)
+	}
+	r := &room{data: data, log: log}
+	if size == 0 {
+		return r, nil
+	}
+	r.reserve = diskspace.NewReserve(filepath.Join(data, reserveFile), size)
 	if now.Free < uint64(r.reserve.Size())/4 {
 		r.release(now)
 		return r, nil
@@ -69,7 +78,7 @@ func (r *room) release(now diskspace.Room) {
 // diskFull is the blockstore's disk-full callback: Pebble found no room
 // for a write, and retries it once this returns.
 func (r *room) diskFull() {
-	if r.reserve.Spent() {
+	if r.reserve == nil || r.reserve.Spent() {
 		return
 	}
 	now, _ := diskspace.Of(r.data)
@@ -78,7 +87,7 @@ func (r *room) diskFull() {
 
 // forBlocks refuses new blocks while the reserve is released.
 func (r *room) forBlocks() error {
-	if !r.reserve.Spent() {
+	if r.reserve == nil || !r.reserve.Spent() {
 		return nil
 	}
 	now, err := diskspace.Of(r.data)
@@ -86,6 +95,18 @@ func (r *room) forBlocks() error {
 		return err
 	}
 	return &diskspace.NoRoomError{Dir: r.data, What: "storing new blocks", Free: now.Free, Need: 2 * uint64(r.reserve.Size())}
+}
+
+// remake makes the reserve again if it is spent and the disk has room.
+func (r *room) remake() {
+	if r.reserve == nil || !r.reserve.Spent() {
+		return
+	}
+	if held, err := r.reserve.Make(); held {
+		r.log.Info("the disk has room again: made the reserve", "data", r.data)
+	} else if err != nil {
+		r.log.Warn("could not make the reserve for a full disk", "data", r.data, "err", err)
+	}
 }
 
 // blockOptions are the blockstore's options for this disk.
@@ -102,6 +123,9 @@ func checkSQLite(path string) error {
 // watch releases the reserve when the disk fills, and makes it again
 // once there is room, until ctx ends.
 func (r *room) watch(ctx context.Context) {
+	if r.reserve == nil {
+		return
+	}
 	r.reserve.Watch(ctx, roomEvery, func(released bool, now diskspace.Room, err error) {
 		switch {
 		case released && err == nil:

@@ -112,7 +112,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	// On a full disk the reserve goes first, so that tack can open its
 	// stores, and then free room.
-	if m.room, err = openRoom(c.Data, m.Logger); err != nil {
+	if m.room, err = openRoom(c.Data, c.DiskReserve, m.Logger); err != nil {
 		return err
 	}
 	store, err := parseStore(c.Store, c.Data)
