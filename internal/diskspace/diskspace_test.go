@@ -32,6 +32,9 @@ func TestReserve(t *testing.T) {
 		t.Fatalf("Make with 32 MiB free: held %v, %v, spent %v", held, err, r.Spent())
 	}
 
+	// Filled before the watch starts, so that the filler never takes the
+	// room the reserve gives back.
+	diskspacetest.MustFill(t, filepath.Join(mnt, "filler"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	changes := make(chan bool, 10)
@@ -41,7 +44,6 @@ func TestReserve(t *testing.T) {
 		}
 		changes <- released
 	})
-	diskspacetest.MustFill(t, filepath.Join(mnt, "filler"))
 	if released := <-changes; !released || r.Held() || !r.Spent() {
 		t.Fatalf("after the disk filled: released %v, held %v, spent %v", released, r.Held(), r.Spent())
 	}
