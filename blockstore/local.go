@@ -14,17 +14,21 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	flatfs "github.com/ipfs/go-ds-flatfs"
 	ipld "github.com/ipfs/go-ipld-format"
 	mh "github.com/multiformats/go-multihash"
+	"github.com/tack-ipfs/tack/internal/diskspace"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,6 +58,7 @@ type Local struct {
 	small *pebble.DB
 	large blockstore.Blockstore
 	log   *slog.Logger
+	room  func() error // nil: always room
 
 	flat *flatfs.Datastore
 	dir  *os.File // held open for syncfs(2)
@@ -83,33 +88,34 @@ type syncCall struct {
 }
 
 // OpenLocal opens the blockstore in dir, creating the directory and both
-// stores on first use.
+// stores on first use. See OpenLocalContext.
 func OpenLocal(dir string, opts ...Option) (*Local, error) {
+	return OpenLocalContext(context.Background(), dir, opts...)
+}
+
+// openMargin is the room an open needs beyond the log it replays: a new
+// manifest, an options file, markers, SQLite's files beside.
+const openMargin = 1 << 20
+
+// OpenLocalContext opens the blockstore in dir, creating the directory and
+// both stores on first use. It never waits on a full disk: when dir's disk
+// has less room than the open must write (Pebble replays its log into a
+// table, then writes a new manifest), it returns a
+// *diskspace.NoRoomError that says how much to free, and it gives up as
+// soon as Pebble fails to write during the open or ctx ends.
+func OpenLocalContext(ctx context.Context, dir string, opts ...Option) (*Local, error) {
 	o := newOptions(opts)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("blockstore: %w", err)
+	}
+	if err := roomToOpen(dir, o); err != nil {
 		return nil, fmt.Errorf("blockstore: %w", err)
 	}
 	flat, err := flatfs.CreateOrOpen(filepath.Join(dir, "flatfs"), flatfs.NextToLast(2), false)
 	if err != nil {
 		return nil, fmt.Errorf("blockstore: open %s: %w", dir, err)
 	}
-	cache := pebble.NewCache(32 << 20)
-	defer cache.Unref()
-	popts := &pebble.Options{
-		Cache:              cache,
-		MemTableSize:       16 << 20,
-		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{o.log},
-	}
-	// Bloom filters (10 bits a key, 1% false positives) on every level:
-	// most lookups on the write path are of blocks not stored yet (an
-	// upload asks which of its blocks are new, the pinner whether it
-	// must fetch one), and without a filter each such miss searches every
-	// table whose key range covers it.
-	for i := range popts.Levels {
-		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	small, err := pebble.Open(filepath.Join(dir, "pebble"), popts)
+	small, err := openPebble(ctx, filepath.Join(dir, "pebble"), o)
 	if err != nil {
 		flat.Close()
 		return nil, fmt.Errorf("blockstore: open %s: %w", dir, err)
@@ -130,6 +136,7 @@ func OpenLocal(dir string, opts ...Option) (*Local, error) {
 	return &Local{
 		small: small,
 		log:   o.log,
+		room:  o.room,
 		// Write through: the pinner looks for a block before it fetches
 		// one, so checking again on every write would only cost a stat.
 		large:  blockstore.NewBlockstore(flat, blockstore.NoPrefix(), blockstore.WriteThrough(true)),
@@ -139,16 +146,196 @@ func OpenLocal(dir string, opts ...Option) (*Local, error) {
 	}, nil
 }
 
-// pebbleLogger sends Pebble's errors to the store's logger and drops its
-// chatter.
-type pebbleLogger struct{ to *slog.Logger }
-
-func (pebbleLogger) Infof(string, ...any) {}
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.to.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
+// roomToOpen checks that dir's disk has the room an open writes: Pebble
+// turns the log it replays into a table before it opens (and writes a new
+// manifest), so it needs about the log's size, and a margin. Short of it,
+// it calls the disk-full callback once (which may release a reserve) and
+// looks again.
+func roomToOpen(dir string, o options) error {
+	need := openNeed(filepath.Join(dir, "pebble"))
+	err := diskspace.Check(dir, "opening the blockstore", need)
+	if err != nil && diskspace.IsFull(err) && o.onDiskFull != nil {
+		o.onDiskFull()
+		err = diskspace.Check(dir, "opening the blockstore", need)
+	}
+	return err
 }
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.to.Error("blockstore: pebble: " + fmt.Sprintf(format, args...))
+
+// openNeed is about how many bytes opening the Pebble database in dir
+// writes: its logs and manifests (the replay writes a table as large as
+// the log, and a new manifest) and a margin.
+func openNeed(dir string) uint64 {
+	need := uint64(openMargin)
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			name := e.Name()
+			if !strings.HasSuffix(name, ".log") && !strings.HasPrefix(name, "MANIFEST-") {
+				continue
+			}
+			if fi, err := e.Info(); err == nil {
+				need += uint64(fi.Size())
+			}
+		}
+	}
+	return need
+}
+
+// openPebble opens the small blocks' Pebble database. Pebble's Open waits
+// until the log it replays is flushed into a table, and a flush that fails
+// is retried at once, forever (DB.flush in its compaction.go: "TODO(peter):
+// count consecutive flush errors and backoff"): on a full disk Open would
+// spin, logging each failure, and never return. So the open runs on a
+// goroutine of its own, and openPebble returns as soon as Pebble reports a
+// failure, or ctx ends; the abandoned open is left to retry slowly (see
+// pebbleEvents) until the process exits, and closed if it ever returns.
+func openPebble(ctx context.Context, dir string, o options) (*pebble.DB, error) {
+	cache := pebble.NewCache(32 << 20)
+	events := &pebbleEvents{log: o.log, dir: dir, failed: make(chan error, 1)}
+	fs := vfs.Default
+	if o.onDiskFull != nil {
+		// Pebble's own hook for a reserve ("ballast"): on ENOSPC it calls
+		// onDiskFull, then retries the write once.
+		fs = vfs.OnDiskFull(fs, o.onDiskFull)
+	}
+	listener := events.listener()
+	popts := &pebble.Options{
+		FS:                 fs,
+		Cache:              cache,
+		MemTableSize:       16 << 20,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             events,
+		EventListener:      &listener,
+	}
+	// Bloom filters (10 bits a key, 1% false positives) on every level:
+	// most lookups on the write path are of blocks not stored yet (an
+	// upload asks which of its blocks are new, the pinner whether it
+	// must fetch one), and without a filter each such miss searches every
+	// table whose key range covers it.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	type opened struct {
+		db  *pebble.DB
+		err error
+	}
+	done := make(chan opened, 1)
+	abandoned := make(chan struct{})
+	go func() {
+		db, err := pebble.Open(dir, popts)
+		cache.Unref() // the database holds its own reference
+		select {
+		case <-abandoned:
+			if db != nil {
+				db.Close()
+			}
+		case done <- opened{db, err}:
+		}
+	}()
+	fail := func(err error) (*pebble.DB, error) {
+		close(abandoned)
+		// A result that came meanwhile is closed by nobody else.
+		select {
+		case r := <-done:
+			if r.db != nil {
+				r.db.Close()
+			}
+		default:
+		}
+		return nil, err
+	}
+	select {
+	case r := <-done:
+		events.opened.Store(true)
+		return r.db, r.err
+	case err := <-events.failed:
+		if diskspace.IsFull(err) {
+			// It had the room roomToOpen asked for, and wanted more.
+			room, _ := diskspace.Of(dir)
+			full := &diskspace.NoRoomError{Dir: dir, What: "opening the blockstore", Free: room.Free, Need: room.Free + openNeed(dir)}
+			return fail(fmt.Errorf("%w (pebble: %v)", full, err))
+		}
+		return fail(fmt.Errorf("pebble could not write while opening: %w", err))
+	case <-ctx.Done():
+		return fail(fmt.Errorf("opening pebble in %s: %w", dir, context.Cause(ctx)))
+	}
+}
+
+// pebbleEvents is Pebble's logger and its event listener: it sends
+// Pebble's errors to the store's logger (as one kind of line, so that a
+// rate-limited logger limits them), drops its chatter, slows its retries
+// of failed background work, and tells an open in progress that it
+// failed.
+type pebbleEvents struct {
+	log    *slog.Logger
+	dir    string
+	opened atomic.Bool
+	failed chan error // the first failure during the open; buffered
+	// failures counts background failures since the last success.
+	failures atomic.Int64
+}
+
+// pebbleBackoff is the longest wait before Pebble retries failed
+// background work.
+const pebbleBackoff = time.Second
+
+func (p *pebbleEvents) listener() pebble.EventListener {
+	succeeded := func() { p.failures.Store(0) }
+	return pebble.EventListener{
+		BackgroundError: p.backgroundError,
+		FlushEnd: func(info pebble.FlushInfo) {
+			if info.Err == nil {
+				succeeded()
+			}
+		},
+		CompactionEnd: func(info pebble.CompactionInfo) {
+			if info.Err == nil {
+				succeeded()
+			}
+		},
+	}
+}
+
+// backgroundError logs a failed flush or compaction and waits before
+// Pebble retries it: from 10 ms, doubling, to pebbleBackoff. Pebble calls
+// it from the failed job, and retries when it returns.
+func (p *pebbleEvents) backgroundError(err error) {
+	p.log.Error("blockstore: pebble background job failed", "dir", p.dir, "err", err)
+	p.openFailed(err)
+	n := p.failures.Add(1)
+	time.Sleep(min(10*time.Millisecond<<min(n-1, 10), pebbleBackoff))
+}
+
+// openFailed hands err to the open in progress, if one is.
+func (p *pebbleEvents) openFailed(err error) {
+	if p.opened.Load() {
+		return
+	}
+	select {
+	case p.failed <- err:
+	default:
+	}
+}
+
+func (*pebbleEvents) Infof(string, ...any) {}
+func (p *pebbleEvents) Errorf(format string, args ...any) {
+	p.log.Error("blockstore: pebble", "dir", p.dir, "err", fmt.Sprintf(format, args...))
+}
+
+// Fatalf is what Pebble calls when it cannot go on (a manifest it could
+// not write). During the open, the open fails with the reason, and the
+// goroutine Pebble called from waits for the process to exit; later,
+// the process exits at once, as Pebble requires.
+func (p *pebbleEvents) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.log.Error("blockstore: pebble cannot go on", "dir", p.dir, "err", msg)
+	if !p.opened.Load() {
+		var err error = errors.New(msg)
+		if strings.Contains(msg, unix.ENOSPC.Error()) {
+			err = fmt.Errorf("%s: %w", msg, unix.ENOSPC)
+		}
+		p.openFailed(err)
+		select {}
+	}
 	os.Exit(1)
 }
 
@@ -222,6 +409,9 @@ func (l *Local) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 
 // Put stores a block.
 func (l *Local) Put(ctx context.Context, b blocks.Block) error {
+	if err := l.hasRoom(); err != nil {
+		return err
+	}
 	if len(b.RawData()) <= SmallBlock {
 		if err := l.small.Set(b.Cid().Hash(), b.RawData(), pebble.NoSync); err != nil {
 			return fmt.Errorf("blockstore: put %s: %w", b.Cid(), err)
@@ -238,6 +428,9 @@ func (l *Local) Put(ctx context.Context, b blocks.Block) error {
 // PutMany stores blocks: the small ones in one batch, the large ones in
 // parallel files.
 func (l *Local) PutMany(ctx context.Context, bs []blocks.Block) error {
+	if err := l.hasRoom(); err != nil {
+		return err
+	}
 	var large []blocks.Block
 	batch := l.small.NewBatch()
 	defer batch.Close()
@@ -264,6 +457,17 @@ func (l *Local) PutMany(ctx context.Context, bs []blocks.Block) error {
 			n += len(b.RawData())
 		}
 		l.wrote(n)
+	}
+	return nil
+}
+
+// hasRoom returns the WithRoom function's error, if it was given one.
+func (l *Local) hasRoom() error {
+	if l.room == nil {
+		return nil
+	}
+	if err := l.room(); err != nil {
+		return fmt.Errorf("blockstore: %w", err)
 	}
 	return nil
 }
@@ -379,9 +583,18 @@ func (l *Local) DeleteStored(ctx context.Context, bs []Stored) error {
 }
 
 // Compact gives back the space of deleted small blocks now, rather than
-// when Pebble's own compactions reach them.
+// when Pebble's own compactions reach them. A compaction writes its new
+// tables before it drops the old ones: on a disk without the room for
+// them, it logs that the space comes back later (at the next collection,
+// or Pebble's own compactions) and returns nil, since the blocks are
+// deleted all the same.
 func (l *Local) Compact(ctx context.Context) error {
-	if err := l.small.Compact(ctx, []byte{}, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true); err != nil {
+	err := l.small.Compact(ctx, []byte{}, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true)
+	if err != nil && diskspace.IsFull(err) {
+		l.log.Warn("blockstore: no room to compact the deleted small blocks away: their space comes back once there is room", "err", err)
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("blockstore: compact: %w", err)
 	}
 	return nil

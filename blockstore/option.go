@@ -6,7 +6,9 @@ import "log/slog"
 type Option func(*options)
 
 type options struct {
-	log *slog.Logger
+	log        *slog.Logger
+	onDiskFull func()
+	room       func() error
 }
 
 // WithLogger sends the store's log lines to log. Without it, or with nil,
@@ -24,4 +26,19 @@ func newOptions(opts []Option) options {
 		o.log = slog.Default()
 	}
 	return o
+}
+
+// WithDiskFull calls onFull when the disk has no room left for a write
+// (or, at open, too little for the open), and then tries once more: a
+// caller that keeps a reserve releases it there. Writes wait while
+// onFull runs, so it must be quick.
+func WithDiskFull(onFull func()) Option {
+	return func(o *options) { o.onDiskFull = onFull }
+}
+
+// WithRoom has the store call room before it writes new blocks, and
+// refuse them with its error: a caller whose disk is short stops new
+// blocks there, and keeps the room left for deletions.
+func WithRoom(room func() error) Option {
+	return func(o *options) { o.room = room }
 }

@@ -18,10 +18,12 @@ var _ gc.Shared = (*s3.Store)(nil)
 // openBlocks opens the blockstore that --blocks names: the local one in
 // <data>/blocks, or S3 with its pack index in the metadata store and a
 // cache of --blocks-cache bytes in <data>/blocks-cache. The store logs to
-// log; nil: slog.Default().
-func openBlocks(ctx context.Context, c Config, store tack.Store, getenv func(string) string, log *slog.Logger) (blockstore.Store, error) {
+// log; nil: slog.Default(). opts are the local blockstore's (and the
+// cache's) further options.
+func openBlocks(ctx context.Context, c Config, store tack.Store, getenv func(string) string, log *slog.Logger, opts ...blockstore.Option) (blockstore.Store, error) {
+	opts = append([]blockstore.Option{blockstore.WithLogger(log)}, opts...)
 	if c.Blocks == "" {
-		l, err := blockstore.OpenLocal(c.path("blocks"), blockstore.WithLogger(log))
+		l, err := blockstore.OpenLocalContext(ctx, c.path("blocks"), opts...)
 		if err != nil {
 			return nil, err // not a nil *Local in a non-nil Store
 		}
@@ -40,7 +42,7 @@ func openBlocks(ctx context.Context, c Config, store tack.Store, getenv func(str
 	}
 	o.Index, o.Log = index, log
 	if c.BlocksCache > 0 {
-		if o.Cache, err = blockstore.OpenCache(c.path("blocks-cache"), c.BlocksCache, blockstore.WithLogger(log)); err != nil {
+		if o.Cache, err = blockstore.OpenCache(c.path("blocks-cache"), c.BlocksCache, opts...); err != nil {
 			return nil, err
 		}
 	}

@@ -69,6 +69,7 @@ type Config struct {
 	LogFormat     string // --log-format: text or json
 	Blocks        string // --blocks: where blocks are stored; empty: <data>/blocks, or s3://bucket/prefix?endpoint=…
 	BlocksCache   int64  // --blocks-cache: bytes of hot blocks cached on the local disk in front of S3; 0: none
+	DiskReserve   int64  // --disk-reserve: bytes of the reserve released when the disk fills; AutoReserve: 1/32 of the disk, 8–256 MiB; 0: none
 
 	// WebClock is the web pages' clock (sessions, links, the sign-in
 	// limits); nil is the wall clock. Not a flag: tests set it, so that a
@@ -107,6 +108,7 @@ func DefaultConfig() Config {
 
 		LogFormat:   "text",
 		BlocksCache: DefaultBlocksCache,
+		DiskReserve: AutoReserve,
 
 		GatewayMaxInFlight: gateway.DefaultMaxInFlight,
 		GatewayMaxBlocks:   gateway.DefaultMaxBlocks,
@@ -115,6 +117,10 @@ func DefaultConfig() Config {
 		MaxUploads:         http.DefaultMaxUploads,
 	}
 }
+
+// AutoReserve is --disk-reserve auto: the reserve is 1/32 of the data
+// directory's disk, between 8 MiB and 256 MiB.
+const AutoReserve = -1
 
 // DefaultBlocksCache is the default of --blocks-cache.
 const DefaultBlocksCache = 1 << 30
@@ -235,6 +241,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log lines as text (key=value) or json (one object a line)")
 	fs.StringVar(&c.Blocks, "blocks", c.Blocks, "where blocks are stored: empty for <data>/blocks on the local disk, or s3://bucket/prefix?endpoint=https://host:port&region=R for S3-compatible storage, with credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	fs.Var(sizeFlag{&c.BlocksCache}, "blocks-cache", "with S3 blocks, bytes of hot blocks cached on the local disk in <data>/blocks-cache, like 10GiB (0: none)")
+	fs.Var(reserveFlag{&c.DiskReserve}, "disk-reserve", reserveHelp)
 	return bootstrap
 }
 
@@ -343,6 +350,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 			return fmt.Errorf("--blocks: %w", err)
 		}
 	}
+	if c.DiskReserve < AutoReserve {
+		return fmt.Errorf("--disk-reserve cannot be negative: 0 turns it off")
+	}
 	if c.BlocksCache < 0 {
 		return fmt.Errorf("--blocks-cache cannot be negative: 0 turns it off")
 	}
@@ -411,6 +421,27 @@ func (f sizeFlag) Set(s string) error {
 	}
 	*f.v = n
 	return nil
+}
+
+// reserveHelp is the help of --disk-reserve, for serve and gc.
+const reserveHelp = "bytes of <data>/reserve, a file released when the disk fills so that deleting pins and collecting garbage have room, like 64MiB; auto: 1/32 of the disk, 8MiB to 256MiB (0: none)"
+
+// reserveFlag is --disk-reserve: a size, or auto.
+type reserveFlag struct{ v *int64 }
+
+func (f reserveFlag) String() string {
+	if f.v == nil || *f.v == AutoReserve {
+		return "auto"
+	}
+	return strconv.FormatInt(*f.v, 10)
+}
+
+func (f reserveFlag) Set(s string) error {
+	if s == "auto" {
+		*f.v = AutoReserve
+		return nil
+	}
+	return sizeFlag(f).Set(s)
 }
 
 // path returns a file's path in the data directory.

@@ -92,6 +92,7 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--store", "TACK_STORE", "postgres://tack@db.example.com/tack"},
 	{"--blocks", "TACK_BLOCKS", "s3://tack/blocks?endpoint=http://127.0.0.1:9000&region=local"},
 	{"--blocks-cache", "TACK_BLOCKS_CACHE", "10GiB"},
+	{"--disk-reserve", "TACK_DISK_RESERVE", "64MiB"},
 }
 
 var everyFlagConfig = Config{
@@ -141,6 +142,7 @@ var everyFlagConfig = Config{
 	LogFormat:     "json",
 	Blocks:        "s3://tack/blocks?endpoint=http://127.0.0.1:9000&region=local",
 	BlocksCache:   10 << 30,
+	DiskReserve:   64 << 20,
 }
 
 func TestConfigEveryFlag(t *testing.T) {
@@ -260,6 +262,7 @@ func TestConfigErrors(t *testing.T) {
 		{"blocks bad endpoint", []string{"--blocks", "s3://b?endpoint=minio:9000"}, nil, "endpoint must be http://host[:port] or https://host[:port]"},
 		{"blocks unknown parameter", []string{"--blocks", "s3://b?bucket=x"}, nil, `unknown parameter "bucket"`},
 		{"bad blocks cache", []string{"--blocks-cache", "-1"}, nil, "invalid size"},
+		{"bad disk reserve", []string{"--disk-reserve", "lots"}, nil, "invalid size"},
 		{"argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--colour"}, nil, "not defined"},
 	} {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	nethttp "net/http"
 	"os"
@@ -202,7 +201,8 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	fs.StringVar(&cfg.Store, "store", cfg.Store, storeHelp)
 	fs.StringVar(&cfg.Blocks, "blocks", cfg.Blocks, "where blocks are stored, as for tack serve (used when tack is not serving)")
 	fs.Var(sizeFlag{&cfg.BlocksCache}, "blocks-cache", "with S3 blocks, bytes of the local cache, as for tack serve")
-	if err := parse(fs, args, getenv, "data", "store", "blocks", "blocks-cache"); err != nil {
+	fs.Var(reserveFlag{&cfg.DiskReserve}, "disk-reserve", reserveHelp)
+	if err := parse(fs, args, getenv, "data", "store", "blocks", "blocks-cache", "disk-reserve"); err != nil {
 		return err
 	}
 	// Every tack serve leaves its node key, whether its blocks are here
@@ -225,7 +225,13 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 	}
 	defer lock.Close()
 	// Not serving: open the stores, which must be where tack serve keeps
-	// them.
+	// them. On a full disk, the reserve goes first, as for tack serve: a
+	// collection is what frees room.
+	logger := newLogger("text", stderr)
+	room, err := openRoom(cfg.Data, cfg.DiskReserve, logger)
+	if err != nil {
+		return err
+	}
 	store, err := parseStore(cfg.Store, cfg.Data)
 	if err != nil {
 		return err
@@ -234,18 +240,22 @@ func runMaintenance(ctx context.Context, what string, args []string, stdout, std
 		if _, err := os.Stat(store.sqlite); err != nil {
 			return fmt.Errorf("no tack database at %s", store)
 		}
+		if err := checkSQLite(store.sqlite); err != nil {
+			return err
+		}
 	}
 	db, err := openStore(ctx, store, tack.Limits{})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	bs, err := openBlocks(ctx, cfg, db, getenv, logger)
+	bs, err := openBlocks(ctx, cfg, db, getenv, logger, room.blockOptions()...)
 	if err != nil {
 		return err
 	}
 	defer bs.Close()
+	// The room the collection freed makes the reserve again.
+	defer room.remake()
 	switch what {
 	case "gc":
 		guard, err := gc.NewGuard(bs, db)

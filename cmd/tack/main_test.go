@@ -30,6 +30,7 @@ func MustOpenMain(tb testing.TB, dir string, configure ...func(*Config)) *Main {
 	err := m.ParseFlags([]string{
 		"--data", dir, "--listen", "127.0.0.1:0", "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
 		"--bootstrap", "none", "--dht", "off", "--allow-private-origins",
+		"--disk-reserve", "8MiB", // not 256 MiB in each of the tests running at once
 	}, func(string) string { return "" })
 	if err != nil {
 		tb.Fatal(err)

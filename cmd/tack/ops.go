@@ -15,15 +15,20 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/http"
+	"github.com/tack-ipfs/tack/internal/lograte"
 )
 
 // newLogger returns the logger of --log-format: slog's TextHandler
-// (key=value) or JSONHandler (one object a line).
+// (key=value) or JSONHandler (one object a line), rate-limited by kind.
 func newLogger(format string, w io.Writer) *slog.Logger {
+	var h slog.Handler = slog.NewTextHandler(w, nil)
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		h = slog.NewJSONHandler(w, nil)
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	// A fault repeated many times a second (a full disk, a store that
+	// does not answer) must not flood the log, nor the disk it is short
+	// of: ten lines of a kind a minute, then one that counts the rest.
+	return slog.New(lograte.New(h, lograte.DefaultLines, lograte.DefaultInterval))
 }
 
 // Drain marks the server as shutting down: /readyz answers 503 from now

@@ -55,6 +55,7 @@ type Main struct {
 	Getenv func(string) string
 
 	lock     *os.File
+	room     *room // the reserve for a full disk
 	listener net.Listener
 	server   *nethttp.Server
 	pprof    *nethttp.Server
@@ -109,9 +110,19 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.lock, err = lockDir(c.path("serve.lock")); err != nil {
 		return fmt.Errorf("%s: %w", c.Data, err)
 	}
+	// On a full disk the reserve goes first, so that tack can open its
+	// stores, and then free room.
+	if m.room, err = openRoom(c.Data, c.DiskReserve, m.Logger); err != nil {
+		return err
+	}
 	store, err := parseStore(c.Store, c.Data)
 	if err != nil {
 		return err
+	}
+	if store.sqlite != "" {
+		if err := checkSQLite(store.sqlite); err != nil {
+			return err
+		}
 	}
 	if m.DB, err = openStore(ctx, store, c.limits()); err != nil {
 		return fmt.Errorf("opening the metadata store %s: %w", store, err)
@@ -120,7 +131,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if m.Blocks, err = openBlocks(ctx, *c, m.DB, getenv, m.Logger); err != nil {
+	if m.Blocks, err = openBlocks(ctx, *c, m.DB, getenv, m.Logger, m.room.blockOptions()...); err != nil {
 		return fmt.Errorf("opening the blockstore: %w", err)
 	}
 	if m.Guard, err = gc.NewGuard(m.Blocks, m.DB); err != nil {
@@ -291,7 +302,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Logger.Error("pinner stopped", "err", err)
 		}
 	}()
-	m.wg.Add(3)
+	m.wg.Add(4)
+	go func() {
+		defer m.wg.Done()
+		m.room.watch(runCtx)
+	}()
 	go func() {
 		defer m.wg.Done()
 		m.runGC(runCtx)

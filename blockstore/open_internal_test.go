@@ -1,0 +1,86 @@
+package blockstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tack-ipfs/tack/blockstore/blockstoretest"
+	"github.com/tack-ipfs/tack/internal/diskspace"
+	"github.com/tack-ipfs/tack/internal/diskspace/diskspacetest"
+)
+
+// lockedBuffer is a log destination for Pebble's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestOpenPebbleGivesUp opens Pebble on a full disk past the room check:
+// Pebble's flush of the replayed log fails and Pebble retries it for ever,
+// but openPebble returns with a NoRoomError at the first failure, and the
+// abandoned open retries slowly rather than spinning.
+func TestOpenPebbleGivesUp(t *testing.T) {
+	ctx := context.Background()
+	mnt := diskspacetest.MustMount(t, 64<<20)
+	live, crashed := filepath.Join(mnt, "live"), filepath.Join(mnt, "crashed")
+	l, err := OpenLocal(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PutMany(ctx, blockstoretest.RandomBlocks(t, 600, 4<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", "-a", filepath.Join(live, "pebble"), crashed).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	diskspacetest.MustFill(t, filepath.Join(mnt, "filler"))
+
+	var logged lockedBuffer
+	o := newOptions([]Option{WithLogger(slog.New(slog.NewTextHandler(&logged, nil)))})
+	done := make(chan error, 1)
+	go func() {
+		_, err := openPebble(ctx, crashed, o)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("openPebble on a full disk did not return in a minute")
+	}
+	var full *diskspace.NoRoomError
+	if !errors.As(err, &full) || !strings.Contains(err.Error(), crashed) {
+		t.Fatalf("openPebble on a full disk: %v, want a NoRoomError naming %s", err, crashed)
+	}
+	// Pebble goes on retrying the abandoned open: 10 ms, doubling, to a
+	// second apart, so a few seconds bring a dozen lines, not thousands.
+	time.Sleep(3 * time.Second)
+	if n := strings.Count(logged.String(), "background job failed"); n > 20 {
+		t.Errorf("the abandoned open failed %d times in 3 s, want its retries slowed", n)
+	}
+}
