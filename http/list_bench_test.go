@@ -21,7 +21,7 @@ import (
 // reports the process's CPU time per 1,000 rows, which the machine's other
 // load changes less than the wall clock.
 //
-//	go test ./http -run '^$' -bench ListPins -benchtime 100x
+//	go test ./http -run '^$' -bench ListPins -benchtime 60x
 func BenchmarkListPins(b *testing.B) {
 	e := newEnv(b, func(s *tackhttp.Server) { s.RateLimit = tackhttp.RateLimit{Rate: rate.Inf} })
 	ctx := context.Background()
