@@ -293,6 +293,38 @@ func (n *Node) NewSession(ctx context.Context) exchange.Fetcher {
 	return n.bitswap.NewSession(ctx)
 }
 
+// Unwanted returns once bitswap wants none of keys from any peer, or when
+// ctx ends. A session closed with blocks in flight cancels its wants in
+// the background; a new session that wants the same blocks before those
+// cancels went out can lose its wants (see pinner.Walker's Rewant), and
+// waiting for them avoids that.
+func (n *Node) Unwanted(ctx context.Context, keys []cid.Cid) {
+	if len(keys) == 0 {
+		return
+	}
+	set := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		set[string(k.Hash())] = struct{}{}
+	}
+	wanted := func() bool {
+		for _, c := range n.bitswap.GetWantlist() {
+			if _, ok := set[string(c.Hash())]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for wanted() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Provide announces on the DHT that the node holds the DAG under c, and
 // keeps announcing it every reprovide interval: its root, and with
 // ProvideAll every block of it in the blockstore. The announce itself

@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ipfs/boxo/exchange"
 	"github.com/ipfs/go-cid"
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/gc"
@@ -28,8 +27,8 @@ type Network interface {
 	Connect(ctx context.Context, origins []string)
 	// Unprotect lets the connection manager close origins' connections.
 	Unprotect(origins []string)
-	// NewSession returns a bitswap session.
-	NewSession(ctx context.Context) exchange.Fetcher
+	// Sessions opens the bitswap sessions that fetches go through.
+	Sessions
 	// Provide announces that the node holds c.
 	Provide(ctx context.Context, c cid.Cid) error
 }
@@ -363,8 +362,7 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 		defer blocks.Close() // after the outcome is recorded, below
 		w.Blockstore = blocks
 	}
-	sess := p.net.NewSession(ctx)
-	err := w.Walk(ctx, sess, j.root, &j.progress)
+	err := w.Walk(ctx, p.net, j.root, &j.progress)
 	if err == nil {
 		if err = p.sync(ctx); err != nil && ctx.Err() == nil {
 			err = StorageError{fmt.Errorf("syncing blocks to disk: %w", err)}

@@ -3,6 +3,8 @@ package pinner
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +59,10 @@ type Walker struct {
 	// Stall is how long the walk may go without receiving a block before it
 	// gives up with a *StallError.
 	Stall time.Duration
+	// Rewant is how long the walk may go without receiving a block, with
+	// blocks wanted, before it asks for them again through a new session
+	// (default Stall/4). Bitswap can lose a want for good: see rewant.
+	Rewant time.Duration
 	// Yield, with Crowded, lets a walk that has received nothing from the
 	// network give way sooner: after Yield, if Crowded says that other
 	// requests wait for a fetch, it gives up with a *StallError too. A DAG
@@ -78,11 +84,23 @@ type Walker struct {
 	Received *Received
 }
 
+// Sessions opens the bitswap sessions a walk fetches through.
+type Sessions interface {
+	// NewSession returns a session that ends with ctx.
+	NewSession(ctx context.Context) exchange.Fetcher
+	// Unwanted returns once no session wants any of keys from any peer any
+	// more, or when ctx ends.
+	Unwanted(ctx context.Context, keys []cid.Cid)
+}
+
 // Received counts blocks received from the network and their bytes. It
 // is safe for concurrent use.
 type Received struct {
 	Blocks atomic.Int64
 	Bytes  atomic.Int64
+	// Rewants counts the blocks asked for again through a new session
+	// after bitswap sent none of them for Walker.Rewant.
+	Rewants atomic.Int64
 }
 
 // StorageError is a failure to store blocks (a full or failing disk), as
@@ -122,7 +140,7 @@ const budgetReserve = 64
 const batchSize = 64
 
 // Walk fetches every block reachable from root that the blockstore does
-// not hold yet, through sess, checking each block's hash, codec and size,
+// not hold yet, through sessions of net, checking each block's hash, codec and size,
 // and stores them. Blocks already held are read for their links, so an
 // interrupted walk resumes where it stopped. Identity CIDs are read from
 // the CID itself, checked and followed like any block, and neither
@@ -139,7 +157,7 @@ const batchSize = 64
 // it is stored meanwhile by the writers. The order in which blocks reach
 // the disk does not matter: a resumed walk starts again from the root,
 // and the DAG counts as held only once Walk has returned nil.
-func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, p *Progress) (err error) {
+func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progress) (err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	p.last.Store(time.Now().UnixNano())
@@ -200,8 +218,27 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 	seen := map[string]int32{string(root.Hash()): graph.Add()}
 	depth := []int32{0}
 	todo := []cid.Cid{root} // a stack: depth first keeps it small
-	inflight := 0
+	// The blocks wanted from the network, by multihash: a block that
+	// is not (asked for twice, through two sessions) is dropped.
+	pending := map[string]cid.Cid{}
+	inflight := 0 // len(pending), whose blocks of the budget the walk holds
 	defer func() { budget.give(inflight) }()
+	// The walk's session, which it replaces when it asks again.
+	var (
+		sctx       context.Context
+		sess       exchange.Fetcher
+		endSession = func() {}
+	)
+	newSession := func() {
+		endSession()
+		var end context.CancelFunc
+		sctx, end = context.WithCancel(ctx)
+		endSession = end
+		sess = net.NewSession(sctx)
+	}
+	newSession()
+	defer func() { endSession() }()
+	rewanted := time.Time{} // when the walk last asked again
 	received := make(chan blocks.Block, window)
 	var (
 		batch   []blocks.Block
@@ -304,9 +341,12 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 			budget.give(tokens - len(missing))
 		}
 		if len(missing) > 0 {
-			ch, err := sess.GetBlocks(ctx, append([]cid.Cid(nil), missing...))
+			ch, err := sess.GetBlocks(sctx, append([]cid.Cid(nil), missing...))
 			if err != nil {
 				return err
+			}
+			for _, c := range missing {
+				pending[string(c.Hash())] = c
 			}
 			inflight += len(missing)
 			go forward(ctx, ch, received)
@@ -317,6 +357,11 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 
 		select {
 		case b := <-received:
+			k := string(b.Cid().Hash())
+			if _, ok := pending[k]; !ok {
+				continue // asked for twice, and already here
+			}
+			delete(pending, k)
 			inflight--
 			budget.give(1)
 			now := time.Now().UnixNano()
@@ -344,6 +389,25 @@ func (w *Walker) Walk(ctx context.Context, sess exchange.Fetcher, root cid.Cid, 
 			if time.Since(p.LastBlock()) > w.stall() {
 				return &StallError{After: w.stall(), Blocks: p.Blocks.Load()}
 			}
+			if quiet := time.Since(later(p.LastBlock(), rewanted)); inflight > 0 && quiet > w.rewant() {
+				// Ask again, through a new session, once the old
+				// one's wants are gone.
+				endSession()
+				wctx, cancel := context.WithTimeout(ctx, w.rewant())
+				keys := slices.Collect(maps.Values(pending))
+				net.Unwanted(wctx, keys)
+				cancel()
+				newSession()
+				ch, err := sess.GetBlocks(sctx, keys)
+				if err != nil {
+					return err
+				}
+				go forward(ctx, ch, received)
+				rewanted = time.Now()
+				if w.Received != nil {
+					w.Received.Rewants.Add(int64(len(keys)))
+				}
+			}
 			if w.Crowded != nil && w.Yield > 0 && p.net.Load() == 0 && time.Since(started) > w.Yield && w.Crowded() {
 				return &StallError{After: w.Yield, Blocks: p.Blocks.Load(), Yielded: true}
 			}
@@ -369,6 +433,39 @@ func (w *Walker) tick() time.Duration {
 		d = min(d, w.Yield/4)
 	}
 	return max(d, time.Millisecond)
+}
+
+// rewant is how long the walk waits for wanted blocks before it asks for
+// them again through a new session.
+//
+// Bitswap's client (boxo v0.43.0) can lose a want for good. Its
+// peerWantManager (bitswap/client/internal/peermanager/peerwantmanager.go:
+// sendWants and broadcastWantHaves) sends a peer a want only if none for the
+// block is recorded as sent to that peer, and it forgets a sent want only in
+// sendCancels, which SessionManager.CancelSessionWants and RemoveSession
+// (internal/sessionmanager/sessionmanager.go) call for blocks no session
+// is interested in any more; a block's arrival does not clear it
+// (PeerManager.ResponseReceived only measures latency). So when a block
+// arrives for a session that is being closed (its fetch was cancelled),
+// Client.receiveBlocksFrom (client.go) publishes it only to that session,
+// and a new session that asks for the same block before the old session's
+// cancels went out keeps the old want recorded as sent: its own want
+// never leaves, no DONT_HAVE timeout runs for it, and it waits forever.
+// Closing the walk's session makes bitswap send the cancels that clear
+// those records (Sessions.Unwanted waits for them); the new session's
+// wants then go out.
+func (w *Walker) rewant() time.Duration {
+	if w.Rewant > 0 {
+		return w.Rewant
+	}
+	return max(w.stall()/4, time.Millisecond)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (w *Walker) stall() time.Duration {

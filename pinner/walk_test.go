@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/exchange"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
@@ -54,7 +55,7 @@ func walk(tb testing.TB, w *pinner.Walker, n *node.Node, root cid.Cid) (*pinner.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var p pinner.Progress
-	err := w.Walk(ctx, n.NewSession(ctx), root, &p)
+	err := w.Walk(ctx, n, root, &p)
 	return &p, err
 }
 
@@ -321,6 +322,10 @@ func (f lyingFetcher) GetBlocks(ctx context.Context, cs []cid.Cid) (<-chan block
 	close(out)
 	return out, nil
 }
+
+// NewSession and Unwanted make a lyingFetcher the walk's network.
+func (f lyingFetcher) NewSession(context.Context) exchange.Fetcher { return f }
+func (lyingFetcher) Unwanted(context.Context, []cid.Cid)           {}
 
 func TestWalkChecksHashes(t *testing.T) {
 	bs := memBlockstore()

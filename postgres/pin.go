@@ -269,7 +269,8 @@ func pinList(f tack.PinFilter, a *args, limit int) (string, error) {
 			LIMIT ` + a.add(limit), nil
 	}
 	var parts []string
-	for _, st := range slices.Compact(slices.Sorted(slices.Values(f.Statuses))) {
+	statuses := slices.Compact(slices.Sorted(slices.Values(f.Statuses)))
+	for _, st := range statuses {
 		g := f
 		g.Statuses = []tack.Status{st}
 		w, err := pinWhere(g, a)
@@ -281,6 +282,10 @@ func pinList(f tack.PinFilter, a *args, limit int) (string, error) {
 			WHERE `+w+`
 			ORDER BY created DESC
 			LIMIT `+a.add(limit)+`)`)
+	}
+	if len(statuses) == 1 {
+		// One status (the API's default, pinned) is in order as read.
+		return strings.TrimSuffix(strings.TrimPrefix(parts[0], "("), ")"), nil
 	}
 	return `SELECT * FROM (` + strings.Join(parts, " UNION ALL ") + `) u ORDER BY created DESC, id DESC LIMIT ` + a.add(limit), nil
 }

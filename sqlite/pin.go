@@ -278,7 +278,8 @@ func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []a
 	}
 	var parts []string
 	var all []any
-	for _, st := range slices.Compact(slices.Sorted(slices.Values(f.Statuses))) {
+	statuses := slices.Compact(slices.Sorted(slices.Values(f.Statuses)))
+	for _, st := range statuses {
 		g := f
 		g.Statuses = []tack.Status{st}
 		w, a, err := pinWhere(g)
@@ -291,6 +292,11 @@ func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []a
 			ORDER BY created DESC
 			LIMIT ?)`)
 		all = append(append(all, a...), limit)
+	}
+	if len(statuses) == 1 {
+		// One status (the API's default, pinned) is in order as read:
+		// sorting its rows again cost a fifth of a page's CPU.
+		return strings.TrimSuffix(strings.TrimPrefix(parts[0], "SELECT * FROM ("), ")"), all, nil
 	}
 	return strings.Join(parts, " UNION ALL ") + ` ORDER BY created DESC, id DESC LIMIT ?`, append(all, limit), nil
 }

@@ -128,10 +128,10 @@ func ScanPin(row Scanner) (*tack.PinRequest, error) {
 	} else {
 		r.RetryAt = tack.TimeOfMicros(retryAt)
 	}
-	if err := json.Unmarshal([]byte(origins), &r.Pin.Origins); err != nil {
+	if err := unmarshalStrings([]byte(origins), &r.Pin.Origins); err != nil {
 		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
 	}
-	if err := json.Unmarshal(meta, &r.Pin.Meta); err != nil {
+	if err := unmarshalStringMap(meta, &r.Pin.Meta); err != nil {
 		return nil, fmt.Errorf("pin %s: meta: %w", r.ID, err)
 	}
 	r.Status, r.Created = tack.Status(status), tack.TimeOfMicros(created)
