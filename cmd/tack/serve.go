@@ -12,10 +12,10 @@ import (
 	nethttp "net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"strings"
 	"time"
 
 	"github.com/tack-ipfs/tack"
