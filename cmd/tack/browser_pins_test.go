@@ -117,12 +117,16 @@ func TestBrowserPins(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#live table.pins td.cid a`)),
 		waitText(`#request`, "Request ID"),
 		waitText(`#request dl`, "ip4"), // the origins given
+		chromedp.Evaluate[chromedp.Void](noReload),
 		screenshot(t, "13-pin-request-moving"),
 		// No reload from here: the page follows the request itself.
 		waitText(`#status`, "pinned"),
 		waitText(`#progress`, "blocks"),
 		screenshot(t, "14-pin-request-pinned"),
 	)
+	if !read(t, user, "whether the page was reloaded", chromedp.Evaluate[bool](stillLoaded)) {
+		t.Error("the request's page reloaded to follow the request")
+	}
 	command := read(t, user, "the Kubo command", chromedp.Value(chromedp.ID("pin-command")))
 	if want := "ipfs pin remote add --service=tack --name='lab notes' " + folder; command != want {
 		t.Errorf("the page's command %q, want %q", command, want)
