@@ -166,6 +166,17 @@ func TestWebPinForms(t *testing.T) {
 	if strings.Contains(p.body, name) {
 		t.Error("the name is not escaped on the request's page")
 	}
+	for k, want := range map[string]string{"X-Frame-Options": "DENY", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
+		if got := p.header.Get(k); got != want {
+			t.Errorf("the request's page: %s %q, want %q", k, got, want)
+		}
+	}
+	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("the request's page: Content-Security-Policy %q", csp)
+	}
+	MustSee(t, "remove without a CSRF token", alice.post(t, page+"/remove", url.Values{"confirm": {"yes"}, "csrf": {""}}), http.StatusForbidden, "This form has expired")
+	MustSee(t, "replace without a CSRF token", alice.post(t, page+"/replace", url.Values{"cid": {"bafkqaaa"}, "csrf": {""}}), http.StatusForbidden, "This form has expired")
+	MustStatus(t, e.do(t, "GET", "/pins/"+st.RequestID, token, ""), http.StatusOK)
 
 	// Pinned: links to the gateway and a CAR.
 	if err := e.db.CompleteDAG(ctx, &tack.DAG{Key: key, Blocks: 3, Bytes: 3 << 20}); err != nil {
