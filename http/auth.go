@@ -26,8 +26,8 @@ func (s *Server) authenticated(h accountHandler) http.Handler {
 			s.Error(w, r, err)
 			return
 		}
-		if acct.Blocked || acct.Access != tack.AccessApproved {
-			s.Error(w, r, s.forbidden(acct))
+		if err := s.mayPin(acct); err != nil {
+			s.Error(w, r, err)
 			return
 		}
 		h(w, r, acct)
@@ -52,6 +52,15 @@ func (s *Server) authenticate(ctx context.Context, header string) (*tack.Account
 		return nil, tack.Errorf(tack.EUNAUTHORIZED, "invalid API token")
 	}
 	return acct, nil
+}
+
+// mayPin returns nil if the account may pin, or else the 403 of
+// forbidden: a blocked account, or one without approved pinning access.
+func (s *Server) mayPin(acct *tack.Account) error {
+	if acct.Blocked || acct.Access != tack.AccessApproved {
+		return s.forbidden(acct)
+	}
+	return nil
 }
 
 // forbidden is the error for an account that may not pin: a blocked one,

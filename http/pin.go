@@ -54,12 +54,7 @@ func ParsePin(body []byte) (tack.Pin, cid.Cid, error) {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return tack.Pin{}, cid.Undef, tack.Errorf(tack.EINVALID, "the request body must be a JSON Pin object, such as {\"cid\":\"bafy…\"}")
 	}
-	var in struct {
-		CID     *string         `json:"cid"`
-		Name    *string         `json:"name"`
-		Origins []*string       `json:"origins"`
-		Meta    json.RawMessage `json:"meta"`
-	}
+	var in pinFields
 	if err := json.Unmarshal(body, &in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
@@ -67,7 +62,21 @@ func ParsePin(body []byte) (tack.Pin, cid.Cid, error) {
 		}
 		return tack.Pin{}, cid.Undef, tack.Errorf(tack.EINVALID, "the request body must be a JSON Pin object, such as {\"cid\":\"bafy…\"}")
 	}
+	return in.check()
+}
 
+// pinFields are the fields of a Pin as a client sent them, in a JSON body
+// (ParsePin) or a form of the pins page: nil where absent.
+type pinFields struct {
+	CID     *string         `json:"cid"`
+	Name    *string         `json:"name"`
+	Origins []*string       `json:"origins"`
+	Meta    json.RawMessage `json:"meta"`
+}
+
+// check returns the pin of the fields, and its parsed CID, or the error
+// that ParsePin documents.
+func (in pinFields) check() (tack.Pin, cid.Cid, error) {
 	if in.CID == nil {
 		return tack.Pin{}, cid.Undef, tack.Errorf(tack.EINVALID, "cid is required")
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
+	"github.com/ipfs/go-cid"
 	"github.com/tack-ipfs/tack"
 )
 
@@ -37,11 +38,21 @@ func (s *Server) handleCreatePin(w http.ResponseWriter, r *http.Request, acct *t
 		s.Error(w, r, err)
 		return
 	}
-	if err := s.Store.CreatePin(r.Context(), req); err != nil {
+	if err := s.createPin(r, req); err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	s.accepted(w, r, req)
+	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
+}
+
+// createPin stores a new request, as POST /pins and the pins page's Pin a
+// CID form do, and wakes the pinner if it waits in the queue.
+func (s *Server) createPin(r *http.Request, req *tack.PinRequest) error {
+	if err := s.Store.CreatePin(r.Context(), req); err != nil {
+		return err
+	}
+	s.stored(r, req)
+	return nil
 }
 
 // handleGetPin serves GET /pins/{requestid}.
@@ -73,19 +84,30 @@ func (s *Server) handleReplacePin(w http.ResponseWriter, r *http.Request, acct *
 		s.Error(w, r, err)
 		return
 	}
-	if err := s.Store.ReplacePin(r.Context(), acct.ID, oldID, req); err != nil {
+	if err := s.replacePin(r, acct, oldID, req); err != nil {
 		s.Error(w, r, err)
 		return
+	}
+	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
+}
+
+// replacePin stores req in place of the account's request oldID, as
+// POST /pins/{requestid} and the pins page's Replace form do, and tells
+// the pinner.
+func (s *Server) replacePin(r *http.Request, acct *tack.Account, oldID string, req *tack.PinRequest) error {
+	if err := s.Store.ReplacePin(r.Context(), acct.ID, oldID, req); err != nil {
+		return err
 	}
 	if s.Notifier != nil {
 		s.Notifier.Removed(oldID)
 	}
-	s.accepted(w, r, req)
+	s.stored(r, req)
+	return nil
 }
 
-// accepted answers 202 with a newly stored request, and wakes the pinner
-// if the request waits in the queue.
-func (s *Server) accepted(w http.ResponseWriter, r *http.Request, req *tack.PinRequest) {
+// stored wakes the pinner if a newly stored request waits in the queue,
+// and finds its place there.
+func (s *Server) stored(r *http.Request, req *tack.PinRequest) {
 	if req.Status == tack.StatusQueued && s.Notifier != nil {
 		s.Notifier.Queued()
 	}
@@ -93,7 +115,6 @@ func (s *Server) accepted(w http.ResponseWriter, r *http.Request, req *tack.PinR
 		// The store did not set it with the request (see CreatePin).
 		s.queuePositions(r, req)
 	}
-	s.writeJSON(w, r, http.StatusAccepted, pinStatus(req, s.delegates()))
 }
 
 // handleDeletePin serves DELETE /pins/{requestid}: 202 and no body.
@@ -103,15 +124,24 @@ func (s *Server) handleDeletePin(w http.ResponseWriter, r *http.Request, acct *t
 		s.Error(w, r, err)
 		return
 	}
-	if err := s.Store.DeletePin(r.Context(), acct.ID, id); err != nil {
+	if err := s.deletePin(r, acct, id); err != nil {
 		s.Error(w, r, err)
 		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// deletePin deletes the account's request, as DELETE /pins/{requestid}
+// and the pins page's Remove button do, and tells the pinner.
+func (s *Server) deletePin(r *http.Request, acct *tack.Account, id string) error {
+	if err := s.Store.DeletePin(r.Context(), acct.ID, id); err != nil {
+		return err
 	}
 	if s.Notifier != nil {
 		s.Notifier.Removed(id)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 // readPinRequest reads and checks the Pin in the body of r and returns a new
@@ -134,13 +164,19 @@ func (s *Server) readPinRequest(w http.ResponseWriter, r *http.Request, acct *ta
 	if err != nil {
 		return nil, err
 	}
+	return newPinRequest(acct, pin, c), nil
+}
+
+// newPinRequest returns a new queued request of the account for a checked
+// pin, with a random ID.
+func newPinRequest(acct *tack.Account, pin tack.Pin, c cid.Cid) *tack.PinRequest {
 	return &tack.PinRequest{
 		ID:        uuid.NewString(),
 		AccountID: acct.ID,
 		Pin:       pin,
 		Key:       tack.ContentKey(c),
 		Status:    tack.StatusQueued,
-	}, nil
+	}
 }
 
 // requestID returns the {requestid} of the path. tack's requestids are

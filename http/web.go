@@ -88,6 +88,15 @@ type Web struct {
 	// page's Upload a CAR form shares: the same checks, limits and slots.
 	// Nil leaves the form out.
 	Uploads *Server
+	// API, if not nil, is the API server whose pin routes the pins page's
+	// forms share (Pin a CID, Replace, Remove): the same checks, refusals,
+	// rate limit and notifier; the page per request shows its delegates.
+	// Nil leaves the forms out.
+	API *Server
+	// GatewayURL is where browsers reach the gateway for browsers
+	// (--gateway-url), without a trailing slash: pinned requests link to
+	// GatewayURL/ipfs/{cid}/ there. Empty leaves those links out.
+	GatewayURL string
 
 	pages        map[string]*template.Template
 	static       http.Handler
@@ -123,6 +132,12 @@ func (web *Web) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard", web.signedIn(web.handlePins))
 	if web.Uploads != nil {
 		mux.Handle("POST /dashboard/car", web.Uploads.uploadRoute(http.HandlerFunc(web.handleUploadCAR)))
+	}
+	mux.HandleFunc("GET /dashboard/pins/{requestid}", web.signedIn(web.handlePin))
+	if web.API != nil {
+		mux.HandleFunc("POST /dashboard/pins", web.form(web.signedIn(web.handlePinForm)))
+		mux.HandleFunc("POST /dashboard/pins/{requestid}/replace", web.form(web.signedIn(web.handleReplaceForm)))
+		mux.HandleFunc("POST /dashboard/pins/{requestid}/remove", web.form(web.signedIn(web.handleRemoveForm)))
 	}
 	mux.HandleFunc("GET /admin", web.signedIn(web.operator(web.handleAdmin)))
 	mux.HandleFunc("POST /admin/accounts/{id}/access", web.form(web.signedIn(web.operator(web.handleDecideAccess))))

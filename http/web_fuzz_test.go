@@ -32,6 +32,9 @@ func FuzzWebForms(f *testing.F) {
 		"status=%00&before=9999999999-99",
 		"next=%2F%2Fevil&invite=%ff",
 		"%zz&&==",
+		"cid=bafkqaaa&name=x&origins=%2Fip4%2F192.0.2.1%2Ftcp%2F4001%0Anope",
+		"cid=%2Fipns%2Fexample.com&from=pin",
+		"confirm=yes",
 	} {
 		f.Add(uint8(0), seed)
 	}
@@ -42,11 +45,18 @@ func FuzzWebForms(f *testing.F) {
 	if err := e.db.CreateAccount(context.Background(), other); err != nil {
 		f.Fatal(err)
 	}
+	// The operator's own request, for the forms of a request.
+	mine := &tack.PinRequest{AccountID: operator.ID, Pin: tack.Pin{CID: "bafkqaaa"}, Key: "bafkqaaa", Status: tack.StatusQueued}
+	if err := e.db.CreatePin(context.Background(), mine); err != nil {
+		f.Fatal(err)
+	}
 	targets := []string{
 		"POST /signin", "POST /signup", "POST /tokens", "POST /tokens/x/revoke", "POST /access",
 		"POST /password", "POST /admin/accounts/" + itoa(other.ID) + "/access", "POST /admin/accounts/" + itoa(other.ID) + "/block",
 		"POST /admin/invites", "POST /admin/accounts/" + itoa(other.ID) + "/reset", "POST /reset", "GET /reset",
 		"GET /dashboard", "GET /signin", "GET /signup", "GET /admin", "GET /access",
+		"POST /dashboard/pins", "POST /dashboard/pins/" + mine.ID + "/replace", "POST /dashboard/pins/" + mine.ID + "/remove",
+		"GET /dashboard/pins/" + mine.ID,
 	}
 	f.Fuzz(func(t *testing.T, which uint8, input string) {
 		method, path, _ := strings.Cut(targets[int(which)%len(targets)], " ")

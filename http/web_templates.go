@@ -19,7 +19,7 @@ var webFiles embed.FS
 
 // webPages are the templates under templates/ that are whole pages; each
 // is parsed together with layout.html.
-var webPages = []string{"signin", "signup", "reset", "tokens", "access", "admin", "pins", "error"}
+var webPages = []string{"signin", "signup", "reset", "tokens", "access", "admin", "pins", "pin", "error"}
 
 func (web *Web) init() error {
 	funcs := template.FuncMap{

@@ -12,6 +12,7 @@ import (
 	nethttp "net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -244,6 +245,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Metrics:       m.Metrics,
 		Now:           c.WebClock,
 		Uploads:       api,
+		API:           api,
 
 		TrustedProxies: c.TrustedProxies,
 		Providing:      m.Node.ProvideStats,
@@ -272,6 +274,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		if err := m.serveGateway(c.GatewayListen); err != nil {
 			return err
 		}
+		web.GatewayURL = m.gatewayURL()
 	}
 	if c.MetricsListen != "" {
 		if err := m.serveMetrics(c.MetricsListen); err != nil {
@@ -394,6 +397,16 @@ func (m *Main) serveGateway(addr string) error {
 	}
 	m.Logger.Info("serving the gateway for browsers", "listen", m.GatewayAddr(), "content", at)
 	return nil
+}
+
+// gatewayURL is where browsers reach the gateway of --gateway-listen, for
+// the pages' links: --gateway-url as given, or else the address it
+// listens on.
+func (m *Main) gatewayURL() string {
+	if m.Config.GatewayURL != "" {
+		return strings.TrimSuffix(m.Config.GatewayURL, "/")
+	}
+	return "http://" + m.GatewayAddr()
 }
 
 // gatewayConfig is the gateway's configuration, deserialized or not.

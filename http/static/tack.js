@@ -1,5 +1,6 @@
-// tack's only script: copy buttons, the pins page refreshing itself
-// while requests are queued or pinning, and the progress of a CAR upload.
+// tack's only script: copy buttons, the pins page and a request's page
+// refreshing themselves while requests are queued or pinning, the progress
+// of a CAR upload, and the pins page's forms sent without a reload.
 // Every page works without it.
 "use strict";
 
@@ -24,21 +25,24 @@ document.addEventListener("click", (event) => {
   }
 });
 
-// The pins page marks #live with data-refresh (seconds) while something is
+// The pins page and a request's page mark #live with data-refresh (seconds) while something is
 // moving; fetch the page again and swap #live in place, so that the
 // filters keep their focus and the scroll position stays.
+let refreshTimer;
 function scheduleRefresh() {
+  clearTimeout(refreshTimer);
   const live = document.getElementById("live");
   if (!live || !live.dataset.refresh) return;
-  setTimeout(async () => {
+  refreshTimer = setTimeout(async () => {
     try {
       const res = await fetch(location.href, { credentials: "same-origin" });
       if (res.ok && res.url === location.href) {
         const doc = new DOMParser().parseFromString(await res.text(), "text/html");
         const fresh = doc.getElementById("live");
-        if (fresh) {
-          const focused = document.activeElement && live.contains(document.activeElement);
-          if (!focused) live.replaceWith(fresh);
+        const now = document.getElementById("live");
+        if (fresh && now) {
+          const focused = document.activeElement && now.contains(document.activeElement);
+          if (!focused) now.replaceWith(fresh);
         }
       }
     } catch (e) { /* offline for a moment: try again */ }
@@ -95,3 +99,51 @@ if (carForm) {
     xhr.send(new FormData(carForm));
   });
 }
+
+// The pins page's forms (Pin a CID, each row's Replace and Remove) carry
+// data-pin: post them with fetch and put the page the server answers
+// with, after its redirect, in place of this one's live part and its
+// message, without a reload. Remove asks first (data-confirm), as the
+// page without this script does on a page of its own. Where the answer is
+// another page, go there.
+function flash(doc) {
+  const main = document.querySelector("main");
+  main.querySelectorAll(":scope > p.notice, :scope > p.error").forEach((p) => p.remove());
+  const fresh = doc.querySelectorAll("main > p.notice, main > p.error");
+  for (let i = fresh.length - 1; i >= 0; i--) main.prepend(document.importNode(fresh[i], true));
+}
+
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("form[data-pin]");
+  if (!form) return;
+  event.preventDefault();
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+  const body = new URLSearchParams(new FormData(form));
+  if (form.dataset.confirm) body.set("confirm", "yes");
+  const buttons = form.querySelectorAll("button");
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const res = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    const fresh = doc.getElementById("live");
+    const live = document.getElementById("live");
+    if (new URL(res.url).pathname !== location.pathname || !fresh || !live) {
+      location.assign(res.url);
+      return;
+    }
+    live.replaceWith(fresh);
+    flash(doc);
+    if (res.ok && form.id === "pin-form") form.reset();
+    if (res.redirected) history.replaceState(null, "", res.url);
+    scheduleRefresh();
+  } catch (e) {
+    const p = document.createElement("p");
+    p.className = "error";
+    p.setAttribute("role", "alert");
+    p.textContent = "The form could not be sent: the connection broke. Try again.";
+    flash(new DOMParser().parseFromString("<main></main>", "text/html"));
+    document.querySelector("main").prepend(p);
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+});
