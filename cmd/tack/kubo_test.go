@@ -83,7 +83,12 @@ func startKubo(tb testing.TB, bin string) *kubo {
 	return k
 }
 
-func (k *kubo) env() []string { return append(os.Environ(), "IPFS_PATH="+k.repo) }
+// env is the environment of every ipfs command of k: its repository, and
+// telemetry off, since Kubo would otherwise report to the internet after
+// 15 minutes, and tests never reach it.
+func (k *kubo) env() []string {
+	return append(os.Environ(), "IPFS_PATH="+k.repo, "IPFS_TELEMETRY=off")
+}
 
 // Run runs an ipfs command against the daemon and returns its output.
 func (k *kubo) Run(tb testing.TB, args ...string) string {
