@@ -104,8 +104,26 @@ func (s *Server) Stop() {
 	if s.cmd.ProcessState != nil || s.cmd.Process == nil {
 		return
 	}
+	s.cmd.Process.Signal(syscall.SIGCONT) // if paused
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
+}
+
+// Pause freezes the server with SIGSTOP: it keeps its address and takes
+// connections, and answers nothing until Resume.
+func (s *Server) Pause(tb testing.TB) {
+	tb.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		tb.Fatalf("miniotest: pausing MinIO: %v", err)
+	}
+}
+
+// Resume lets a paused server go on, with SIGCONT.
+func (s *Server) Resume(tb testing.TB) {
+	tb.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		tb.Fatalf("miniotest: resuming MinIO: %v", err)
+	}
 }
 
 // Env returns getenv with the server's credentials in AWS_ACCESS_KEY_ID
