@@ -60,6 +60,8 @@ type Config struct {
 	GatewayMaxBlocks   int64         // --gateway-max-blocks: blocks one gateway request may read, each read counted
 	GatewayTimeout     time.Duration // --gateway-timeout: how long a gateway request may go without its client taking a byte
 
+	DrainTimeout time.Duration // --drain-timeout: how long uploads and gateway streams in flight may go on after SIGTERM
+
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
 
 	Provide           string        // --provide: all (every block) or roots, announced on the DHT
@@ -111,10 +113,16 @@ func DefaultConfig() Config {
 		GatewayMaxInFlight: gateway.DefaultMaxInFlight,
 		GatewayMaxBlocks:   gateway.DefaultMaxBlocks,
 		GatewayTimeout:     gateway.DefaultTimeout,
+		DrainTimeout:       DefaultDrainTimeout,
 		MaxUpload:          http.DefaultMaxUpload,
 		MaxUploads:         http.DefaultMaxUploads,
 	}
 }
+
+// DefaultDrainTimeout is the default of --drain-timeout: with the few
+// seconds tack takes to close after it, below the 30 seconds a supervisor
+// (Kubernetes, systemd's default 90) commonly waits before SIGKILL.
+const DefaultDrainTimeout = 20 * time.Second
 
 // DefaultBlocksCache is the default of --blocks-cache.
 const DefaultBlocksCache = 1 << 30
@@ -228,6 +236,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.GatewayMaxInFlight, "gateway-max-inflight", c.GatewayMaxInFlight, "gateway requests (/ipfs/…) served at once on each address, apart from --max-inflight; more get 429 with Retry-After")
 	fs.Int64Var(&c.GatewayMaxBlocks, "gateway-max-blocks", c.GatewayMaxBlocks, "blocks one gateway request may read, a block read twice counted twice; past it the request ends (413 before its response starts, a cut-off stream after)")
 	fs.DurationVar(&c.GatewayTimeout, "gateway-timeout", c.GatewayTimeout, "how long a gateway request may go without its client taking any of its response; then it ends (504 before its response starts, a cut-off stream after)")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "after SIGTERM, how long the uploads and gateway streams in flight may go on to finish; then an upload not yet answered gets 503 with Retry-After and a stream is cut off (0: at once)")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	fs.StringVar(&c.Provide, "provide", c.Provide, "what is announced on the DHT: all (every block, as Kubo does) or roots (the root of each pinned DAG); nothing with --dht off")
 	fs.DurationVar(&c.ReprovideInterval, "reprovide-interval", c.ReprovideInterval, "how often every provided key is announced again (DHT servers keep a record 48h)")
@@ -322,6 +331,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.GatewayTimeout < time.Second {
 		return fmt.Errorf("--gateway-timeout must be at least 1s")
+	}
+	if c.DrainTimeout < 0 {
+		return fmt.Errorf("--drain-timeout must not be negative")
 	}
 	if c.MaxUpload < 1 || c.MaxUploads < 1 {
 		return fmt.Errorf("--max-upload and --max-uploads must be at least 1")
