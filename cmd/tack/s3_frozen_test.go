@@ -14,9 +14,10 @@ import (
 )
 
 // A gateway read of a block that only a frozen bucket holds (MinIO
-// stopped with SIGSTOP) ends within the bucket's read-timeout, with an
-// error or a cut-off stream, not at --gateway-timeout: the bucket's
-// deadline, not the client's patience, ends it.
+// stopped with SIGSTOP) ends within the bucket's read-timeout, not at
+// --gateway-timeout: a CAR stream is cut off (the connection ends without
+// the chunked response's end, which a client cannot take for the whole),
+// and a response not yet started is a 503 with Retry-After.
 func TestGatewayFrozenBucket(t *testing.T) {
 	srv := miniotest.Start(t)
 	m := mustOpenMainS3(t, tempData(t), srv, srv.URL("tack/frozen")+"&read-timeout=1s",
@@ -52,9 +53,20 @@ func TestGatewayFrozenBucket(t *testing.T) {
 	case r := <-done:
 		t.Logf("the CAR read ended after %s: status %d, %d bytes, %v", time.Since(start).Round(time.Millisecond), r.status, r.n, r.err)
 		if r.status == 200 && r.err == nil {
-			t.Errorf("the CAR read of blocks only a frozen bucket holds ended whole (%d bytes)", r.n)
+			t.Errorf("the CAR read of blocks only a frozen bucket holds ended as if whole (%d bytes)", r.n)
 		}
 	case <-time.After(guard):
 		t.Fatalf("the CAR read still hangs after %s, with the bucket's read-timeout 1s", guard)
+	}
+
+	client := &nethttp.Client{Timeout: guard}
+	resp, err := client.Get("http://" + m.HTTPAddr() + "/ipfs/" + all[1].Cid().String() + "?format=raw")
+	if err != nil {
+		t.Fatalf("a raw block from the frozen bucket: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a raw block from the frozen bucket: %d Retry-After %q %s, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), b)
 	}
 }
