@@ -166,11 +166,11 @@ func TestFaults(t *testing.T) {
 	} else {
 		t.Log("cannot mount a tmpfs here: the full disk is left out")
 	}
-	addr := freeAddr(t)
+	addr, pprof := freeAddr(t), freeAddr(t)
 	proc := exec.Command(bin, "serve", "--data", data, "--listen", addr, "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
 		"--bootstrap", "none", "--dht", "off", "--allow-private-origins",
 		"--store", pg.URL, "--blocks", s3.URL("tack/faults")+"&read-timeout=2s&write-timeout=2s", "--blocks-cache", "4MiB",
-		"--rate-limit", "off", "--pin-stall", "1s", "--pin-retry", "500ms", "--drain-timeout", "2s")
+		"--rate-limit", "off", "--pin-stall", "1s", "--pin-retry", "500ms", "--drain-timeout", "2s", "--pprof", pprof)
 	proc.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3.SecretKey)
 	proc.Stdout, proc.Stderr = testWriter{t}, testWriter{t}
 	if err := proc.Start(); err != nil {
@@ -205,6 +205,7 @@ func TestFaults(t *testing.T) {
 		t.Helper()
 		phases = append(phases, name)
 		load.setPhase(name)
+		t.Logf("phase: %s", name)
 		if begin != nil {
 			begin()
 		}
@@ -220,7 +221,7 @@ func TestFaults(t *testing.T) {
 	phase("after minio frozen", 3*time.Second, nil, nil)
 	phase("minio killed 3s", 3*time.Second, s3.Stop, func() { s3.Restart(t) })
 	phase("after minio killed", 3*time.Second, nil, nil)
-	if tmpfs {
+	if tmpfs && os.Getenv("TACK_FAULTS_NO_DISK") == "" {
 		filler := filepath.Join(data, "filler")
 		phase("disk full 5s", 5*time.Second, func() { fill(t, filler) }, func() { os.Remove(filler) })
 		phase("after disk full", 3*time.Second, nil, nil)
@@ -229,9 +230,18 @@ func TestFaults(t *testing.T) {
 	<-fed
 	clients.Wait()
 
-	// Every 202 reaches pinned.
 	load.mu.Lock()
 	defer load.mu.Unlock()
+	for _, p := range phases {
+		var counts []string
+		for a, n := range load.answers[p] {
+			counts = append(counts, fmt.Sprintf("%s ×%d", a, n))
+		}
+		sort.Strings(counts)
+		t.Logf("answers to POST /pins, %s: %s", p, strings.Join(counts, ", "))
+	}
+
+	// Every 202 reaches pinned.
 	pinned := map[string]bool{}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -251,6 +261,12 @@ func TestFaults(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
+			// What tack is doing, in the test's log.
+			if resp, err := nethttp.Get("http://" + pprof + "/debug/pprof/goroutine?debug=1"); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				t.Logf("tack's goroutines:\n%s", b)
+			}
 			for id, r := range load.accepted {
 				if !pinned[id] {
 					ps, err := c.GetStatusByID(ctx, id)
@@ -302,14 +318,6 @@ func TestFaults(t *testing.T) {
 
 	t.Logf("requests accepted (202): %d; pinned: %d; lost: %d; answered with an error: %d, of which exist: %d; DAGs checked whole (%d blocks each, rehashed): %d",
 		len(load.accepted), len(pinned), lost, len(load.refused), ghosts, faultDAGBlocks, whole)
-	for _, p := range phases {
-		var counts []string
-		for a, n := range load.answers[p] {
-			counts = append(counts, fmt.Sprintf("%s ×%d", a, n))
-		}
-		sort.Strings(counts)
-		t.Logf("answers to POST /pins, %s: %s", p, strings.Join(counts, ", "))
-	}
 	if len(load.accepted) == 0 {
 		t.Fatal("no request was accepted")
 	}
@@ -337,7 +345,8 @@ func fill(t *testing.T, path string) {
 // wholeDAG reads root's DAG as a CAR from the gateway at addr and checks
 // that it ends whole with n blocks, each matching its CID.
 func wholeDAG(addr string, root cid.Cid, n int) error {
-	resp, err := nethttp.Get("http://" + addr + "/ipfs/" + root.String() + "?format=car&dag-scope=all")
+	client := &nethttp.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get("http://" + addr + "/ipfs/" + root.String() + "?format=car&dag-scope=all")
 	if err != nil {
 		return err
 	}
