@@ -37,6 +37,7 @@ type Config struct {
 	PinLease            time.Duration // --pin-lease: how long a claim outlives a node that died holding it
 	PinYield            time.Duration // --pin-yield: an attempt that received nothing gives way this soon when requests wait
 	PinRetry            time.Duration // --pin-retry: the first delay before a request that stepped aside is tried again
+	PinBackoff          time.Duration // --pin-backoff: how long the pinner stops claiming after storing blocks failed
 	PinMaxTime          time.Duration // --pin-max-time: a fetch still running after this long fails
 	MaxPending          int64         // --max-pending: default cap on an account's queued plus pinning requests
 	MaxBytes            int64         // --max-bytes: default cap on the bytes of an account's pinned DAGs
@@ -92,6 +93,7 @@ func DefaultConfig() Config {
 		PinLease:   30 * time.Second,
 		PinYield:   5 * time.Second,
 		PinRetry:   time.Minute,
+		PinBackoff: time.Minute,
 		PinMaxTime: 24 * time.Hour,
 		MaxPending: 1_000_000,
 		Signup:     "open",
@@ -215,6 +217,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.DurationVar(&c.PinStall, "pin-stall", c.PinStall, "an attempt that receives no block for this long steps aside and is tried again later")
 	fs.DurationVar(&c.PinLease, "pin-lease", c.PinLease, "how long a node's claim on a pin request outlives the node if it dies: another node takes the request over after this (renewed every 2s while alive; at least 5s)")
 	fs.DurationVar(&c.PinYield, "pin-yield", c.PinYield, "while every fetch is taken and requests wait, an attempt that has received no block gives way after this long")
+	fs.DurationVar(&c.PinBackoff, "pin-backoff", c.PinBackoff, "how long the pinner stops claiming requests after storing a DAG's blocks failed (a full disk, a bucket or metadata store down); the requests go back to the queue")
 	fs.DurationVar(&c.PinRetry, "pin-retry", c.PinRetry, "the first delay before a request that stepped aside is tried again; it doubles with each attempt, up to 1h")
 	fs.Int64Var(&c.MaxPending, "max-pending", c.MaxPending, "an account's queued plus pinning requests, unless the operator set its own (0: no limit)")
 	fs.Var(sizeFlag{&c.MaxBytes}, "max-bytes", "bytes of an account's pinned DAGs, like 500GB or 2TiB, unless the operator set its own (0: no limit)")
@@ -299,8 +302,8 @@ func (c *Config) finish(bootstrapSet bool) error {
 	if c.Fetches < 1 {
 		return fmt.Errorf("--fetches must be at least 1")
 	}
-	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 || c.PinStall <= 0 || c.PinYield <= 0 || c.PinRetry <= 0 {
-		return fmt.Errorf("--pin-timeout, --pin-stall, --pin-yield, --pin-retry and --pin-max-time must be positive durations, like 5s or 24h")
+	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 || c.PinStall <= 0 || c.PinYield <= 0 || c.PinRetry <= 0 || c.PinBackoff <= 0 {
+		return fmt.Errorf("--pin-timeout, --pin-stall, --pin-yield, --pin-retry, --pin-backoff and --pin-max-time must be positive durations, like 5s or 24h")
 	}
 	if c.PinLease < 5*time.Second {
 		return fmt.Errorf("--pin-lease must be at least 5s: claims are renewed every 2s")

@@ -114,6 +114,11 @@ func (l *faultLoad) post(client *nethttp.Client, c cid.Cid) (answer, id string) 
 // with an error may exist. It logs the figures: the requests accepted,
 // pinned, lost, the DAGs checked whole, and the answers seen in each
 // phase.
+//
+// The answers during a fault are logged, not checked: what tack should
+// answer (503 with Retry-After) is not settled yet. The S3 store runs
+// without its local cache: on a full disk the cache's Pebble panics on its
+// write-ahead log, which breaks every read through it afterwards.
 func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs tack, PostgreSQL, MinIO and Kubo and breaks them")
@@ -160,7 +165,7 @@ func TestFaults(t *testing.T) {
 	if err := os.Mkdir(data, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	tmpfs := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m,mode=0700", "tmpfs", data).Run() == nil
+	tmpfs := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", data).Run() == nil
 	if tmpfs {
 		t.Cleanup(func() { exec.Command("umount", "-l", data).Run() })
 	} else {
@@ -169,8 +174,8 @@ func TestFaults(t *testing.T) {
 	addr, pprof := freeAddr(t), freeAddr(t)
 	proc := exec.Command(bin, "serve", "--data", data, "--listen", addr, "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
 		"--bootstrap", "none", "--dht", "off", "--allow-private-origins",
-		"--store", pg.URL, "--blocks", s3.URL("tack/faults")+"&read-timeout=2s&write-timeout=2s", "--blocks-cache", "4MiB",
-		"--rate-limit", "off", "--pin-stall", "1s", "--pin-retry", "500ms", "--drain-timeout", "2s", "--pprof", pprof)
+		"--store", pg.URL, "--blocks", s3.URL("tack/faults")+"&read-timeout=2s&write-timeout=2s", "--blocks-cache", "0",
+		"--rate-limit", "off", "--pin-stall", "1s", "--pin-retry", "500ms", "--pin-backoff", "2s", "--drain-timeout", "2s", "--pprof", pprof)
 	proc.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3.SecretKey)
 	proc.Stdout, proc.Stderr = testWriter{t}, testWriter{t}
 	if err := proc.Start(); err != nil {
@@ -215,13 +220,13 @@ func TestFaults(t *testing.T) {
 		}
 	}
 	phase("steady", 3*time.Second, nil, nil)
-	phase("postgres stopped 5s", 5*time.Second, func() { pg.Stop(t) }, func() { pg.Start(t) })
-	phase("after postgres", 3*time.Second, nil, nil)
 	phase("minio frozen 5s", 5*time.Second, func() { s3.Pause(t) }, func() { s3.Resume(t) })
 	phase("after minio frozen", 3*time.Second, nil, nil)
 	phase("minio killed 3s", 3*time.Second, s3.Stop, func() { s3.Restart(t) })
 	phase("after minio killed", 3*time.Second, nil, nil)
-	if tmpfs && os.Getenv("TACK_FAULTS_NO_DISK") == "" {
+	phase("postgres stopped 5s", 5*time.Second, func() { pg.Stop(t) }, func() { pg.Start(t) })
+	phase("after postgres", 3*time.Second, nil, nil)
+	if tmpfs {
 		filler := filepath.Join(data, "filler")
 		phase("disk full 5s", 5*time.Second, func() { fill(t, filler) }, func() { os.Remove(filler) })
 		phase("after disk full", 3*time.Second, nil, nil)
@@ -243,7 +248,7 @@ func TestFaults(t *testing.T) {
 
 	// Every 202 reaches pinned.
 	pinned := map[string]bool{}
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		ps, err := c.LsSync(ctx, pinclient.PinOpts.FilterStatus(pinclient.StatusPinned))
 		if err == nil {

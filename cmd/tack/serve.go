@@ -183,7 +183,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	m.Pinner = pinner.New(gcPinStore{m.DB, m.gcSchedule}, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
-		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Lease: c.PinLease, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
+		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Lease: c.PinLease, Yield: c.PinYield, RetryMin: c.PinRetry, Backoff: c.PinBackoff, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
 			Guard: m.Guard}, m.Logger)
 	m.Metrics.WatchPinner(m.Pinner.Stats)
 	m.Metrics.WatchPins(m.DB.FindUsages, metrics.DefaultPinsTTL, m.Logger)
