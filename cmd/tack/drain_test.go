@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -147,5 +148,38 @@ func TestSIGTERMDrainsUploads(t *testing.T) {
 		if len(got) != tt.want {
 			t.Errorf("pins of %s after the restart: %d, want %d", tt.root, len(got), tt.want)
 		}
+	}
+}
+
+// Main.Close lets a gateway download in flight go on to its end within
+// --drain-timeout, while the server takes no new connections.
+func TestCloseDrainsGatewayStreams(t *testing.T) {
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.DrainTimeout = 20 * time.Second })
+	root, all := cartest.DAG(t, 512, 64<<10) // 32 MiB: more than the sockets buffer
+	status, _, body := postCAR(t, m.HTTPAddr(), m.AdminToken, "", bytes.NewReader(cartest.CAR(t, []cid.Cid{root.Cid()}, all...)), 0)
+	if status != 200 {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	resp, err := nethttp.Get("http://" + m.HTTPAddr() + "/ipfs/" + root.Cid().String() + "?format=car&dag-scope=all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 1024)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	time.Sleep(300 * time.Millisecond) // Close has begun
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("the download was cut off during the drain: %v", err)
+	}
+	if n, whole := readCAR(t, append(first, rest...)); !whole || n != len(all) {
+		t.Errorf("the download during the drain: %d blocks, whole %v; want %d, whole", n, whole, len(all))
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }
