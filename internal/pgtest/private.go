@@ -17,8 +17,7 @@ import (
 // temporary directory, on a free port of 127.0.0.1, as the user postgres
 // when the test runs as root (PostgreSQL refuses to run as root).
 type Private struct {
-	URL string // postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable
-
+	url            string
 	bin, dir, port string
 	cred           *syscall.Credential
 }
@@ -60,7 +59,7 @@ func StartPrivate(tb testing.TB) *Private {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &Private{URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable", port), bin: bin, dir: dir, port: port}
+	p := &Private{url: fmt.Sprintf("postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable", port), bin: bin, dir: dir, port: port}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -83,6 +82,10 @@ func StartPrivate(tb testing.TB) *Private {
 	p.Start(tb)
 	return p
 }
+
+// URL returns the server's URL,
+// postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable.
+func (p *Private) URL() string { return p.url }
 
 func (p *Private) data() string { return filepath.Join(p.dir, "data") }
 
