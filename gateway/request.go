@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
 )
 
 // DefaultMaxBlocks is the default Config.MaxBlocks: the most blocks one
@@ -52,6 +53,7 @@ var (
 	errTooManyBlocks = errors.New("this request reads more blocks than the gateway allows one request (--gateway-max-blocks); ask for less: a path deeper in the DAG, dag-scope=entity or block, or entity-bytes")
 	errIdle          = errors.New("this request went too long without sending anything (--gateway-timeout)")
 	errShutdown      = errors.New("tack is shutting down")
+	errBlockstore    = errors.New("a block could not be read from the blockstore (its storage did not answer); retry later")
 )
 
 // budget is what one gateway request may still spend; it travels in the
@@ -96,7 +98,17 @@ func (s budgetStore) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	if err := charge(ctx); err != nil {
 		return nil, err
 	}
-	return s.Blockstore.Get(ctx, c)
+	b, err := s.Blockstore.Get(ctx, c)
+	if err != nil && !ipld.IsNotFound(err) && ctx.Err() == nil {
+		// The blockstore failed (an S3 bucket that did not answer within
+		// its read timeout): end the request as the limits do, so that a
+		// stream is cut off where a client must notice, and a response
+		// not yet started is a 503.
+		if bud, _ := ctx.Value(budgetKey{}).(*budget); bud != nil {
+			bud.cancel(errBlockstore)
+		}
+	}
+	return b, err
 }
 
 func (s budgetStore) Has(ctx context.Context, c cid.Cid) (bool, error) {
@@ -226,7 +238,7 @@ func (w *progressWriter) status() (int, string) {
 		return http.StatusRequestEntityTooLarge, cause.Error()
 	case errIdle:
 		return http.StatusGatewayTimeout, cause.Error()
-	case errShutdown:
+	case errShutdown, errBlockstore:
 		return http.StatusServiceUnavailable, cause.Error()
 	}
 	return 0, ""

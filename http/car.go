@@ -113,6 +113,7 @@ func (s *Server) handleUploadCAR(w http.ResponseWriter, r *http.Request, acct *t
 	}
 	reqs, err := s.importCAR(r.Context(), acct, body, body, opts)
 	if err != nil {
+		s.uploadFailed(w, err)
 		s.Error(w, r, err)
 		return
 	}
@@ -138,7 +139,31 @@ func (s *Server) importCAR(ctx context.Context, acct *tack.Account, r io.Reader,
 		return nil, tack.Errorf(tack.ERATELIMITED, "this account has %d uploads in progress, the most one account may have at once; retry when one ends", s.maxAccountUploads())
 	}
 	defer release()
-	return s.Importer.Import(ctx, acct, r, opts)
+	reqs, err = s.Importer.Import(ctx, acct, r, opts)
+	if err != nil && s.stopped() {
+		// Whatever failed, it failed because tack is going away.
+		return nil, errShutdown
+	}
+	return reqs, err
+}
+
+// retryAfterShutdown is the Retry-After of an upload that tack's
+// shutdown ended: time enough for a supervisor to start it again, or for
+// a load balancer to send the next try to another node.
+const retryAfterShutdown = "10"
+
+// errShutdown is the failure of an upload that tack's shutdown ended.
+var errShutdown = tack.Errorf(tack.EUNAVAILABLE, "tack is shutting down and could not finish this upload in time; nothing of it was kept: send it again")
+
+// stopped tells whether Stop is done: tack is shutting down.
+func (s *Server) stopped() bool { return s.Stop != nil && s.Stop.Err() != nil }
+
+// uploadFailed readies the answer to an upload that failed with err: one
+// that tack's shutdown ended gets a longer Retry-After than an overload.
+func (s *Server) uploadFailed(w http.ResponseWriter, err error) {
+	if err == errShutdown {
+		w.Header().Set("Retry-After", retryAfterShutdown)
+	}
 }
 
 // uploaded answers an upload with its requests.
@@ -192,14 +217,33 @@ func (s *Server) accountUpload(id int64) (release func(), ok bool) {
 	}, true
 }
 
-// uploads wraps an upload route: its own slots instead of MaxInFlight.
+// uploadRoute wraps an upload route: its own slots instead of
+// MaxInFlight, and an end when Stop is done. Then the upload's context
+// ends, which stops its writes and its Sync, and its body's read deadline
+// is now, which ends a read waiting for the client: the handler answers
+// errShutdown (see importCAR and uploadReader).
 func (s *Server) uploadRoute(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.stopped() {
+			w.Header().Set("Retry-After", retryAfterShutdown)
+			s.Error(w, r, errShutdown)
+			return
+		}
 		release, ok := s.uploadSlot(w, r)
 		if !ok {
 			return
 		}
 		defer release()
+		if s.Stop != nil {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			rc := http.NewResponseController(w)
+			defer context.AfterFunc(s.Stop, func() {
+				cancel()
+				_ = rc.SetReadDeadline(time.Now())
+			})()
+			r = r.WithContext(ctx)
+		}
 		h.ServeHTTP(w, r)
 	})
 }
@@ -230,7 +274,7 @@ func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) (*uploadRead
 	if idle <= 0 {
 		idle = DefaultUploadIdle
 	}
-	u := &uploadReader{r: body, max: max, idle: idle, rc: http.NewResponseController(w)}
+	u := &uploadReader{r: body, max: max, idle: idle, rc: http.NewResponseController(w), stopped: s.stopped}
 	u.extend(time.Now())
 	return u, nil
 }
@@ -247,6 +291,9 @@ type uploadReader struct {
 	rc   *http.ResponseController
 	max  int64
 	idle time.Duration
+	// stopped tells whether tack is shutting down: then the body fails
+	// with errShutdown (uploadRoute ends a read waiting for it).
+	stopped func() bool
 
 	n    int64     // bytes read
 	mark int64     // n when the deadline was last extended
@@ -271,6 +318,10 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	if u.eof {
 		return 0, io.EOF
 	}
+	if u.stopped() {
+		u.err = errShutdown
+		return 0, u.err
+	}
 	// Read one byte past the limit at most, to tell a body that ends at
 	// the limit from one that goes on.
 	if room := u.max - u.n + 1; int64(len(p)) > room {
@@ -292,6 +343,9 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		u.eof = true
 		u.rc.SetReadDeadline(time.Time{})
+	case errors.Is(err, os.ErrDeadlineExceeded) && u.stopped():
+		u.err = errShutdown
+		err = u.err
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		u.err = tack.Errorf(tack.ETIMEOUT, "the upload stalled: less than %d KiB arrived in %s, after %d bytes; send it again", UploadMinProgress>>10, u.idle, u.n)
 		err = u.err

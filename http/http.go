@@ -9,6 +9,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +82,12 @@ type Server struct {
 	// UploadMinProgress bytes arriving before it gets 408. Zero means
 	// DefaultUploadIdle.
 	UploadIdle time.Duration
+	// Stop, once done, ends the uploads in progress (tack shutting down
+	// after its drain time): an upload not yet answered gets 503
+	// SERVICE_UNAVAILABLE with Retry-After, and nothing of it is kept, as
+	// for any upload that fails. Later uploads get the same 503 at once.
+	// Nil: uploads are never stopped.
+	Stop context.Context
 
 	// Metrics, if not nil, counts requests by route and status, uploads
 	// and internal errors.

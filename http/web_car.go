@@ -23,6 +23,7 @@ func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
 	asJSON := r.Header.Get("Accept") == "application/json"
 	fail := func(acct *tack.Account, err error) {
 		w.Header().Set("Connection", "close") // the rest of the file is not read
+		s.uploadFailed(w, err)
 		if asJSON {
 			s.Error(w, r, err)
 		} else {

@@ -65,8 +65,15 @@ func (s *Store) deletePack(ctx context.Context, name string) error {
 	if !gone {
 		return nil
 	}
+	return s.removeObject(ctx, name)
+}
+
+// removeObject deletes an object, within the write timeout.
+func (s *Store) removeObject(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
+	defer cancel()
 	if err := s.client.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{}); err != nil {
-		return fmt.Errorf("s3: compact: delete %s: %w", name, err)
+		return fmt.Errorf("s3: compact: delete %s: %w", name, timedOut(ctx, err, s.writeTimeout))
 	}
 	return nil
 }
@@ -131,8 +138,11 @@ func (s *Store) rewrite(ctx context.Context, packs []blockstore.PackUsage) error
 	return flush()
 }
 
-// readAll reads a whole object.
+// readAll reads a whole object, within the write timeout (it is as large
+// as the packs uploaded).
 func (s *Store) readAll(ctx context.Context, name string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
+	defer cancel()
 	obj, err := s.client.GetObject(ctx, s.bucket, name, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("s3: compact: get %s: %w", name, err)
@@ -140,7 +150,7 @@ func (s *Store) readAll(ctx context.Context, name string) ([]byte, error) {
 	defer obj.Close()
 	data, err := io.ReadAll(obj)
 	if err != nil {
-		return nil, fmt.Errorf("s3: compact: get %s: %w", name, err)
+		return nil, fmt.Errorf("s3: compact: get %s: %w", name, timedOut(ctx, err, s.writeTimeout))
 	}
 	return data, nil
 }
@@ -156,8 +166,8 @@ func (s *Store) deleteOrphans(ctx context.Context, known map[string]bool) error 
 			continue
 		}
 		s.log.Info("s3: deleting a pack the index does not know", "pack", obj.Key, "modified", obj.LastModified)
-		if err := s.client.RemoveObject(ctx, s.bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
-			return fmt.Errorf("s3: compact: delete %s: %w", obj.Key, err)
+		if err := s.removeObject(ctx, obj.Key); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -17,6 +17,16 @@ const (
 	DefaultPackSize   = 16 << 20
 	DefaultFlushAfter = 2 * time.Second
 	DefaultUploads    = 4
+
+	// DefaultReadTimeout bounds a block's read from the bucket, retries
+	// included. A ranged GET of one block takes milliseconds; 15 seconds
+	// rides out a slow request or two, and ends a read from a bucket that
+	// does not answer well before a client would give up on it.
+	DefaultReadTimeout = 15 * time.Second
+	// DefaultWriteTimeout bounds each request that uploads a pack (or
+	// reads or deletes a whole one, for compaction): a 16 MiB pack needs
+	// 280 KB/s to make it.
+	DefaultWriteTimeout = time.Minute
 )
 
 // Options configure a Store.
@@ -40,15 +50,30 @@ type Options struct {
 	FlushAfter time.Duration // and at the latest this long after its first block; 0: DefaultFlushAfter
 	Uploads    int           // packs uploaded at once; 0: DefaultUploads
 
+	// ReadTimeout bounds reading a block from the bucket: each attempt
+	// gets a third of it, and a failed attempt is retried after a short,
+	// growing delay while time is left; then the read fails. Reads of the
+	// blocks that the cache or the open pack hold never wait for the
+	// bucket. 0: DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each request that uploads a pack, or that
+	// compaction makes of a whole pack. An upload that runs out is logged
+	// as stalled and retried with a growing delay (up to 30 seconds) until
+	// it succeeds: the blocks stay in memory, and readable, meanwhile.
+	// 0: DefaultWriteTimeout.
+	WriteTimeout time.Duration
+
 	// Log receives the store's log lines (failed uploads, listings and
 	// compactions); nil: slog.Default() as it is when the store opens.
 	Log *slog.Logger
 }
 
-// ParseURL reads a --blocks URL, s3://bucket[/prefix][?endpoint=URL&region=R].
+// ParseURL reads a --blocks URL,
+// s3://bucket[/prefix][?endpoint=URL&region=R&read-timeout=D&write-timeout=D].
 // The endpoint defaults to https://s3.amazonaws.com; http is allowed, for
-// a server on the local network. Credentials are not part of it: see
-// CredentialsFromEnv.
+// a server on the local network. read-timeout and write-timeout set
+// ReadTimeout and WriteTimeout, as Go durations (15s, 1m). Credentials are
+// not part of it: see CredentialsFromEnv.
 func ParseURL(s string) (Options, error) {
 	var o Options
 	u, err := url.Parse(s)
@@ -75,8 +100,18 @@ func ParseURL(s string) (Options, error) {
 			endpoint = v[0]
 		case "region":
 			o.Region = v[0]
+		case "read-timeout", "write-timeout":
+			d, err := time.ParseDuration(v[0])
+			if err != nil || d < 100*time.Millisecond {
+				return o, fmt.Errorf("blocks URL %q: %s must be a duration of at least 100ms, such as 15s or 1m, not %q", s, k, v[0])
+			}
+			if k == "read-timeout" {
+				o.ReadTimeout = d
+			} else {
+				o.WriteTimeout = d
+			}
 		default:
-			return o, fmt.Errorf("blocks URL %q: unknown parameter %q (endpoint and region are known)", s, k)
+			return o, fmt.Errorf("blocks URL %q: unknown parameter %q (endpoint, region, read-timeout and write-timeout are known)", s, k)
 		}
 	}
 	e, err := url.Parse(endpoint)

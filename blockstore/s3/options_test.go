@@ -3,6 +3,7 @@ package s3_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tack-ipfs/tack/blockstore/s3"
 )
@@ -20,6 +21,9 @@ func TestParseURL(t *testing.T) {
 		{url: "s3://bucket/some/prefix/?endpoint=http://127.0.0.1:9000&region=eu-west-1",
 			want: s3.Options{Endpoint: "127.0.0.1:9000", Region: "eu-west-1", Bucket: "bucket", Prefix: "some/prefix/"}},
 		{url: "s3://b/p?endpoint=https://minio.example:443", want: s3.Options{Endpoint: "minio.example:443", Secure: true, Bucket: "b", Prefix: "p/"}},
+		{url: "s3://b?read-timeout=2s&write-timeout=3m", want: s3.Options{Endpoint: "s3.amazonaws.com", Secure: true, Bucket: "b", ReadTimeout: 2 * time.Second, WriteTimeout: 3 * time.Minute}},
+		{url: "s3://b?read-timeout=soon", err: "read-timeout must be a duration"},
+		{url: "s3://b?write-timeout=1ms", err: "write-timeout must be a duration of at least 100ms"},
 		{url: "http://bucket", err: "scheme must be s3"},
 		{url: "s3:///prefix", err: "no bucket"},
 		{url: "s3://bucket?endpoint=ftp://x", err: "endpoint must be"},

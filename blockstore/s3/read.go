@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
@@ -78,8 +79,35 @@ func (s *Store) read(ctx context.Context, c cid.Cid) ([]byte, error) {
 	}
 }
 
-// readRange reads n bytes at off of an object.
+// readRange reads n bytes at off of an object, within the store's read
+// timeout: each attempt gets a third of it, and a failed one is tried
+// again after a short, growing delay while time is left. A missing object
+// or a refusal (a 4xx) is not retried.
 func (s *Store) readRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	start := time.Now()
+	deadline := start.Add(s.readTimeout)
+	wait := 50 * time.Millisecond
+	for {
+		data, err := s.readRangeOnce(ctx, name, off, n, min(s.readTimeout/3, time.Until(deadline)))
+		if err == nil || ctx.Err() != nil || refused(err) {
+			return data, err
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("%w: no block within %s (the read-timeout of --blocks): %w", errNoAnswer, s.readTimeout, err)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		wait *= 2
+	}
+}
+
+// readRangeOnce makes one attempt of readRange, within timeout.
+func (s *Store) readRangeOnce(ctx context.Context, name string, off, n int64, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var opts minio.GetObjectOptions
 	if err := opts.SetRange(off, off+n-1); err != nil {
 		return nil, err
@@ -94,6 +122,13 @@ func (s *Store) readRange(ctx context.Context, name string, off, n int64) ([]byt
 		return nil, err
 	}
 	return data, nil
+}
+
+// refused tells whether the bucket answered a request with a 4xx, which
+// the same request again would get too.
+func refused(err error) bool {
+	code := minio.ToErrorResponse(err).StatusCode
+	return code >= 400 && code < 500 && code != 408 && code != 429
 }
 
 func isNoSuchKey(err error) bool {

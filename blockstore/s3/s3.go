@@ -39,6 +39,9 @@ type Store struct {
 	flushAfter time.Duration
 	slots      chan struct{} // one per pack uploading
 	log        *slog.Logger
+	// readTimeout bounds a block's read from the bucket, retries
+	// included; writeTimeout each request of a whole pack.
+	readTimeout, writeTimeout time.Duration
 
 	// commitMu orders a pack's commit to the index against deletions, so
 	// that a block deleted while its pack uploads stays deleted, and
@@ -95,13 +98,17 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	ok, err := client.BucketExists(ctx, o.Bucket)
+	readTimeout := orDefault(o.ReadTimeout, DefaultReadTimeout)
+	// A bucket that does not answer fails the start rather than hang it.
+	bctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	ok, err := client.BucketExists(bctx, o.Bucket)
 	if err != nil {
-		return nil, fmt.Errorf("s3: bucket %s at %s: %w", o.Bucket, o.Endpoint, err)
+		return nil, fmt.Errorf("s3: bucket %s at %s: %w", o.Bucket, o.Endpoint, timedOut(bctx, err, readTimeout))
 	}
 	if !ok {
-		if err := client.MakeBucket(ctx, o.Bucket, minio.MakeBucketOptions{Region: o.Region}); err != nil {
-			return nil, fmt.Errorf("s3: creating bucket %s: %w", o.Bucket, err)
+		if err := client.MakeBucket(bctx, o.Bucket, minio.MakeBucketOptions{Region: o.Region}); err != nil {
+			return nil, fmt.Errorf("s3: creating bucket %s: %w", o.Bucket, timedOut(bctx, err, readTimeout))
 		}
 	}
 	s := &Store{
@@ -117,6 +124,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		pending:    map[string]*slot{},
 		stop:       make(chan struct{}),
 		log:        o.Log,
+
+		readTimeout:  readTimeout,
+		writeTimeout: orDefault(o.WriteTimeout, DefaultWriteTimeout),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -136,6 +146,19 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 		return v
 	}
 	return def
+}
+
+// errNoAnswer is the cause of a request to the bucket that ran out of
+// time.
+var errNoAnswer = errors.New("the bucket did not answer in time")
+
+// timedOut explains err, the failure of a request under ctx, if ctx ran
+// out of its timeout d.
+func timedOut(ctx context.Context, err error, d time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (within %s): %w", errNoAnswer, d, err)
+	}
+	return err
 }
 
 // DiskUsage returns the bytes of the packs in the bucket, dead or live.

@@ -139,10 +139,20 @@ func (s *Store) store(p *pack) {
 		}
 		err := s.storeOnce(p, &uploaded)
 		if err == nil {
+			if attempt > 1 {
+				s.log.Info("s3: stored a pack after failed attempts", "pack", p.name, "attempts", attempt, "since", time.Since(p.started).Round(time.Millisecond))
+			}
 			close(p.done)
 			return
 		}
-		s.log.Error("s3: storing a pack", "pack", p.name, "attempt", attempt, "err", err)
+		if errors.Is(err, errNoAnswer) {
+			// A bucket that does not answer: the pack's blocks wait in
+			// memory, and every Sync for them, until it does.
+			s.log.Warn("s3: a pack upload stalled: the bucket did not answer; retrying", "pack", p.name, "attempt", attempt,
+				"timeout", s.writeTimeout, "since", time.Since(p.started).Round(time.Millisecond), "err", err)
+		} else {
+			s.log.Error("s3: storing a pack", "pack", p.name, "attempt", attempt, "err", err)
+		}
 		p.err = err
 		if attempt == failAfter {
 			close(p.failed)
@@ -193,14 +203,17 @@ func (s *Store) storeOnce(p *pack, uploaded *time.Time) error {
 // signed (TLS protects it, and a CRC32C trailer checks it): signing costs
 // a SHA-256 of every byte on both sides, a quarter of the client's CPU
 // for large blocks. Over http it is signed.
+// The PUT gets the store's write timeout.
 func (s *Store) putObject(ctx context.Context, name string, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
+	defer cancel()
 	_, err := s.client.PutObject(ctx, s.bucket, name, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{
 		ContentType:          "application/octet-stream",
 		DisableMultipart:     true,
 		DisableContentSha256: s.secure,
 	})
 	if err != nil {
-		return fmt.Errorf("s3: put %s: %w", name, err)
+		return fmt.Errorf("s3: put %s: %w", name, timedOut(ctx, err, s.writeTimeout))
 	}
 	return nil
 }

@@ -37,6 +37,7 @@ type Config struct {
 	PinLease            time.Duration // --pin-lease: how long a claim outlives a node that died holding it
 	PinYield            time.Duration // --pin-yield: an attempt that received nothing gives way this soon when requests wait
 	PinRetry            time.Duration // --pin-retry: the first delay before a request that stepped aside is tried again
+	PinBackoff          time.Duration // --pin-backoff: how long the pinner stops claiming after storing blocks failed
 	PinMaxTime          time.Duration // --pin-max-time: a fetch still running after this long fails
 	MaxPending          int64         // --max-pending: default cap on an account's queued plus pinning requests
 	MaxBytes            int64         // --max-bytes: default cap on the bytes of an account's pinned DAGs
@@ -59,6 +60,8 @@ type Config struct {
 	GatewayMaxInFlight int           // --gateway-max-inflight: gateway requests served at once, on each address; more get 429
 	GatewayMaxBlocks   int64         // --gateway-max-blocks: blocks one gateway request may read, each read counted
 	GatewayTimeout     time.Duration // --gateway-timeout: how long a gateway request may go without its client taking a byte
+
+	DrainTimeout time.Duration // --drain-timeout: how long uploads and gateway streams in flight may go on after SIGTERM
 
 	TrustedProxies []netip.Prefix // --trusted-proxies: reverse proxies whose X-Forwarded-For names the client
 
@@ -91,6 +94,7 @@ func DefaultConfig() Config {
 		PinLease:   30 * time.Second,
 		PinYield:   5 * time.Second,
 		PinRetry:   time.Minute,
+		PinBackoff: time.Minute,
 		PinMaxTime: 24 * time.Hour,
 		MaxPending: 1_000_000,
 		Signup:     "open",
@@ -113,6 +117,7 @@ func DefaultConfig() Config {
 		GatewayMaxInFlight: gateway.DefaultMaxInFlight,
 		GatewayMaxBlocks:   gateway.DefaultMaxBlocks,
 		GatewayTimeout:     gateway.DefaultTimeout,
+		DrainTimeout:       DefaultDrainTimeout,
 		MaxUpload:          http.DefaultMaxUpload,
 		MaxUploads:         http.DefaultMaxUploads,
 	}
@@ -121,6 +126,11 @@ func DefaultConfig() Config {
 // AutoReserve is --disk-reserve auto: the reserve is 1/32 of the data
 // directory's disk, between 8 MiB and 256 MiB.
 const AutoReserve = -1
+
+// DefaultDrainTimeout is the default of --drain-timeout: with the few
+// seconds tack takes to close after it, below the 30 seconds a supervisor
+// (Kubernetes, systemd's default 90) commonly waits before SIGKILL.
+const DefaultDrainTimeout = 20 * time.Second
 
 // DefaultBlocksCache is the default of --blocks-cache.
 const DefaultBlocksCache = 1 << 30
@@ -213,6 +223,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.DurationVar(&c.PinStall, "pin-stall", c.PinStall, "an attempt that receives no block for this long steps aside and is tried again later")
 	fs.DurationVar(&c.PinLease, "pin-lease", c.PinLease, "how long a node's claim on a pin request outlives the node if it dies: another node takes the request over after this (renewed every 2s while alive; at least 5s)")
 	fs.DurationVar(&c.PinYield, "pin-yield", c.PinYield, "while every fetch is taken and requests wait, an attempt that has received no block gives way after this long")
+	fs.DurationVar(&c.PinBackoff, "pin-backoff", c.PinBackoff, "how long the pinner stops claiming requests after storing a DAG's blocks failed (a full disk, a bucket or metadata store down); the requests go back to the queue")
 	fs.DurationVar(&c.PinRetry, "pin-retry", c.PinRetry, "the first delay before a request that stepped aside is tried again; it doubles with each attempt, up to 1h")
 	fs.Int64Var(&c.MaxPending, "max-pending", c.MaxPending, "an account's queued plus pinning requests, unless the operator set its own (0: no limit)")
 	fs.Var(sizeFlag{&c.MaxBytes}, "max-bytes", "bytes of an account's pinned DAGs, like 500GB or 2TiB, unless the operator set its own (0: no limit)")
@@ -234,6 +245,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.GatewayMaxInFlight, "gateway-max-inflight", c.GatewayMaxInFlight, "gateway requests (/ipfs/…) served at once on each address, apart from --max-inflight; more get 429 with Retry-After")
 	fs.Int64Var(&c.GatewayMaxBlocks, "gateway-max-blocks", c.GatewayMaxBlocks, "blocks one gateway request may read, a block read twice counted twice; past it the request ends (413 before its response starts, a cut-off stream after)")
 	fs.DurationVar(&c.GatewayTimeout, "gateway-timeout", c.GatewayTimeout, "how long a gateway request may go without its client taking any of its response; then it ends (504 before its response starts, a cut-off stream after)")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "after SIGTERM, how long the uploads and gateway streams in flight may go on to finish; then an upload not yet answered gets 503 with Retry-After and a stream is cut off (0: at once)")
 	fs.Var(trustedProxies{&c.TrustedProxies}, "trusted-proxies", "reverse proxies whose X-Forwarded-For names the client, as CIDR prefixes or addresses, comma-separated (default none: the header is ignored)")
 	fs.StringVar(&c.Provide, "provide", c.Provide, "what is announced on the DHT: all (every block, as Kubo does) or roots (the root of each pinned DAG); nothing with --dht off")
 	fs.DurationVar(&c.ReprovideInterval, "reprovide-interval", c.ReprovideInterval, "how often every provided key is announced again (DHT servers keep a record 48h)")
@@ -297,8 +309,8 @@ func (c *Config) finish(bootstrapSet bool) error {
 	if c.Fetches < 1 {
 		return fmt.Errorf("--fetches must be at least 1")
 	}
-	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 || c.PinStall <= 0 || c.PinYield <= 0 || c.PinRetry <= 0 {
-		return fmt.Errorf("--pin-timeout, --pin-stall, --pin-yield, --pin-retry and --pin-max-time must be positive durations, like 5s or 24h")
+	if c.PinTimeout <= 0 || c.PinMaxTime <= 0 || c.PinStall <= 0 || c.PinYield <= 0 || c.PinRetry <= 0 || c.PinBackoff <= 0 {
+		return fmt.Errorf("--pin-timeout, --pin-stall, --pin-yield, --pin-retry, --pin-backoff and --pin-max-time must be positive durations, like 5s or 24h")
 	}
 	if c.PinLease < 5*time.Second {
 		return fmt.Errorf("--pin-lease must be at least 5s: claims are renewed every 2s")
@@ -329,6 +341,9 @@ func (c *Config) finish(bootstrapSet bool) error {
 	}
 	if c.GatewayTimeout < time.Second {
 		return fmt.Errorf("--gateway-timeout must be at least 1s")
+	}
+	if c.DrainTimeout < 0 {
+		return fmt.Errorf("--drain-timeout must not be negative")
 	}
 	if c.MaxUpload < 1 || c.MaxUploads < 1 {
 		return fmt.Errorf("--max-upload and --max-uploads must be at least 1")

@@ -386,10 +386,11 @@ func TestGatewayMaxBlocks(t *testing.T) {
 	mustStatus(t, resp, 200)
 }
 
-// Main.Close ends the gateway's streams at once instead of waiting for
-// them, and nothing reads the blockstore after it closed.
+// Main.Close ends the gateway's streams once --drain-timeout has passed
+// instead of waiting for them to end, and nothing reads the blockstore
+// after it closed.
 func TestGatewayClose(t *testing.T) {
-	m := MustOpenMain(t, tempData(t), localPathGateway)
+	m := MustOpenMain(t, tempData(t), localPathGateway, func(c *Config) { c.DrainTimeout = time.Second })
 	b := newBuilder(t)
 	root := buildDiamond(b, 40)
 	loadFixture(t, m, b.car(root))

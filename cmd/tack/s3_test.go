@@ -20,17 +20,17 @@ import (
 )
 
 // mustOpenMainS3 is MustOpenMain with the blocks in the bucket url names
-// on srv.
-func mustOpenMainS3(tb testing.TB, dir string, srv *miniotest.Server, url string) *Main {
+// on srv, and more flags if given.
+func mustOpenMainS3(tb testing.TB, dir string, srv *miniotest.Server, url string, flags ...string) *Main {
 	tb.Helper()
 	m := NewMain()
 	m.Stdout, m.Stderr = io.Discard, io.Discard
 	m.Logger = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	err := m.ParseFlags([]string{
+	err := m.ParseFlags(append([]string{
 		"--data", dir, "--listen", "127.0.0.1:0", "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
 		"--bootstrap", "none", "--dht", "off", "--allow-private-origins",
 		"--blocks", url, "--blocks-cache", "256KiB",
-	}, srv.Env(func(string) string { return "" }))
+	}, flags...), srv.Env(func(string) string { return "" }))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -73,6 +73,9 @@ type Main struct {
 	// stopGateway ends the gateway requests in flight, on both addresses.
 	gatewayStop context.Context
 	stopGateway context.CancelFunc
+	// stopUploads ends the uploads in flight, after --drain-timeout.
+	uploadsStop context.Context
+	stopUploads context.CancelFunc
 	pprofURL    string
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
@@ -192,7 +195,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	m.Pinner = pinner.New(gcPinStore{m.DB, m.gcSchedule}, pinner.Walker{Blockstore: m.Blocks, HashedByFetcher: true}, m.Node, m.Blocks.Sync, m.Node.ID().String(),
-		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Lease: c.PinLease, Yield: c.PinYield, RetryMin: c.PinRetry, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
+		pinner.Config{Fetches: c.Fetches, Stall: c.PinStall, Lease: c.PinLease, Yield: c.PinYield, RetryMin: c.PinRetry, Backoff: c.PinBackoff, Timeout: c.PinTimeout, MaxTime: c.PinMaxTime,
 			Guard: m.Guard}, m.Logger)
 	m.Metrics.WatchPinner(m.Pinner.Stats)
 	m.Metrics.WatchPins(m.DB.FindUsages, metrics.DefaultPinsTTL, m.Logger)
@@ -208,6 +211,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		// Port 0 (tests): name the port the system chose.
 		c.PublicURL = "http://" + m.HTTPAddr()
 	}
+	m.uploadsStop, m.stopUploads = context.WithCancel(context.Background())
 	api := &http.Server{
 		Store:     m.DB,
 		Auth:      m.Auth,
@@ -223,6 +227,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			Notifier: gcNotifier{m.Pinner, m.gcSchedule}, Logger: m.Logger},
 		MaxUpload:  c.MaxUpload,
 		MaxUploads: c.MaxUploads,
+		Stop:       m.uploadsStop,
 
 		Metrics:   m.Metrics,
 		Readiness: m.readiness(),
@@ -452,23 +457,7 @@ func (m *Main) Close() error {
 		m.work.Wait()
 	}
 	var errs []error
-	// Gateway requests end at once (a CAR stream is cut short): a
-	// download may last hours, and the blockstore closes below.
-	if m.stopGateway != nil {
-		m.stopGateway()
-	}
-	if m.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, m.server.Shutdown(ctx))
-		cancel()
-	}
-	if m.gatewayServer != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, m.gatewayServer.Shutdown(ctx))
-		cancel()
-	} else if m.gatewayListener != nil {
-		errs = append(errs, m.gatewayListener.Close())
-	}
+	m.shutdownServers()
 	if m.pprof != nil {
 		errs = append(errs, m.pprof.Close())
 	}
@@ -495,6 +484,64 @@ func (m *Main) Close() error {
 		errs = append(errs, m.lock.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// closeGrace is how long the requests that the end of the drain stopped
+// have to answer (503, or the end of a stream) and undo what they wrote,
+// before their connections are closed.
+const closeGrace = 5 * time.Second
+
+// shutdownServers stops the API's and the gateway's servers: they stop
+// taking connections at once, and the requests in flight have
+// --drain-timeout to finish. Then uploads and gateway streams still going
+// are ended (an upload not yet answered gets 503 with Retry-After, a
+// stream is cut off: see http.Server.Stop and gateway.Config.Stop), and
+// after closeGrace what is still open is closed.
+func (m *Main) shutdownServers() {
+	if m.server == nil && m.gatewayServer == nil {
+		if m.gatewayListener != nil {
+			m.gatewayListener.Close()
+		}
+		if m.listener != nil {
+			m.listener.Close()
+		}
+		return
+	}
+	stop := func() {
+		if m.stopGateway != nil {
+			m.stopGateway()
+		}
+		if m.stopUploads != nil {
+			m.stopUploads()
+		}
+	}
+	drain := m.Config.DrainTimeout
+	timer := time.AfterFunc(drain, func() {
+		m.Logger.Warn("the drain time is over: ending the uploads and gateway streams still in flight", "drain_timeout", drain)
+		stop()
+	})
+	defer timer.Stop()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), drain+closeGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, srv := range []*nethttp.Server{m.server, m.gatewayServer} {
+		if srv == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(ctx); err != nil {
+				m.Logger.Warn("closing the connections still open after the drain", "err", err)
+				srv.Close()
+			}
+		}()
+	}
+	if m.gatewayServer == nil && m.gatewayListener != nil {
+		m.gatewayListener.Close()
+	}
+	wg.Wait()
 }
 
 // bootstrapAdmin creates the admin account with approved access on the

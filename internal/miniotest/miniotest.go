@@ -30,8 +30,9 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 
-	cmd *exec.Cmd
-	out *syncBuffer
+	cmd      *exec.Cmd
+	out      *syncBuffer
+	bin, dir string
 }
 
 // Binary returns the path of the MinIO binary, or "" if there is none.
@@ -72,24 +73,32 @@ func Start(tb testing.TB) *Server {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	s := &Server{Endpoint: addr, AccessKey: "tack-test", SecretKey: rand.Text(), out: &syncBuffer{}}
-	s.cmd = exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", "127.0.0.1:0", filepath.Join(tb.TempDir(), "minio"))
+	s := &Server{Endpoint: addr, AccessKey: "tack-test", SecretKey: rand.Text(), out: &syncBuffer{}, bin: bin, dir: filepath.Join(tb.TempDir(), "minio")}
+	tb.Cleanup(s.Stop)
+	s.start(tb)
+	return s
+}
+
+// start starts the server's process and waits until it is ready.
+func (s *Server) start(tb testing.TB) {
+	tb.Helper()
+	addr := s.Endpoint
+	s.cmd = exec.Command(s.bin, "server", "--quiet", "--address", addr, "--console-address", "127.0.0.1:0", s.dir)
 	s.cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CONFIG_ENV_FILE=/dev/null")
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
-		tb.Fatalf("miniotest: starting %s: %v", bin, err)
+		tb.Fatalf("miniotest: starting %s: %v", s.bin, err)
 	}
-	tb.Cleanup(s.Stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return
 			}
 		}
 		if time.Now().After(deadline) {
@@ -99,13 +108,39 @@ func Start(tb testing.TB) *Server {
 	}
 }
 
+// Restart starts the server again on the same address and data, after a
+// Stop, or kills it first (as a crash would) if it runs.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.Stop()
+	s.start(tb)
+}
+
 // Stop kills the server. Calling it again does nothing.
 func (s *Server) Stop() {
 	if s.cmd.ProcessState != nil || s.cmd.Process == nil {
 		return
 	}
+	s.cmd.Process.Signal(syscall.SIGCONT) // if paused
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
+}
+
+// Pause freezes the server with SIGSTOP: it keeps its address and takes
+// connections, and answers nothing until Resume.
+func (s *Server) Pause(tb testing.TB) {
+	tb.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		tb.Fatalf("miniotest: pausing MinIO: %v", err)
+	}
+}
+
+// Resume lets a paused server go on, with SIGCONT.
+func (s *Server) Resume(tb testing.TB) {
+	tb.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		tb.Fatalf("miniotest: resuming MinIO: %v", err)
+	}
 }
 
 // Env returns getenv with the server's credentials in AWS_ACCESS_KEY_ID
