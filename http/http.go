@@ -92,6 +92,7 @@ type Server struct {
 	// as long as the process serves.
 	Readiness Readiness
 
+	ready    readyCache
 	limiters limiterSet
 	inflight *inflight
 	uploads  chan struct{} // MaxUploads slots

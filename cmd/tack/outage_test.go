@@ -19,7 +19,9 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/http"
+	"github.com/tack-ipfs/tack/internal/miniotest"
 	"github.com/tack-ipfs/tack/internal/pgtest"
+	"github.com/tack-ipfs/tack/metrics/metricstest"
 )
 
 // answer is one HTTP answer: its status, headers and body.
@@ -241,5 +243,93 @@ func TestOutageSQLiteFull(t *testing.T) {
 	}
 	if a := call(t, nil, "POST", api+"/pins", m.AdminToken, `{"cid":"`+outageCID(t, "room again")+`"}`); a.status != nethttp.StatusAccepted {
 		t.Errorf("POST /pins once room is made: %d %s", a.status, a.body)
+	}
+}
+
+// mustReady GETs /readyz within limit, and checks its status and, when
+// not ready, that the check named failed is among what its body names.
+func mustReady(tb testing.TB, api string, limit time.Duration, want int, failed string) ReadyBody {
+	tb.Helper()
+	start := time.Now()
+	a := call(tb, &nethttp.Client{Timeout: limit}, "GET", api+"/readyz", "", "")
+	took := time.Since(start)
+	var body ReadyBody
+	if err := json.Unmarshal([]byte(a.body), &body); err != nil {
+		tb.Fatalf("/readyz: %v: %q", err, a.body)
+	}
+	if a.status != want {
+		tb.Fatalf("/readyz: %d after %v, want %d: %s", a.status, took, want, a.body)
+	}
+	if failed != "" && body.Failed[failed] == "" {
+		tb.Errorf("/readyz: %s is not among what failed: %s", failed, a.body)
+	}
+	if want == nethttp.StatusServiceUnavailable && a.header.Get("Retry-After") == "" {
+		tb.Error("/readyz: 503 without Retry-After")
+	}
+	return body
+}
+
+// ReadyBody is /readyz's answer.
+type ReadyBody = http.ReadyStatus
+
+// TestReadyzBucketFrozen freezes the MinIO (SIGSTOP) under a tack with S3
+// blocks: /readyz answers 503 naming the bucket within its deadline, and
+// tack_ready{check="bucket"} says 0; thawed, both say ready again.
+func TestReadyzBucketFrozen(t *testing.T) {
+	// Not parallel: MinIO's start-up already times out on a loaded
+	// machine.
+	srv := miniotest.Start(t)
+	m := mustOpenMainS3(t, tempData(t), srv, srv.URL("tack/ready"))
+	api := "http://" + m.HTTPAddr()
+	mustReady(t, api, 5*time.Second, nethttp.StatusOK, "")
+	if v := metricstest.MustScrape(t, api+"/metrics", m.AdminToken).Get(t, "tack_ready", "check", "bucket"); v != 1 {
+		t.Errorf(`tack_ready{check="bucket"} = %v with MinIO up, want 1`, v)
+	}
+
+	srv.Freeze(t)
+	// Past the cache of the last answer (1s); then one timeout (2s) of
+	// the check, and some slack for a loaded machine.
+	time.Sleep(1100 * time.Millisecond)
+	body := mustReady(t, api, 2*http.DefaultReadyTimeout, nethttp.StatusServiceUnavailable, "bucket")
+	if body.Failed["bucket"] != "no answer within "+http.DefaultReadyTimeout.String() {
+		t.Errorf("/readyz with the bucket frozen says %q", body.Failed["bucket"])
+	}
+	if v := metricstest.MustScrape(t, api+"/metrics", m.AdminToken).Get(t, "tack_ready", "check", "bucket"); v != 0 {
+		t.Errorf(`tack_ready{check="bucket"} = %v with MinIO frozen, want 0`, v)
+	}
+
+	srv.Thaw(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for call(t, nil, "GET", api+"/readyz", "", "").status != nethttp.StatusOK {
+		if time.Now().After(deadline) {
+			mustReady(t, api, 5*time.Second, nethttp.StatusOK, "")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestReadyzDiskBelowMinFree runs tack with a --min-free that the data
+// directory's disk does not have: /readyz answers 503 naming the disk and
+// saying how much is free, and tack_ready{check="disk"} says 0; the API
+// still answers reads.
+func TestReadyzDiskBelowMinFree(t *testing.T) {
+	t.Parallel()
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.MinFree = 1 << 60 })
+	api := "http://" + m.HTTPAddr()
+	body := mustReady(t, api, 5*time.Second, nethttp.StatusServiceUnavailable, "disk")
+	if msg := body.Failed["disk"]; !strings.Contains(msg, "under --min-free 1.0EiB: not ready for writes") {
+		t.Errorf("/readyz says %q", msg)
+	}
+	if len(body.Failed) != 1 {
+		t.Errorf("/readyz: more than the disk failed: %v", body.Failed)
+	}
+	if v := metricstest.MustScrape(t, api+"/metrics", m.AdminToken).Get(t, "tack_ready", "check", "disk"); v != 0 {
+		t.Errorf(`tack_ready{check="disk"} = %v, want 0`, v)
+	}
+	if v := metricstest.MustScrape(t, api+"/metrics", m.AdminToken).Get(t, "tack_ready", "check", "store"); v != 1 {
+		t.Errorf(`tack_ready{check="store"} = %v, want 1`, v)
+	}
+	if a := call(t, nil, "GET", api+"/pins", m.AdminToken, ""); a.status != nethttp.StatusOK {
+		t.Errorf("GET /pins: %d %s", a.status, a.body)
 	}
 }
