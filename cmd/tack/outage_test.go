@@ -333,3 +333,39 @@ func TestReadyzDiskBelowMinFree(t *testing.T) {
 		t.Errorf("GET /pins: %d %s", a.status, a.body)
 	}
 }
+
+// TestStartWithPostgresDown starts tack on a PostgreSQL that is not
+// running yet: it exits at once (well within a supervisor's start
+// timeout) with an error that says PostgreSQL does not answer, and starts
+// once PostgreSQL is up, as a supervisor's restart would find it.
+func TestStartWithPostgresDown(t *testing.T) {
+	t.Parallel()
+	pg := pgtest.NewPrivate(t)
+	dir := tempData(t)
+	m := NewMain()
+	m.Stdout, m.Stderr = io.Discard, io.Discard
+	if err := m.ParseFlags([]string{"--data", dir, "--store", pg.URL(), "--listen", "127.0.0.1:0",
+		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", "none", "--dht", "off"}, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := m.Open(t.Context())
+	m.Close()
+	if err == nil {
+		t.Fatal("tack started on a PostgreSQL that is down")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("tack took %v to give up on a PostgreSQL that is down", took)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "opening the metadata store postgres://") ||
+		!strings.Contains(msg, "PostgreSQL does not answer (is it running, and reachable from here?)") ||
+		!strings.Contains(msg, "connect") {
+		t.Errorf("tack's error with PostgreSQL down: %s", msg)
+	}
+
+	pg.Start(t)
+	m2 := MustOpenMain(t, dir, func(c *Config) { c.Store = pg.URL() })
+	if a := call(t, nil, "GET", "http://"+m2.HTTPAddr()+"/pins", m2.AdminToken, ""); a.status != nethttp.StatusOK {
+		t.Errorf("GET /pins once PostgreSQL is up: %d %s", a.status, a.body)
+	}
+}
