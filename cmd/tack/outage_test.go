@@ -101,7 +101,7 @@ func outageCID(tb testing.TB, s string) string {
 func TestOutagePostgresDown(t *testing.T) {
 	t.Parallel()
 	pg := pgtest.StartPrivate(t)
-	m := MustOpenMain(t, tempData(t), func(c *Config) { c.Store = pg.URL() })
+	m := MustOpenMain(t, tempData(t), func(c *Config) { c.Store = pg.URL(); c.MetricsListen = "127.0.0.1:0" })
 	api := "http://" + m.HTTPAddr()
 	web := newWebClient(t)
 	web.signIn(t, m.HTTPAddr(), "admin", m.AdminPassword)
@@ -138,6 +138,15 @@ func TestOutagePostgresDown(t *testing.T) {
 	}
 	if health := call(t, nil, "GET", api+"/healthz", "", ""); health.status != nethttp.StatusOK {
 		t.Errorf("/healthz with PostgreSQL down: %d %s", health.status, health.body)
+	}
+	// On --metrics-listen, which needs no token from the store: the
+	// outage's answers are counted as the store's errors.
+	scraped := metricstest.MustScrape(t, "http://"+m.MetricsAddr()+"/metrics", "")
+	if v := scraped.Get(t, "tack_errors_total", "source", "store"); v < float64(len(calls)+1) {
+		t.Errorf(`tack_errors_total{source="store"} = %v after %d answers of an outage, want at least as many`, v, len(calls)+1)
+	}
+	if v := scraped.Get(t, "tack_ready", "check", "store"); v != 0 {
+		t.Errorf(`tack_ready{check="store"} = %v with PostgreSQL down, want 0`, v)
 	}
 
 	pg.Start(t)
