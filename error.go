@@ -18,7 +18,16 @@ const (
 	ETIMEOUT      = "timeout"      // request body still arriving after the time allowed: 408
 	ERATELIMITED  = "rate_limited" // too many requests: 429
 	EINTERNAL     = "internal"     // anything unexpected: 500
-	EUNAVAILABLE  = "unavailable"  // shutting down or overloaded: 503
+	EUNAVAILABLE  = "unavailable"  // shutting down, overloaded, or a part tack stands on is down: 503
+)
+
+// The messages of the EUNAVAILABLE errors that an outage of a part tack
+// stands on gives (see Unavailable): they name the part, never the fault.
+const (
+	MsgStoreUnavailable      = "the metadata store is unavailable; retry later"
+	MsgStoreFull             = "the metadata store is unavailable: no room on its disk; retry later"
+	MsgDiskFull              = "no room on the data disk; retry later"
+	MsgBlockstoreUnavailable = "the block store is unavailable; retry later"
 )
 
 // Error is an application error: a code from the list above and a message
@@ -26,11 +35,35 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Err, if not nil, is the fault behind the error (a driver's, the
+	// system's): logged and counted, never shown to the user.
+	Err error
 }
 
 // Error implements the error interface.
 func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("tack error: code=%s message=%s: %v", e.Code, e.Message, e.Err)
+	}
 	return fmt.Sprintf("tack error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Unwrap returns the fault behind the error, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Unavailable returns an EUNAVAILABLE error with msg (one of the Msg…
+// constants) for the user, caused by err: a part tack stands on (the
+// metadata store, the block store, the data disk) cannot answer or cannot
+// take a write now, and may later. A client should wait and retry.
+func Unavailable(msg string, err error) *Error {
+	return &Error{Code: EUNAVAILABLE, Message: msg, Err: err}
+}
+
+// IsOutage reports whether err is (or wraps) an error of Unavailable: an
+// EUNAVAILABLE error caused by a fault, not by load or shutdown.
+func IsOutage(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == EUNAVAILABLE && e.Err != nil
 }
 
 // Errorf returns an *Error with the given code and formatted message.

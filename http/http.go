@@ -99,6 +99,7 @@ type Server struct {
 	// as long as the process serves.
 	Readiness Readiness
 
+	ready    readyCache
 	limiters limiterSet
 	inflight *inflight
 	uploads  chan struct{} // MaxUploads slots
@@ -148,6 +149,11 @@ func (s *Server) Handler(mount ...func(mux *http.ServeMux)) http.Handler {
 	return s.recoverPanics(s.bodyDeadline(s.Metrics.HTTP(mux)))
 }
 
+// OutageRetryAfter is the Retry-After, in seconds, of the 503 that an
+// outage gives: a PostgreSQL restart or a bucket's hiccup lasts seconds,
+// and clients that all came back every second would only add load.
+const OutageRetryAfter = "5"
+
 // Failure is the Pinning Service API's error body.
 type Failure struct {
 	Error FailureError `json:"error"`
@@ -188,8 +194,11 @@ func ErrorStatus(code string) (status int, reason string) {
 }
 
 // Error writes err as a Failure with the status of its code. Internal errors
-// are logged and shown only as "internal error". A 429 or a 503 always
-// carries a Retry-After header (1 second unless the caller set one).
+// are logged and shown only as "internal error". An outage (tack.IsOutage:
+// the metadata store, the block store or the data disk) is a 503 whose
+// details name the part, logged and counted like an internal error. A 429
+// or a 503 always carries a Retry-After header (OutageRetryAfter for an
+// outage, else 1 second, unless the caller set one).
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := tack.ErrorCode(err)
 	status, reason := ErrorStatus(code)
@@ -204,6 +213,14 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 			}
 		}
 		details = "internal error"
+	} else if tack.IsOutage(err) && r.Context().Err() == nil {
+		// A part tack stands on is down: the client is told which and to
+		// retry; the operator gets the fault, counted by its source.
+		s.logger().Warn("unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.Metrics.Error(errorSource(err))
+	}
+	if tack.IsOutage(err) && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", OutageRetryAfter)
 	}
 	switch status {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:

@@ -1,8 +1,10 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -14,17 +16,26 @@ import (
 // DefaultReadyTimeout is how long /readyz waits for each check.
 const DefaultReadyTimeout = 2 * time.Second
 
+// DefaultReadyCache is how long a check's answer is reused: probes from
+// several load balancers, and scrapes of tack_ready, cost one round of
+// checks a second at most.
+const DefaultReadyCache = time.Second
+
 // Readiness is what GET /readyz checks.
 type Readiness struct {
 	// Checks name what must answer for the server to be ready ("store",
-	// "blockstore"), each with a cheap query. They run at once, each
-	// within Timeout.
+	// "blockstore", "bucket", "disk"), each with a cheap real request.
+	// They run at once, each within Timeout, and their answers are kept
+	// for CacheFor.
 	Checks map[string]func(ctx context.Context) error
 	// Draining reports that the server is shutting down: not ready,
 	// whatever the checks say. Nil: never.
 	Draining func() bool
 	// Timeout bounds each check; zero means DefaultReadyTimeout.
 	Timeout time.Duration
+	// CacheFor is how long a round of checks is reused; zero means
+	// DefaultReadyCache.
+	CacheFor time.Duration
 }
 
 // ReadyStatus is the body of GET /readyz.
@@ -32,6 +43,70 @@ type ReadyStatus struct {
 	Ready bool `json:"ready"`
 	// Failed names what failed, with why: "draining", or a check's name.
 	Failed map[string]string `json:"failed,omitempty"`
+}
+
+// readyCache keeps the last round of checks. Its mutex is held while a
+// round runs, so that probes that come meanwhile wait for it and share
+// its answers instead of running their own.
+type readyCache struct {
+	mu     sync.Mutex
+	at     time.Time
+	failed map[string]string // by check, of the round at at
+}
+
+// ReadyChecks runs the checks of Readiness (or reuses answers younger
+// than CacheFor) and returns each check's error message, "" for a check
+// that passed: the Message of a *tack.Error, whose fault is logged
+// instead, or the error's text. A check that starts or stops failing is
+// logged once. Draining is not among them.
+func (s *Server) ReadyChecks() map[string]string {
+	rd := s.Readiness
+	timeout := cmp.Or(rd.Timeout, DefaultReadyTimeout)
+	c := &s.ready
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed != nil && time.Since(c.at) < cmp.Or(rd.CacheFor, DefaultReadyCache) {
+		return maps.Clone(c.failed)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	failed := make(map[string]string, len(rd.Checks))
+	for name, check := range rd.Checks {
+		wg.Go(func() {
+			// Not the request's context: the answer is shared.
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			// A check that does not heed its context is not waited for
+			// past the timeout either.
+			done := make(chan error, 1)
+			go func() { done <- check(ctx) }()
+			var err error
+			select {
+			case err = <-done:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+			msg := ""
+			if errors.Is(err, context.DeadlineExceeded) || (err != nil && ctx.Err() != nil) {
+				msg = "no answer within " + timeout.String()
+			} else if errors.As(err, new(*tack.Error)) {
+				msg = tack.ErrorMessage(err) // the fault behind it is logged
+			} else if err != nil {
+				msg = err.Error()
+			}
+			if msg != "" && (c.failed == nil || c.failed[name] == "") {
+				s.logger().Warn("not ready", "check", name, "err", err)
+			} else if msg == "" && c.failed != nil && c.failed[name] != "" {
+				s.logger().Info("ready again", "check", name)
+			}
+			mu.Lock()
+			failed[name] = msg
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	c.at, c.failed = time.Now(), failed
+	return maps.Clone(failed)
 }
 
 // mountOps registers /healthz, /readyz and, if s.MetricsHandler is set,
@@ -51,37 +126,18 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 }
 
 // handleReady serves GET /readyz: 200 if the server is not draining and
-// every check answers within its timeout, 503 otherwise, with a JSON body
-// naming what failed.
+// every check passes (see ReadyChecks), 503 with Retry-After otherwise,
+// with a JSON body naming each check that failed and why.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	rd := s.Readiness
 	st := ReadyStatus{Failed: map[string]string{}}
-	if rd.Draining != nil && rd.Draining() {
+	if d := s.Readiness.Draining; d != nil && d() {
 		st.Failed["draining"] = "the server is shutting down"
 	}
-	timeout := rd.Timeout
-	if timeout <= 0 {
-		timeout = DefaultReadyTimeout
+	for name, msg := range s.ReadyChecks() {
+		if msg != "" {
+			st.Failed[name] = msg
+		}
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for name, check := range rd.Checks {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(r.Context(), timeout)
-			defer cancel()
-			err := check(ctx)
-			if err == nil {
-				return
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				err = errors.New("no answer within " + timeout.String())
-			}
-			mu.Lock()
-			st.Failed[name] = err.Error()
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
 	status := http.StatusOK
 	if len(st.Failed) > 0 {
 		status = http.StatusServiceUnavailable

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tack-ipfs/tack"
 	tackhttp "github.com/tack-ipfs/tack/http"
@@ -62,6 +63,8 @@ func TestReadyz(t *testing.T) {
 				},
 			},
 			Draining: draining.Load,
+			// Every probe runs the checks: see TestReadyzCache.
+			CacheFor: time.Nanosecond,
 		}
 	})
 	ready := func() (int, tackhttp.ReadyStatus) {
@@ -93,6 +96,49 @@ func TestReadyz(t *testing.T) {
 	e.db.Close()
 	if status, st := ready(); status != 503 || st.Failed["store"] == "" || len(st.Failed) != 1 {
 		t.Errorf("store closed: got %d %+v, want 503 naming the store only", status, st)
+	}
+}
+
+// TestReadyzCache checks that probes within CacheFor share one round of
+// checks, that the next round runs once it has passed, and that a check
+// that ignores its context is not waited for past Timeout.
+func TestReadyzCache(t *testing.T) {
+	var runs atomic.Int64
+	release := make(chan struct{})
+	defer close(release)
+	e := newEnv(t, func(s *tackhttp.Server) {
+		s.Readiness = tackhttp.Readiness{
+			Checks: map[string]func(context.Context) error{
+				"counted": func(context.Context) error { runs.Add(1); return nil },
+			},
+			Timeout:  200 * time.Millisecond,
+			CacheFor: time.Minute,
+		}
+	})
+	for range 5 {
+		if status, body := getBody(t, e.url+"/readyz", ""); status != 200 {
+			t.Fatalf("GET /readyz: %d %s", status, body)
+		}
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("5 probes within CacheFor ran the check %d times, want 1", n)
+	}
+
+	e2 := newEnv(t, func(s *tackhttp.Server) {
+		s.Readiness = tackhttp.Readiness{
+			Checks: map[string]func(context.Context) error{
+				"hangs": func(context.Context) error { <-release; return nil }, // ignores its context
+			},
+			Timeout: 200 * time.Millisecond,
+		}
+	})
+	start := time.Now()
+	status, body := getBody(t, e2.url+"/readyz", "")
+	if status != 503 || !strings.Contains(body, "no answer within 200ms") {
+		t.Errorf("a check that hangs: %d %s", status, body)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("a check that hangs held /readyz for %v", took)
 	}
 }
 

@@ -134,7 +134,8 @@ func (web *Web) render(w http.ResponseWriter, r *http.Request, status int, name 
 }
 
 // fail renders the error page. Internal errors are logged and shown only
-// as "something went wrong".
+// as "something went wrong"; an outage shows the part that is unavailable,
+// and every 503 carries Retry-After.
 func (web *Web) fail(w http.ResponseWriter, r *http.Request, acct *tack.Account, err error) {
 	closeUnreadBody(w, r)
 	status, _ := ErrorStatus(tack.ErrorCode(err))
@@ -143,6 +144,14 @@ func (web *Web) fail(w http.ResponseWriter, r *http.Request, acct *tack.Account,
 		web.logger().Error("web page", "method", r.Method, "path", r.URL.Path, "err", err)
 		web.Metrics.Error(errorSource(err))
 		msg = "Something went wrong on our side. Please try again in a moment."
+	} else if tack.IsOutage(err) && r.Context().Err() == nil {
+		web.logger().Warn("web page: unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		web.Metrics.Error(errorSource(err))
+	}
+	if tack.IsOutage(err) && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", OutageRetryAfter)
+	} else if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
 	}
 	web.render(w, r, status, "error", &page{Title: http.StatusText(status), Account: acct, Error: msg})
 }

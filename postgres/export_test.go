@@ -14,7 +14,7 @@ func OpenMigratedTo(ctx context.Context, url, last string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{pool: pool, Now: time.Now}
+	db := &DB{pool: connPool{pool}, Now: time.Now}
 	if err := db.migrateTo(ctx, last); err != nil {
 		pool.Close()
 		return nil, err
@@ -23,4 +23,4 @@ func OpenMigratedTo(ctx context.Context, url, last string) (*DB, error) {
 }
 
 // Pool returns the DB's connections, for tests that look at rows.
-func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+func (db *DB) Pool() *pgxpool.Pool { return db.pool.Pool }

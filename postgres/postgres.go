@@ -33,7 +33,7 @@ var migrationFS embed.FS
 
 // DB is the PostgreSQL metadata store.
 type DB struct {
-	pool *pgxpool.Pool
+	pool connPool
 
 	// horizon is where counted queue positions end (see QueuePositions).
 	horizon tack.QueueHorizon
@@ -66,7 +66,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool, Now: time.Now}
+	db := &DB{pool: connPool{pool}, Now: time.Now}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
@@ -165,7 +165,8 @@ const maxAttempts = 8
 // write runs fn in a transaction (READ COMMITTED) and commits it if fn
 // returns nil. A transaction that PostgreSQL aborted for a deadlock or a
 // serialization failure is run again from the start, so fn must set its
-// results afresh each time.
+// results afresh each time. A database that cannot be reached or cannot
+// commit gives a tack.Unavailable error (see unavailable).
 func (db *DB) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := pgx.BeginFunc(ctx, db.pool, fn)
@@ -173,14 +174,14 @@ func (db *DB) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
 			time.Sleep(time.Duration(attempt) * time.Millisecond)
 			continue
 		}
-		return err
+		return unavailable(err)
 	}
 }
 
 // read runs fn in a read-only REPEATABLE READ transaction, so that its
 // queries see one snapshot.
 func (db *DB) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return unavailable(pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
 }
 
 // retryable reports whether err aborted a transaction that may succeed if

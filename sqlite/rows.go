@@ -27,11 +27,11 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, err
+			return nil, unavailable(err)
 		}
 		out = append(out, v)
 	}
-	return out, rows.Err()
+	return out, unavailable(rows.Err())
 }
 
 // scanValue scans a row of one column.

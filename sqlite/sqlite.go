@@ -228,6 +228,9 @@ type writeReq struct {
 // commit). fn gets ctx without its cancellation, because cancelling a
 // statement in SQLite can roll back the whole transaction, and with it the
 // other writes; a write whose ctx is done before it runs is skipped.
+//
+// An error of a database that cannot commit now (a full disk, say) is a
+// tack.Unavailable error: see unavailable.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *txn) error) error {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	db.mu.Lock()
@@ -235,14 +238,14 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *txn) e
 	db.mu.Unlock()
 	select {
 	case err := <-req.done:
-		return err // another goroutine committed it
+		return unavailable(err) // another goroutine committed it
 	case db.writeSem <- struct{}{}:
 	}
 	defer func() { <-db.writeSem }()
 	for {
 		select {
 		case err := <-req.done:
-			return err
+			return unavailable(err)
 		default:
 		}
 		db.mu.Lock()
@@ -328,10 +331,10 @@ func (db *DB) commit(batch []*writeReq) {
 func (db *DB) read(ctx context.Context, fn func(tx *txn) error) error {
 	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", unavailable(err))
 	}
 	defer tx.Rollback()
-	return fn(&txn{Tx: tx, db: db})
+	return unavailable(fn(&txn{Tx: tx, db: db}))
 }
 
 // now returns the current time in microseconds since the epoch.

@@ -79,7 +79,8 @@ func (c *stmtCache) close() {
 }
 
 // txn runs statements in a transaction, or on the pool when Tx is nil,
-// through the DB's cache of prepared statements. database/sql prepares a
+// through the DB's cache of prepared statements, and classifies their
+// errors with unavailable. database/sql prepares a
 // cached statement once on each connection and reuses it there.
 type txn struct {
 	*sql.Tx
@@ -99,30 +100,38 @@ func (t *txn) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // ExecContext runs a statement that returns no rows.
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	var err error
 	if st := t.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err = st.ExecContext(ctx, args...)
 	} else if t.Tx != nil {
-		return t.Tx.ExecContext(ctx, query, args...)
+		res, err = t.Tx.ExecContext(ctx, query, args...)
+	} else {
+		res, err = t.db.db.ExecContext(ctx, query, args...)
 	}
-	return t.db.db.ExecContext(ctx, query, args...)
+	return res, unavailable(err)
 }
 
 // QueryContext runs a query.
 func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	var rows *sql.Rows
+	var err error
 	if st := t.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+		rows, err = st.QueryContext(ctx, args...)
 	} else if t.Tx != nil {
-		return t.Tx.QueryContext(ctx, query, args...)
+		rows, err = t.Tx.QueryContext(ctx, query, args...)
+	} else {
+		rows, err = t.db.db.QueryContext(ctx, query, args...)
 	}
-	return t.db.db.QueryContext(ctx, query, args...)
+	return rows, unavailable(err)
 }
 
 // QueryRowContext runs a query that returns at most one row.
-func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	if st := t.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+		return row{st.QueryRowContext(ctx, args...)}
 	} else if t.Tx != nil {
-		return t.Tx.QueryRowContext(ctx, query, args...)
+		return row{t.Tx.QueryRowContext(ctx, query, args...)}
 	}
-	return t.db.db.QueryRowContext(ctx, query, args...)
+	return row{t.db.db.QueryRowContext(ctx, query, args...)}
 }

@@ -97,7 +97,7 @@ func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, 
 // what its caller asks for: a scan function of one table reads a joined
 // row.
 type prefixedRow struct {
-	row    *sql.Row
+	row    row
 	prefix []any
 }
 

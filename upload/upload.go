@@ -27,6 +27,7 @@ import (
 	"github.com/multiformats/go-multihash"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/gc"
 )
 
@@ -120,7 +121,8 @@ type upload struct {
 // Refusals are *tack.Error: EINVALID for a CAR or a DAG that breaks a
 // rule, EQUOTA past the account's room or its pending requests, and a
 // Body's own failure as it is. Failures of the blockstore are wrapped in
-// tack.BlockstoreError.
+// tack.BlockstoreError; those of a full disk or a bucket that does not
+// answer hold a tack.Unavailable error (blockstore.Unavailable): a 503.
 func (im *Importer) Import(ctx context.Context, acct *tack.Account, r io.Reader, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
 	u := &upload{im: im, acct: acct, room: -1, idx: newCARIndex()}
 	if limit := acct.Limits(im.Limits).MaxBytes; limit > 0 {
@@ -383,7 +385,7 @@ func (u *upload) pin(ctx context.Context, roots []cid.Cid, opts tack.UploadOptio
 	// Blocks are durable before any DAG is recorded whole, as a fetch's.
 	if whole && u.im.Sync != nil {
 		if err := u.im.Sync(ctx); err != nil {
-			return nil, tack.BlockstoreError{Err: fmt.Errorf("syncing the blockstore: %w", err)}
+			return nil, tack.BlockstoreError{Err: blockstore.Unavailable(fmt.Errorf("syncing the blockstore: %w", err))}
 		}
 	}
 
@@ -533,7 +535,7 @@ func (w *batchWriter) write(b *batch) error {
 		}
 	}
 	if err := w.sess.PutMany(w.ctx, b.blocks); err != nil {
-		return tack.BlockstoreError{Err: fmt.Errorf("storing blocks: %w", err)}
+		return tack.BlockstoreError{Err: blockstore.Unavailable(fmt.Errorf("storing blocks: %w", err))}
 	}
 	return nil
 }

@@ -49,6 +49,7 @@ type Config struct {
 	MaxConns    int            // --max-conns: HTTP connections open at once
 	MaxUpload   int64          // --max-upload: bytes of one CAR upload
 	MaxUploads  int            // --max-uploads: CAR uploads served at once
+	MinFree     int64          // --min-free: bytes free on the data directory's disk below which /readyz says not ready
 	PProf       string         // --pprof: host:port to serve net/http/pprof on; empty: off
 	GCInterval  time.Duration  // --gc-interval: how often garbage is collected when none was seen made; 0: never on its own
 	GCDelay     time.Duration  // --gc-delay: how soon after garbage was made (a pin deleted or replaced, an upload refused) a collection frees it
@@ -120,6 +121,7 @@ func DefaultConfig() Config {
 		DrainTimeout:       DefaultDrainTimeout,
 		MaxUpload:          http.DefaultMaxUpload,
 		MaxUploads:         http.DefaultMaxUploads,
+		MinFree:            DefaultMinFree,
 	}
 }
 
@@ -131,6 +133,9 @@ const AutoReserve = -1
 // seconds tack takes to close after it, below the 30 seconds a supervisor
 // (Kubernetes, systemd's default 90) commonly waits before SIGKILL.
 const DefaultDrainTimeout = 20 * time.Second
+
+// DefaultMinFree is the default of --min-free.
+const DefaultMinFree = 1 << 30
 
 // DefaultBlocksCache is the default of --blocks-cache.
 const DefaultBlocksCache = 1 << 30
@@ -235,6 +240,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) (bootstrap *list) {
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "HTTP connections open at once; more wait in the kernel's accept queue")
 	fs.Var(sizeFlag{&c.MaxUpload}, "max-upload", "bytes of one CAR upload (POST /car), like 32GiB; more gets 413")
 	fs.IntVar(&c.MaxUploads, "max-uploads", c.MaxUploads, "CAR uploads served at once, apart from --max-inflight; more get 503 with Retry-After")
+	fs.Var(sizeFlag{&c.MinFree}, "min-free", "bytes free on the data directory's disk, like 1GiB, below which /readyz says the node is not ready for writes (0: no check)")
 	fs.StringVar(&c.PProf, "pprof", c.PProf, "serve net/http/pprof on this host:port, for profiling (default off; keep it private)")
 	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often to collect garbage when this process saw none made (deleted by another process or node, failed fetches) (0: only with 'tack gc', and --gc-delay is off too)")
 	fs.DurationVar(&c.GCDelay, "gc-delay", c.GCDelay, "how soon after a pin is deleted or replaced, a request fails or an upload is refused, a collection frees the blocks nothing else needs, so that they stop being served; deletions meanwhile join it, and a collection never starts sooner after the last than 10 times as long as that one took")

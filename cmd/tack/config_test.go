@@ -75,6 +75,7 @@ var everyFlag = []struct{ flag, env, value string }{
 	{"--max-conns", "TACK_MAX_CONNS", "1000"},
 	{"--max-upload", "TACK_MAX_UPLOAD", "1GiB"},
 	{"--max-uploads", "TACK_MAX_UPLOADS", "3"},
+	{"--min-free", "TACK_MIN_FREE", "2GiB"},
 	{"--pprof", "TACK_PPROF", "127.0.0.1:6060"},
 	{"--trusted-proxies", "TACK_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8,::1"},
 	{"--gc-interval", "TACK_GC_INTERVAL", "15m"},
@@ -124,6 +125,7 @@ var everyFlagConfig = Config{
 	MaxConns:    1000,
 	MaxUpload:   1 << 30,
 	MaxUploads:  3,
+	MinFree:     2 << 30,
 	PProf:       "127.0.0.1:6060",
 
 	GatewayMaxBlocks:   100000,

@@ -26,6 +26,7 @@ import (
 	carv2 "github.com/ipld/go-car/v2"
 
 	"github.com/tack-ipfs/tack/internal/miniotest"
+	"github.com/tack-ipfs/tack/internal/diskspace/diskspacetest"
 	"github.com/tack-ipfs/tack/internal/pgtest"
 )
 
@@ -228,7 +229,7 @@ func TestFaults(t *testing.T) {
 	phase("after postgres", 3*time.Second, nil, nil)
 	if tmpfs {
 		filler := filepath.Join(data, "filler")
-		phase("disk full 5s", 5*time.Second, func() { fill(t, filler) }, func() { os.Remove(filler) })
+		phase("disk full 5s", 5*time.Second, func() { diskspacetest.MustFill(t, filler) }, func() { os.Remove(filler) })
 		phase("after disk full", 3*time.Second, nil, nil)
 	}
 	close(feed)
@@ -325,25 +326,6 @@ func TestFaults(t *testing.T) {
 		len(load.accepted), len(pinned), lost, len(load.refused), ghosts, faultDAGBlocks, whole)
 	if len(load.accepted) == 0 {
 		t.Fatal("no request was accepted")
-	}
-}
-
-// fill writes to path until its disk is full.
-func fill(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 1<<20)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return
-		}
 	}
 }
 

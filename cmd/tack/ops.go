@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"syscall"
 	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 
 	"github.com/tack-ipfs/tack"
+	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/internal/lograte"
 )
@@ -45,26 +47,72 @@ var readyProbe = func() cid.Cid {
 }()
 
 // readiness is what /readyz checks: one indexed lookup in the store, one
-// Has in the blockstore, and that Close has not begun.
+// Has in the blockstore, a HEAD of the bucket (S3 blocks), room on the
+// data directory's disk (--min-free), and that Close has not begun.
 func (m *Main) readiness() http.Readiness {
-	return http.Readiness{
-		Checks: map[string]func(context.Context) error{
-			"store": func(ctx context.Context) error {
-				// No account has ID 0: a primary key lookup that finds
-				// nothing.
-				_, err := m.DB.FindAccountByID(ctx, 0)
-				if err != nil && tack.ErrorCode(err) == tack.ENOTFOUND {
-					err = nil
-				}
+	checks := map[string]func(context.Context) error{
+		"store": func(ctx context.Context) error {
+			// No account has ID 0: a primary key lookup that finds
+			// nothing.
+			_, err := m.DB.FindAccountByID(ctx, 0)
+			switch {
+			case err == nil || tack.ErrorCode(err) == tack.ENOTFOUND:
+				return nil
+			case tack.ErrorCode(err) == tack.EUNAVAILABLE:
 				return err
-			},
-			"blockstore": func(ctx context.Context) error {
-				_, err := m.Blocks.Has(ctx, readyProbe)
-				return err
-			},
+			}
+			return tack.Unavailable(tack.MsgStoreUnavailable, err)
 		},
-		Draining: m.draining.Load,
+		"blockstore": func(ctx context.Context) error {
+			_, err := m.Blocks.Has(ctx, readyProbe)
+			if err != nil && tack.ErrorCode(err) != tack.EUNAVAILABLE {
+				err = tack.Unavailable(tack.MsgBlockstoreUnavailable, err)
+			}
+			return err
+		},
 	}
+	if p, ok := m.Blocks.(blockstore.Prober); ok {
+		checks["bucket"] = func(ctx context.Context) error {
+			if err := p.Probe(ctx); err != nil {
+				return tack.Unavailable(tack.MsgBlockstoreUnavailable, err)
+			}
+			return nil
+		}
+	}
+	if minFree := m.Config.MinFree; minFree > 0 {
+		checks["disk"] = func(context.Context) error { return checkRoom(m.Config.Data, minFree) }
+	}
+	return http.Readiness{Checks: checks, Draining: m.draining.Load}
+}
+
+// checkRoom returns an EUNAVAILABLE error if the disk of dir has less than
+// min bytes free for tack (the blocks, the SQLite database, the cache).
+func checkRoom(dir string, min int64) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("the data directory's disk: %w", err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	if free < min {
+		return tack.Unavailable(fmt.Sprintf("%s free on the data directory's disk, under --min-free %s: not ready for writes",
+			humanBytes(free), humanBytes(min)), fmt.Errorf("statfs %s: %d bytes available", dir, free))
+	}
+	return nil
+}
+
+// humanBytes writes n in the largest binary unit that leaves a number of
+// at least 1, with one decimal: 512.0MiB.
+func humanBytes(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%dB", n)
+	}
+	v, i := float64(n)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f%ciB", v, units[i])
 }
 
 // serveMetrics serves the Prometheus metrics on --metrics-listen, to

@@ -16,6 +16,7 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 
+	"github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/internal/cartest"
 	"github.com/tack-ipfs/tack/internal/testpeer"
 	"github.com/tack-ipfs/tack/metrics/metricstest"
@@ -223,6 +224,8 @@ func TestReadyz(t *testing.T) {
 	}
 	m.draining.Store(false)
 	m.DB.Close()
+	// The checks' last answers are reused for a while.
+	time.Sleep(http.DefaultReadyCache + 100*time.Millisecond)
 	if status, failed := ready(); status != 503 || failed["store"] == "" || len(failed) != 1 {
 		t.Errorf("store closed: got %d %v, want 503 naming the store only", status, failed)
 	}

@@ -232,6 +232,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Metrics:   m.Metrics,
 		Readiness: m.readiness(),
 	}
+	m.Metrics.WatchReady(api.ReadyChecks)
 	if c.MetricsListen == "" {
 		api.MetricsHandler = m.Metrics.Handler()
 	}

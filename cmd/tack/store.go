@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -62,11 +63,16 @@ func redact(s string) string {
 }
 
 // openStore opens the metadata store at l, with limits as the default
-// limits of accounts.
+// limits of accounts. A PostgreSQL that does not answer is an error at
+// once, which says so: tack does not wait for it.
 func openStore(ctx context.Context, l storeLocation, limits tack.Limits) (tack.Store, error) {
 	if l.postgres != "" {
 		db, err := postgres.Open(ctx, l.postgres)
-		if err != nil {
+		var outage *tack.Error
+		if tack.IsOutage(err) && errors.As(err, &outage) {
+			// tack does not wait for it: see docs/operating.md.
+			return nil, fmt.Errorf("PostgreSQL does not answer (is it running, and reachable from here?): %w", outage.Err)
+		} else if err != nil {
 			return nil, err
 		}
 		db.Limits = limits

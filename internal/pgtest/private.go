@@ -1,122 +1,151 @@
 package pgtest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
-	osexec "os/exec"
+	execpkg "os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// Private is a PostgreSQL server of a test's own, for a test that stops
-// or breaks it: never the shared one. It runs from a fresh initdb in a
-// temporary directory, on a free port of 127.0.0.1, as the user postgres
-// when the test runs as root (PostgreSQL refuses to run as root).
+// PostgresBin is where Debian's PostgreSQL 15 keeps initdb, pg_ctl and
+// postgres; TACK_POSTGRES_BIN overrides it.
+const PostgresBin = "/usr/lib/postgresql/15/bin"
+
+// Private is a PostgreSQL server of one test's own, on a port of
+// 127.0.0.1 that nothing else uses, which the test may stop and start
+// again: tests of outages break this one, never the shared server.
 type Private struct {
-	url            string
-	bin, dir, port string
-	cred           *syscall.Credential
+	dir  string // the cluster's data directory, also its socket directory
+	port int
+	bin  string
+	cred *syscall.Credential // the user the server runs as, when tests run as root
 }
 
-// Binaries returns the folder of PostgreSQL's programs: TACK_POSTGRES_BIN,
-// else /usr/lib/postgresql/15/bin, or "" if it has no initdb.
-func Binaries() string {
-	dir := os.Getenv("TACK_POSTGRES_BIN")
-	if dir == "" {
-		dir = "/usr/lib/postgresql/15/bin"
-	}
-	if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
-		return ""
-	}
-	return dir
-}
-
-// StartPrivate makes and starts a private server, stopped and removed
-// when tb ends. Without PostgreSQL's programs it skips tb, unless
+// NewPrivate makes (initdb) a cluster in a temporary directory, without
+// starting it, and removes it when tb ends, stopping the server first.
+// PostgreSQL refuses to run as root: as root, the cluster belongs to the
+// "postgres" user. It skips tb if initdb is missing, unless
 // TACK_POSTGRES_TESTS=required.
-func StartPrivate(tb testing.TB) *Private {
+func NewPrivate(tb testing.TB) *Private {
 	tb.Helper()
-	bin := Binaries()
+	bin := os.Getenv("TACK_POSTGRES_BIN")
 	if bin == "" {
+		bin = PostgresBin
+	}
+	if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
 		if os.Getenv("TACK_POSTGRES_TESTS") == "required" {
-			tb.Fatal("pgtest: no initdb (set TACK_POSTGRES_BIN) and TACK_POSTGRES_TESTS=required")
+			tb.Fatalf("pgtest: no initdb in %s (set TACK_POSTGRES_BIN): %v (TACK_POSTGRES_TESTS=required)", bin, err)
 		}
-		tb.Skip("pgtest: no initdb; set TACK_POSTGRES_BIN")
+		tb.Skipf("pgtest: no initdb in %s (set TACK_POSTGRES_BIN): %v", bin, err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Not tb.TempDir: its parents are private to root.
+	dir, err := os.MkdirTemp("", "tack-pgtest-")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	// Not tb.TempDir: its folders are the test user's alone, and the
-	// server's user must reach this one.
-	dir, err := os.MkdirTemp("", "tack-pg-")
-	if err != nil {
+	p := &Private{dir: filepath.Join(dir, "cluster"), port: freePort(tb), bin: bin}
+	tb.Cleanup(func() {
+		p.pgctl("stop", "-m", "immediate", "-w")
+		os.RemoveAll(dir)
+	})
+	if err := os.Mkdir(p.dir, 0o700); err != nil {
 		tb.Fatal(err)
 	}
-	p := &Private{url: fmt.Sprintf("postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable", port), bin: bin, dir: dir, port: port}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			tb.Fatalf("pgtest: running as root, and no user postgres to run PostgreSQL as: %v", err)
+			tb.Fatalf("pgtest: running as root, and there is no postgres user to run PostgreSQL as: %v", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.Chown(p.dir, uid, gid); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	tb.Cleanup(func() {
-		p.run("stop", "-m", "immediate")
-		os.RemoveAll(dir)
-	})
-	if out, err := p.cmd("initdb", "-D", p.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
+	if out, err := p.command("initdb", "-D", p.dir, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8").CombinedOutput(); err != nil {
 		tb.Fatalf("pgtest: initdb: %v\n%s", err, out)
 	}
+	return p
+}
+
+// StartPrivate makes a cluster with NewPrivate and starts it.
+func StartPrivate(tb testing.TB) *Private {
+	tb.Helper()
+	p := NewPrivate(tb)
 	p.Start(tb)
 	return p
 }
 
-// URL returns the server's URL,
-// postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable.
-func (p *Private) URL() string { return p.url }
-
-func (p *Private) data() string { return filepath.Join(p.dir, "data") }
-
-func (p *Private) cmd(name string, args ...string) *osexec.Cmd {
-	c := osexec.Command(filepath.Join(p.bin, name), args...)
-	c.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
-	c.Dir = p.dir
-	return c
-}
-
-// run runs pg_ctl on the server's data.
-func (p *Private) run(args ...string) ([]byte, error) {
-	args = append([]string{"-D", p.data(), "-l", filepath.Join(p.dir, "log")}, args...)
-	return p.cmd("pg_ctl", args...).CombinedOutput()
+// URL returns the URL of the server's postgres database, as its superuser.
+func (p *Private) URL() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
 }
 
 // Start starts the server and waits until it takes connections.
 func (p *Private) Start(tb testing.TB) {
 	tb.Helper()
-	opts := fmt.Sprintf("-p %s -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", p.port, p.dir)
-	if out, err := p.run("start", "-w", "-t", "60", "-o", opts); err != nil {
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100", p.port, p.dir)
+	if out, err := p.pgctl("start", "-w", "-t", "60", "-l", filepath.Join(p.dir, "log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
 		tb.Fatalf("pgtest: pg_ctl start: %v\n%s\n%s", err, out, log)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, p.URL())
+		if err == nil {
+			conn.Close(ctx)
+			return
+		}
+		if ctx.Err() != nil {
+			tb.Fatalf("pgtest: the private server does not answer: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
-// Stop stops the server (a fast shutdown: connections are closed, open
-// transactions rolled back) and waits until it is down.
+// Stop stops the server (fast: open connections are ended) and waits
+// until it has.
 func (p *Private) Stop(tb testing.TB) {
 	tb.Helper()
-	if out, err := p.run("stop", "-w", "-m", "fast"); err != nil {
+	if out, err := p.pgctl("stop", "-m", "fast", "-w", "-t", "60"); err != nil {
 		tb.Fatalf("pgtest: pg_ctl stop: %v\n%s", err, out)
 	}
+}
+
+func (p *Private) pgctl(args ...string) ([]byte, error) {
+	return p.command("pg_ctl", append([]string{"-D", p.dir}, args...)...).CombinedOutput()
+}
+
+func (p *Private) command(name string, args ...string) *execpkg.Cmd {
+	cmd := execpkg.Command(filepath.Join(p.bin, name), args...)
+	cmd.Dir = os.TempDir()
+	if p.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	}
+	return cmd
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
