@@ -25,8 +25,8 @@ import (
 	"github.com/ipfs/go-cid"
 	carv2 "github.com/ipld/go-car/v2"
 
-	"github.com/tack-ipfs/tack/internal/miniotest"
 	"github.com/tack-ipfs/tack/internal/diskspace/diskspacetest"
+	"github.com/tack-ipfs/tack/internal/miniotest"
 	"github.com/tack-ipfs/tack/internal/pgtest"
 )
 

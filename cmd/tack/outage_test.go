@@ -16,8 +16,8 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/http"
-	"github.com/tack-ipfs/tack/internal/miniotest"
 	"github.com/tack-ipfs/tack/internal/diskspace/diskspacetest"
+	"github.com/tack-ipfs/tack/internal/miniotest"
 	"github.com/tack-ipfs/tack/internal/pgtest"
 	"github.com/tack-ipfs/tack/metrics/metricstest"
 )
