@@ -250,7 +250,7 @@ func TestReadyzBucketFrozen(t *testing.T) {
 		t.Errorf(`tack_ready{check="bucket"} = %v with MinIO up, want 1`, v)
 	}
 
-	srv.Freeze(t)
+	srv.Pause(t)
 	// Past the cache of the last answer (1s); then one timeout (2s) of
 	// the check, and some slack for a loaded machine.
 	time.Sleep(1100 * time.Millisecond)
@@ -262,7 +262,7 @@ func TestReadyzBucketFrozen(t *testing.T) {
 		t.Errorf(`tack_ready{check="bucket"} = %v with MinIO frozen, want 0`, v)
 	}
 
-	srv.Thaw(t)
+	srv.Resume(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for call(t, nil, "GET", api+"/readyz", "", "").status != nethttp.StatusOK {
 		if time.Now().After(deadline) {

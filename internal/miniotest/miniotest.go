@@ -126,20 +126,26 @@ func (s *Server) Stop() {
 	s.cmd.Wait()
 }
 
-// Pause freezes the server with SIGSTOP: it keeps its address and takes
-// connections, and answers nothing until Resume.
+// Pause stops the server's process (SIGSTOP): it keeps its connections
+// and its port but answers nothing, as a hung bucket does. It is resumed
+// when tb ends, if it was not before.
 func (s *Server) Pause(tb testing.TB) {
 	tb.Helper()
 	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		tb.Fatalf("miniotest: pausing MinIO: %v", err)
 	}
+	tb.Cleanup(func() { s.Resume(tb) })
 }
 
-// Resume lets a paused server go on, with SIGCONT.
+// Resume lets a paused server go on (SIGCONT). Resuming a server that
+// runs, or has stopped, does nothing.
 func (s *Server) Resume(tb testing.TB) {
 	tb.Helper()
+	if s.cmd.ProcessState != nil {
+		return
+	}
 	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		tb.Fatalf("miniotest: resuming MinIO: %v", err)
+		tb.Errorf("miniotest: resuming MinIO: %v", err)
 	}
 }
 
