@@ -122,6 +122,18 @@ type upload struct {
 // Body's own failure as it is. Failures of the blockstore are wrapped in
 // tack.BlockstoreError.
 func (im *Importer) Import(ctx context.Context, acct *tack.Account, r io.Reader, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
+	return im.run(ctx, acct, func(u *upload) ([]cid.Cid, tack.UploadOptions, error) {
+		body, _ := r.(Body)
+		roots, err := u.read(ctx, &carStream{r: r}, body)
+		return roots, opts, err
+	})
+}
+
+// run is an upload of the account: store, through a session of the
+// Guard, the blocks that read stores and pin the roots it returns, with
+// the options it returns. If read or the pinning fails, the blocks it
+// stored new are deleted again (gc.Session.Undo).
+func (im *Importer) run(ctx context.Context, acct *tack.Account, read func(u *upload) ([]cid.Cid, tack.UploadOptions, error)) (reqs []*tack.PinRequest, err error) {
 	u := &upload{im: im, acct: acct, room: -1, idx: newCARIndex()}
 	if limit := acct.Limits(im.Limits).MaxBytes; limit > 0 {
 		usage, err := im.Store.FindUsage(ctx, acct.ID)
@@ -154,8 +166,7 @@ func (im *Importer) Import(ctx context.Context, acct *tack.Account, r io.Reader,
 		}
 	}()
 
-	body, _ := r.(Body)
-	roots, err := u.read(ctx, &carStream{r: r}, body)
+	roots, opts, err := read(u)
 	if err != nil {
 		return nil, err
 	}
@@ -216,8 +227,7 @@ func (u *upload) read(ctx context.Context, cs *carStream, body Body) ([]cid.Cid,
 		}
 		u.bytes += int64(n)
 		if u.room >= 0 && u.bytes > u.room {
-			return nil, tack.Errorf(tack.EQUOTA, "this upload holds more than the %d bytes this account may still store (its limit is %d bytes, %d of them held by incomplete uploads until their DAGs are whole or their requests deleted); delete pins or ask the operator for more room",
-				u.room, u.acct.Limits(u.im.Limits).MaxBytes, u.kept)
+			return nil, u.overQuota()
 		}
 		batch.buf = batch.buf[:len(batch.buf)+int(n)]
 		b, _ := blocks.NewBlockWithCid(data, c)
@@ -241,6 +251,13 @@ func (u *upload) read(ctx context.Context, cs *carStream, body Body) ([]cid.Cid,
 	}
 	u.idx.sort()
 	return roots, nil
+}
+
+// overQuota is the refusal of an upload that holds more than the
+// account's room.
+func (u *upload) overQuota() error {
+	return tack.Errorf(tack.EQUOTA, "this upload holds more than the %d bytes this account may still store (its limit is %d bytes, %d of them held by incomplete uploads until their DAGs are whole or their requests deleted); delete pins or ask the operator for more room",
+		u.room, u.acct.Limits(u.im.Limits).MaxBytes, u.kept)
 }
 
 // bodyError is the error of a CAR that cannot be read: the body's own
