@@ -15,6 +15,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/ipld/unixfs"
+	"github.com/ipfs/go-cid"
+
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/gc"
@@ -231,8 +235,24 @@ func TestSameCIDAsKuboSharded(t *testing.T) {
 	if got := reqs[0].Pin.CID; got != want {
 		t.Errorf("CID %s, Kubo gives %s", got, want)
 	}
-	if flat := kuboAdd(t, bin, "", kuboFlags, files, "many"); flat == want {
-		t.Errorf("the folder is not sharded: Kubo gives %s with the flags too", flat)
+	root, err := cid.Decode(reqs[0].Pin.CID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.bs.Get(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd, err := merkledag.DecodeProtobuf(b.RawData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := unixfs.FSNodeFromBytes(nd.Data())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.Type() != unixfs.THAMTShard {
+		t.Errorf("the folder is a %v, not a HAMT shard", fs.Type())
 	}
 }
 

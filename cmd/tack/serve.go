@@ -27,6 +27,7 @@ import (
 	"github.com/tack-ipfs/tack/metrics"
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
+	"github.com/tack-ipfs/tack/unixfsimport"
 	"github.com/tack-ipfs/tack/upload"
 	"golang.org/x/net/netutil"
 )
@@ -196,6 +197,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		// Port 0 (tests): name the port the system chose.
 		c.PublicURL = "http://" + m.HTTPAddr()
 	}
+	uploads := &upload.Importer{Store: m.DB, Guard: m.Guard, Sync: m.Blocks.Sync, Limits: c.limits(),
+		Notifier: gcNotifier{m.Pinner, m.gcSchedule}, Logger: m.Logger}
 	api := &http.Server{
 		Store:     m.DB,
 		Auth:      m.Auth,
@@ -207,8 +210,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 		MaxInFlight: c.MaxInFlight,
 
-		Importer: &upload.Importer{Store: m.DB, Guard: m.Guard, Sync: m.Blocks.Sync, Limits: c.limits(),
-			Notifier: gcNotifier{m.Pinner, m.gcSchedule}, Logger: m.Logger},
+		Importer:   uploads,
+		Files:      &unixfsimport.Importer{Uploads: uploads},
 		MaxUpload:  c.MaxUpload,
 		MaxUploads: c.MaxUploads,
 
