@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/tack-ipfs/tack"
-	tackhttp "github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/blockstore"
+	tackhttp "github.com/tack-ipfs/tack/http"
 )
 
 // filesForm writes a form of files, each a part named "file" with its
