@@ -38,5 +38,11 @@ type FileImporter interface {
 	// found for the DAG's root. Bad paths and forms are refused with
 	// EINVALID, an upload past the account's room with EQUOTA; a refused
 	// upload leaves no request.
-	ImportFiles(ctx context.Context, acct *Account, form *multipart.Reader, opts UploadOptions) ([]*PinRequest, error)
+	ImportFiles(ctx context.Context, acct *Account, form FormParts, opts UploadOptions) ([]*PinRequest, error)
+}
+
+// FormParts are the parts of a multipart form, one after the other, as
+// *multipart.Reader gives them: NextPart returns io.EOF after the last.
+type FormParts interface {
+	NextPart() (*multipart.Part, error)
 }

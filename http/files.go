@@ -55,7 +55,7 @@ func formBoundary(r *http.Request) (string, error) {
 // progress, and counts the upload. The body's own failure (too large, too
 // slow, cut off) and an empty body are reported as such, rather than as
 // what they did to the form.
-func (s *Server) importFiles(ctx context.Context, acct *tack.Account, form *multipart.Reader, body *uploadReader, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
+func (s *Server) importFiles(ctx context.Context, acct *tack.Account, form tack.FormParts, body *uploadReader, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
 	defer func() {
 		outcome := "ok"
 		if err != nil {

@@ -84,9 +84,9 @@ type Web struct {
 	Logger *slog.Logger
 	// Metrics, if not nil, counts internal errors by source.
 	Metrics *metrics.Metrics
-	// Uploads, if not nil, is the API server whose CAR uploads the pins
-	// page's Upload a CAR form shares: the same checks, limits and slots.
-	// Nil leaves the form out.
+	// Uploads, if not nil, is the API server whose CAR and file uploads
+	// the pins page's Upload a CAR and Upload files forms share: the same
+	// checks, limits and slots. Nil leaves the forms out.
 	Uploads *Server
 
 	pages        map[string]*template.Template
@@ -123,6 +123,7 @@ func (web *Web) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard", web.signedIn(web.handlePins))
 	if web.Uploads != nil {
 		mux.Handle("POST /dashboard/car", web.Uploads.uploadRoute(http.HandlerFunc(web.handleUploadCAR)))
+		mux.Handle("POST /dashboard/files", web.Uploads.uploadRoute(http.HandlerFunc(web.handleUploadFiles)))
 	}
 	mux.HandleFunc("GET /admin", web.signedIn(web.operator(web.handleAdmin)))
 	mux.HandleFunc("POST /admin/accounts/{id}/access", web.form(web.signedIn(web.operator(web.handleDecideAccess))))

@@ -106,7 +106,7 @@ func cidBuilder() (cid.Builder, error) {
 // or names a file twice (or a file where a folder is); a form that cannot
 // be read or holds no file; more than MaxFiles files. An upload past the
 // account's room is EQUOTA.
-func (im *Importer) ImportFiles(ctx context.Context, acct *tack.Account, form *multipart.Reader, opts tack.UploadOptions) ([]*tack.PinRequest, error) {
+func (im *Importer) ImportFiles(ctx context.Context, acct *tack.Account, form tack.FormParts, opts tack.UploadOptions) ([]*tack.PinRequest, error) {
 	return im.Uploads.ImportDAG(ctx, acct, func(ctx context.Context, sink *upload.Sink) (cid.Cid, tack.UploadOptions, error) {
 		b, err := newBuilder(ctx, sink)
 		if err != nil {
