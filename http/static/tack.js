@@ -53,9 +53,6 @@ function scheduleRefresh() {
   }, Number(live.dataset.refresh) * 1000);
 }
 scheduleRefresh();
-  }, Number(live.dataset.refresh) * 1000);
-}
-scheduleRefresh();
 
 // The upload forms (Upload a CAR, Upload files): sent with
 // XMLHttpRequest, whose upload events drive the progress bar; the answer
