@@ -1,9 +1,10 @@
 // Package http serves tack over HTTP: the IPFS Pinning Service API at /pins
 // (https://ipfs.github.io/pinning-services-api-spec/), with its Bearer token
 // authentication, per-account rate limits and load shedding; CAR uploads at
-// POST /car and from the pins page, which it admits (their own slots, the
-// account's share, the body's deadline and size) and hands to a
-// tack.CARImporter; the web pages; the operators' /healthz, /readyz and
+// POST /car and file uploads at POST /files, and both from the pins page,
+// which it admits (their own slots, the account's share, the body's
+// deadline and size) and hands to a tack.CARImporter or a
+// tack.FileImporter; the web pages; the operators' /healthz, /readyz and
 // /metrics; and the one map from tack's error codes to HTTP statuses and
 // error bodies.
 package http
