@@ -15,8 +15,12 @@ import (
 	"github.com/tack-ipfs/tack/internal/cartest"
 )
 
-// benchSize is the size of the benchmarks' upload.
-const benchSize = 256 << 20
+// benchSizes are the sizes of the benchmarks' uploads: the peak should
+// not grow with them.
+var benchSizes = []struct {
+	name string
+	size int64
+}{{"64MiB", 64 << 20}, {"256MiB", 256 << 20}}
 
 // fileStream is a file of n bytes made as it is read: no two 8-byte words
 // of it repeat, so no chunk is stored twice.
@@ -69,54 +73,62 @@ func peakHeap() (stop func() int64) {
 	}
 }
 
-// BenchmarkImportFile uploads one file of 256 MiB as a form, streamed:
-// peak-heap-MiB is the most heap the upload held at once above what was
-// live before, and heap/size its ratio to the file's size.
+// BenchmarkImportFile uploads one file of 64 MiB, then 256 MiB, as a
+// form, streamed: peak-heap-MiB is the most heap the upload held at once
+// above what was live before, and heap/size its ratio to the file's size.
 // BenchmarkImportCAR is the baseline: a CAR of the same size through the
 // same upload.Importer.
 //
 //	go test ./unixfsimport -run '^$' -bench 'Import(File|CAR)$' -benchtime 3x -benchmem
 func BenchmarkImportFile(b *testing.B) {
-	e := newEnv(b, tack.Limits{})
-	acct := e.MustAccount(b, "a@example.com")
-	b.SetBytes(benchSize)
-	var peak int64
-	for i := 0; b.Loop(); i++ {
-		pr, pw := io.Pipe()
-		w := multipart.NewWriter(pw)
-		go func() {
-			p, err := w.CreateFormFile("file", "big.bin")
-			if err == nil {
-				_, err = io.Copy(p, &fileStream{off: int64(i) << 40, n: int64(i)<<40 + benchSize})
+	for _, bs := range benchSizes {
+		b.Run(bs.name, func(b *testing.B) {
+			e := newEnv(b, tack.Limits{})
+			acct := e.MustAccount(b, "a@example.com")
+			b.SetBytes(bs.size)
+			var peak int64
+			for i := 0; b.Loop(); i++ {
+				pr, pw := io.Pipe()
+				w := multipart.NewWriter(pw)
+				go func() {
+					p, err := w.CreateFormFile("file", "big.bin")
+					if err == nil {
+						_, err = io.Copy(p, &fileStream{off: int64(i) << 40, n: int64(i)<<40 + bs.size})
+					}
+					if err == nil {
+						err = w.Close()
+					}
+					pw.CloseWithError(err)
+				}()
+				stop := peakHeap()
+				if _, err := e.im.ImportFiles(context.Background(), acct, multipart.NewReader(pr, w.Boundary()), tack.UploadOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				peak = max(peak, stop())
 			}
-			if err == nil {
-				err = w.Close()
-			}
-			pw.CloseWithError(err)
-		}()
-		stop := peakHeap()
-		if _, err := e.im.ImportFiles(context.Background(), acct, multipart.NewReader(pr, w.Boundary()), tack.UploadOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		peak = max(peak, stop())
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(peak)/float64(bs.size), "heap/size")
+		})
 	}
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
-	b.ReportMetric(float64(peak)/benchSize, "heap/size")
 }
 
 func BenchmarkImportCAR(b *testing.B) {
-	e := newEnv(b, tack.Limits{})
-	acct := e.MustAccount(b, "a@example.com")
-	b.SetBytes(benchSize)
-	var peak int64
-	for i := 0; b.Loop(); i++ {
-		s, _ := cartest.NewStream(b, benchSize/(1<<20), 1<<20, uint64(i))
-		stop := peakHeap()
-		if _, err := e.im.Uploads.Import(context.Background(), acct, s, tack.UploadOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		peak = max(peak, stop())
+	for _, bs := range benchSizes {
+		b.Run(bs.name, func(b *testing.B) {
+			e := newEnv(b, tack.Limits{})
+			acct := e.MustAccount(b, "a@example.com")
+			b.SetBytes(bs.size)
+			var peak int64
+			for i := 0; b.Loop(); i++ {
+				s, _ := cartest.NewStream(b, int(bs.size>>20), 1<<20, uint64(i))
+				stop := peakHeap()
+				if _, err := e.im.Uploads.Import(context.Background(), acct, s, tack.UploadOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				peak = max(peak, stop())
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(peak)/float64(bs.size), "heap/size")
+		})
 	}
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
-	b.ReportMetric(float64(peak)/benchSize, "heap/size")
 }
