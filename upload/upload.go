@@ -3,7 +3,8 @@
 // completeness, and makes the account's pin requests, pinned if the DAG is
 // whole and queued (its blocks kept for it) if not. It is the library
 // behind POST /car and the pins page's form; http only admits the request
-// and maps the errors to statuses.
+// and maps the errors to statuses. ImportDAG does the same for a DAG that
+// tack builds as the body arrives (unixfsimport's files and folders).
 package upload
 
 import (
