@@ -25,6 +25,7 @@ import (
 	"github.com/tack-ipfs/tack/gc"
 	tackhttp "github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/internal/cartest"
+	"github.com/tack-ipfs/tack/unixfsimport"
 	"github.com/tack-ipfs/tack/upload"
 )
 
@@ -52,6 +53,7 @@ func newCAREnv(tb testing.TB, configure func(s *tackhttp.Server)) *carEnv {
 		}
 		im.Store, im.Guard, im.Notifier = s.Store, guard, s.Notifier
 		s.Importer = im
+		s.Files = &unixfsimport.Importer{Uploads: im}
 		if configure != nil {
 			configure(s)
 		}

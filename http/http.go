@@ -1,9 +1,10 @@
 // Package http serves tack over HTTP: the IPFS Pinning Service API at /pins
 // (https://ipfs.github.io/pinning-services-api-spec/), with its Bearer token
 // authentication, per-account rate limits and load shedding; CAR uploads at
-// POST /car and from the pins page, which it admits (their own slots, the
-// account's share, the body's deadline and size) and hands to a
-// tack.CARImporter; the web pages; the operators' /healthz, /readyz and
+// POST /car and file uploads at POST /files, and both from the pins page,
+// which it admits (their own slots, the account's share, the body's
+// deadline and size) and hands to a tack.CARImporter or a
+// tack.FileImporter; the web pages; the operators' /healthz, /readyz and
 // /metrics; and the one map from tack's error codes to HTTP statuses and
 // error bodies.
 package http
@@ -70,6 +71,10 @@ type Server struct {
 	// Importer stores the CARs of POST /car and of the pins page's form
 	// (upload.Importer). Nil refuses uploads with 503.
 	Importer tack.CARImporter
+	// Files stores the files and folders of POST /files and of the pins
+	// page's file form as UnixFS DAGs (unixfsimport.Importer). Nil
+	// refuses them with 503.
+	Files tack.FileImporter
 	// MaxUpload caps the bytes of one upload: 413 past it. Zero means
 	// DefaultMaxUpload.
 	MaxUpload int64
@@ -114,7 +119,8 @@ type Server struct {
 // mux (the web pages): Go 1.22 pattern precedence lets patterns such as
 // "GET /{$}" or "GET /tokens" coexist with the catch-all 404 on "/".
 //
-// POST /car, the CAR upload, has MaxUploads slots of its own.
+// POST /car, the CAR upload, and POST /files, the upload of files and
+// folders, have MaxUploads slots of their own.
 //
 // Only the five routes count against MaxInFlight: the 404s and 405s cost
 // nothing, and the web pages are for people, who would get a JSON 503 and
@@ -135,6 +141,8 @@ func (s *Server) Handler(mount ...func(mux *http.ServeMux)) http.Handler {
 	mux.Handle("DELETE /pins/{requestid}", api(s.handleDeletePin))
 	mux.Handle("POST /car", s.uploadRoute(s.authenticated(s.handleUploadCAR)))
 	mux.Handle("/car", s.methodNotAllowed("POST"))
+	mux.Handle("POST /files", s.uploadRoute(s.authenticated(s.handleUploadFiles)))
+	mux.Handle("/files", s.methodNotAllowed("POST"))
 	// The method-less patterns are less specific than the ones above, so
 	// they only see the methods that the API does not serve.
 	mux.Handle("/pins", s.methodNotAllowed("GET, HEAD, POST"))

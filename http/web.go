@@ -84,9 +84,9 @@ type Web struct {
 	Logger *slog.Logger
 	// Metrics, if not nil, counts internal errors by source.
 	Metrics *metrics.Metrics
-	// Uploads, if not nil, is the API server whose CAR uploads the pins
-	// page's Upload a CAR form shares: the same checks, limits and slots.
-	// Nil leaves the form out.
+	// Uploads, if not nil, is the API server whose CAR and file uploads
+	// the pins page's Upload a CAR and Upload files forms share: the same
+	// checks, limits and slots. Nil leaves the forms out.
 	Uploads *Server
 	// API, if not nil, is the API server whose pin routes the pins page's
 	// forms share (Pin a CID, Replace, Remove): the same checks, refusals,
@@ -132,6 +132,7 @@ func (web *Web) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard", web.signedIn(web.handlePins))
 	if web.Uploads != nil {
 		mux.Handle("POST /dashboard/car", web.Uploads.uploadRoute(http.HandlerFunc(web.handleUploadCAR)))
+		mux.Handle("POST /dashboard/files", web.Uploads.uploadRoute(http.HandlerFunc(web.handleUploadFiles)))
 	}
 	mux.HandleFunc("GET /dashboard/pins/{requestid}", web.signedIn(web.handlePin))
 	if web.API != nil {

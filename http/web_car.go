@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -13,12 +14,36 @@ import (
 // handleUploadCAR serves POST /dashboard/car, the pins page's Upload a
 // CAR form: a multipart form whose parts come in the page's order, csrf,
 // then name, then car (the file). The file is streamed into the same
-// upload as POST /car, under the same limits and slots. The page's script
-// sends it with XMLHttpRequest (for its progress bar) and Accept:
-// application/json, and gets the API's answers: the requests, or an error
-// body. Without the script the browser gets the pins page back, or an
-// error page.
+// upload as POST /car, under the same limits and slots.
 func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
+	web.handleUploadForm(w, r, uploadForm{
+		field:   "car",
+		missing: "The form holds no CAR file.",
+		signIn:  "You are signed out: sign in again, then upload the CAR.",
+		upload: func(ctx context.Context, acct *tack.Account, part *multipart.Part, _ *multipart.Reader, body *uploadReader, opts tack.UploadOptions) ([]*tack.PinRequest, error) {
+			return web.Uploads.importCAR(ctx, acct, formFile{part, body}, body, opts)
+		},
+	})
+}
+
+// uploadForm is what one of the pins page's upload forms posts: its file
+// parts' name, and what uploads them.
+type uploadForm struct {
+	field   string // the file parts' form name
+	missing string // the error of a form without them
+	signIn  string // the error of a signed-out form
+	// upload reads the form's files, the first of them part, the rest (if
+	// the form has more) from mr.
+	upload func(ctx context.Context, acct *tack.Account, part *multipart.Part, mr *multipart.Reader, body *uploadReader, opts tack.UploadOptions) ([]*tack.PinRequest, error)
+}
+
+// handleUploadForm serves an upload form of the pins page: a multipart
+// form whose parts come in the page's order, csrf, then name, then the
+// files. The page's script sends it with XMLHttpRequest (for its progress
+// bar) and Accept: application/json, and gets the API's answers: the
+// requests, or an error body. Without the script the browser gets the
+// pins page back, or an error page.
+func (web *Web) handleUploadForm(w http.ResponseWriter, r *http.Request, form uploadForm) {
 	s := web.Uploads
 	asJSON := r.Header.Get("Accept") == "application/json"
 	fail := func(acct *tack.Account, err error) {
@@ -39,7 +64,7 @@ func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
 		fail(nil, err)
 		return
 	} else if acct == nil {
-		fail(nil, tack.Errorf(tack.EUNAUTHORIZED, "You are signed out: sign in again, then upload the CAR."))
+		fail(nil, tack.Errorf(tack.EUNAUTHORIZED, "%s", form.signIn))
 		return
 	}
 	if acct.Blocked || acct.Access != tack.AccessApproved {
@@ -66,7 +91,7 @@ func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
 			if body.err != nil {
 				err = body.err
 			} else if errors.Is(err, io.EOF) {
-				err = tack.Errorf(tack.EINVALID, "The form holds no CAR file.")
+				err = tack.Errorf(tack.EINVALID, "%s", form.missing)
 			} else {
 				err = tack.Errorf(tack.EINVALID, "The form could not be read: %v.", err)
 			}
@@ -89,8 +114,8 @@ func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			opts.Name = string(v)
-		case name == "car" && csrf:
-			reqs, err := s.importCAR(r.Context(), acct, formFile{part, body}, body, opts)
+		case name == form.field && csrf:
+			reqs, err := form.upload(r.Context(), acct, part, mr, body, opts)
 			if err != nil {
 				fail(acct, err)
 				return
@@ -101,7 +126,7 @@ func (web *Web) handleUploadCAR(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 			}
 			return
-		case name == "car":
+		case name == form.field:
 			fail(acct, tack.Errorf(tack.EFORBIDDEN, "This form has expired or was sent from another site. Reload the page and try again."))
 			return
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/tack-ipfs/tack/gc"
 	tackhttp "github.com/tack-ipfs/tack/http"
 	"github.com/tack-ipfs/tack/internal/cartest"
+	"github.com/tack-ipfs/tack/unixfsimport"
 	"github.com/tack-ipfs/tack/upload"
 )
 
@@ -46,7 +47,9 @@ func newWebCAREnv(tb testing.TB) *webEnv {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		s.Importer = &upload.Importer{Store: s.Store, Guard: guard, Sync: bs.Sync, Notifier: s.Notifier}
+		im := &upload.Importer{Store: s.Store, Guard: guard, Sync: bs.Sync, Notifier: s.Notifier}
+		s.Importer = im
+		s.Files = &unixfsimport.Importer{Uploads: im}
 		e.web.Store = s.Store
 		e.web.Issue = s.Auth.(*auth.Auth).Issue
 		e.web.Uploads = s

@@ -1,10 +1,15 @@
 package http_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"net/url"
 	"path"
 	"strings"
@@ -159,6 +164,83 @@ func FuzzSafeNext(f *testing.F) {
 		}
 		if again := tackhttp.SafeNext(got); again != got {
 			t.Fatalf("SafeNext(%q) = %q, but SafeNext of that is %q", next, got, again)
+		}
+	})
+}
+
+// FuzzWebUploadForms sends the pins page's upload forms with whatever
+// paths, names and contents the fuzzer makes, and whatever raw bodies,
+// from a signed-in operator with a valid CSRF token: no input may get a
+// 500 or a panic, and every refusal is an error in the API's format.
+func FuzzWebUploadForms(f *testing.F) {
+	for _, seed := range []struct {
+		raw              bool
+		name, path, data string
+	}{
+		{false, "", "site/index.html", "<h1>hi</h1>"},
+		{false, "x", "../../etc/passwd", "x"},
+		{false, "", "/abs", ""},
+		{false, "", "a//b", "x"},
+		{false, "\xff", "a\\b", "x"},
+		{false, "", "", ""},
+		{false, "", "a/\x00b", "x"},
+		{true, "", "", "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc"},
+		{true, "", "", "--B\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n"},
+	} {
+		f.Add(seed.raw, seed.name, seed.path, seed.data)
+	}
+	e := newWebCAREnv(f)
+	op, _ := e.MustOperator(f, "op@example.com")
+	op.get(f, "/dashboard")
+	f.Fuzz(func(t *testing.T, raw bool, name, path, data string) {
+		for _, target := range []string{"/dashboard/files", "/dashboard/car"} {
+			var body *bytes.Buffer
+			ct := "multipart/form-data; boundary=B"
+			if raw {
+				body = bytes.NewBufferString(strings.ReplaceAll(data, "CSRF", op.csrf))
+			} else {
+				var buf bytes.Buffer
+				mw := multipart.NewWriter(&buf)
+				mw.WriteField("csrf", op.csrf)
+				mw.WriteField("name", name)
+				field := "file"
+				if target == "/dashboard/car" {
+					field = "car"
+				}
+				h := textproto.MIMEHeader{}
+				h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename="%s"`, field, strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", "", "\n", "").Replace(path)))
+				p, err := mw.CreatePart(h)
+				if err != nil {
+					t.Skip(err)
+				}
+				p.Write([]byte(data))
+				mw.Close()
+				body, ct = &buf, mw.FormDataContentType()
+			}
+			req, err := http.NewRequest("POST", e.url+target, body)
+			if err != nil {
+				t.Skip(err)
+			}
+			req.Header.Set("Content-Type", ct)
+			req.Header.Set("Accept", "application/json")
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			resp, err := op.client.Do(req.WithContext(ctx))
+			if err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			cancel()
+			if resp.StatusCode >= 500 {
+				t.Fatalf("%s with %q %q %q: %d %s", target, name, path, data, resp.StatusCode, b)
+			}
+			if resp.StatusCode != http.StatusOK {
+				var fail tackhttp.Failure
+				if err := json.Unmarshal(b, &fail); err != nil || fail.Error.Reason == "" || fail.Error.Details == "" {
+					t.Fatalf("%s with %q %q %q: %d %q is not an error body", target, name, path, data, resp.StatusCode, b)
+				}
+			}
 		}
 	})
 }

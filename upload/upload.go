@@ -3,7 +3,8 @@
 // completeness, and makes the account's pin requests, pinned if the DAG is
 // whole and queued (its blocks kept for it) if not. It is the library
 // behind POST /car and the pins page's form; http only admits the request
-// and maps the errors to statuses.
+// and maps the errors to statuses. ImportDAG does the same for a DAG that
+// tack builds as the body arrives (unixfsimport's files and folders).
 package upload
 
 import (
@@ -124,6 +125,18 @@ type upload struct {
 // tack.BlockstoreError; those of a full disk or a bucket that does not
 // answer hold a tack.Unavailable error (blockstore.Unavailable): a 503.
 func (im *Importer) Import(ctx context.Context, acct *tack.Account, r io.Reader, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
+	return im.run(ctx, acct, func(u *upload) ([]cid.Cid, tack.UploadOptions, error) {
+		body, _ := r.(Body)
+		roots, err := u.read(ctx, &carStream{r: r}, body)
+		return roots, opts, err
+	})
+}
+
+// run is an upload of the account: store, through a session of the
+// Guard, the blocks that read stores and pin the roots it returns, with
+// the options it returns. If read or the pinning fails, the blocks it
+// stored new are deleted again (gc.Session.Undo).
+func (im *Importer) run(ctx context.Context, acct *tack.Account, read func(u *upload) ([]cid.Cid, tack.UploadOptions, error)) (reqs []*tack.PinRequest, err error) {
 	u := &upload{im: im, acct: acct, room: -1, idx: newCARIndex()}
 	if limit := acct.Limits(im.Limits).MaxBytes; limit > 0 {
 		usage, err := im.Store.FindUsage(ctx, acct.ID)
@@ -156,8 +169,7 @@ func (im *Importer) Import(ctx context.Context, acct *tack.Account, r io.Reader,
 		}
 	}()
 
-	body, _ := r.(Body)
-	roots, err := u.read(ctx, &carStream{r: r}, body)
+	roots, opts, err := read(u)
 	if err != nil {
 		return nil, err
 	}
@@ -218,8 +230,7 @@ func (u *upload) read(ctx context.Context, cs *carStream, body Body) ([]cid.Cid,
 		}
 		u.bytes += int64(n)
 		if u.room >= 0 && u.bytes > u.room {
-			return nil, tack.Errorf(tack.EQUOTA, "this upload holds more than the %d bytes this account may still store (its limit is %d bytes, %d of them held by incomplete uploads until their DAGs are whole or their requests deleted); delete pins or ask the operator for more room",
-				u.room, u.acct.Limits(u.im.Limits).MaxBytes, u.kept)
+			return nil, u.overQuota()
 		}
 		batch.buf = batch.buf[:len(batch.buf)+int(n)]
 		b, _ := blocks.NewBlockWithCid(data, c)
@@ -243,6 +254,13 @@ func (u *upload) read(ctx context.Context, cs *carStream, body Body) ([]cid.Cid,
 	}
 	u.idx.sort()
 	return roots, nil
+}
+
+// overQuota is the refusal of an upload that holds more than the
+// account's room.
+func (u *upload) overQuota() error {
+	return tack.Errorf(tack.EQUOTA, "this upload holds more than the %d bytes this account may still store (its limit is %d bytes, %d of them held by incomplete uploads until their DAGs are whole or their requests deleted); delete pins or ask the operator for more room",
+		u.room, u.acct.Limits(u.im.Limits).MaxBytes, u.kept)
 }
 
 // bodyError is the error of a CAR that cannot be read: the body's own

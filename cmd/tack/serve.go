@@ -28,6 +28,7 @@ import (
 	"github.com/tack-ipfs/tack/metrics"
 	"github.com/tack-ipfs/tack/node"
 	"github.com/tack-ipfs/tack/pinner"
+	"github.com/tack-ipfs/tack/unixfsimport"
 	"github.com/tack-ipfs/tack/upload"
 	"golang.org/x/net/netutil"
 )
@@ -212,6 +213,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		c.PublicURL = "http://" + m.HTTPAddr()
 	}
 	m.uploadsStop, m.stopUploads = context.WithCancel(context.Background())
+	uploads := &upload.Importer{Store: m.DB, Guard: m.Guard, Sync: m.Blocks.Sync, Limits: c.limits(),
+		Notifier: gcNotifier{m.Pinner, m.gcSchedule}, Logger: m.Logger}
 	api := &http.Server{
 		Store:     m.DB,
 		Auth:      m.Auth,
@@ -223,8 +226,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 		MaxInFlight: c.MaxInFlight,
 
-		Importer: &upload.Importer{Store: m.DB, Guard: m.Guard, Sync: m.Blocks.Sync, Limits: c.limits(),
-			Notifier: gcNotifier{m.Pinner, m.gcSchedule}, Logger: m.Logger},
+		Importer:   uploads,
+		Files:      &unixfsimport.Importer{Uploads: uploads},
 		MaxUpload:  c.MaxUpload,
 		MaxUploads: c.MaxUploads,
 		Stop:       m.uploadsStop,

@@ -1,6 +1,6 @@
 // tack's only script: copy buttons, the pins page and a request's page
 // refreshing themselves while requests are queued or pinning, the progress
-// of a CAR upload, and the pins page's forms sent without a reload.
+// of uploads, and the pins page's forms sent without a reload.
 // Every page works without it.
 "use strict";
 
@@ -25,9 +25,25 @@ document.addEventListener("click", (event) => {
   }
 });
 
-// The pins page and a request's page mark #live with data-refresh (seconds) while something is
-// moving; fetch the page again and swap #live in place, so that the
-// filters keep their focus and the scroll position stays.
+// refreshLive fetches the page again and swaps #live in place, so that
+// the filters keep their focus and the scroll position stays.
+async function refreshLive() {
+  const live = document.getElementById("live");
+  if (!live) return;
+  const res = await fetch(location.href, { credentials: "same-origin" });
+  if (res.ok && res.url === location.href) {
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    const fresh = doc.getElementById("live");
+    const now = document.getElementById("live");
+    if (fresh && now) {
+      const focused = document.activeElement && now.contains(document.activeElement);
+      if (!focused) now.replaceWith(fresh);
+    }
+  }
+}
+
+// The pins page and a request's page mark #live with data-refresh
+// (seconds) while something is moving: refresh it then.
 let refreshTimer;
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
@@ -35,34 +51,26 @@ function scheduleRefresh() {
   if (!live || !live.dataset.refresh) return;
   refreshTimer = setTimeout(async () => {
     try {
-      const res = await fetch(location.href, { credentials: "same-origin" });
-      if (res.ok && res.url === location.href) {
-        const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-        const fresh = doc.getElementById("live");
-        const now = document.getElementById("live");
-        if (fresh && now) {
-          const focused = document.activeElement && now.contains(document.activeElement);
-          if (!focused) now.replaceWith(fresh);
-        }
-      }
+      await refreshLive();
     } catch (e) { /* offline for a moment: try again */ }
     scheduleRefresh();
   }, Number(live.dataset.refresh) * 1000);
 }
 scheduleRefresh();
 
-// The Upload a CAR form: sent with XMLHttpRequest, whose upload events
-// drive the progress bar; the answer is the API's JSON (Accept). Without
-// this script the form posts as it is and the server answers with a page.
-const carForm = document.getElementById("car-form");
-if (carForm) {
-  carForm.addEventListener("submit", (event) => {
+// The upload forms (Upload a CAR, Upload files): sent with
+// XMLHttpRequest, whose upload events drive the progress bar; the answer
+// is the API's JSON (Accept), and the list of pins is refreshed in place.
+// Without this script the forms post as they are and the server answers
+// with a page.
+for (const form of document.querySelectorAll("form.upload")) {
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const progress = document.getElementById("car-progress");
-    const status = document.getElementById("car-status");
-    const button = carForm.querySelector("button[type=submit]");
+    const progress = form.querySelector("progress");
+    const status = form.querySelector("[role=status]");
+    const button = form.querySelector("button[type=submit]");
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", carForm.action);
+    xhr.open("POST", form.action);
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.addEventListener("progress", (e) => {
       if (!e.lengthComputable) return;
@@ -70,7 +78,7 @@ if (carForm) {
       progress.value = e.loaded;
       status.textContent = e.loaded < e.total
         ? `Sending: ${Math.floor((100 * e.loaded) / e.total)}%`
-        : "Sent; checking the blocks…";
+        : form.dataset.sent;
     });
     xhr.addEventListener("load", () => {
       button.disabled = false;
@@ -79,7 +87,7 @@ if (carForm) {
       if (xhr.status === 200 && body && body.results) {
         status.textContent = "Uploaded: " + body.results.map((r) => `${r.pin.cid} ${r.status}`).join(", ");
         status.dataset.done = "1";
-        setTimeout(() => location.reload(), 1500);
+        refreshLive().catch(() => {});
       } else {
         status.textContent = "Upload failed: " + (body && body.error ? body.error.details : `HTTP ${xhr.status}`);
         status.dataset.failed = "1";
@@ -90,13 +98,24 @@ if (carForm) {
       status.textContent = "Upload failed: the connection broke.";
       status.dataset.failed = "1";
     });
+    // A folder's files go with their path in it (webkitRelativePath) as
+    // their filename, which a server needs to rebuild the folder.
+    const data = new FormData();
+    for (const [key, value] of new FormData(form)) {
+      if (value instanceof File) {
+        if (value.name === "" && value.size === 0) continue; // an input left empty
+        data.append(key, value, value.webkitRelativePath || value.name);
+      } else {
+        data.append(key, value);
+      }
+    }
     button.disabled = true;
     progress.hidden = false;
     progress.value = 0;
     delete status.dataset.done;
     delete status.dataset.failed;
     status.textContent = "Sending…";
-    xhr.send(new FormData(carForm));
+    xhr.send(data);
   });
 }
 
