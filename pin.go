@@ -83,6 +83,10 @@ type PinRequest struct {
 	Position     int64
 	PositionOver bool
 	OwnAhead     int64
+	// Waiting, for a queued request, says why no queued request is being
+	// fetched now, if one of the node's parts says so (a full disk, say):
+	// see pinner.Pinner.Waiting. It is not stored.
+	Waiting string
 }
 
 // MaxCountedPosition is how far into the queue positions are counted
@@ -119,6 +123,9 @@ func (r *PinRequest) Info() map[string]string {
 		}
 		if r.Details != "" {
 			info["status_details"] += "; " + r.Details
+		}
+		if r.Waiting != "" {
+			info["status_details"] += "; " + r.Waiting
 		}
 	case StatusPinning:
 		info["status_details"] = "fetching: " + strconv.FormatInt(r.Blocks, 10) + " blocks, " + strconv.FormatInt(r.Bytes, 10) + " bytes so far"

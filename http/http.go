@@ -44,6 +44,11 @@ type Server struct {
 	Delegates func() []string
 	// Notifier, if not nil, is told when a request is queued or removed.
 	Notifier tack.Notifier
+
+	// QueueNote, if not nil, says why this node fetches no queued request
+	// now ("" when it does), for queued requests' status_details: the
+	// pinner's Waiting.
+	QueueNote func() string
 	// AccessURL is the page where an account requests pinning access. The
 	// 403 of an account without approved access names it.
 	AccessURL string

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -209,7 +210,24 @@ func (s *Server) delegates() []string {
 // their status_details. Without it they still say they are queued, so a
 // failure is logged rather than answered.
 func (s *Server) queuePositions(r *http.Request, reqs ...*tack.PinRequest) {
-	if err := s.Store.QueuePositions(r.Context(), reqs); err != nil && r.Context().Err() == nil {
+	if err := s.QueuePositions(r.Context(), reqs); err != nil && r.Context().Err() == nil {
 		s.logger().Error("finding queue positions", "err", err)
 	}
+}
+
+// QueuePositions fills in, for the status_details of the queued requests
+// among reqs, where they stand in the queue (the store's QueuePositions)
+// and why none is fetched now, if the node says so (QueueNote). The web
+// pages use it too.
+func (s *Server) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
+	if s.QueueNote != nil {
+		if why := s.QueueNote(); why != "" {
+			for _, req := range reqs {
+				if req.Status == tack.StatusQueued {
+					req.Waiting = why
+				}
+			}
+		}
+	}
+	return s.Store.QueuePositions(ctx, reqs)
 }

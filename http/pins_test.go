@@ -575,3 +575,31 @@ func TestQueuePosition(t *testing.T) {
 		t.Errorf("third after delete and replace: status_details %q, want %q", got.Info["status_details"], want)
 	}
 }
+
+// TestQueueNote: while the node fetches nothing (its pinner paused after a
+// full disk), queued requests say why in their status_details, on each
+// of the API's answers; once it fetches again, they say nothing of it.
+func TestQueueNote(t *testing.T) {
+	note := ""
+	e := newEnv(t, func(s *tackhttp.Server) { s.QueueNote = func() string { return note } })
+	_, tok := e.MustAccount(t, "a@example.com", tack.AccessApproved)
+	note = "waiting: no room on the data disk; fetching starts again after 2026-12-07T02:00:00Z"
+	ps := e.MustCreate(t, tok, `{"cid":"`+MustCID(t, cid.Raw, "one").String()+`"}`)
+	want := "queued: next in line for a worker; " + note
+	if got := ps.Info["status_details"]; got != want {
+		t.Errorf("POST /pins: status_details %q, want %q", got, want)
+	}
+	r := e.do(t, "GET", "/pins/"+ps.RequestID, tok, "")
+	if r.status != 200 || !strings.Contains(string(r.body), note) {
+		t.Errorf("GET /pins/{id}: %d %s, want the note", r.status, r.body)
+	}
+	r = e.do(t, "GET", "/pins?status=queued", tok, "")
+	if r.status != 200 || !strings.Contains(string(r.body), note) {
+		t.Errorf("GET /pins: %d %s, want the note", r.status, r.body)
+	}
+	note = ""
+	r = e.do(t, "GET", "/pins/"+ps.RequestID, tok, "")
+	if r.status != 200 || strings.Contains(string(r.body), "waiting:") {
+		t.Errorf("GET /pins/{id} with no note: %d %s", r.status, r.body)
+	}
+}

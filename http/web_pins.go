@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -148,7 +149,7 @@ func (web *Web) renderPins(w http.ResponseWriter, r *http.Request, acct *tack.Ac
 		web.fail(w, r, acct, err)
 		return
 	}
-	if err := web.Store.QueuePositions(ctx, reqs); err != nil {
+	if err := web.queuePositions(ctx, reqs); err != nil {
 		web.fail(w, r, acct, err)
 		return
 	}
@@ -346,7 +347,7 @@ func (web *Web) renderPin(w http.ResponseWriter, r *http.Request, acct *tack.Acc
 		web.fail(w, r, acct, err)
 		return
 	}
-	if err := web.Store.QueuePositions(r.Context(), []*tack.PinRequest{req}); err != nil {
+	if err := web.queuePositions(r.Context(), []*tack.PinRequest{req}); err != nil {
 		web.fail(w, r, acct, err)
 		return
 	}
@@ -384,4 +385,13 @@ func pinCommand(pin tack.Pin) string {
 		cmd += " --name='" + strings.ReplaceAll(pin.Name, "'", `'\''`) + "'"
 	}
 	return cmd + " " + strings.TrimSpace(pin.CID)
+}
+
+// queuePositions fills in the queued requests' status_details as the
+// API does (Server.QueuePositions), or from the store alone without API.
+func (web *Web) queuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
+	if web.API != nil {
+		return web.API.QueuePositions(ctx, reqs)
+	}
+	return web.Store.QueuePositions(ctx, reqs)
 }

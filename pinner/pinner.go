@@ -19,6 +19,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/gc"
+	"github.com/tack-ipfs/tack/internal/diskspace"
 )
 
 // Network is what the pinner needs of the IPFS node.
@@ -130,9 +131,10 @@ type Pinner struct {
 		retries, pinned, failed, storeErrors, blockstoreErrors atomic.Int64
 	}
 
-	mu     sync.Mutex
-	jobs   map[string]*job // by content key
-	paused time.Time       // no claims before this: storing blocks failed
+	mu       sync.Mutex
+	jobs     map[string]*job // by content key
+	paused   time.Time       // no claims before this: storing blocks failed
+	pauseWhy string          // why, for Waiting
 }
 
 var _ tack.Notifier = (*Pinner)(nil)
@@ -232,6 +234,19 @@ func (p *Pinner) Active() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.jobs)
+}
+
+// Waiting says why queued requests are not being fetched, while claiming
+// pauses after storing blocks failed ("waiting: no room on the data disk;
+// fetching starts again after ..."), and "" otherwise. It is for the
+// status_details of queued requests, and costs no I/O.
+func (p *Pinner) Waiting() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !time.Now().Before(p.paused) {
+		return ""
+	}
+	return "waiting: " + p.pauseWhy + "; fetching starts again after " + p.paused.UTC().Format(time.RFC3339)
 }
 
 // Stats returns what the pinner did since it was made, and the fetches
@@ -413,8 +428,12 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 		p.counts.blockstoreErrors.Add(1)
 		p.log.Error("storing a DAG failed; its requests are back in the queue and claiming pauses",
 			"cid", j.root, "err", err, "pause", p.cfg.Backoff)
+		why := "storing blocks failed"
+		if diskspace.IsFull(err) {
+			why = "no room on the data disk"
+		}
 		p.mu.Lock()
-		p.paused = time.Now().Add(p.cfg.Backoff)
+		p.paused, p.pauseWhy = time.Now().Add(p.cfg.Backoff), why
 		p.mu.Unlock()
 		p.release(ids)
 	case tack.ErrorCode(err) == tack.EINVALID:

@@ -2,8 +2,10 @@ package pinner_test
 
 import (
 	"context"
-	"errors"
+	"os"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ type fillingDisk struct {
 
 func (d *fillingDisk) PutMany(ctx context.Context, bs []blocks.Block) error {
 	if d.failures.Add(-1) >= 0 {
-		return errors.New("no space left on device")
+		return &os.PathError{Op: "write", Path: "blocks/000001.log", Err: syscall.ENOSPC}
 	}
 	return d.Blockstore.PutMany(ctx, bs)
 }
@@ -55,7 +57,11 @@ func TestStorageErrorRequeues(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	var statuses []tack.Status
+	var waiting string
 	for {
+		if w := p.Waiting(); w != "" {
+			waiting = w
+		}
 		got := storetest.MustFindPin(t, db, a.ID, r.ID)
 		if len(statuses) == 0 || statuses[len(statuses)-1] != got.Status {
 			statuses = append(statuses, got.Status)
@@ -73,6 +79,14 @@ func TestStorageErrorRequeues(t *testing.T) {
 	}
 	if disk.failures.Load() >= 0 {
 		t.Error("the disk never failed a write")
+	}
+	// While claiming paused, the pinner said why, for queued requests'
+	// status_details; once it claims again, it says nothing.
+	if !strings.HasPrefix(waiting, "waiting: no room on the data disk; fetching starts again after ") {
+		t.Errorf("Waiting() during the pause = %q, want it to say the data disk has no room", waiting)
+	}
+	if w := p.Waiting(); w != "" {
+		t.Errorf("Waiting() after the pin = %q, want \"\"", w)
 	}
 	cancel()
 	if err := <-done; err != nil {

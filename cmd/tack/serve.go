@@ -220,6 +220,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Auth:      m.Auth,
 		Delegates: m.cluster.Delegates,
 		Notifier:  gcNotifier{m.Pinner, m.gcSchedule},
+		QueueNote: m.Pinner.Waiting,
 		AccessURL: c.PublicURL + "/tokens",
 		Logger:    m.Logger,
 		RateLimit: c.RateLimit,
