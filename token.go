@@ -95,7 +95,8 @@ type TokenAccountFinder interface {
 }
 
 // Authenticator turns an API token, as sent in `Authorization: Bearer`,
-// into the account it belongs to and the token's record. It returns
+// into the account it belongs to and the token's record, as stored: its
+// Scope is the store's. It returns
 // EUNAUTHORIZED for a missing, malformed, unknown, expired or revoked token.
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (*Account, *Token, error)
