@@ -48,8 +48,9 @@ const (
 // session cookies; the API never does, so a page cannot be made to call it.
 type Web struct {
 	Store tack.Store
-	// Issue creates an API token named name for the account.
-	Issue func(ctx context.Context, accountID int64, name string) (string, *tack.Token, error)
+	// Issue creates an API token named name, of the given scope, for the
+	// account (auth.Auth.IssueScoped).
+	Issue func(ctx context.Context, accountID int64, name string, scope tack.Scope) (string, *tack.Token, error)
 	// HashPassword and CheckPassword hash passwords and check them against
 	// a hash.
 	HashPassword  func(password string) (string, error)

@@ -48,7 +48,7 @@ func newWebCAREnv(tb testing.TB) *webEnv {
 		}
 		s.Importer = &upload.Importer{Store: s.Store, Guard: guard, Sync: bs.Sync, Notifier: s.Notifier}
 		e.web.Store = s.Store
-		e.web.Issue = s.Auth.(*auth.Auth).Issue
+		e.web.Issue = s.Auth.(*auth.Auth).IssueScoped
 		e.web.Uploads = s
 	}, func(mux *http.ServeMux) { e.web.Mount(mux) })
 	return e

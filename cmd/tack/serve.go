@@ -221,7 +221,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
 	web := &http.Web{
 		Store:         m.DB,
-		Issue:         m.Auth.Issue,
+		Issue:         m.Auth.IssueScoped,
 		HashPassword:  auth.HashPassword,
 		CheckPassword: auth.CheckPassword,
 		Key:           key,
