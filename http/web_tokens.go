@@ -40,7 +40,7 @@ type tokensPage struct {
 	// one to show again after a refusal.
 	NewScope tack.Scope
 	Command  string
-	URL     string // the service's address for Kubo
+	URL      string // the service's address for Kubo
 }
 
 // notices are the messages a redirect can ask a page to show, by key, so
