@@ -185,6 +185,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.Metrics.WatchPinner(m.Pinner.Stats)
 	m.Metrics.WatchPins(m.DB.FindUsages, metrics.DefaultPinsTTL, m.Logger)
 	m.Metrics.WatchProvide(m.Node.ProvideStats)
+	m.Metrics.WatchGC(m.Guard.Stats)
 
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return err
