@@ -79,6 +79,11 @@ type Web struct {
 	// Providing returns the node's state of providing on the DHT for the
 	// operator's page (Node.ProvideStats); nil leaves it off the page.
 	Providing func() tack.ProvideStats
+	// Pinner and GC return the pinner's and the garbage collections'
+	// stats (Pinner.Stats, gc.Guard.Stats) for the operator's page, as
+	// the metrics read them; nil leaves those figures off.
+	Pinner func() tack.PinnerStats
+	GC     func() tack.GCStats
 	// Now returns the current time; nil means time.Now.
 	Now tack.Clock
 	// Logger receives internal errors. Nil discards them.
@@ -95,6 +100,7 @@ type Web struct {
 	staticSums   map[string]string
 	signInLimits limiterSet
 	hashSlots    chan struct{}
+	fetches      fetchSamples // for the operator's page's fetch speed
 	// crossOrigin refuses forms that a browser says came from another
 	// site, before the CSRF token is even looked at.
 	crossOrigin http.CrossOriginProtection
@@ -105,6 +111,10 @@ type Web struct {
 func (web *Web) Mount(mux *http.ServeMux) {
 	if err := web.init(); err != nil {
 		panic(err)
+	}
+	if web.Pinner != nil {
+		// The first sample of the fetch speed.
+		web.fetches.rate(web.now(), web.Pinner().FetchedBytes)
 	}
 	mux.HandleFunc("GET /{$}", web.handleHome)
 	mux.Handle("GET /static/", web.static)

@@ -237,6 +237,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 		TrustedProxies: c.TrustedProxies,
 		Providing:      m.Node.ProvideStats,
+		Pinner:         m.Pinner.Stats,
+		GC:             m.Guard.Stats,
 	}
 	// Raw blocks and CARs on the API's address: anonymous, outside the
 	// API's authentication, rate limits and --max-inflight, with a limit
