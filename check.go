@@ -44,8 +44,18 @@ func CheckLimits(maxPending, maxBytes *int64) error {
 	return nil
 }
 
-// CheckNewToken returns EINVALID if the token has no ID.
-func CheckNewToken(t *Token) error { return requireID("token", t.ID) }
+// CheckNewToken checks a token about to be created and sets an empty Scope
+// to ScopeFull. Returns EINVALID if the token has no ID or an unknown
+// scope.
+func CheckNewToken(t *Token) error {
+	if t.Scope == "" {
+		t.Scope = ScopeFull
+	}
+	if _, err := ParseScope(string(t.Scope)); err != nil {
+		return err
+	}
+	return requireID("token", t.ID)
+}
 
 // CheckTokenCount returns EQUOTA if an account that holds active tokens
 // (not revoked) may not have another: it holds MaxTokens.

@@ -53,7 +53,7 @@ var CopyTables = []CopyTable{
 	{"access_requests", []CopyColumn{{"account_id", CopyInt}, {"what", CopyText}, {"volume", CopyText},
 		{"cids", CopyText}, {"requested", CopyInt}, {"message", CopyText}, {"decided", CopyInt}}},
 	{"tokens", []CopyColumn{{"id", CopyText}, {"account_id", CopyInt}, {"name", CopyText}, {"created", CopyInt},
-		{"last_used", CopyInt}, {"revoked", CopyInt}}},
+		{"last_used", CopyInt}, {"revoked", CopyInt}, {"scope", CopyText}}},
 	{"secrets", []CopyColumn{{"name", CopyText}, {"value", CopyBytes}, {"created", CopyInt}}},
 	{"sessions", []CopyColumn{{"id", CopyText}, {"account_id", CopyInt}, {"created", CopyInt}, {"expires", CopyInt}}},
 	{"invites", []CopyColumn{{"id", CopyText}, {"created_by", CopyInt}, {"created", CopyInt}, {"expires", CopyInt},

@@ -20,6 +20,26 @@ type PinnerStats struct {
 	BlockstoreErrors int64
 }
 
+// GCStats counts what one process's garbage collections did since it
+// started: package gc keeps it (Guard.Stats), and the metrics and the
+// operator's page both read it as it is.
+type GCStats struct {
+	Runs        int64 // collections that ran, failed ones included
+	Failed      int64 // collections that failed
+	FreedBlocks int64 // blocks they freed
+	FreedBytes  int64 // and their bytes
+	// Last is the last collection; nil before the first.
+	Last *GCRun
+}
+
+// GCRun is one garbage collection.
+type GCRun struct {
+	Start, End  time.Time
+	FreedBlocks int64
+	FreedBytes  int64
+	Err         string // why it failed; "" if it did not
+}
+
 // ReprovideCycle is what one reprovide cycle of the sweeping provider did.
 // The provider sweeps the keyspace region by region over the interval, so
 // a cycle takes about the interval by design; what tells whether it keeps

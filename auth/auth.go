@@ -94,14 +94,22 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// Issue creates a token for the account, records its ID in the store and
-// returns the signed JWT, which is shown to the user once and never stored.
+// Issue creates a full token for the account, as IssueScoped does.
 func (a *Auth) Issue(ctx context.Context, accountID int64, name string) (string, *tack.Token, error) {
+	return a.IssueScoped(ctx, accountID, name, tack.ScopeFull)
+}
+
+// IssueScoped creates a token of the given scope for the account, records
+// it in the store and returns the signed JWT, which is shown to the user
+// once and never stored. The scope lives in the store only: the JWT names
+// the token, and Authenticate reads its scope from the store's record.
+// Returns EINVALID for an unknown scope.
+func (a *Auth) IssueScoped(ctx context.Context, accountID int64, name string, scope tack.Scope) (string, *tack.Token, error) {
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return "", nil, err
 	}
-	t := &tack.Token{ID: hex.EncodeToString(id), AccountID: accountID, Name: name}
+	t := &tack.Token{ID: hex.EncodeToString(id), AccountID: accountID, Name: name, Scope: scope}
 	if err := a.store.CreateToken(ctx, t); err != nil {
 		return "", nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,49 @@ func TestTouchIsThrottled(t *testing.T) {
 		if !got.LastUsed.Equal(step.want) {
 			t.Fatalf("after +%s LastUsed = %s, want %s", step.advance, got.LastUsed, step.want)
 		}
+	}
+}
+
+// TestScopeIsTheStores: a token's scope is what the store recorded when it
+// was issued; a JWT that claims another scope, even one signed with the
+// service's key, gets the stored one.
+func TestScopeIsTheStores(t *testing.T) {
+	ctx := context.Background()
+	db := sqlitetest.MustOpen(t)
+	key, err := auth.SigningKey(ctx, db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := auth.New(db, key)
+	alice := MustAccount(t, db, "alice@example.com")
+	for _, scope := range []tack.Scope{tack.ScopeRead, tack.ScopeFull} {
+		token, rec, err := a.IssueScoped(ctx, alice.ID, "t-"+string(scope), scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Scope != scope {
+			t.Errorf("IssueScoped(%s) recorded scope %q", scope, rec.Scope)
+		}
+		if _, tok, err := a.Authenticate(ctx, token); err != nil || tok.Scope != scope {
+			t.Errorf("Authenticate(%s token) = %+v, %v; want scope %s", scope, tok, err, scope)
+		}
+		// The same token ID, re-signed with the service's own key with a
+		// claim of the widest scope.
+		claims := jwt.MapClaims{"iss": auth.Issuer, "sub": strconv.FormatInt(alice.ID, 10), "jti": rec.ID, "scope": string(tack.ScopeFull)}
+		widened, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, tok, err := a.Authenticate(ctx, widened); err != nil || tok.Scope != scope {
+			t.Errorf("Authenticate(%s token claiming full) = %+v, %v; want scope %s", scope, tok, err, scope)
+		}
+	}
+	_, tok, err := a.Issue(ctx, alice.ID, "default")
+	if err != nil || tok.Scope != tack.ScopeFull {
+		t.Errorf("Issue = %+v, %v; want a full token", tok, err)
+	}
+	_, _, err = a.IssueScoped(ctx, alice.ID, "bad", "admin")
+	if tack.ErrorCode(err) != tack.EINVALID {
+		t.Errorf("IssueScoped(unknown scope) = %v, want EINVALID", err)
 	}
 }

@@ -53,11 +53,13 @@ const page = 1000
 //     (WantedKeys), and the blocks kept for incomplete uploads.
 //  4. Sweep: every other block is deleted, in batches, each checked
 //     against touched under the lock sessions take to record.
-func (g *Guard) Collect(ctx context.Context, store tack.DAGStore) (Report, error) {
+//
+// Every collection but one skipped with ErrBusy counts in Stats.
+func (g *Guard) Collect(ctx context.Context, store tack.DAGStore) (rep Report, err error) {
 	g.running.Lock()
 	defer g.running.Unlock()
-	var rep Report
 	start := time.Now()
+	defer func() { g.record(start, time.Now(), rep, err) }()
 	if g.cluster != nil {
 		// Other nodes share the blockstore: one collection among them at
 		// a time, and only once they have all joined it.

@@ -75,6 +75,9 @@ type Guard struct {
 	// running).
 	cluster *Cluster
 	run     *clusterRun
+	// stats counts the collections (see Stats); under statsMu.
+	stats   tack.GCStats
+	statsMu sync.Mutex
 	// beat is when the node last saved itself in the store (see Alive).
 	beat atomic.Pointer[time.Time]
 

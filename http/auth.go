@@ -12,12 +12,17 @@ import (
 type accountHandler func(w http.ResponseWriter, r *http.Request, acct *tack.Account)
 
 // authenticated checks the Bearer token (401 if missing, malformed, unknown
-// or revoked), the account's rate limit (429), and whether it may pin (403:
-// not blocked, with approved access), in that order, then calls h. Cookies
-// are never looked at: the API accepts only Bearer tokens.
+// or revoked), the account's rate limit (429), whether it may pin (403:
+// not blocked, with approved access), and whether the token may make this
+// request (403: a read-only token may only read), in that order, then
+// calls h. Cookies are never looked at: the API accepts only Bearer tokens.
+//
+// What a request may do with a read-only token is decided here, once, by
+// its method (see writes), not by each route: a route added later is
+// closed to read-only tokens unless it only reads.
 func (s *Server) authenticated(h accountHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		acct, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+		acct, tok, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			s.Error(w, r, err)
 			return
@@ -30,28 +35,39 @@ func (s *Server) authenticated(h accountHandler) http.Handler {
 			s.Error(w, r, err)
 			return
 		}
+		if writes(r) && !tok.Scope.CanWrite() {
+			s.Error(w, r, tack.Errorf(tack.EFORBIDDEN, "this API token (%q) is read-only: it may list and get pin requests, but not %s %s; use a token with full scope", tok.Name, r.Method, r.URL.Path))
+			return
+		}
 		h(w, r, acct)
 	})
 }
 
-// authenticate returns the account of an Authorization header's Bearer token.
-func (s *Server) authenticate(ctx context.Context, header string) (*tack.Account, error) {
+// writes reports whether a request may change anything: every method
+// but GET and HEAD. A read-only token may make only the others.
+func writes(r *http.Request) bool {
+	return r.Method != http.MethodGet && r.Method != http.MethodHead
+}
+
+// authenticate returns the account of an Authorization header's Bearer
+// token, and the token's record.
+func (s *Server) authenticate(ctx context.Context, header string) (*tack.Account, *tack.Token, error) {
 	if header == "" {
-		return nil, tack.Errorf(tack.EUNAUTHORIZED, "missing API token: send it as Authorization: Bearer <token>")
+		return nil, nil, tack.Errorf(tack.EUNAUTHORIZED, "missing API token: send it as Authorization: Bearer <token>")
 	}
 	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return nil, tack.Errorf(tack.EUNAUTHORIZED, "malformed Authorization header: send the API token as Authorization: Bearer <token>")
+		return nil, nil, tack.Errorf(tack.EUNAUTHORIZED, "malformed Authorization header: send the API token as Authorization: Bearer <token>")
 	}
-	acct, _, err := s.Auth.Authenticate(ctx, token)
+	acct, tok, err := s.Auth.Authenticate(ctx, token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if acct == nil {
-		return nil, tack.Errorf(tack.EUNAUTHORIZED, "invalid API token")
+	if acct == nil || tok == nil {
+		return nil, nil, tack.Errorf(tack.EUNAUTHORIZED, "invalid API token")
 	}
-	return acct, nil
+	return acct, tok, nil
 }
 
 // mayPin returns nil if the account may pin, or else the 403 of

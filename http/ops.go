@@ -154,7 +154,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 // not rate limited here: a scrape every few seconds is no load.
 func (s *Server) operator(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		acct, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+		acct, _, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			s.Error(w, r, err)
 			return

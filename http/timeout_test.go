@@ -215,7 +215,7 @@ func TestSlowFormBody(t *testing.T) {
 	e := newEnv(t, func(s *tackhttp.Server) {
 		s.BodyTimeout = bodyTimeout
 		web.Store = s.Store
-		web.Issue = s.Auth.(*auth.Auth).Issue
+		web.Issue = s.Auth.(*auth.Auth).IssueScoped
 	}, func(mux *http.ServeMux) { web.Mount(mux) })
 	c := dialSlow(t, e.url, "POST", "/signin", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 1000, bodyTimeout/3)
 	if resp := c.MustBeClosed(t); resp == nil || resp.StatusCode != http.StatusRequestTimeout {

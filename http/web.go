@@ -48,8 +48,9 @@ const (
 // session cookies; the API never does, so a page cannot be made to call it.
 type Web struct {
 	Store tack.Store
-	// Issue creates an API token named name for the account.
-	Issue func(ctx context.Context, accountID int64, name string) (string, *tack.Token, error)
+	// Issue creates an API token named name, of the given scope, for the
+	// account (auth.Auth.IssueScoped).
+	Issue func(ctx context.Context, accountID int64, name string, scope tack.Scope) (string, *tack.Token, error)
 	// HashPassword and CheckPassword hash passwords and check them against
 	// a hash.
 	HashPassword  func(password string) (string, error)
@@ -78,6 +79,11 @@ type Web struct {
 	// Providing returns the node's state of providing on the DHT for the
 	// operator's page (Node.ProvideStats); nil leaves it off the page.
 	Providing func() tack.ProvideStats
+	// Pinner and GC return the pinner's and the garbage collections'
+	// stats (Pinner.Stats, gc.Guard.Stats) for the operator's page, as
+	// the metrics read them; nil leaves those figures off.
+	Pinner func() tack.PinnerStats
+	GC     func() tack.GCStats
 	// Now returns the current time; nil means time.Now.
 	Now tack.Clock
 	// Logger receives internal errors. Nil discards them.
@@ -103,6 +109,7 @@ type Web struct {
 	staticSums   map[string]string
 	signInLimits limiterSet
 	hashSlots    chan struct{}
+	fetches      fetchSamples // for the operator's page's fetch speed
 	// crossOrigin refuses forms that a browser says came from another
 	// site, before the CSRF token is even looked at.
 	crossOrigin http.CrossOriginProtection
@@ -113,6 +120,10 @@ type Web struct {
 func (web *Web) Mount(mux *http.ServeMux) {
 	if err := web.init(); err != nil {
 		panic(err)
+	}
+	if web.Pinner != nil {
+		// The first sample of the fetch speed.
+		web.fetches.rate(web.now(), web.Pinner().FetchedBytes)
 	}
 	mux.HandleFunc("GET /{$}", web.handleHome)
 	mux.Handle("GET /static/", web.static)

@@ -28,6 +28,8 @@ type adminPage struct {
 	Purge *purgeConfirm
 	// Provide is the state of providing on the DHT; nil: not known.
 	Provide *tack.ProvideStats
+	// Figures are the headline figures of the whole service.
+	Figures *adminFigures
 }
 
 // purgeConfirm is the question before an account's requests are deleted.
@@ -79,6 +81,7 @@ func (web *Web) renderAdmin(w http.ResponseWriter, r *http.Request, acct *tack.A
 	}
 	data.Pending, data.Defaults = pending, web.Limits
 	data.Provide = web.provideStatus()
+	data.Figures = web.figures(usages)
 	for _, a := range accounts {
 		row := adminAccount{Account: a, Limits: a.Limits(web.Limits)}
 		if u := usages[a.ID]; u != nil {

@@ -51,7 +51,7 @@ func newWebCAREnv(tb testing.TB) *webEnv {
 		s.Importer = im
 		s.Files = &unixfsimport.Importer{Uploads: im}
 		e.web.Store = s.Store
-		e.web.Issue = s.Auth.(*auth.Auth).Issue
+		e.web.Issue = s.Auth.(*auth.Auth).IssueScoped
 		e.web.Uploads = s
 	}, func(mux *http.ServeMux) { e.web.Mount(mux) })
 	return e

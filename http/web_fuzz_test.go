@@ -28,6 +28,8 @@ func FuzzWebForms(f *testing.F) {
 		"email=alice%40example.com&password=correct+horse",
 		"email=&password=",
 		"name=laptop",
+		"name=ci&scope=read",
+		"name=x&scope=%00admin&scope=full",
 		"what=photos&volume=1+GB&cids=bafkqaaa%0A%2Fipns%2Fx",
 		"decision=approve&message=hi",
 		"blocked=true",

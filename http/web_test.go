@@ -72,7 +72,7 @@ func newWebEnv(tb testing.TB, configure func(w *tackhttp.Web)) *webEnv {
 	}
 	e.env = newEnv(tb, func(s *tackhttp.Server) {
 		e.web.Store = s.Store
-		e.web.Issue = s.Auth.(*auth.Auth).Issue
+		e.web.Issue = s.Auth.(*auth.Auth).IssueScoped
 		e.web.API = s
 		if configure != nil {
 			configure(e.web)

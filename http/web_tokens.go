@@ -36,8 +36,11 @@ type tokensPage struct {
 	// Kubo command line that uses it.
 	New     string
 	NewName string
-	Command string
-	URL     string // the service's address for Kubo
+	// NewScope is the scope chosen in the form: the new token's, or the
+	// one to show again after a refusal.
+	NewScope tack.Scope
+	Command  string
+	URL      string // the service's address for Kubo
 }
 
 // notices are the messages a redirect can ask a page to show, by key, so
@@ -77,26 +80,36 @@ func (web *Web) renderTokens(w http.ResponseWriter, r *http.Request, acct *tack.
 
 func (web *Web) handleCreateToken(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
+	// A form without the choice (an older page) makes a full token, as
+	// every token was before there were scopes.
+	scope := tack.ScopeFull
+	if s := r.PostForm.Get("scope"); s != "" {
+		var err error
+		if scope, err = tack.ParseScope(s); err != nil {
+			web.renderTokens(w, r, acct, http.StatusBadRequest, &page{Error: "Choose what the token may do: read only (list and get pins), or everything."}, &tokensPage{NewName: name})
+			return
+		}
+	}
 	if name == "" || utf8.RuneCountInString(name) > maxTokenName {
-		web.renderTokens(w, r, acct, http.StatusBadRequest, &page{Error: "Give the token a name of 1 to 100 characters, such as the machine that will use it."}, &tokensPage{NewName: name})
+		web.renderTokens(w, r, acct, http.StatusBadRequest, &page{Error: "Give the token a name of 1 to 100 characters, such as the machine that will use it."}, &tokensPage{NewName: name, NewScope: scope})
 		return
 	}
 	limit := RateLimit{Rate: tokenCreateRate, Burst: TokenCreateBurst}
 	if err := web.take(w, []bucket{{"token:" + strconv.FormatInt(acct.ID, 10), limit}}); err != nil {
 		msg := fmt.Sprintf("This account created %d API tokens within the last hour, the most it may. %s", TokenCreateBurst, tack.ErrorMessage(err))
-		web.renderTokens(w, r, acct, http.StatusTooManyRequests, &page{Error: msg}, &tokensPage{NewName: name})
+		web.renderTokens(w, r, acct, http.StatusTooManyRequests, &page{Error: msg}, &tokensPage{NewName: name, NewScope: scope})
 		return
 	}
-	token, _, err := web.Issue(r.Context(), acct.ID, name)
+	token, _, err := web.Issue(r.Context(), acct.ID, name, scope)
 	if tack.ErrorCode(err) == tack.EQUOTA {
 		msg := fmt.Sprintf("This account has %d API tokens, the most it may have. Revoke one that is no longer used, then create this one.", tack.MaxTokens)
-		web.renderTokens(w, r, acct, http.StatusConflict, &page{Error: msg}, &tokensPage{NewName: name})
+		web.renderTokens(w, r, acct, http.StatusConflict, &page{Error: msg}, &tokensPage{NewName: name, NewScope: scope})
 		return
 	} else if err != nil {
 		web.fail(w, r, acct, err)
 		return
 	}
-	data := &tokensPage{New: token, NewName: name, Command: "ipfs pin remote service add tack " + web.PublicURL + "/ " + token}
+	data := &tokensPage{New: token, NewName: name, NewScope: scope, Command: "ipfs pin remote service add tack " + web.PublicURL + "/ " + token}
 	web.renderTokens(w, r, acct, http.StatusOK, &page{}, data)
 }
 

@@ -3,9 +3,9 @@
 // run in one process (tests) without colliding; nothing is global.
 //
 // Counters that the code increments (HTTP requests, uploads, gateway
-// responses, collections, errors) live here; what other packages already
-// count (the pinner's Stats, the node's ProvideStats, the store's
-// counters) is read at scrape time through the Watch methods.
+// responses, errors) live here; what other packages already count (the
+// pinner's Stats, the collections' GCStats, the node's ProvideStats, the
+// store's counters) is read at scrape time through the Watch methods.
 //
 // Every method is safe on a nil *Metrics and then does nothing, so that
 // packages can take a *Metrics that tests leave nil.
@@ -40,9 +40,6 @@ type Metrics struct {
 	uploads      *prometheus.CounterVec
 	uploadBytes  prometheus.Counter
 	gateway      *prometheus.CounterVec
-	gcRuns       *prometheus.CounterVec
-	gcBlocks     prometheus.Counter
-	gcBytes      prometheus.Counter
 	errors       *errorsCollector
 }
 
@@ -72,28 +69,12 @@ func New() *Metrics {
 			Name: "tack_gateway_responses_total",
 			Help: "Gateway (/ipfs/…) responses, on the API's address and on --gateway-listen, by status code.",
 		}, []string{"code"}),
-		gcRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tack_gc_runs_total",
-			Help: "Garbage collections, by outcome (ok, failed).",
-		}, []string{"outcome"}),
-		gcBlocks: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tack_gc_freed_blocks_total",
-			Help: "Blocks freed by garbage collections.",
-		}),
-		gcBytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tack_gc_freed_bytes_total",
-			Help: "Bytes of the blocks freed by garbage collections.",
-		}),
 		errors: &errorsCollector{counts: map[string]int64{SourceStore: 0, SourceBlockstore: 0, SourceGC: 0}},
-	}
-	for _, o := range []string{"ok", "failed"} {
-		m.gcRuns.WithLabelValues(o)
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpRequests, m.httpDuration, m.uploads, m.uploadBytes, m.gateway,
-		m.gcRuns, m.gcBlocks, m.gcBytes, m.errors,
+		m.httpRequests, m.httpDuration, m.uploads, m.uploadBytes, m.gateway, m.errors,
 	)
 	return m
 }
@@ -119,22 +100,6 @@ func (m *Metrics) Upload(outcome string, n int64) {
 	}
 	m.uploads.WithLabelValues(outcome).Inc()
 	m.uploadBytes.Add(float64(n))
-}
-
-// GC counts a garbage collection that freed blocks of size bytes in all,
-// failed if err is not nil.
-func (m *Metrics) GC(blocks, size int64, err error) {
-	if m == nil {
-		return
-	}
-	outcome := "ok"
-	if err != nil {
-		outcome = "failed"
-		m.Error(SourceGC)
-	}
-	m.gcRuns.WithLabelValues(outcome).Inc()
-	m.gcBlocks.Add(float64(blocks))
-	m.gcBytes.Add(float64(size))
 }
 
 // HTTP wraps a ServeMux (or a handler that calls one with the same

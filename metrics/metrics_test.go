@@ -30,6 +30,7 @@ func TestTwoInOneProcess(t *testing.T) {
 		m.WatchPins(func(context.Context) (map[int64]*tack.Usage, error) { return nil, nil }, 0, nil)
 		m.WatchPinner(func() tack.PinnerStats { return tack.PinnerStats{StoreErrors: 2} })
 		m.WatchProvide(func() tack.ProvideStats { return tack.ProvideStats{} })
+		m.WatchGC(func() tack.GCStats { return tack.GCStats{} })
 	}
 	a.Error(metrics.SourceBlockstore)
 	if got := scrape(t, a).Get(t, "tack_errors_total", "source", "blockstore"); got != 1 {
@@ -47,7 +48,7 @@ func TestNilIsSafe(t *testing.T) {
 	var m *metrics.Metrics
 	m.Error(metrics.SourceStore)
 	m.Upload("ok", 1)
-	m.GC(1, 1, nil)
+	m.WatchGC(func() tack.GCStats { return tack.GCStats{} })
 	h := http.NotFoundHandler()
 	if m.HTTP(h) == nil || m.Gateway(h) == nil {
 		t.Error("a nil Metrics returned a nil handler")
@@ -196,6 +197,43 @@ func TestWatchProvide(t *testing.T) {
 		"tack_provide_last_cycle_late_regions": 3} {
 		if got := f.Get(t, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestWatchGC: the collections' stats, read at scrape time: runs by
+// outcome, what they freed, the last run's end and length once there is
+// one, and failures as gc errors.
+func TestWatchGC(t *testing.T) {
+	m := metrics.New()
+	var stats tack.GCStats
+	m.WatchGC(func() tack.GCStats { return stats })
+	f := scrape(t, m)
+	if _, ok := f["tack_gc_last_run_end_timestamp_seconds"]; ok {
+		t.Error("tack_gc_last_run_end_timestamp_seconds before the first collection")
+	}
+	if got := f.Get(t, "tack_gc_runs_total", "outcome", "ok"); got != 0 {
+		t.Errorf("tack_gc_runs_total{outcome=ok} = %v before any, want 0", got)
+	}
+	end := time.Unix(1_800_000_000, 0)
+	stats = tack.GCStats{Runs: 3, Failed: 1, FreedBlocks: 10, FreedBytes: 4096,
+		Last: &tack.GCRun{Start: end.Add(-1500 * time.Millisecond), End: end, FreedBlocks: 4}}
+	f = scrape(t, m)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"tack_gc_runs_total", []string{"outcome", "ok"}, 2},
+		{"tack_gc_runs_total", []string{"outcome", "failed"}, 1},
+		{"tack_gc_freed_blocks_total", nil, 10},
+		{"tack_gc_freed_bytes_total", nil, 4096},
+		{"tack_gc_last_run_end_timestamp_seconds", nil, 1_800_000_000},
+		{"tack_gc_last_run_duration_seconds", nil, 1.5},
+		{"tack_errors_total", []string{"source", "gc"}, 1},
+	} {
+		if got := f.Get(t, c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
 }

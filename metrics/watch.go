@@ -186,3 +186,50 @@ func (c provideCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(provideLastProvidedDesc, prometheus.GaugeValue, float64(last.Provided))
 	ch <- prometheus.MustNewConstMetric(provideLastLateDesc, prometheus.GaugeValue, float64(last.Late))
 }
+
+// WatchGC reports the garbage collections' stats (gc.Guard.Stats) at
+// scrape time, their failures in tack_errors_total{source="gc"}.
+func (m *Metrics) WatchGC(stats func() tack.GCStats) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(gcCollector(stats))
+	m.errors.watch(func() map[string]int64 {
+		return map[string]int64{SourceGC: stats().Failed}
+	})
+}
+
+var (
+	gcRunsDesc = prometheus.NewDesc("tack_gc_runs_total",
+		"Garbage collections, by outcome (ok, failed).", []string{"outcome"}, nil)
+	gcFreedBlocksDesc = prometheus.NewDesc("tack_gc_freed_blocks_total",
+		"Blocks freed by garbage collections.", nil, nil)
+	gcFreedBytesDesc = prometheus.NewDesc("tack_gc_freed_bytes_total",
+		"Bytes of the blocks freed by garbage collections.", nil, nil)
+	gcLastEndDesc = prometheus.NewDesc("tack_gc_last_run_end_timestamp_seconds",
+		"When the last garbage collection ended (Unix time); absent before the first.", nil, nil)
+	gcLastTookDesc = prometheus.NewDesc("tack_gc_last_run_duration_seconds",
+		"How long the last garbage collection ran.", nil, nil)
+)
+
+// gcCollector reads tack.GCStats at scrape time.
+type gcCollector func() tack.GCStats
+
+func (c gcCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{gcRunsDesc, gcFreedBlocksDesc, gcFreedBytesDesc, gcLastEndDesc, gcLastTookDesc} {
+		ch <- d
+	}
+}
+
+func (c gcCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c()
+	ch <- prometheus.MustNewConstMetric(gcRunsDesc, prometheus.CounterValue, float64(s.Runs-s.Failed), "ok")
+	ch <- prometheus.MustNewConstMetric(gcRunsDesc, prometheus.CounterValue, float64(s.Failed), "failed")
+	ch <- prometheus.MustNewConstMetric(gcFreedBlocksDesc, prometheus.CounterValue, float64(s.FreedBlocks))
+	ch <- prometheus.MustNewConstMetric(gcFreedBytesDesc, prometheus.CounterValue, float64(s.FreedBytes))
+	if s.Last == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(gcLastEndDesc, prometheus.GaugeValue, float64(s.Last.End.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(gcLastTookDesc, prometheus.GaugeValue, s.Last.End.Sub(s.Last.Start).Seconds())
+}

@@ -35,10 +35,10 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `
-			INSERT INTO tokens (id, account_id, name, created, last_used, revoked)
-			VALUES ($1, $2, $3, $4, $5, $6)
+			INSERT INTO tokens (id, account_id, name, created, last_used, revoked, scope)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (id) DO NOTHING`,
-			t.ID, t.AccountID, t.Name, created, micros(t.LastUsed), micros(t.Revoked),
+			t.ID, t.AccountID, t.Name, created, micros(t.LastUsed), micros(t.Revoked), string(t.Scope),
 		)
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
@@ -75,13 +75,13 @@ func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, 
 	var t tack.Token
 	var a tack.Account
 	var tCreated, lastUsed, revoked, aCreated int64
-	var access string
+	var access, scope string
 	err := db.pool.QueryRow(ctx, `
-		SELECT t.id, t.account_id, t.name, t.created, t.last_used, t.revoked,
+		SELECT t.id, t.account_id, t.name, t.created, t.last_used, t.revoked, t.scope,
 		       a.id, a.email, a.admin, a.access, a.created, a.blocked, a.password, a.max_pending, a.max_bytes
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.id = $1`, id).Scan(
-		&t.ID, &t.AccountID, &t.Name, &tCreated, &lastUsed, &revoked,
+		&t.ID, &t.AccountID, &t.Name, &tCreated, &lastUsed, &revoked, &scope,
 		&a.ID, &a.Email, &a.Admin, &access, &aCreated, &a.Blocked, &a.PasswordHash, &a.MaxPending, &a.MaxBytes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, tack.ErrNotFound("token")
@@ -90,6 +90,7 @@ func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, 
 	}
 	t.Created, t.LastUsed, t.Revoked = timeOf(tCreated), timeOf(lastUsed), timeOf(revoked)
 	a.Access, a.Created = tack.Access(access), timeOf(aCreated)
+	t.Scope = tack.Scope(scope)
 	return &t, &a, nil
 }
 

@@ -30,9 +30,9 @@ func (db *DB) CreateToken(ctx context.Context, t *tack.Token) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `
-			INSERT INTO tokens (id, account_id, name, created, last_used, revoked)
-			VALUES (?, ?, ?, ?, ?, ?)`,
-			t.ID, t.AccountID, t.Name, created, micros(t.LastUsed), micros(t.Revoked),
+			INSERT INTO tokens (id, account_id, name, created, last_used, revoked, scope)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.AccountID, t.Name, created, micros(t.LastUsed), micros(t.Revoked), string(t.Scope),
 		)
 		if isUniqueViolation(err) {
 			return tack.ErrIDExists("token")
@@ -79,17 +79,18 @@ var _ tack.TokenAccountFinder = (*DB)(nil)
 func (db *DB) FindTokenAndAccount(ctx context.Context, id string) (*tack.Token, *tack.Account, error) {
 	var t tack.Token
 	var created, lastUsed, revoked int64
+	var scope string
 	row := db.pool().QueryRowContext(ctx, `
-		SELECT t.id, t.account_id, t.name, t.created, t.last_used, t.revoked, a.*
+		SELECT t.id, t.account_id, t.name, t.created, t.last_used, t.revoked, t.scope, a.*
 		FROM tokens t JOIN (SELECT `+sqlrow.AccountColumns+` FROM accounts) a ON a.id = t.account_id
 		WHERE t.id = ?`, id)
-	a, err := sqlrow.ScanAccount(prefixedRow{row, []any{&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked}})
+	a, err := sqlrow.ScanAccount(prefixedRow{row, []any{&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked, &scope}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, tack.ErrNotFound("token")
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("find token: %w", err)
 	}
-	t.Created, t.LastUsed, t.Revoked = timeOf(created), timeOf(lastUsed), timeOf(revoked)
+	t.Created, t.LastUsed, t.Revoked, t.Scope = timeOf(created), timeOf(lastUsed), timeOf(revoked), tack.Scope(scope)
 	return &t, a, nil
 }
 

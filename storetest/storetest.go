@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"Token/Limit", testTokenLimit},
 		{"Token/RevokeAll", testRevokeTokens},
 		{"Token/FindTokenAndAccount", testFindTokenAndAccount},
+		{"Token/Scope", testTokenScope},
 
 		{"Pin/Create", testCreatePin},
 		{"Pin/CreateUnknownAccount", testCreatePinUnknownAccount},

@@ -275,3 +275,61 @@ func testFindTokenAndAccount(t *testing.T, s tack.Store) {
 	_, _, err := f.FindTokenAndAccount(t.Context(), "nope")
 	checkCode(t, "unknown token", err, tack.ENOTFOUND)
 }
+
+// testTokenScope: a token keeps the scope it was created with, in every
+// read of it; an empty scope is stored as full, and an unknown one is
+// refused with EINVALID, storing nothing.
+func testTokenScope(t *testing.T, s tack.Store) {
+	a := MustCreateAccount(t, s, "xena@example.com")
+	read := &tack.Token{ID: rand.Text(), AccountID: a.ID, Name: "monitoring", Scope: tack.ScopeRead}
+	if err := s.CreateToken(t.Context(), read); err != nil {
+		t.Fatalf("CreateToken(read): %v", err)
+	}
+	full := &tack.Token{ID: rand.Text(), AccountID: a.ID, Name: "laptop", Scope: tack.ScopeFull}
+	if err := s.CreateToken(t.Context(), full); err != nil {
+		t.Fatalf("CreateToken(full): %v", err)
+	}
+	unset := MustCreateToken(t, s, a.ID, "no scope given")
+	if unset.Scope != tack.ScopeFull {
+		t.Errorf("CreateToken without a scope set Scope %q, want %q", unset.Scope, tack.ScopeFull)
+	}
+	want := map[string]tack.Scope{read.ID: tack.ScopeRead, full.ID: tack.ScopeFull, unset.ID: tack.ScopeFull}
+	for id, scope := range want {
+		if got := MustFindToken(t, s, id).Scope; got != scope {
+			t.Errorf("FindTokenByID(%s).Scope = %q, want %q", id, got, scope)
+		}
+		if f, ok := s.(tack.TokenAccountFinder); ok {
+			tok, _, err := f.FindTokenAndAccount(t.Context(), id)
+			if err != nil {
+				t.Fatalf("FindTokenAndAccount: %v", err)
+			}
+			if tok.Scope != scope {
+				t.Errorf("FindTokenAndAccount(%s).Scope = %q, want %q", id, tok.Scope, scope)
+			}
+		}
+	}
+	tokens, err := s.FindTokens(t.Context(), a.ID)
+	if err != nil {
+		t.Fatalf("FindTokens: %v", err)
+	}
+	if len(tokens) != len(want) {
+		t.Fatalf("FindTokens = %d tokens, want %d", len(tokens), len(want))
+	}
+	for _, tok := range tokens {
+		if tok.Scope != want[tok.ID] {
+			t.Errorf("FindTokens: %s has scope %q, want %q", tok.Name, tok.Scope, want[tok.ID])
+		}
+	}
+	// Revoking keeps the scope.
+	if err := s.RevokeToken(t.Context(), a.ID, read.ID); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	if got := MustFindToken(t, s, read.ID).Scope; got != tack.ScopeRead {
+		t.Errorf("revoked read-only token has scope %q", got)
+	}
+
+	bad := &tack.Token{ID: rand.Text(), AccountID: a.ID, Name: "admin", Scope: "admin"}
+	checkCode(t, "CreateToken(unknown scope)", s.CreateToken(t.Context(), bad), tack.EINVALID)
+	_, err = s.FindTokenByID(t.Context(), bad.ID)
+	checkCode(t, "FindTokenByID(refused token)", err, tack.ENOTFOUND)
+}

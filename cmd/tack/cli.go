@@ -283,8 +283,13 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs := c.flags("tack token "+args[0], stderr)
 	name := fs.String("name", "", "the token's name (create)")
 	id := fs.String("id", "", "the token's id (revoke)")
+	scopeName := fs.String("scope", string(tack.ScopeFull), "what the token may do (create): full (everything the account may) or read (list and get pins only)")
 	if err := parse(fs, args[1:], getenv, "data", "store"); err != nil {
 		return err
+	}
+	scope, err := tack.ParseScope(*scopeName)
+	if err != nil {
+		return errors.New(tack.ErrorMessage(err))
 	}
 	if err := c.open(ctx); err != nil {
 		return err
@@ -301,7 +306,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		if err != nil {
 			return err
 		}
-		token, _, err := auth.New(c.db, key).Issue(ctx, a.ID, *name)
+		token, _, err := auth.New(c.db, key).IssueScoped(ctx, a.ID, *name, scope)
 		if tack.ErrorCode(err) == tack.EQUOTA {
 			return errors.New(tack.ErrorMessage(err))
 		} else if err != nil {
@@ -315,9 +320,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return err
 		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tNAME\tCREATED\tLAST USED\tREVOKED")
+		fmt.Fprintln(w, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED")
 		for _, t := range tokens {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Created.Format(time.RFC3339), when(t.LastUsed), when(t.Revoked))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, t.Created.Format(time.RFC3339), when(t.LastUsed), when(t.Revoked))
 		}
 		return w.Flush()
 	case "revoke":

@@ -65,7 +65,6 @@ func (m *Main) collect(ctx context.Context) (gc.Report, error) {
 		m.Logger.Info("garbage collection skipped: another node is collecting")
 		return rep, err
 	}
-	m.Metrics.GC(int64(rep.Freed), rep.FreedSize, err)
 	if err != nil {
 		m.Logger.Error("garbage collection failed", "err", err, "partial", rep.String())
 		return rep, err

@@ -41,7 +41,7 @@ Usage:
   tack account limits  --data DIR --email E [--max-pending N|0|default] [--max-bytes SIZE|0|default]
   tack account purge   --data DIR --email E [--yes]   (deletes every pin request of the account)
   tack account list    --data DIR
-  tack token create    --data DIR --email E [--name N]
+  tack token create    --data DIR --email E [--name N] [--scope full|read]
   tack token list      --data DIR --email E
   tack token revoke    --data DIR --email E --id ID
   tack migrate (--from URL --from-token T | --from-file FILE|-) --to URL --token T

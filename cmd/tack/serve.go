@@ -201,6 +201,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.Metrics.WatchPinner(m.Pinner.Stats)
 	m.Metrics.WatchPins(m.DB.FindUsages, metrics.DefaultPinsTTL, m.Logger)
 	m.Metrics.WatchProvide(m.Node.ProvideStats)
+	m.Metrics.WatchGC(m.Guard.Stats)
 
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return err
@@ -243,7 +244,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	signup, _ := http.ParseSignupMode(c.Signup) // checked by Config.finish
 	web := &http.Web{
 		Store:         m.DB,
-		Issue:         m.Auth.Issue,
+		Issue:         m.Auth.IssueScoped,
 		HashPassword:  auth.HashPassword,
 		CheckPassword: auth.CheckPassword,
 		Key:           key,
@@ -259,6 +260,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 		TrustedProxies: c.TrustedProxies,
 		Providing:      m.Node.ProvideStats,
+		Pinner:         m.Pinner.Stats,
+		GC:             m.Guard.Stats,
 	}
 	// Raw blocks and CARs on the API's address: anonymous, outside the
 	// API's authentication, rate limits and --max-inflight, with a limit

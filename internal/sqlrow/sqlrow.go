@@ -57,15 +57,17 @@ func ScanAccessRequest(row Scanner) (*tack.AccessRequest, error) {
 }
 
 // TokenColumns are the columns of a token that ScanToken reads.
-const TokenColumns = `id, account_id, name, created, last_used, revoked`
+const TokenColumns = `id, account_id, name, created, last_used, revoked, scope`
 
 // ScanToken reads a token's TokenColumns.
 func ScanToken(row Scanner) (*tack.Token, error) {
 	var t tack.Token
 	var created, lastUsed, revoked int64
-	if err := row.Scan(&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked); err != nil {
+	var scope string
+	if err := row.Scan(&t.ID, &t.AccountID, &t.Name, &created, &lastUsed, &revoked, &scope); err != nil {
 		return nil, err
 	}
+	t.Scope = tack.Scope(scope)
 	t.Created, t.LastUsed, t.Revoked = tack.TimeOfMicros(created), tack.TimeOfMicros(lastUsed), tack.TimeOfMicros(revoked)
 	return &t, nil
 }
