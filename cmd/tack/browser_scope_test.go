@@ -41,7 +41,7 @@ func TestBrowserReadOnlyToken(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("token-value")),
 		waitText(`#new-token`, "read-only"),
 		waitText(`table.tokens`, "read-only"),
-		screenshot(t, "12-token-read-only"),
+		screenshot(t, "20-token-read-only"),
 	)
 	token := read(t, user, "the new token", chromedp.Value(chromedp.ID("token-value")))
 
@@ -67,7 +67,7 @@ func TestBrowserReadOnlyToken(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`nav`)),
 		chromedp.Navigate(site+"/tokens"),
 		waitText(`table.tokens`, "read-only"),
-		screenshot(t, "13-phone-token-scopes"),
+		screenshot(t, "21-phone-token-scopes"),
 	)
 	overflow := read(t, phone, "the page's width", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
 	if overflow {
@@ -86,6 +86,6 @@ func TestBrowserReadOnlyToken(t *testing.T) {
 		waitText(`#figures`, "0 queued"),
 		waitText(`#figures`, "DAG fetches running"),
 		waitText(`#figures`, "none since start"),
-		screenshot(t, "14-operator-figures"),
+		screenshot(t, "22-operator-figures"),
 	)
 }

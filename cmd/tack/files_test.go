@@ -140,7 +140,7 @@ func TestUploadFolderEndToEnd(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS(`#files-folder`), []string{filepath.Join(dir, "album")}),
 		chromedp.Click(chromedp.CSS(`#files-form button[type=submit]`)),
 		waitText("#files-status", "Uploaded: "+want+" pinned"),
-		screenshot(t, "14-files-uploaded"),
+		screenshot(t, "19-files-uploaded"),
 	)
 	full := read(t, tab, "progress", chromedp.Evaluate[bool](`(() => { const p = document.getElementById("files-progress"); return !p.hidden && p.value === p.max && p.max > 2097152; })()`))
 	if !full {
