@@ -1,6 +1,7 @@
 package tack
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -33,4 +34,19 @@ func ParseSize(s string) (int64, error) {
 		return 0, Errorf(EINVALID, "invalid size %q: give a whole number of bytes with an optional unit, like 500GB or 2TiB", s)
 	}
 	return n * mult, nil
+}
+
+// FormatSize writes n bytes for people, in binary units: 300 B, 12.0 MiB,
+// 1.5 GiB.
+func FormatSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -25,7 +25,7 @@ func (web *Web) init() error {
 	funcs := template.FuncMap{
 		"static":   func(name string) string { return "/static/" + name + "?v=" + web.staticSums[name] },
 		"when":     formatWhen,
-		"bytes":    formatBytes,
+		"bytes":    tack.FormatSize,
 		"group":    groupDigits,
 		"duration": formatDuration,
 		"limit": func(n int64) string {

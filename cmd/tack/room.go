@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/tack-ipfs/tack"
+
 	"context"
 	"log/slog"
 	"path/filepath"
@@ -63,16 +65,16 @@ func openRoom(data string, size int64, log *slog.Logger) (*room, error) {
 func (r *room) release(now diskspace.Room) {
 	n, err := r.reserve.Release()
 	if err != nil {
-		r.log.Error("the disk is full, and the reserve could not be released", "data", r.data, "free", diskspace.Bytes(now.Free), "err", err)
+		r.log.Error("the disk is full, and the reserve could not be released", "data", r.data, "free", tack.FormatSize(int64(now.Free)), "err", err)
 		return
 	}
 	if n == 0 {
 		r.log.Warn("the disk is full, and there is no reserve to release: no new blocks are stored until there is room",
-			"data", r.data, "free", diskspace.Bytes(now.Free), "room_needed", diskspace.Bytes(2*uint64(r.reserve.Size())))
+			"data", r.data, "free", tack.FormatSize(int64(now.Free)), "room_needed", tack.FormatSize(2*r.reserve.Size()))
 		return
 	}
 	r.log.Warn("the disk is full: released the reserve, so that deleting pins and collecting garbage have room; no new blocks are stored until there is room",
-		"data", r.data, "free", diskspace.Bytes(now.Free), "released", diskspace.Bytes(uint64(n)), "room_needed", diskspace.Bytes(2*uint64(r.reserve.Size())))
+		"data", r.data, "free", tack.FormatSize(int64(now.Free)), "released", tack.FormatSize(n), "room_needed", tack.FormatSize(2*r.reserve.Size()))
 }
 
 // diskFull is the blockstore's disk-full callback: Pebble found no room
@@ -130,11 +132,11 @@ func (r *room) watch(ctx context.Context) {
 		switch {
 		case released && err == nil:
 			r.log.Warn("the disk is full: released the reserve, so that deleting pins and collecting garbage have room; no new blocks are stored until there is room",
-				"data", r.data, "free", diskspace.Bytes(now.Free), "released", diskspace.Bytes(uint64(r.reserve.Size())), "room_needed", diskspace.Bytes(2*uint64(r.reserve.Size())))
+				"data", r.data, "free", tack.FormatSize(int64(now.Free)), "released", tack.FormatSize(r.reserve.Size()), "room_needed", tack.FormatSize(2*r.reserve.Size()))
 		case err != nil:
-			r.log.Error("the reserve for a full disk", "data", r.data, "free", diskspace.Bytes(now.Free), "err", err)
+			r.log.Error("the reserve for a full disk", "data", r.data, "free", tack.FormatSize(int64(now.Free)), "err", err)
 		default:
-			r.log.Info("the disk has room again: made the reserve, new blocks are stored again", "data", r.data, "free", diskspace.Bytes(now.Free))
+			r.log.Info("the disk has room again: made the reserve, new blocks are stored again", "data", r.data, "free", tack.FormatSize(int64(now.Free)))
 		}
 	})
 }

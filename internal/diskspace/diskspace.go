@@ -5,6 +5,8 @@
 package diskspace
 
 import (
+	"github.com/tack-ipfs/tack"
+
 	"context"
 	"errors"
 	"fmt"
@@ -36,20 +38,6 @@ func Of(path string) (Room, error) {
 // IsFull tells whether err is the system's "no space left on device".
 func IsFull(err error) bool {
 	return errors.Is(err, syscall.ENOSPC)
-}
-
-// Bytes formats n bytes for people: 1.5 GiB, 12 MiB, 300 B.
-func Bytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 // ReserveSize returns the size of the reserve for a filesystem of total
@@ -196,7 +184,7 @@ type NoRoomError struct {
 
 func (e *NoRoomError) Error() string {
 	return fmt.Sprintf("the disk holding %s is full: %s free, and %s needs about %s: free at least %s on that disk (see 'A full disk' in docs/operating.md)",
-		e.Dir, Bytes(e.Free), e.What, Bytes(e.Need), Bytes(e.Need-min(e.Free, e.Need)))
+		e.Dir, tack.FormatSize(int64(e.Free)), e.What, tack.FormatSize(int64(e.Need)), tack.FormatSize(int64(e.Need-min(e.Free, e.Need))))
 }
 
 // Is makes a NoRoomError an ENOSPC for errors.Is, and so for IsFull.
