@@ -121,9 +121,20 @@ func (s *Server) handleUploadCAR(w http.ResponseWriter, r *http.Request, acct *t
 }
 
 // importCAR hands the CAR in r, which is body itself or a formFile of it,
-// to the Importer, once the account has fewer than maxAccountUploads in
-// progress, and counts the upload.
-func (s *Server) importCAR(ctx context.Context, acct *tack.Account, r io.Reader, body *uploadReader, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
+// to the Importer (see importUpload).
+func (s *Server) importCAR(ctx context.Context, acct *tack.Account, r io.Reader, body *uploadReader, opts tack.UploadOptions) ([]*tack.PinRequest, error) {
+	if s.Importer == nil {
+		return nil, tack.Errorf(tack.EUNAVAILABLE, "this server does not take CAR uploads")
+	}
+	return s.importUpload(acct, body, func() ([]*tack.PinRequest, error) {
+		return s.Importer.Import(ctx, acct, r, opts)
+	})
+}
+
+// importUpload runs an upload's import, read from body, once the account
+// has fewer than maxAccountUploads in progress, and counts the upload.
+// Whatever failed while tack shuts down failed because of it: errShutdown.
+func (s *Server) importUpload(acct *tack.Account, body *uploadReader, run func() ([]*tack.PinRequest, error)) (reqs []*tack.PinRequest, err error) {
 	defer func() {
 		outcome := "ok"
 		if err != nil {
@@ -131,17 +142,13 @@ func (s *Server) importCAR(ctx context.Context, acct *tack.Account, r io.Reader,
 		}
 		s.Metrics.Upload(outcome, body.n)
 	}()
-	if s.Importer == nil {
-		return nil, tack.Errorf(tack.EUNAVAILABLE, "this server does not take CAR uploads")
-	}
 	release, ok := s.accountUpload(acct.ID)
 	if !ok {
 		return nil, tack.Errorf(tack.ERATELIMITED, "this account has %d uploads in progress, the most one account may have at once; retry when one ends", s.maxAccountUploads())
 	}
 	defer release()
-	reqs, err = s.Importer.Import(ctx, acct, r, opts)
+	reqs, err = run()
 	if err != nil && s.stopped() {
-		// Whatever failed, it failed because tack is going away.
 		return nil, errShutdown
 	}
 	return reqs, err

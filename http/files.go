@@ -34,6 +34,7 @@ func (s *Server) handleUploadFiles(w http.ResponseWriter, r *http.Request, acct 
 	reqs, err := s.importFiles(r.Context(), acct, multipart.NewReader(body, boundary), body, opts)
 	if err != nil {
 		w.Header().Set("Connection", "close") // the rest of the body is not read
+		s.uploadFailed(w, err)
 		s.Error(w, r, err)
 		return
 	}
@@ -51,33 +52,22 @@ func formBoundary(r *http.Request) (string, error) {
 }
 
 // importFiles hands the files of form, read from body, to the
-// FileImporter, once the account has fewer than maxAccountUploads in
-// progress, and counts the upload. The body's own failure (too large, too
+// FileImporter (see importUpload). The body's own failure (too large, too
 // slow, cut off) and an empty body are reported as such, rather than as
 // what they did to the form.
-func (s *Server) importFiles(ctx context.Context, acct *tack.Account, form tack.FormParts, body *uploadReader, opts tack.UploadOptions) (reqs []*tack.PinRequest, err error) {
-	defer func() {
-		outcome := "ok"
-		if err != nil {
-			outcome = tack.ErrorCode(err)
-		}
-		s.Metrics.Upload(outcome, body.n)
-	}()
+func (s *Server) importFiles(ctx context.Context, acct *tack.Account, form tack.FormParts, body *uploadReader, opts tack.UploadOptions) ([]*tack.PinRequest, error) {
 	if s.Files == nil {
 		return nil, tack.Errorf(tack.EUNAVAILABLE, "this server does not take file uploads")
 	}
-	release, ok := s.accountUpload(acct.ID)
-	if !ok {
-		return nil, tack.Errorf(tack.ERATELIMITED, "this account has %d uploads in progress, the most one account may have at once; retry when one ends", s.maxAccountUploads())
-	}
-	defer release()
-	reqs, err = s.Files.ImportFiles(ctx, acct, form, opts)
-	switch {
-	case err == nil:
-	case body.Err() != nil:
-		err = body.Err()
-	case body.eof && body.n == 0:
-		err = tack.Errorf(tack.EINVALID, "the body is empty: send the files as multipart/form-data")
-	}
-	return reqs, err
+	return s.importUpload(acct, body, func() ([]*tack.PinRequest, error) {
+		reqs, err := s.Files.ImportFiles(ctx, acct, form, opts)
+		switch {
+		case err == nil:
+		case body.Err() != nil:
+			err = body.Err()
+		case body.eof && body.n == 0:
+			err = tack.Errorf(tack.EINVALID, "the body is empty: send the files as multipart/form-data")
+		}
+		return reqs, err
+	})
 }

@@ -33,14 +33,19 @@ type uploadAnswer struct {
 // startUpload posts a CAR to addr's /car, its body written through the
 // returned upload's pipe.
 func startUpload(t *testing.T, addr, token string) *heldUpload {
+	return startUploadTo(t, addr, token, "/car", "application/vnd.ipld.car")
+}
+
+// startUploadTo is startUpload to path, with the body's content type.
+func startUploadTo(t *testing.T, addr, token, path, contentType string) *heldUpload {
 	t.Helper()
 	pr, pw := io.Pipe()
-	req, err := nethttp.NewRequest("POST", "http://"+addr+"/car", pr)
+	req, err := nethttp.NewRequest("POST", "http://"+addr+path, pr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/vnd.ipld.car")
+	req.Header.Set("Content-Type", contentType)
 	u := &heldUpload{body: pw, done: make(chan uploadAnswer, 1)}
 	go func() {
 		resp, err := nethttp.DefaultClient.Do(req)
@@ -97,6 +102,10 @@ func TestSIGTERMDrainsUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	slow.write(t, first)
+	// A slow file upload: a file's first 2 MiB, then nothing more.
+	slowFiles := startUploadTo(t, addr, token, "/files", "multipart/form-data; boundary=b0undary")
+	slowFiles.write(t, []byte("--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"))
+	slowFiles.write(t, first)
 	// A short one: half of its CAR now, the rest after the SIGTERM.
 	root, all := cartest.DAG(t, 8, 64<<10)
 	car := cartest.CAR(t, []cid.Cid{root.Cid()}, all...)
@@ -115,19 +124,24 @@ func TestSIGTERMDrainsUploads(t *testing.T) {
 	if a.err != nil || a.status != 200 {
 		t.Errorf("the short upload during the drain: %d %v %s, want 200", a.status, a.err, a.body)
 	}
-	a = slow.answer(t, 30*time.Second)
-	slow.body.Close()
-	var failure http.Failure
-	if a.err != nil {
-		t.Fatalf("the slow upload at the end of the drain: %v, want 503", a.err)
+	for _, u := range []struct {
+		name string
+		*heldUpload
+	}{{"the slow CAR upload", slow}, {"the slow file upload", slowFiles}} {
+		a = u.answer(t, 30*time.Second)
+		u.body.Close()
+		var failure http.Failure
+		if a.err != nil {
+			t.Fatalf("%s at the end of the drain: %v, want 503", u.name, a.err)
+		}
+		if err := json.Unmarshal(a.body, &failure); a.status != 503 || err != nil || failure.Error.Reason != "SERVICE_UNAVAILABLE" {
+			t.Errorf("%s at the end of the drain: %d %s, want 503 SERVICE_UNAVAILABLE", u.name, a.status, a.body)
+		}
+		if a.retryAfter != "10" {
+			t.Errorf("%s: Retry-After %q, want 10, the shutdown's", u.name, a.retryAfter)
+		}
+		t.Logf("%s: %d Retry-After %s %s", u.name, a.status, a.retryAfter, a.body)
 	}
-	if err := json.Unmarshal(a.body, &failure); a.status != 503 || err != nil || failure.Error.Reason != "SERVICE_UNAVAILABLE" {
-		t.Errorf("the slow upload at the end of the drain: %d %s, want 503 SERVICE_UNAVAILABLE", a.status, a.body)
-	}
-	if a.retryAfter == "" {
-		t.Errorf("the 503 has no Retry-After")
-	}
-	t.Logf("the slow upload: %d Retry-After %s %s", a.status, a.retryAfter, a.body)
 	if err := proc.Wait(); err != nil {
 		t.Fatalf("tack after SIGTERM: %v, want a clean exit", err)
 	}
