@@ -31,9 +31,10 @@ import (
 //
 // Sizes and the link are set by env: TACK_FARLINK_BIG_MIB (64),
 // TACK_FARLINK_SMALL_MIB (8, in 1 KiB blocks), TACK_FARLINK_RTT_MS (80),
-// TACK_FARLINK_MBIT (200). TACK_FARLINK_ALT_FLAGS, if set, adds a third
-// client, tack with those serve flags, measured in the same rounds
-// ("alt-" metrics), to compare a setting before and after.
+// TACK_FARLINK_MBIT (200). TACK_FARLINK_BASE_BIN, if set to another tack
+// binary (built from main, say), adds it as a third client measured in the
+// same rounds ("base-" metrics, and tack/base: this tree against it), to
+// compare a change before and after.
 //
 //	TACK_KUBO=~/.cache/tack/kubo-v0.42.0/ipfs go test ./cmd/tack -run '^$' -bench FarLink -benchtime 1x
 func BenchmarkFarLink(b *testing.B) {
@@ -44,10 +45,7 @@ func BenchmarkFarLink(b *testing.B) {
 	tackBin := buildBinary(b)
 	rtt := envInt(b, "TACK_FARLINK_RTT_MS", 80)
 	mbit := envInt(b, "TACK_FARLINK_MBIT", 200)
-	var alt []string
-	if s := os.Getenv("TACK_FARLINK_ALT_FLAGS"); s != "" {
-		alt = strings.Fields(s)
-	}
+	base := os.Getenv("TACK_FARLINK_BASE_BIN")
 
 	// Two providers, each behind a far link of its own.
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
@@ -83,8 +81,8 @@ func BenchmarkFarLink(b *testing.B) {
 					// Alternate who goes first, so neither always meets a
 					// provider that has just served the same blocks.
 					order := []string{"tack", "kubo"}
-					if alt != nil {
-						order = append(order, "alt")
+					if base != "" {
+						order = append(order, "base")
 					}
 					if i%2 == 1 {
 						for l, r := 0, len(order)-1; l < r; l, r = l+1, r-1 {
@@ -95,9 +93,9 @@ func BenchmarkFarLink(b *testing.B) {
 						var secs float64
 						switch who {
 						case "tack":
-							secs = farTack(b, tackBin, root, origins, nil)
-						case "alt":
-							secs = farTack(b, tackBin, root, origins, alt)
+							secs = farTack(b, tackBin, root, origins)
+						case "base":
+							secs = farTack(b, base, root, origins)
 						case "kubo":
 							secs = farKubo(b, bin, root, origins)
 						}
@@ -107,8 +105,8 @@ func BenchmarkFarLink(b *testing.B) {
 				}
 			}
 			clients := []string{"tack", "kubo"}
-			if alt != nil {
-				clients = append(clients, "alt")
+			if base != "" {
+				clients = append(clients, "base")
 			}
 			for _, who := range clients {
 				for _, np := range []int{1, 2} {
@@ -120,8 +118,8 @@ func BenchmarkFarLink(b *testing.B) {
 			}
 			for _, np := range []int{1, 2} {
 				b.ReportMetric(sum[fmt.Sprintf("kubo-%dp", np)]/sum[fmt.Sprintf("tack-%dp", np)], fmt.Sprintf("tack/kubo-%dp", np))
-				if alt != nil {
-					b.ReportMetric(sum[fmt.Sprintf("tack-%dp", np)]/sum[fmt.Sprintf("alt-%dp", np)], fmt.Sprintf("alt/tack-%dp", np))
+				if base != "" {
+					b.ReportMetric(sum[fmt.Sprintf("base-%dp", np)]/sum[fmt.Sprintf("tack-%dp", np)], fmt.Sprintf("tack/base-%dp", np))
 				}
 			}
 			b.ReportMetric(0, "ns/op")
@@ -215,11 +213,11 @@ func addToAll(tb testing.TB, providers []*kubo, size int, chunker string) (cid.C
 
 // farTack starts a tack process with an empty store, pins root with
 // origins, and returns the seconds from the post until it is pinned.
-func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr, flags []string) float64 {
+func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) float64 {
 	tb.Helper()
 	ctx := context.Background()
 	dir, addr := tempData(tb), freeAddr(tb)
-	proc := startProcess(tb, bin, dir, addr, append(append([]string{"--rate-limit", "off"}, benchFlags()...), flags...)...)
+	proc := startProcess(tb, bin, dir, addr, append([]string{"--rate-limit", "off"}, benchFlags()...)...)
 	defer func() { proc.Process.Kill(); proc.Wait() }()
 	c := pinclient.NewClient("http://"+addr, readToken(tb, dir))
 	waitUp(tb, c)
