@@ -12,6 +12,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -372,6 +373,11 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 		cancel()
 	}
 	w := p.walker
+	// A DAG whose origins name several peers gets a window for each, up
+	// to 4: from two providers behind far links (BenchmarkFarLink in
+	// cmd/tack), 1 KiB blocks came 1.07-1.75x faster than with one window,
+	// big blocks the same.
+	w.Window *= min(max(originPeers(j.origins), 1), 4)
 	if p.cfg.Guard != nil {
 		blocks := p.cfg.Guard.Session()
 		defer blocks.Close() // after the outcome is recorded, below
@@ -549,4 +555,17 @@ func (p *Pinner) renew(ctx context.Context) {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// originPeers counts the distinct peers among origins (multiaddrs ending in
+// /p2p/ID); an address without a peer ID counts as a peer of its own.
+func originPeers(origins []string) int {
+	peers := map[string]bool{}
+	for _, o := range origins {
+		if _, id, ok := strings.Cut(o, "/p2p/"); ok {
+			o = id
+		}
+		peers[o] = true
+	}
+	return len(peers)
 }
