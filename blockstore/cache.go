@@ -28,16 +28,19 @@ import (
 // Filling the cache is optional work, and a full disk never takes the
 // process or a read down through it:
 //
+//   - its Pebble keeps no write-ahead log (it promises no durability, and
+//     a crash only loses the small blocks not yet in a table): Pebble
+//     panics when a log write fails, holding its commit lock, and a
+//     failed log rotation is a fatal error no recover catches;
 //   - a block is cached only while the disk has room beyond a margin
 //     (see fillMargin), read at most once a second, and while the
 //     WithRoom function, if given, allows new blocks;
 //   - the cache never calls the WithDiskFull function: it never releases
 //     the reserve kept for deletions;
-//   - the first write that fails (an error, or a panic: Pebble panics
-//     when its log cannot be written, and leaves every later write
-//     waiting forever) turns the cache off until the next start: it
-//     then answers every Get with a miss, so that reads go to the remote
-//     store, and never touches its Pebble again;
+//   - the first write that fails (an error, a panic, Pebble's Fatalf, or
+//     no answer in writeWait) turns the cache off until the next start:
+//     it then answers every Get with a miss, so that reads go to the
+//     remote store, and never writes to its Pebble again;
 //   - a caller waits at most writeWait for a write to the cache.
 type Cache struct {
 	local *Local
@@ -48,7 +51,8 @@ type Cache struct {
 	// writes holds a token for each write to the local store in flight;
 	// when all are taken (writes that do not return), writes are skipped.
 	writes chan struct{}
-	off    atomic.Bool // a write failed: the cache is bypassed
+	off    atomic.Bool   // a write failed: the cache is bypassed
+	offCh  chan struct{} // closed when off is set
 
 	roomMu sync.Mutex
 	roomAt time.Time // when room was read
@@ -69,6 +73,10 @@ type cached struct {
 // write goes on without it.
 const writeWait = 5 * time.Second
 
+// closeWait is the longest Close waits for the store to close: Pebble
+// waits for a flush in progress, which a full disk makes fail and retry.
+const closeWait = time.Minute
+
 // cacheWriters bounds the writes to the cache in flight.
 const cacheWriters = 16
 
@@ -88,19 +96,23 @@ func fillMargin(total uint64) uint64 {
 // open it, OpenCache returns a *diskspace.NoRoomError, and a caller can do
 // without the cache.
 func OpenCache(dir string, limit int64, opts ...Option) (*Cache, error) {
-	opts = append(opts[:len(opts):len(opts)], WithDiskFull(nil))
+	c := &Cache{
+		limit:  limit,
+		dir:    dir,
+		log:    newOptions(opts).log,
+		writes: make(chan struct{}, cacheWriters),
+		offCh:  make(chan struct{}),
+		byMH:   map[string]*list.Element{},
+	}
+	opts = append(opts[:len(opts):len(opts)], WithDiskFull(nil), func(o *options) {
+		o.onFatal = func(err error) { c.turnOff("pebble", err) }
+		o.noWAL = true
+	})
 	local, err := OpenLocal(dir, opts...)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{
-		local:  local,
-		limit:  limit,
-		dir:    dir,
-		log:    local.log,
-		writes: make(chan struct{}, cacheWriters),
-		byMH:   map[string]*list.Element{},
-	}
+	c.local = local
 	err = local.ForEachBlock(context.Background(), func(s Stored) error {
 		c.byMH[string(s.Cid.Hash())] = c.lru.PushBack(&cached{mh: string(s.Cid.Hash()), size: s.Size})
 		c.size += int64(s.Size)
@@ -279,14 +291,26 @@ func (c *Cache) write(what string, fn func() error) error {
 	default:
 		return errCacheSkipped
 	}
+	return c.guard(what, writeWait, func() error {
+		defer func() { <-c.writes }()
+		return fn()
+	})
+}
+
+// guard runs fn on a goroutine of its own, and returns its error, or
+// errCacheSkipped as soon as the cache is turned off or, with wait above
+// 0, once wait has passed (which turns the cache off). A panic in fn, or
+// an error other than a diskspace.NoRoomError, turns the cache off.
+// Pebble panics when a write to its log failed (DB.commitWrite), holding
+// its commit lock, so that no write to it can ever finish again; and when
+// a synced commit fails, it calls the logger's Fatalf, which (onFatal)
+// turns the cache off and leaves that goroutine waiting forever.
+func (c *Cache) guard(what string, wait time.Duration, fn func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		var err error
 		defer func() {
 			if r := recover(); r != nil {
-				// Pebble panics when a write to its log failed
-				// (DB.commitWrite), holding its commit lock: no write to
-				// it can ever finish again.
 				if e, ok := r.(error); ok {
 					err = fmt.Errorf("pebble panicked: %w", e)
 				} else {
@@ -297,18 +321,23 @@ func (c *Cache) write(what string, fn func() error) error {
 			if err != nil && !errors.As(err, &short) {
 				c.turnOff(what, err)
 			}
-			<-c.writes
 			done <- err
 		}()
 		err = fn()
 	}()
-	t := time.NewTimer(writeWait)
-	defer t.Stop()
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
 	case err := <-done:
 		return err
-	case <-t.C:
-		c.turnOff(what, fmt.Errorf("no answer from the disk in %v", writeWait))
+	case <-c.offCh:
+		return errCacheSkipped
+	case <-timeout:
+		c.turnOff(what, fmt.Errorf("no answer from the disk in %v", wait))
 		return errCacheSkipped
 	}
 }
@@ -318,14 +347,16 @@ func (c *Cache) turnOff(what string, err error) {
 	if c.off.Swap(true) {
 		return
 	}
+	close(c.offCh)
 	c.log.Error("blockstore: cache: a write failed: the cache is off until tack restarts, and blocks are read from the bucket",
 		"dir", c.dir, "op", what, "full", diskspace.IsFull(err), "err", err)
 }
 
 // Close closes the cache. It waits at most writeWait for the writes in
-// flight. A cache that is off is left open: its Pebble may never take a
-// write again, and closing it would wait for one; its files stay open
-// until the process exits.
+// flight, and closeWait for the store to close. A cache that is off, or
+// turns off while closing, is left open: its Pebble may never take a write again,
+// and closing it would wait for one; its files stay open until the
+// process exits.
 func (c *Cache) Close() error {
 	t := time.NewTimer(writeWait)
 	defer t.Stop()
@@ -339,9 +370,12 @@ func (c *Cache) Close() error {
 			break
 		}
 	}
-	if c.off.Load() {
-		c.log.Warn("blockstore: cache: closing a cache that is off: its store is left as it is", "dir", c.dir)
-		return nil
+	if !c.off.Load() {
+		err := c.guard("close", closeWait, c.local.Close)
+		if !c.off.Load() {
+			return err
+		}
 	}
-	return c.local.Close()
+	c.log.Warn("blockstore: cache: closing a cache that is off: its store is left as it is", "dir", c.dir)
+	return nil
 }
