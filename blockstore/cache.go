@@ -353,7 +353,8 @@ func (c *Cache) turnOff(what string, err error) {
 }
 
 // Close closes the cache. It waits at most writeWait for the writes in
-// flight, and closeWait for the store to close. A cache that is off, or
+// flight, and closeWait each for the small blocks to be written to a
+// table (when the disk has room) and for the store to close. A cache that is off, or
 // turns off while closing, is left open: its Pebble may never take a write again,
 // and closing it would wait for one; its files stay open until the
 // process exits.
@@ -369,6 +370,11 @@ func (c *Cache) Close() error {
 		if c.off.Load() {
 			break
 		}
+	}
+	// Without a log, Pebble's Close drops the small blocks still in its
+	// memtables: they are written to a table first, if there is room.
+	if !c.off.Load() && c.roomToFill() {
+		_ = c.guard("flush", closeWait, c.local.small.Flush)
 	}
 	if !c.off.Load() {
 		err := c.guard("close", closeWait, c.local.Close)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	blocks "github.com/ipfs/go-block-format"
+
 	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/blockstore/blockstoretest"
 	"github.com/tack-ipfs/tack/internal/diskspace/diskspacetest"
@@ -105,5 +107,35 @@ func within(t *testing.T, what string, fn func()) {
 	case <-done:
 	case <-time.After(time.Minute):
 		t.Fatalf("%s did not return in a minute", what)
+	}
+}
+
+// TestCacheReopen: the small blocks cached (in Pebble, which keeps no log
+// for the cache) are still there after a Close and an open.
+func TestCacheReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "cache")
+	var all []blocks.Block
+	for i := range 3 {
+		c, err := blockstore.OpenCache(dir, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Size(); n != int64(i*10<<10) {
+			t.Fatalf("open %d: the cache holds %d bytes, want %d", i, n, i*10<<10)
+		}
+		for _, b := range all {
+			if _, ok := c.Get(ctx, b.Cid()); !ok {
+				t.Fatalf("open %d: block %s lost", i, b.Cid())
+			}
+		}
+		bs := blockstoretest.RandomBlocks(t, 10, 1<<10)
+		for _, b := range bs {
+			c.Put(ctx, b)
+		}
+		all = append(all, bs...)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
