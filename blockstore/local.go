@@ -59,6 +59,7 @@ type Local struct {
 	large blockstore.Blockstore
 	log   *slog.Logger
 	room  func() error // nil: always room
+	noWAL bool         // Pebble keeps no log (the cache): see options.noWAL
 
 	flat *flatfs.Datastore
 	dir  *os.File // held open for syncfs(2)
@@ -137,6 +138,7 @@ func OpenLocalContext(ctx context.Context, dir string, opts ...Option) (*Local, 
 		small: small,
 		log:   o.log,
 		room:  o.room,
+		noWAL: o.noWAL,
 		// Write through: the pinner looks for a block before it fetches
 		// one, so checking again on every write would only cost a stat.
 		large:  blockstore.NewBlockstore(flat, blockstore.NoPrefix(), blockstore.WriteThrough(true)),
@@ -190,7 +192,7 @@ func openNeed(dir string) uint64 {
 // pebbleEvents) until the process exits, and closed if it ever returns.
 func openPebble(ctx context.Context, dir string, o options) (*pebble.DB, error) {
 	cache := pebble.NewCache(32 << 20)
-	events := &pebbleEvents{log: o.log, dir: dir, failed: make(chan error, 1)}
+	events := &pebbleEvents{log: o.log, dir: dir, failed: make(chan error, 1), onFatal: o.onFatal}
 	fs := vfs.Default
 	if o.onDiskFull != nil {
 		// Pebble's own hook for a reserve ("ballast"): on ENOSPC it calls
@@ -205,6 +207,7 @@ func openPebble(ctx context.Context, dir string, o options) (*pebble.DB, error) 
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             events,
 		EventListener:      &listener,
+		DisableWAL:         o.noWAL,
 	}
 	// Bloom filters (10 bits a key, 1% false positives) on every level:
 	// most lookups on the write path are of blocks not stored yet (an
@@ -272,6 +275,7 @@ type pebbleEvents struct {
 	failed chan error // the first failure during the open; buffered
 	// failures counts background failures since the last success.
 	failures atomic.Int64
+	onFatal  func(error) // see options.onFatal
 }
 
 // pebbleBackoff is the longest wait before Pebble retries failed
@@ -322,18 +326,24 @@ func (p *pebbleEvents) Errorf(format string, args ...any) {
 }
 
 // Fatalf is what Pebble calls when it cannot go on (a manifest it could
-// not write). During the open, the open fails with the reason, and the
-// goroutine Pebble called from waits for the process to exit; later,
-// the process exits at once, as Pebble requires.
+// not write, a commit whose log write failed: DB.applyInternal's "fatal
+// commit error"). During the open, the open fails with the reason, and
+// the goroutine Pebble called from waits for the process to exit; later,
+// the process exits at once, as Pebble requires, unless the store has an
+// onFatal hook (the cache): it is told, and the goroutine waits forever.
 func (p *pebbleEvents) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	p.log.Error("blockstore: pebble cannot go on", "dir", p.dir, "err", msg)
+	var err error = errors.New(msg)
+	if strings.Contains(msg, unix.ENOSPC.Error()) {
+		err = fmt.Errorf("%s: %w", msg, unix.ENOSPC)
+	}
 	if !p.opened.Load() {
-		var err error = errors.New(msg)
-		if strings.Contains(msg, unix.ENOSPC.Error()) {
-			err = fmt.Errorf("%s: %w", msg, unix.ENOSPC)
-		}
 		p.openFailed(err)
+		select {}
+	}
+	if p.onFatal != nil {
+		p.onFatal(err)
 		select {}
 	}
 	os.Exit(1)
@@ -699,9 +709,12 @@ func (l *Local) syncLoop() {
 // flush makes both stores durable.
 func (l *Local) flush() error {
 	// A synced write waits for the log to be synced up to itself, so it
-	// covers every write before it.
-	if err := l.small.LogData(nil, pebble.Sync); err != nil {
-		return fmt.Errorf("blockstore: sync: %w", err)
+	// covers every write before it. Without a log (the cache), the small
+	// blocks not yet in a table are not made durable.
+	if !l.noWAL {
+		if err := l.small.LogData(nil, pebble.Sync); err != nil {
+			return fmt.Errorf("blockstore: sync: %w", err)
+		}
 	}
 	if err := unix.Syncfs(int(l.dir.Fd())); err != nil {
 		return fmt.Errorf("blockstore: syncfs %s: %w", l.dir.Name(), err)

@@ -9,6 +9,17 @@ type options struct {
 	log        *slog.Logger
 	onDiskFull func()
 	room       func() error
+	// onFatal, if set, is told when Pebble cannot go on after the open,
+	// and the goroutine Pebble called from waits forever, rather than
+	// the process exiting: for the cache, which can do without its store.
+	onFatal func(error)
+	// noWAL opens Pebble without its write-ahead log: for the cache, which
+	// promises no durability. Pebble's log is what it cannot survive a
+	// full disk on: a failed log write panics holding its commit lock
+	// (DB.commitWrite), and a failed close of the log when the memtable
+	// rotates panics with DB.mu unlocked under a deferred Unlock
+	// (DB.rotateWAL), a fatal error no recover catches.
+	noWAL bool
 }
 
 // WithLogger sends the store's log lines to log. Without it, or with nil,

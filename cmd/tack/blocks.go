@@ -9,6 +9,7 @@ import (
 	"github.com/tack-ipfs/tack/blockstore"
 	"github.com/tack-ipfs/tack/blockstore/s3"
 	"github.com/tack-ipfs/tack/gc"
+	"github.com/tack-ipfs/tack/internal/diskspace"
 )
 
 // The S3 store is shared by every node of the same bucket, and collects
@@ -19,7 +20,8 @@ var _ gc.Shared = (*s3.Store)(nil)
 // <data>/blocks, or S3 with its pack index in the metadata store and a
 // cache of --blocks-cache bytes in <data>/blocks-cache. The store logs to
 // log; nil: slog.Default(). opts are the local blockstore's (and the
-// cache's) further options.
+// cache's) further options. A cache the disk has no room to open is left
+// out, with a warning.
 func openBlocks(ctx context.Context, c Config, store tack.Store, getenv func(string) string, log *slog.Logger, opts ...blockstore.Option) (blockstore.Store, error) {
 	opts = append([]blockstore.Option{blockstore.WithLogger(log)}, opts...)
 	if c.Blocks == "" {
@@ -42,7 +44,18 @@ func openBlocks(ctx context.Context, c Config, store tack.Store, getenv func(str
 	}
 	o.Index, o.Log = index, log
 	if c.BlocksCache > 0 {
-		if o.Cache, err = blockstore.OpenCache(c.path("blocks-cache"), c.BlocksCache, opts...); err != nil {
+		o.Cache, err = blockstore.OpenCache(c.path("blocks-cache"), c.BlocksCache, opts...)
+		if diskspace.IsFull(err) {
+			// The cache is optional: tack starts without it rather than
+			// not at all.
+			warn := log
+			if warn == nil {
+				warn = slog.Default()
+			}
+			warn.Warn("the disk is too full to open the blocks cache: running without it until a restart with room", "err", err)
+			o.Cache, err = nil, nil
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
