@@ -27,6 +27,7 @@ func TestPragmas(t *testing.T) {
 		{"foreign_keys", "1"},
 		{"busy_timeout", "10000"},
 		{"wal_autocheckpoint", "0"}, // checkpoints run in the background
+		{"temp_store", "2"},         // MEMORY: savepoints' journals
 	}
 	for _, tt := range tests {
 		var got string
