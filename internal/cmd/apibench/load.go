@@ -130,6 +130,8 @@ func (r *runner) run(ctx context.Context, name string) (*Result, error) {
 		res = r.attack(ctx, name, "GET /pins?status=S&limit=1, 4 statuses, the big account", r.c.StatRate, r.get(big, statPath), d)
 	case "conns":
 		res = r.conns(ctx)
+	case busyScenario:
+		res = r.listBusy(ctx)
 	}
 	stopSampling()
 	if err != nil {

@@ -61,6 +61,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ipfs/go-cid"
 )
 
 // Config is what one run of apibench does.
@@ -87,12 +89,19 @@ type Config struct {
 	Conns     int
 	ConnEvery time.Duration
 	Profile   bool // CPU profile of the server under the post scenario
+	Busy      int  // queued requests for DAGs that a peer apibench starts serves (see busy.go)
+
+	busyCIDs    []cid.Cid // the DAGs of Busy, which the peer holds
+	busyOrigins []string  // the peer's addresses
 
 	Stdout io.Writer
 }
 
 // scenarioNames are the scenarios in the order they run.
 var scenarioNames = []string{"floor", "post", "list", "list-big", "stat", "stat-big", "conns", "floor"}
+
+// busyScenario runs only when asked for, with -busy.
+const busyScenario = "list-busy"
 
 func main() {
 	c := Config{Stdout: os.Stdout}
@@ -118,6 +127,7 @@ func main() {
 	flag.IntVar(&c.Conns, "conns", 2000, "conns: concurrent keep-alive connections")
 	flag.DurationVar(&c.ConnEvery, "conn-every", 2*time.Second, "conns: each connection's interval between requests")
 	flag.BoolVar(&c.Profile, "profile", true, "save and print the server's CPU profile under the post scenario")
+	flag.IntVar(&c.Busy, "busy", 0, "also seed this many queued requests for 1 KiB DAGs that a peer started by apibench serves, which the pinner fetches meanwhile (for the list-busy scenario; not with -reuse)")
 	flag.Parse()
 	if reuse != "" {
 		c.Dir, c.Reuse = reuse, true
@@ -153,6 +163,15 @@ func Run(ctx context.Context, c Config) ([]*Result, error) {
 	}
 	var seed *Seed
 	var err error
+	if c.Busy > 0 {
+		peer, cids, err := startBusyPeer(ctx, c.Busy)
+		if err != nil {
+			return nil, fmt.Errorf("starting the peer of -busy: %w", err)
+		}
+		defer peer.Close()
+		c.busyCIDs, c.busyOrigins = cids, peer.Addrs()
+		c.ServeArgs = append([]string{"--fetches", "256", "--allow-private-origins"}, c.ServeArgs...)
+	}
 	if c.Reuse {
 		if seed, err = LoadSeed(c.Dir); err != nil {
 			return nil, err
@@ -245,13 +264,18 @@ func (c *Config) check() error {
 		return errors.New("-duration must be positive and at most an hour")
 	case c.FloorRate < 1 || c.PostRate < 1 || c.ListRate < 1 || c.StatRate < 1:
 		return errors.New("the rates must be at least 1 a second")
+	case c.Busy < 0 || c.Busy > 0 && (c.Reuse || c.SeedOnly):
+		return errors.New("-busy must be positive, and its peer lives only as long as the run: not with -reuse or -seed-only")
 	case c.Conns < 1 || c.Conns > 10000:
 		return errors.New("-conns must be between 1 and 10,000")
 	case c.ConnEvery <= 0:
 		return errors.New("-conn-every must be positive")
 	}
 	for _, s := range c.Scenarios {
-		if !slices.Contains(scenarioNames, s) {
+		if s == busyScenario && c.Busy == 0 {
+			return errors.New("the list-busy scenario needs -busy")
+		}
+		if !slices.Contains(scenarioNames, s) && s != busyScenario {
 			return fmt.Errorf("unknown scenario %q: use %s", s, strings.Join(scenarioNames[:len(scenarioNames)-1], ", "))
 		}
 	}
