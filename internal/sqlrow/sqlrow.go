@@ -117,8 +117,7 @@ const PinColumns = `id, account_id, cid, key, name, origins, meta, status, creat
 // held request (Held), whose RetryAt stays zero.
 func ScanPin(row Scanner) (*tack.PinRequest, error) {
 	var r tack.PinRequest
-	var origins, status string
-	var meta []byte
+	var origins, meta, status string
 	var created, retryAt, progressAt int64
 	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
 		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt, &r.Turn); err != nil {
@@ -130,7 +129,7 @@ func ScanPin(row Scanner) (*tack.PinRequest, error) {
 	} else {
 		r.RetryAt = tack.TimeOfMicros(retryAt)
 	}
-	if err := unmarshalStrings([]byte(origins), &r.Pin.Origins); err != nil {
+	if err := unmarshalStrings(origins, &r.Pin.Origins); err != nil {
 		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
 	}
 	if err := unmarshalStringMap(meta, &r.Pin.Meta); err != nil {
