@@ -144,15 +144,19 @@ func (r *runner) pinnedCount(a *Account) (int, error) {
 	return page.Count, nil
 }
 
-// listBusy is the list-busy scenario.
+// listBusy is the list-busy scenario, with the server's CPU profiled
+// meanwhile.
 func (r *runner) listBusy(ctx context.Context) *Result {
 	a := r.seed.Busy
 	before, err := r.pinnedCount(a)
 	start := time.Now()
+	profiled := r.profile(ctx, "list-busy")
 	res := r.attack(ctx, "list-busy", "GET /pins?limit=1000, the busy account, while the pinner fetches its requests",
 		r.c.ListRate, r.get([]*Account{a}, func(int) string { return "/pins?limit=1000" }), r.c.Duration)
 	after, err2 := r.pinnedCount(a)
-	if err = errors.Join(err, err2); err != nil {
+	var err3 error
+	res.Profile, err3 = profiled()
+	if err = errors.Join(err, err2, err3); err != nil {
 		res.Note = "pinned count: " + err.Error()
 		return res
 	}
