@@ -143,7 +143,8 @@ func TestBusy(t *testing.T) {
 	defer peer.Close()
 	c := Config{N: 30, Accounts: 2, BigShare: 0.5, SeedVia: "sql", Dir: t.TempDir(), Busy: 20,
 		busyCIDs: cids, busyOrigins: peer.Addrs(),
-		Duration: 500 * time.Millisecond, Scenarios: []string{busyScenario}, FloorRate: 20, ListRate: 4}
+		Duration: 500 * time.Millisecond, Scenarios: []string{busyScenario},
+		FloorRate: 20, PostRate: 1, ListRate: 4, StatRate: 1, Conns: 1, ConnEvery: time.Second}
 	if err := c.check(); err != nil {
 		t.Fatal(err)
 	}
