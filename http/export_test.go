@@ -35,3 +35,6 @@ func SignInBuckets(web *Web) int {
 
 // MaxLimiters is maxLimiters.
 const MaxLimiters = maxLimiters
+
+// AppendPinResultsJSON is PinResults.appendJSON, for FuzzPinResultsJSON.
+func AppendPinResultsJSON(b []byte, res *PinResults) []byte { return res.appendJSON(b) }

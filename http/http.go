@@ -259,12 +259,17 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":{"reason":"INTERNAL_SERVER_ERROR","details":"internal error"}}`)
 	}
+	writeJSONBody(w, status, append(b, '\n'))
+}
+
+// writeJSONBody writes status and b, JSON that ends in a newline.
+func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(b)
 }
 
 func (s *Server) methodNotAllowed(allow string) http.Handler {

@@ -36,7 +36,7 @@ func FuzzPlainJSON(f *testing.F) {
 func checkStrings(t *testing.T, b []byte) {
 	t.Helper()
 	var got, want []string
-	gotErr := unmarshalStrings(b, &got)
+	gotErr := unmarshalStrings(string(b), &got)
 	wantErr := json.Unmarshal(b, &want)
 	if (gotErr != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
 		t.Errorf("strings %q: got %#v, %v; json.Unmarshal %#v, %v", b, got, gotErr, want, wantErr)
@@ -46,7 +46,7 @@ func checkStrings(t *testing.T, b []byte) {
 func checkStringMap(t *testing.T, b []byte) {
 	t.Helper()
 	var got, want map[string]string
-	gotErr := unmarshalStringMap(b, &got)
+	gotErr := unmarshalStringMap(string(b), &got)
 	wantErr := json.Unmarshal(b, &want)
 	if (gotErr != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
 		t.Errorf("map %q: got %#v, %v; json.Unmarshal %#v, %v", b, got, gotErr, want, wantErr)

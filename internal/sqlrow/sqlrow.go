@@ -116,28 +116,32 @@ const PinColumns = `id, account_id, cid, key, name, origins, meta, status, creat
 // ScanPin reads a pin request's PinColumns. A negative retry_at is a
 // held request (Held), whose RetryAt stays zero.
 func ScanPin(row Scanner) (*tack.PinRequest, error) {
-	var r tack.PinRequest
-	var origins, status string
-	var meta []byte
-	var created, retryAt, progressAt int64
-	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &origins, &meta,
-		&status, &created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &retryAt, &progressAt, &r.Turn); err != nil {
+	// The columns that need converting are scanned into one allocation
+	// with the request, rather than one each (Scan's pointers escape).
+	s := &struct {
+		r                            tack.PinRequest
+		origins, meta, status        string
+		created, retryAt, progressAt int64
+	}{}
+	r := &s.r
+	if err := row.Scan(&r.ID, &r.AccountID, &r.Pin.CID, &r.Key, &r.Pin.Name, &s.origins, &s.meta,
+		&s.status, &s.created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &s.retryAt, &s.progressAt, &r.Turn); err != nil {
 		return nil, err
 	}
-	r.ProgressAt = tack.TimeOfMicros(progressAt)
-	if retryAt < 0 {
+	r.ProgressAt = tack.TimeOfMicros(s.progressAt)
+	if s.retryAt < 0 {
 		r.Held = true
 	} else {
-		r.RetryAt = tack.TimeOfMicros(retryAt)
+		r.RetryAt = tack.TimeOfMicros(s.retryAt)
 	}
-	if err := unmarshalStrings([]byte(origins), &r.Pin.Origins); err != nil {
+	if err := unmarshalStrings(s.origins, &r.Pin.Origins); err != nil {
 		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
 	}
-	if err := unmarshalStringMap(meta, &r.Pin.Meta); err != nil {
+	if err := unmarshalStringMap(s.meta, &r.Pin.Meta); err != nil {
 		return nil, fmt.Errorf("pin %s: meta: %w", r.ID, err)
 	}
-	r.Status, r.Created = tack.Status(status), tack.TimeOfMicros(created)
-	return &r, nil
+	r.Status, r.Created = tack.Status(s.status), tack.TimeOfMicros(s.created)
+	return r, nil
 }
 
 // QueuedPinColumns, from pins p joined to their accounts a, are the

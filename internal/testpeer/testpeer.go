@@ -38,9 +38,20 @@ type Peer struct {
 // Kubo's does. It is closed by tb.Cleanup.
 func New(tb testing.TB) *Peer {
 	tb.Helper()
-	sk, _, err := crypto.GenerateEd25519Key(nil)
+	p, err := Start()
 	if err != nil {
 		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.close() })
+	return p
+}
+
+// Start is New for a program rather than a test: the caller closes the
+// peer.
+func Start() (*Peer, error) {
+	sk, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return nil, err
 	}
 	h, err := libp2p.New(
 		libp2p.Identity(sk),
@@ -51,7 +62,7 @@ func New(tb testing.TB) *Peer {
 		libp2p.DisableMetrics(),
 	)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	// As in Kubo, identity CIDs are answered from the CID itself and
@@ -60,9 +71,7 @@ func New(tb testing.TB) *Peer {
 	// No content routing: peers find each other by connecting directly,
 	// as tack does with origins.
 	bsw := bitswap.New(ctx, bsnet.NewFromIpfsHost(h), nil, bs)
-	p := &Peer{host: h, bstore: bs, bitswap: bsw, cancel: cancel}
-	tb.Cleanup(func() { p.close() })
-	return p
+	return &Peer{host: h, bstore: bs, bitswap: bsw, cancel: cancel}, nil
 }
 
 func (p *Peer) close() {

@@ -8,12 +8,15 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/auth"
 	tackhttp "github.com/tack-ipfs/tack/http"
+	"github.com/tack-ipfs/tack/internal/testpeer"
 	"github.com/tack-ipfs/tack/sqlite"
 )
 
@@ -125,4 +128,70 @@ func serveInProcess(tb testing.TB, data string) *Server {
 	ps := httptest.NewServer(mux)
 	tb.Cleanup(ps.Close)
 	return &Server{URL: ts.URL, PProfURL: ps.URL + "/debug/pprof/", Bin: "(in-process)"}
+}
+
+// TestBusy: -busy seeds an account of its own with queued requests, older
+// than the others, for DAGs that its peer serves with the peer as their
+// origin, and list-busy lists that account. The API here has no pinner,
+// so nothing is pinned meanwhile.
+func TestBusy(t *testing.T) {
+	ctx := t.Context()
+	peer, cids, err := startBusyPeer(ctx, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c := Config{N: 30, Accounts: 2, BigShare: 0.5, SeedVia: "sql", Dir: t.TempDir(), Busy: 20,
+		busyCIDs: cids, busyOrigins: peer.Addrs(),
+		Duration: 500 * time.Millisecond, Scenarios: []string{busyScenario},
+		FloorRate: 20, PostRate: 1, ListRate: 4, StatRate: 1, Conns: 1, ConnEvery: time.Second}
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+	seed, err := SeedStore(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seed.Busy == nil || seed.Busy.Pins != 20 {
+		t.Fatalf("busy account %+v, want 20 requests", seed.Busy)
+	}
+
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir(c.Dir), "tack.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, _, err := db.FindPins(ctx, tack.PinFilter{AccountID: seed.Big.ID, Statuses: []tack.Status{tack.StatusQueued}, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, _, err := db.FindPins(ctx, tack.PinFilter{AccountID: seed.Busy.ID, Statuses: []tack.Status{tack.StatusQueued}, Limit: 1000})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(busy) != 20 || len(queue) == 0 || !busy[0].Created.Before(queue[len(queue)-1].Created) {
+		t.Fatalf("%d busy requests, the newest made %v; the big account's newest %v", len(busy), busy[0].Created, queue[len(queue)-1].Created)
+	}
+	want := map[string]bool{}
+	for _, c := range cids {
+		want[c.String()] = true
+	}
+	for _, p := range busy {
+		if !want[p.Pin.CID] || !slices.Equal(p.Pin.Origins, peer.Addrs()) {
+			t.Fatalf("busy request for %s from %v, not one of the peer's DAGs from %v", p.Pin.CID, p.Pin.Origins, peer.Addrs())
+		}
+	}
+	if n, err := testpeer.New(t).FetchDAG(ctx, cids[0], peer.Addrs()); err != nil || n != 1 {
+		t.Fatalf("fetched %d blocks of %s from the peer: %v", n, cids[0], err)
+	}
+
+	srv := serveInProcess(t, dataDir(c.Dir))
+	results, err := RunScenarios(ctx, c, srv, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || results[0].Metrics.Requests == 0 || results[0].Metrics.Success != 1 ||
+		!strings.Contains(results[0].Note, "pinned 0 meanwhile") {
+		t.Fatalf("results %+v", results)
+	}
 }

@@ -130,6 +130,8 @@ func (r *runner) run(ctx context.Context, name string) (*Result, error) {
 		res = r.attack(ctx, name, "GET /pins?status=S&limit=1, 4 statuses, the big account", r.c.StatRate, r.get(big, statPath), d)
 	case "conns":
 		res = r.conns(ctx)
+	case busyScenario:
+		res = r.listBusy(ctx)
 	}
 	stopSampling()
 	if err != nil {
@@ -208,28 +210,40 @@ func (r *runner) post(ctx context.Context) (*Result, error) {
 		t.Body = fmt.Appendf(nil, `{"cid":%q,"name":"apibench-post-%d","origins":%s}`, randomCID(i).String(), i, origins)
 		return nil
 	}
-	var profile chan error
-	profilePath := filepath.Join(r.c.Dir, "post.cpu.pprof")
-	if r.c.Profile {
-		profile = make(chan error, 1)
-		secs := max(1, int(r.c.Duration.Seconds())-1)
-		go func() {
-			profile <- fetch(ctx, r.srv.PProfURL+"profile?seconds="+strconv.Itoa(secs), profilePath, time.Duration(secs+30)*time.Second)
-		}()
-	}
+	profiled := r.profile(ctx, "post")
 	res := r.attack(ctx, "post", fmt.Sprintf("POST /pins, new random CIDs, %d accounts in turn", len(hdrs)), r.c.PostRate, tr, r.c.Duration)
-	if profile != nil {
+	var err error
+	res.Profile, err = profiled()
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// profile starts a CPU profile of the server for the scenario's duration,
+// if c.Profile, into DIR/NAME.cpu.pprof. The function it returns waits for
+// it and returns its top, or "" if c.Profile is off.
+func (r *runner) profile(ctx context.Context, name string) func() (string, error) {
+	if !r.c.Profile {
+		return func() (string, error) { return "", nil }
+	}
+	profile := make(chan error, 1)
+	profilePath := filepath.Join(r.c.Dir, name+".cpu.pprof")
+	secs := max(1, int(r.c.Duration.Seconds())-1)
+	go func() {
+		profile <- fetch(ctx, r.srv.PProfURL+"profile?seconds="+strconv.Itoa(secs), profilePath, time.Duration(secs+30)*time.Second)
+	}()
+	return func() (string, error) {
 		if err := <-profile; err != nil {
-			return nil, fmt.Errorf("CPU profile: %w", err)
+			return "", fmt.Errorf("CPU profile: %w", err)
 		}
 		// The profile holds its symbols: no binary needed.
 		out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", profilePath).CombinedOutput()
 		if err != nil {
-			return nil, fmt.Errorf("go tool pprof: %v\n%s", err, out)
+			return "", fmt.Errorf("go tool pprof: %v\n%s", err, out)
 		}
-		res.Profile = fmt.Sprintf("go tool pprof -top %s\n%s", profilePath, out)
+		return fmt.Sprintf("go tool pprof -top %s\n%s", profilePath, out), nil
 	}
-	return res, nil
 }
 
 // fetch saves url's body to path.

@@ -28,15 +28,22 @@
 //	conns     -conns clients, each on a keep-alive connection of its own,
 //	          each polling GET /pins/{requestid} every -conn-every, as Kubo
 //	          waits on a pin; all of them stay open until the end
+//	list-busy only when named, with -busy N: GET /pins?limit=1000 of an
+//	          account of N queued requests for 1 KiB DAGs that a peer
+//	          started by apibench serves, at -list-rate, while the pinner
+//	          (--fetches 256) fetches them; it says how many it pinned
+//	          meanwhile. Compare two builds with -tack, run in turn:
 //
-// Every request stays queued: the server has no peers, so its one worker
-// never finishes a fetch. GET /pins without a status lists only pinned
+//	go run ./internal/cmd/apibench -n 10000 -busy 30000 -scenarios list-busy -list-rate 100 -tack BIN
+//
+// Every other request stays queued: the server has no other peer, and
+// without -busy one worker, which never finishes a fetch. GET /pins without a status lists only pinned
 // requests, of which there are none, so list asks for status=queued, a full
 // page of 1,000. Seeding writes the rows with bulk inserts into the store's
 // file (-seed-via store uses CreatePin instead: about 2,000 a second, too
 // slow for a million). -reuse runs on a copy of the seeded store in
-// DIR/run-TIME/, which keeps the server's log and, under post, its CPU
-// profile (post.cpu.pprof), whose top is printed.
+// DIR/run-TIME/, which keeps the server's log and, under post and
+// list-busy, its CPU profile (NAME.cpu.pprof), whose top is printed.
 //
 // The table gives, per scenario, the rate asked and achieved, the share of
 // 2xx answers, latency percentiles of every answer (and p99 of the 2xx ones
@@ -61,6 +68,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ipfs/go-cid"
 )
 
 // Config is what one run of apibench does.
@@ -86,13 +95,20 @@ type Config struct {
 	StatRate  int
 	Conns     int
 	ConnEvery time.Duration
-	Profile   bool // CPU profile of the server under the post scenario
+	Profile   bool // CPU profile of the server under the post and list-busy scenarios
+	Busy      int  // queued requests for DAGs that a peer apibench starts serves (see busy.go)
+
+	busyCIDs    []cid.Cid // the DAGs of Busy, which the peer holds
+	busyOrigins []string  // the peer's addresses
 
 	Stdout io.Writer
 }
 
 // scenarioNames are the scenarios in the order they run.
 var scenarioNames = []string{"floor", "post", "list", "list-big", "stat", "stat-big", "conns", "floor"}
+
+// busyScenario runs only when asked for, with -busy.
+const busyScenario = "list-busy"
 
 func main() {
 	c := Config{Stdout: os.Stdout}
@@ -117,7 +133,8 @@ func main() {
 	flag.IntVar(&c.StatRate, "stat-rate", 100, "stat, stat-big: requests per second (4 per `service ls --stat`)")
 	flag.IntVar(&c.Conns, "conns", 2000, "conns: concurrent keep-alive connections")
 	flag.DurationVar(&c.ConnEvery, "conn-every", 2*time.Second, "conns: each connection's interval between requests")
-	flag.BoolVar(&c.Profile, "profile", true, "save and print the server's CPU profile under the post scenario")
+	flag.BoolVar(&c.Profile, "profile", true, "save and print the server's CPU profile under the post and list-busy scenarios")
+	flag.IntVar(&c.Busy, "busy", 0, "also seed this many queued requests for 1 KiB DAGs that a peer started by apibench serves, which the pinner fetches meanwhile (for the list-busy scenario; not with -reuse)")
 	flag.Parse()
 	if reuse != "" {
 		c.Dir, c.Reuse = reuse, true
@@ -153,6 +170,15 @@ func Run(ctx context.Context, c Config) ([]*Result, error) {
 	}
 	var seed *Seed
 	var err error
+	if c.Busy > 0 {
+		peer, cids, err := startBusyPeer(ctx, c.Busy)
+		if err != nil {
+			return nil, fmt.Errorf("starting the peer of -busy: %w", err)
+		}
+		defer peer.Close()
+		c.busyCIDs, c.busyOrigins = cids, peer.Addrs()
+		c.ServeArgs = append([]string{"--fetches", "256", "--allow-private-origins"}, c.ServeArgs...)
+	}
 	if c.Reuse {
 		if seed, err = LoadSeed(c.Dir); err != nil {
 			return nil, err
@@ -245,13 +271,18 @@ func (c *Config) check() error {
 		return errors.New("-duration must be positive and at most an hour")
 	case c.FloorRate < 1 || c.PostRate < 1 || c.ListRate < 1 || c.StatRate < 1:
 		return errors.New("the rates must be at least 1 a second")
+	case c.Busy < 0 || c.Busy > 0 && (c.Reuse || c.SeedOnly):
+		return errors.New("-busy must be positive, and its peer lives only as long as the run: not with -reuse or -seed-only")
 	case c.Conns < 1 || c.Conns > 10000:
 		return errors.New("-conns must be between 1 and 10,000")
 	case c.ConnEvery <= 0:
 		return errors.New("-conn-every must be positive")
 	}
 	for _, s := range c.Scenarios {
-		if !slices.Contains(scenarioNames, s) {
+		if s == busyScenario && c.Busy == 0 {
+			return errors.New("the list-busy scenario needs -busy")
+		}
+		if !slices.Contains(scenarioNames, s) && s != busyScenario {
 			return fmt.Errorf("unknown scenario %q: use %s", s, strings.Join(scenarioNames[:len(scenarioNames)-1], ", "))
 		}
 	}

@@ -27,6 +27,7 @@ type Seed struct {
 	N        int
 	Small    []*Account // the small accounts
 	Big      *Account   // the account with -big-share of the store
+	Busy     *Account   `json:",omitempty"` // with -busy, the account of its requests
 	Created  time.Time
 	SeedVia  string
 	Duration time.Duration // how long seeding took
@@ -108,6 +109,11 @@ func SeedStore(ctx context.Context, c Config) (*Seed, error) {
 		}
 		s.Small = append(s.Small, a)
 	}
+	if c.Busy > 0 {
+		if s.Busy, err = newAccount("busy@apibench.example"); err != nil {
+			return nil, err
+		}
+	}
 
 	// Which account each request belongs to: the big one with probability
 	// BigShare, else a small one, each equally likely. Seeded, so that
@@ -129,6 +135,9 @@ func SeedStore(ctx context.Context, c Config) (*Seed, error) {
 		err = seedSQL(ctx, path, owners)
 	case "store":
 		err = seedStore(ctx, db, owners)
+	}
+	if err == nil && c.Busy > 0 {
+		err = seedBusySQL(ctx, path, s.Busy, c.busyCIDs, c.busyOrigins)
 	}
 	if err != nil {
 		return nil, err
@@ -318,7 +327,11 @@ func verify(ctx context.Context, path string, s *Seed) error {
 		return err
 	}
 	defer db.Close()
-	for _, a := range append([]*Account{s.Big}, s.Small...) {
+	all := append([]*Account{s.Big}, s.Small...)
+	if s.Busy != nil {
+		all = append(all, s.Busy)
+	}
+	for _, a := range all {
 		_, n, err := db.FindPins(ctx, tack.PinFilter{AccountID: a.ID, Statuses: []tack.Status{tack.StatusQueued}, Limit: 1})
 		if err != nil {
 			return err
