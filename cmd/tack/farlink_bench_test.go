@@ -70,7 +70,7 @@ func BenchmarkFarLink(b *testing.B) {
 			var bytes, blocks float64
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				root, n := addToAll(b, providers, d.mib<<20, d.chunk)
+				root, n := addToAll(b, providers, d.mib<<20, "--cid-version=1", "--chunker="+d.chunk)
 				bytes += float64(d.mib << 20)
 				blocks += float64(n)
 				for _, np := range []int{1, 2} {
@@ -84,11 +84,7 @@ func BenchmarkFarLink(b *testing.B) {
 					if base != "" {
 						order = append(order, "base")
 					}
-					if i%2 == 1 {
-						for l, r := 0, len(order)-1; l < r; l, r = l+1, r-1 {
-							order[l], order[r] = order[r], order[l]
-						}
-					}
+					order = rotate(order, i)
 					for _, who := range order {
 						var secs float64
 						switch who {
@@ -147,22 +143,7 @@ func envInt(tb testing.TB, name string, def int) int {
 func farLink(tb testing.TB, srv *toxiproxy.ApiServer, k *kubo, i, delay, mbit int) multiaddr.Multiaddr {
 	tb.Helper()
 	id := strings.TrimSpace(k.Run(tb, "id", "-f", "<id>"))
-	var upstream string
-	for _, a := range strings.Fields(k.Run(tb, "id", "-f", "<addrs>\n")) {
-		ma, err := multiaddr.NewMultiaddr(a)
-		if err != nil {
-			continue
-		}
-		ip, err1 := ma.ValueForProtocol(multiaddr.P_IP4)
-		port, err2 := ma.ValueForProtocol(multiaddr.P_TCP)
-		if err1 == nil && err2 == nil && ip == "127.0.0.1" && !strings.Contains(a, "/ws") {
-			upstream = ip + ":" + port
-			break
-		}
-	}
-	if upstream == "" {
-		tb.Fatalf("Kubo %s listens on no loopback TCP address", id)
-	}
+	upstream := "127.0.0.1:" + kuboTCPPort(tb, k)
 	p := toxiproxy.NewProxy(srv, fmt.Sprintf("provider%d", i), "127.0.0.1:0", upstream)
 	if err := p.Start(); err != nil {
 		tb.Fatal(err)
@@ -183,10 +164,29 @@ func farLink(tb testing.TB, srv *toxiproxy.ApiServer, k *kubo, i, delay, mbit in
 	return multiaddr.StringCast("/ip4/" + host + "/tcp/" + port + "/p2p/" + id)
 }
 
+// kuboTCPPort returns the port of a Kubo daemon's loopback TCP swarm
+// address.
+func kuboTCPPort(tb testing.TB, k *kubo) string {
+	tb.Helper()
+	for _, a := range strings.Fields(k.Run(tb, "id", "-f", "<addrs>\n")) {
+		ma, err := multiaddr.NewMultiaddr(a)
+		if err != nil {
+			continue
+		}
+		ip, err1 := ma.ValueForProtocol(multiaddr.P_IP4)
+		port, err2 := ma.ValueForProtocol(multiaddr.P_TCP)
+		if err1 == nil && err2 == nil && ip == "127.0.0.1" && !strings.Contains(a, "/ws") {
+			return port
+		}
+	}
+	tb.Fatal("Kubo listens on no loopback TCP address")
+	return ""
+}
+
 // addToAll adds the same random file of size bytes to every provider with
-// the chunker given (CIDv1, raw leaves) and returns its root and how many
-// blocks the DAG has.
-func addToAll(tb testing.TB, providers []*kubo, size int, chunker string) (cid.Cid, int) {
+// the options of `ipfs add` given and returns its root and how many blocks
+// the DAG has.
+func addToAll(tb testing.TB, providers []*kubo, size int, add ...string) (cid.Cid, int) {
 	tb.Helper()
 	f := filepath.Join(tb.TempDir(), "file")
 	buf := make([]byte, size)
@@ -196,7 +196,7 @@ func addToAll(tb testing.TB, providers []*kubo, size int, chunker string) (cid.C
 	}
 	var root string
 	for _, p := range providers {
-		r := strings.TrimSpace(p.Run(tb, "add", "-Q", "--cid-version=1", "--chunker="+chunker, f))
+		r := strings.TrimSpace(p.Run(tb, append([]string{"add", "-Q"}, append(add, f)...)...))
 		if root != "" && r != root {
 			tb.Fatalf("providers disagree on the root: %s and %s", root, r)
 		}
