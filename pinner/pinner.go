@@ -377,7 +377,11 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	// to 4: from two providers behind far links (BenchmarkFarLink in
 	// cmd/tack), 1 KiB blocks came 1.07-1.75x faster than with one window,
 	// big blocks the same.
-	w.Window *= min(max(originPeers(j.origins), 1), 4)
+	peers := min(max(originPeers(j.origins), 1), 4)
+	w.Window *= peers
+	if peers > 1 {
+		w.Sessions = sessionsPerPeer * peers
+	}
 	if p.cfg.Guard != nil {
 		blocks := p.cfg.Guard.Session()
 		defer blocks.Close() // after the outcome is recorded, below
@@ -559,6 +563,10 @@ func (p *Pinner) renew(ctx context.Context) {
 
 // originPeers counts the distinct peers among origins (multiaddrs ending in
 // /p2p/ID); an address without a peer ID counts as a peer of its own.
+// sessionsPerPeer is how many bitswap sessions a walk opens for each peer
+// its origins name, when they name several (Walker.Sessions).
+const sessionsPerPeer = 4
+
 func originPeers(origins []string) int {
 	peers := map[string]bool{}
 	for _, o := range origins {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/rand"
 	"fmt"
 	"net/url"
@@ -86,17 +87,22 @@ func BenchmarkFarLink(b *testing.B) {
 					}
 					order = rotate(order, i)
 					for _, who := range order {
-						var secs float64
+						sent := blocksSent(b, providers[:np])
+						var c fetchCost
 						switch who {
 						case "tack":
-							secs = farTack(b, tackBin, root, origins)
+							c = farTack(b, tackBin, root, origins)
 						case "base":
-							secs = farTack(b, base, root, origins)
+							c = farTack(b, base, root, origins)
 						case "kubo":
-							secs = farKubo(b, bin, root, origins)
+							c = farKubo(b, bin, root, origins)
 						}
-						b.Logf("%s from %d provider(s): %.2f s", who, np, secs)
-						sum[fmt.Sprintf("%s-%dp", who, np)] += secs
+						after := blocksSent(b, providers[:np])
+						for j := range after {
+							after[j] -= sent[j]
+						}
+						b.Logf("%s from %d provider(s): %.2f s; blocks each sent: %v", who, np, c.secs, after)
+						sum[fmt.Sprintf("%s-%dp", who, np)] += c.secs
 					}
 				}
 			}
@@ -164,6 +170,20 @@ func farLink(tb testing.TB, srv *toxiproxy.ApiServer, k *kubo, i, delay, mbit in
 	return multiaddr.StringCast("/ip4/" + host + "/tcp/" + port + "/p2p/" + id)
 }
 
+// blocksSent returns how many blocks each Kubo daemon has sent so far.
+func blocksSent(tb testing.TB, ks []*kubo) []int {
+	tb.Helper()
+	n := make([]int, len(ks))
+	for i, k := range ks {
+		var st struct{ BlocksSent int }
+		if err := json.Unmarshal([]byte(k.Run(tb, "bitswap", "stat", "--enc=json")), &st); err != nil {
+			tb.Fatal(err)
+		}
+		n[i] = st.BlocksSent
+	}
+	return n
+}
+
 // kuboTCPPort returns the port of a Kubo daemon's loopback TCP swarm
 // address.
 func kuboTCPPort(tb testing.TB, k *kubo) string {
@@ -211,9 +231,13 @@ func addToAll(tb testing.TB, providers []*kubo, size int, add ...string) (cid.Ci
 	return c, len(refs) + 1
 }
 
+// fetchCost is what one client's fetch took: seconds of wall clock, and
+// seconds of CPU of the client's process.
+type fetchCost struct{ secs, cpu float64 }
+
 // farTack starts a tack process with an empty store, pins root with
-// origins, and returns the seconds from the post until it is pinned.
-func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) float64 {
+// origins, and returns the time from the post until it is pinned.
+func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) fetchCost {
 	tb.Helper()
 	ctx := context.Background()
 	dir, addr := tempData(tb), freeAddr(tb)
@@ -221,6 +245,7 @@ func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multia
 	defer func() { proc.Process.Kill(); proc.Wait() }()
 	c := pinclient.NewClient("http://"+addr, readToken(tb, dir))
 	waitUp(tb, c)
+	cpu := cpuSeconds(tb, proc.Process.Pid)
 	start := time.Now()
 	ps, err := c.Add(ctx, root, pinclient.PinOpts.WithOrigins(origins...))
 	if err != nil {
@@ -232,7 +257,7 @@ func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multia
 			tb.Fatal(err)
 		}
 		if s := ps.GetStatus(); s == pinclient.StatusPinned {
-			return time.Since(start).Seconds()
+			return fetchCost{time.Since(start).Seconds(), cpuSeconds(tb, proc.Process.Pid) - cpu}
 		} else if s == pinclient.StatusFailed {
 			tb.Fatalf("pin failed: %v", ps.GetInfo())
 		}
@@ -241,15 +266,16 @@ func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multia
 }
 
 // farKubo starts a Kubo daemon with an empty store, connects it to origins,
-// and returns the seconds `ipfs pin add` of root takes.
-func farKubo(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) float64 {
+// and returns the time `ipfs pin add` of root takes.
+func farKubo(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) fetchCost {
 	tb.Helper()
 	k := startKubo(tb, bin)
 	defer k.run("shutdown")
+	cpu := cpuSeconds(tb, k.pid)
 	start := time.Now()
 	for _, o := range origins {
 		k.RPC(tb, "/api/v0/swarm/connect?arg="+url.QueryEscape(o.String()))
 	}
 	k.RPC(tb, "/api/v0/pin/add?arg="+root.String())
-	return time.Since(start).Seconds()
+	return fetchCost{time.Since(start).Seconds(), cpuSeconds(tb, k.pid) - cpu}
 }

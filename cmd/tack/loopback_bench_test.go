@@ -14,7 +14,10 @@ import (
 // taking turns going first. The DAGs are the issue's: a big file with
 // Kubo's default chunking (CIDv0, dag-pb leaves of 256 KiB), the same with
 // raw leaves (CIDv1), and a file in 1 KiB blocks. It reports MB/s and
-// blocks/s of each client and tack/Kubo.
+// blocks/s of each client and tack/Kubo, and the CPU seconds per GB that
+// each client's process and the provider spent on its fetch: on loopback
+// both share this machine's cores, so what one client spends, the provider
+// lacks.
 //
 // Sizes are set by env: TACK_LOOPBACK_BIG_MIB (256), TACK_LOOPBACK_SMALL_MIB
 // (20). TACK_BENCH_BASE_BIN, if set to another tack binary (built from main,
@@ -46,7 +49,7 @@ func BenchmarkLoopback(b *testing.B) {
 			if base != "" {
 				clients = append(clients, "base")
 			}
-			secs := map[string]float64{}
+			secs, cpu, served := map[string]float64{}, map[string]float64{}, map[string]float64{}
 			var bytes, blocks float64
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
@@ -55,22 +58,28 @@ func BenchmarkLoopback(b *testing.B) {
 				blocks += float64(n)
 				order := rotate(clients, i)
 				for _, who := range order {
-					var s float64
+					var c fetchCost
+					p := cpuSeconds(b, provider.pid)
 					switch who {
 					case "tack":
-						s = farTack(b, tackBin, root, origins)
+						c = farTack(b, tackBin, root, origins)
 					case "base":
-						s = farTack(b, base, root, origins)
+						c = farTack(b, base, root, origins)
 					case "kubo":
-						s = farKubo(b, bin, root, origins)
+						c = farKubo(b, bin, root, origins)
 					}
-					b.Logf("%s: %.2f s", who, s)
-					secs[who] += s
+					p = cpuSeconds(b, provider.pid) - p
+					b.Logf("%s: %.2f s, %.2f s of CPU, the provider %.2f s", who, c.secs, c.cpu, p)
+					secs[who] += c.secs
+					cpu[who] += c.cpu
+					served[who] += p
 				}
 			}
 			for _, who := range clients {
 				b.ReportMetric(bytes/1e6/secs[who], who+"-MB/s")
 				b.ReportMetric(blocks/secs[who], who+"-blocks/s")
+				b.ReportMetric(cpu[who]/(bytes/1e9), who+"-cpu-s/GB")
+				b.ReportMetric(served[who]/(bytes/1e9), who+"-provider-cpu-s/GB")
 			}
 			b.ReportMetric(secs["kubo"]/secs["tack"], "tack/kubo")
 			if base != "" {
