@@ -18,6 +18,7 @@ func bitswapOptions() []bitswap.Option {
 	// an answer as long as bitswap does for a peer whose latency is not
 	// known yet.
 	dh := client.DefaultDontHaveTimeoutConfig()
+	dh.MinTimeout = dh.DontHaveTimeout
 	return []bitswap.Option{
 		bitswap.WithClientOption(client.WithDontHaveTimeoutConfig(dh)),
 		// The walker checks and stores blocks itself; bitswap's count of

@@ -54,13 +54,12 @@ type Walker struct {
 	// walk has received so far (default 8 MiB): a DAG of big blocks keeps
 	// fewer wanted. A provider's bitswap server sends a peer about 1 MiB at
 	// a time however many blocks it is asked for, so a deeper queue only
-	// makes the wants wait there longer; and bitswap's client moves a want
-	// to another provider that has the block when the first is slow to
-	// answer it (the DONT_HAVE timeout, twice the latency it measured), so
-	// that with short queues a walk's wants spread over its providers as
-	// they deliver. From two providers behind far links, 64 MiB in 256 KiB
-	// blocks came 1.59x faster than from one with a window of 32 blocks for
-	// each, and 1.16x with 512 (BenchmarkFarLink in cmd/tack).
+	// makes the wants wait there longer, and the wants sent to the busier
+	// of two providers wait there while the other runs dry: from two
+	// providers behind far links (BenchmarkFarLink in cmd/tack), a window
+	// of 512 blocks of 256 KiB had one provider send 259 blocks of 260;
+	// with 8 MiB (32 such blocks) a provider, they sent 100-160 each, and
+	// 64 MiB came 1.54-1.61x faster than from one.
 	WindowBytes int
 	// Sessions is how many bitswap sessions the walk spreads its wants
 	// over (default 1). A session sends each want-block to one peer,
