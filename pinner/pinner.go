@@ -41,12 +41,15 @@ type Config struct {
 	// share Budget, so many small DAGs keep the network busy and one large
 	// DAG still gets Window blocks in flight.
 	Fetches int
-	Window  int           // blocks in flight per DAG (default 512)
-	Budget  int           // blocks in flight over every DAG (default 2048)
-	Batch   int           // most requests claimed at once (default 64)
-	Lease   time.Duration // how long a claim outlives its worker (default 30s)
-	Renew   time.Duration // how often progress is saved and leases renewed (default 2s)
-	Poll    time.Duration // how often the queue is polled when idle: due retries, dead workers' claims (default 1s)
+	Window  int // blocks in flight per DAG (default 512)
+	// WindowBytes bounds the blocks in flight per DAG in bytes, estimated
+	// from the sizes of those received (default 8 MiB; Walker.WindowBytes).
+	WindowBytes int
+	Budget      int           // blocks in flight over every DAG (default 2048)
+	Batch       int           // most requests claimed at once (default 64)
+	Lease       time.Duration // how long a claim outlives its worker (default 30s)
+	Renew       time.Duration // how often progress is saved and leases renewed (default 2s)
+	Poll        time.Duration // how often the queue is polled when idle: due retries, dead workers' claims (default 1s)
 	// Stall is how long one attempt may go without receiving a block. Then
 	// the request steps aside: it goes back to the queue to be tried again
 	// after a delay that doubles with each attempt, from RetryMin to
@@ -84,6 +87,7 @@ func (c *Config) setDefaults() {
 	}
 	defInt(&c.Fetches, 256)
 	defInt(&c.Window, 512)
+	defInt(&c.WindowBytes, 8<<20)
 	defInt(&c.Budget, 2048)
 	defInt(&c.Batch, 64)
 	def(&c.Lease, 30*time.Second)
@@ -164,6 +168,9 @@ func New(store tack.PinStore, bs Walker, net Network, sync func(context.Context)
 	cfg.setDefaults()
 	if bs.Window <= 0 {
 		bs.Window = cfg.Window
+	}
+	if bs.WindowBytes <= 0 {
+		bs.WindowBytes = cfg.WindowBytes
 	}
 	if bs.Stall <= 0 {
 		bs.Stall = cfg.Stall
@@ -377,7 +384,12 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	// to 4: from two providers behind far links (BenchmarkFarLink in
 	// cmd/tack), 1 KiB blocks came 1.07-1.75x faster than with one window,
 	// big blocks the same.
-	w.Window *= min(max(originPeers(j.origins), 1), 4)
+	peers := min(max(originPeers(j.origins), 1), 4)
+	w.Window *= peers
+	w.WindowBytes *= peers
+	if peers > 1 {
+		w.Sessions = sessionsPerPeer * peers
+	}
 	if p.cfg.Guard != nil {
 		blocks := p.cfg.Guard.Session()
 		defer blocks.Close() // after the outcome is recorded, below
@@ -559,6 +571,10 @@ func (p *Pinner) renew(ctx context.Context) {
 
 // originPeers counts the distinct peers among origins (multiaddrs ending in
 // /p2p/ID); an address without a peer ID counts as a peer of its own.
+// sessionsPerPeer is how many bitswap sessions a walk opens for each peer
+// its origins name, when they name several (Walker.Sessions).
+const sessionsPerPeer = 4
+
 func originPeers(origins []string) int {
 	peers := map[string]bool{}
 	for _, o := range origins {

@@ -3,8 +3,6 @@ package pinner
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +50,25 @@ type Walker struct {
 	Blockstore blockstore.Blockstore
 	// Window is how many blocks one walk may want from the network at once.
 	Window int
+	// WindowBytes bounds the same in bytes, estimated from the blocks the
+	// walk has received so far (default 8 MiB): a DAG of big blocks keeps
+	// fewer wanted. A provider's bitswap server sends a peer about 1 MiB at
+	// a time however many blocks it is asked for, so a deeper queue only
+	// makes the wants wait there longer, and the wants sent to the busier
+	// of two providers wait there while the other runs dry: from two
+	// providers behind far links (BenchmarkFarLink in cmd/tack), a window
+	// of 512 blocks of 256 KiB had one provider send 259 blocks of 260;
+	// with 8 MiB (32 such blocks) a provider, they sent 100-160 each, and
+	// 64 MiB came 1.54-1.61x faster than from one.
+	WindowBytes int
+	// Sessions is how many bitswap sessions the walk spreads its wants
+	// over (default 1). A session sends each want-block to one peer,
+	// picked at random with weights that grow with the blocks the peer
+	// delivered first, so one session's split between equal providers
+	// drifts to a random share (a Pólya urn) and the busier provider
+	// holds the rest back. Each new want goes to the session with the
+	// fewest in flight, so sessions whose peers deliver sooner get more.
+	Sessions int
 	// Budget, if not nil, is shared by every walk: a walk wants a block
 	// from the network only with a block of the budget, which it gives back
 	// when the block arrives. Nil gives each walk a budget of Window.
@@ -132,6 +149,10 @@ func (e *StallError) Error() string {
 	return fmt.Sprintf("stalled: no peer sent the missing blocks for %s, after %d blocks", e.After, e.Blocks)
 }
 
+// minWindow is the fewest blocks a walk wants at once, however big they
+// are, and how many it starts with.
+const minWindow = 32
+
 // budgetReserve is how many blocks of the shared budget a walk with blocks
 // in flight leaves to walks with none.
 const budgetReserve = 64
@@ -162,10 +183,22 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 	defer cancel(nil)
 	p.last.Store(time.Now().UnixNano())
 
-	window := w.Window
-	if window <= 0 {
-		window = 512
+	maxWindow := w.Window
+	if maxWindow <= 0 {
+		maxWindow = 512
 	}
+	windowBytes := int64(w.WindowBytes)
+	if windowBytes <= 0 {
+		windowBytes = 8 << 20
+	}
+	// The window starts small and grows with each block received, as TCP's
+	// slow start does, up to what WindowBytes allows at the blocks' recent
+	// size: a DAG's first blocks (its root, the inner nodes) are small, and
+	// its leaves, wanted before any of them has arrived, may not be. It
+	// grows by a 64th of that bound a block, at least one, so a DAG of
+	// small blocks reaches its whole window within a round trip or two.
+	window := min(minWindow, maxWindow)
+	var blockSize int64 // recent received blocks' size, a moving average
 	budget := w.Budget
 	if budget == nil {
 		budget = NewBudget(window)
@@ -218,28 +251,17 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 	seen := map[string]int32{string(root.Hash()): graph.Add()}
 	depth := []int32{0}
 	todo := []cid.Cid{root} // a stack: depth first keeps it small
-	// The blocks wanted from the network, by multihash: a block that
-	// is not (asked for twice, through two sessions) is dropped.
-	pending := map[string]cid.Cid{}
+	// The blocks wanted from the network, by multihash, with the session
+	// each was asked through: a block that is not (asked for twice, through
+	// two sessions) is dropped.
+	pending := map[string]want{}
 	inflight := 0 // len(pending), whose blocks of the budget the walk holds
 	defer func() { budget.give(inflight) }()
-	// The walk's session, which it replaces when it asks again.
-	var (
-		sctx       context.Context
-		sess       exchange.Fetcher
-		endSession = func() {}
-	)
-	newSession := func() {
-		endSession()
-		var end context.CancelFunc
-		sctx, end = context.WithCancel(ctx)
-		endSession = end
-		sess = net.NewSession(sctx)
-	}
-	newSession()
-	defer func() { endSession() }()
+	// The walk's sessions, which it replaces when it asks again.
+	sessions := newWalkSessions(ctx, net, max(w.Sessions, 1))
+	defer func() { sessions.end() }()
 	rewanted := time.Time{} // when the walk last asked again
-	received := make(chan blocks.Block, window)
+	received := make(chan blocks.Block, maxWindow)
 	var (
 		batch   []blocks.Block
 		tick    = time.NewTicker(w.tick())
@@ -341,15 +363,10 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 			budget.give(tokens - len(missing))
 		}
 		if len(missing) > 0 {
-			ch, err := sess.GetBlocks(sctx, append([]cid.Cid(nil), missing...))
-			if err != nil {
+			if err := sessions.want(ctx, missing, pending, received); err != nil {
 				return err
 			}
-			for _, c := range missing {
-				pending[string(c.Hash())] = c
-			}
 			inflight += len(missing)
-			go forward(ctx, ch, received)
 		}
 		if inflight == 0 {
 			continue
@@ -358,10 +375,12 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 		select {
 		case b := <-received:
 			k := string(b.Cid().Hash())
-			if _, ok := pending[k]; !ok {
+			wt, ok := pending[k]
+			if !ok {
 				continue // asked for twice, and already here
 			}
 			delete(pending, k)
+			sessions.got(wt)
 			inflight--
 			budget.give(1)
 			now := time.Now().UnixNano()
@@ -371,6 +390,13 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 				w.Received.Blocks.Add(1)
 				w.Received.Bytes.Add(int64(len(b.RawData())))
 			}
+			if n := int64(len(b.RawData())); blockSize == 0 {
+				blockSize = n
+			} else {
+				blockSize += (n - blockSize) / 8
+			}
+			bound := min(int(max(windowBytes/max(blockSize, 1), minWindow)), maxWindow)
+			window = min(window+max(bound/64, 1), bound)
 			if err := checkBlock(b, !w.HashedByFetcher); err != nil {
 				return err
 			}
@@ -390,19 +416,20 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 				return &StallError{After: w.stall(), Blocks: p.Blocks.Load()}
 			}
 			if quiet := time.Since(later(p.LastBlock(), rewanted)); inflight > 0 && quiet > w.rewant() {
-				// Ask again, through a new session, once the old
-				// one's wants are gone.
-				endSession()
+				// Ask again, through new sessions, once the old
+				// ones' wants are gone.
+				sessions.end()
+				keys := make([]cid.Cid, 0, len(pending))
+				for _, wt := range pending {
+					keys = append(keys, wt.c)
+				}
 				wctx, cancel := context.WithTimeout(ctx, w.rewant())
-				keys := slices.Collect(maps.Values(pending))
 				net.Unwanted(wctx, keys)
 				cancel()
-				newSession()
-				ch, err := sess.GetBlocks(sctx, keys)
-				if err != nil {
+				sessions = newWalkSessions(ctx, net, len(sessions.all))
+				if err := sessions.want(ctx, keys, pending, received); err != nil {
 					return err
 				}
-				go forward(ctx, ch, received)
 				rewanted = time.Now()
 				if w.Received != nil {
 					w.Received.Rewants.Add(int64(len(keys)))
@@ -473,6 +500,68 @@ func (w *Walker) stall() time.Duration {
 		return 10 * time.Minute
 	}
 	return w.Stall
+}
+
+// want is a block the walk asked the network for, and the session it
+// asked through.
+type want struct {
+	c       cid.Cid
+	session *walkSession
+}
+
+// walkSession is one of a walk's bitswap sessions.
+type walkSession struct {
+	ctx      context.Context
+	end      context.CancelFunc
+	fetcher  exchange.Fetcher
+	inflight int // blocks asked for through it and not received
+}
+
+// walkSessions are the sessions a walk spreads its wants over.
+type walkSessions struct{ all []*walkSession }
+
+func newWalkSessions(ctx context.Context, net Sessions, n int) *walkSessions {
+	ss := &walkSessions{}
+	for range n {
+		sctx, end := context.WithCancel(ctx)
+		ss.all = append(ss.all, &walkSession{ctx: sctx, end: end, fetcher: net.NewSession(sctx)})
+	}
+	return ss
+}
+
+// want asks for keys, each through the session with the fewest blocks in
+// flight, records them in pending, and forwards what arrives to received.
+func (ss *walkSessions) want(ctx context.Context, keys []cid.Cid, pending map[string]want, received chan<- blocks.Block) error {
+	batches := make(map[*walkSession][]cid.Cid, len(ss.all))
+	for _, c := range keys {
+		s := ss.all[0]
+		for _, o := range ss.all[1:] {
+			if o.inflight < s.inflight {
+				s = o
+			}
+		}
+		s.inflight++
+		batches[s] = append(batches[s], c)
+		pending[string(c.Hash())] = want{c, s}
+	}
+	for s, batch := range batches {
+		ch, err := s.fetcher.GetBlocks(s.ctx, batch)
+		if err != nil {
+			return err
+		}
+		go forward(ctx, ch, received)
+	}
+	return nil
+}
+
+// got records that a wanted block arrived.
+func (ss *walkSessions) got(w want) { w.session.inflight-- }
+
+// end closes every session.
+func (ss *walkSessions) end() {
+	for _, s := range ss.all {
+		s.end()
+	}
 }
 
 // forward copies blocks from a GetBlocks channel to out until it closes.

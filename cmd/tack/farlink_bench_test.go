@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/rand"
 	"fmt"
 	"net/url"
@@ -70,7 +71,7 @@ func BenchmarkFarLink(b *testing.B) {
 			var bytes, blocks float64
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				root, n := addToAll(b, providers, d.mib<<20, d.chunk)
+				root, n := addToAll(b, providers, d.mib<<20, "--cid-version=1", "--chunker="+d.chunk)
 				bytes += float64(d.mib << 20)
 				blocks += float64(n)
 				for _, np := range []int{1, 2} {
@@ -84,23 +85,24 @@ func BenchmarkFarLink(b *testing.B) {
 					if base != "" {
 						order = append(order, "base")
 					}
-					if i%2 == 1 {
-						for l, r := 0, len(order)-1; l < r; l, r = l+1, r-1 {
-							order[l], order[r] = order[r], order[l]
-						}
-					}
+					order = rotate(order, i)
 					for _, who := range order {
-						var secs float64
+						sent := blocksSent(b, providers[:np])
+						var c fetchCost
 						switch who {
 						case "tack":
-							secs = farTack(b, tackBin, root, origins)
+							c = farTack(b, tackBin, root, origins)
 						case "base":
-							secs = farTack(b, base, root, origins)
+							c = farTack(b, base, root, origins)
 						case "kubo":
-							secs = farKubo(b, bin, root, origins)
+							c = farKubo(b, bin, root, origins)
 						}
-						b.Logf("%s from %d provider(s): %.2f s", who, np, secs)
-						sum[fmt.Sprintf("%s-%dp", who, np)] += secs
+						after := blocksSent(b, providers[:np])
+						for j := range after {
+							after[j] -= sent[j]
+						}
+						b.Logf("%s from %d provider(s): %.2f s; blocks each sent: %v", who, np, c.secs, after)
+						sum[fmt.Sprintf("%s-%dp", who, np)] += c.secs
 					}
 				}
 			}
@@ -147,22 +149,7 @@ func envInt(tb testing.TB, name string, def int) int {
 func farLink(tb testing.TB, srv *toxiproxy.ApiServer, k *kubo, i, delay, mbit int) multiaddr.Multiaddr {
 	tb.Helper()
 	id := strings.TrimSpace(k.Run(tb, "id", "-f", "<id>"))
-	var upstream string
-	for _, a := range strings.Fields(k.Run(tb, "id", "-f", "<addrs>\n")) {
-		ma, err := multiaddr.NewMultiaddr(a)
-		if err != nil {
-			continue
-		}
-		ip, err1 := ma.ValueForProtocol(multiaddr.P_IP4)
-		port, err2 := ma.ValueForProtocol(multiaddr.P_TCP)
-		if err1 == nil && err2 == nil && ip == "127.0.0.1" && !strings.Contains(a, "/ws") {
-			upstream = ip + ":" + port
-			break
-		}
-	}
-	if upstream == "" {
-		tb.Fatalf("Kubo %s listens on no loopback TCP address", id)
-	}
+	upstream := "127.0.0.1:" + kuboTCPPort(tb, k)
 	p := toxiproxy.NewProxy(srv, fmt.Sprintf("provider%d", i), "127.0.0.1:0", upstream)
 	if err := p.Start(); err != nil {
 		tb.Fatal(err)
@@ -183,10 +170,43 @@ func farLink(tb testing.TB, srv *toxiproxy.ApiServer, k *kubo, i, delay, mbit in
 	return multiaddr.StringCast("/ip4/" + host + "/tcp/" + port + "/p2p/" + id)
 }
 
+// blocksSent returns how many blocks each Kubo daemon has sent so far.
+func blocksSent(tb testing.TB, ks []*kubo) []int {
+	tb.Helper()
+	n := make([]int, len(ks))
+	for i, k := range ks {
+		var st struct{ BlocksSent int }
+		if err := json.Unmarshal([]byte(k.Run(tb, "bitswap", "stat", "--enc=json")), &st); err != nil {
+			tb.Fatal(err)
+		}
+		n[i] = st.BlocksSent
+	}
+	return n
+}
+
+// kuboTCPPort returns the port of a Kubo daemon's loopback TCP swarm
+// address.
+func kuboTCPPort(tb testing.TB, k *kubo) string {
+	tb.Helper()
+	for _, a := range strings.Fields(k.Run(tb, "id", "-f", "<addrs>\n")) {
+		ma, err := multiaddr.NewMultiaddr(a)
+		if err != nil {
+			continue
+		}
+		ip, err1 := ma.ValueForProtocol(multiaddr.P_IP4)
+		port, err2 := ma.ValueForProtocol(multiaddr.P_TCP)
+		if err1 == nil && err2 == nil && ip == "127.0.0.1" && !strings.Contains(a, "/ws") {
+			return port
+		}
+	}
+	tb.Fatal("Kubo listens on no loopback TCP address")
+	return ""
+}
+
 // addToAll adds the same random file of size bytes to every provider with
-// the chunker given (CIDv1, raw leaves) and returns its root and how many
-// blocks the DAG has.
-func addToAll(tb testing.TB, providers []*kubo, size int, chunker string) (cid.Cid, int) {
+// the options of `ipfs add` given and returns its root and how many blocks
+// the DAG has.
+func addToAll(tb testing.TB, providers []*kubo, size int, add ...string) (cid.Cid, int) {
 	tb.Helper()
 	f := filepath.Join(tb.TempDir(), "file")
 	buf := make([]byte, size)
@@ -196,7 +216,7 @@ func addToAll(tb testing.TB, providers []*kubo, size int, chunker string) (cid.C
 	}
 	var root string
 	for _, p := range providers {
-		r := strings.TrimSpace(p.Run(tb, "add", "-Q", "--cid-version=1", "--chunker="+chunker, f))
+		r := strings.TrimSpace(p.Run(tb, append([]string{"add", "-Q"}, append(add, f)...)...))
 		if root != "" && r != root {
 			tb.Fatalf("providers disagree on the root: %s and %s", root, r)
 		}
@@ -211,9 +231,13 @@ func addToAll(tb testing.TB, providers []*kubo, size int, chunker string) (cid.C
 	return c, len(refs) + 1
 }
 
+// fetchCost is what one client's fetch took: seconds of wall clock, and
+// seconds of CPU of the client's process.
+type fetchCost struct{ secs, cpu float64 }
+
 // farTack starts a tack process with an empty store, pins root with
-// origins, and returns the seconds from the post until it is pinned.
-func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) float64 {
+// origins, and returns the time from the post until it is pinned.
+func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) fetchCost {
 	tb.Helper()
 	ctx := context.Background()
 	dir, addr := tempData(tb), freeAddr(tb)
@@ -221,6 +245,7 @@ func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multia
 	defer func() { proc.Process.Kill(); proc.Wait() }()
 	c := pinclient.NewClient("http://"+addr, readToken(tb, dir))
 	waitUp(tb, c)
+	cpu := cpuSeconds(tb, proc.Process.Pid)
 	start := time.Now()
 	ps, err := c.Add(ctx, root, pinclient.PinOpts.WithOrigins(origins...))
 	if err != nil {
@@ -232,7 +257,7 @@ func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multia
 			tb.Fatal(err)
 		}
 		if s := ps.GetStatus(); s == pinclient.StatusPinned {
-			return time.Since(start).Seconds()
+			return fetchCost{time.Since(start).Seconds(), cpuSeconds(tb, proc.Process.Pid) - cpu}
 		} else if s == pinclient.StatusFailed {
 			tb.Fatalf("pin failed: %v", ps.GetInfo())
 		}
@@ -241,15 +266,16 @@ func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multia
 }
 
 // farKubo starts a Kubo daemon with an empty store, connects it to origins,
-// and returns the seconds `ipfs pin add` of root takes.
-func farKubo(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) float64 {
+// and returns the time `ipfs pin add` of root takes.
+func farKubo(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) fetchCost {
 	tb.Helper()
 	k := startKubo(tb, bin)
 	defer k.run("shutdown")
+	cpu := cpuSeconds(tb, k.pid)
 	start := time.Now()
 	for _, o := range origins {
 		k.RPC(tb, "/api/v0/swarm/connect?arg="+url.QueryEscape(o.String()))
 	}
 	k.RPC(tb, "/api/v0/pin/add?arg="+root.String())
-	return time.Since(start).Seconds()
+	return fetchCost{time.Since(start).Seconds(), cpuSeconds(tb, k.pid) - cpu}
 }

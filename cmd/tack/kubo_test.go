@@ -44,6 +44,7 @@ func kuboBin(tb testing.TB) string {
 // connects.
 type kubo struct {
 	bin, repo, api string
+	pid            int // the daemon's
 }
 
 // startKubo starts a Kubo daemon, stopped when the test ends.
@@ -59,6 +60,7 @@ func startKubo(tb testing.TB, bin string) *kubo {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
+	k.pid = daemon.Process.Pid
 	waitFor(tb, time.Minute, "Kubo's API", func() bool {
 		b, err := os.ReadFile(filepath.Join(k.repo, "api"))
 		if err != nil {
