@@ -201,7 +201,7 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 	var blockSize int64 // recent received blocks' size, a moving average
 	budget := w.Budget
 	if budget == nil {
-		budget = NewBudget(window)
+		budget = NewBudget(maxWindow)
 	}
 	writers := w.Writers
 	if writers <= 0 {
