@@ -380,7 +380,7 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 				continue // asked for twice, and already here
 			}
 			delete(pending, k)
-			sessions.got(wt)
+			wt.session.inflight--
 			inflight--
 			budget.give(1)
 			now := time.Now().UnixNano()
@@ -553,9 +553,6 @@ func (ss *walkSessions) want(ctx context.Context, keys []cid.Cid, pending map[st
 	}
 	return nil
 }
-
-// got records that a wanted block arrived.
-func (ss *walkSessions) got(w want) { w.session.inflight-- }
 
 // end closes every session.
 func (ss *walkSessions) end() {

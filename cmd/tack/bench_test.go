@@ -60,18 +60,7 @@ func BenchmarkPin(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				for {
-					ps, err = c.GetStatusByID(ctx, ps.GetRequestId())
-					if err != nil {
-						b.Fatal(err)
-					}
-					if s := ps.GetStatus(); s == pinclient.StatusPinned {
-						break
-					} else if s == pinclient.StatusFailed {
-						b.Fatalf("pin failed: %v", ps.GetInfo())
-					}
-					time.Sleep(25 * time.Millisecond) // under the API's rate limit
-				}
+				ps = waitPinned(b, c, ps.GetRequestId(), 25*time.Millisecond) // under the API's rate limit
 				elapsed := time.Since(start)
 				b.StopTimer()
 
@@ -88,6 +77,24 @@ func BenchmarkPin(b *testing.B) {
 			b.ReportMetric(peak, "peak-MiB")
 			b.ReportMetric(0, "ns/op")
 		})
+	}
+}
+
+// waitPinned polls a pin request every interval until it is pinned, and
+// returns its status then; it fails the benchmark if the pin fails.
+func waitPinned(tb testing.TB, c *pinclient.Client, id string, every time.Duration) pinclient.PinStatusGetter {
+	tb.Helper()
+	for {
+		ps, err := c.GetStatusByID(context.Background(), id)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if s := ps.GetStatus(); s == pinclient.StatusPinned {
+			return ps
+		} else if s == pinclient.StatusFailed {
+			tb.Fatalf("pin failed: %v", ps.GetInfo())
+		}
+		time.Sleep(every)
 	}
 }
 

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -208,12 +206,7 @@ func kuboTCPPort(tb testing.TB, k *kubo) string {
 // the DAG has.
 func addToAll(tb testing.TB, providers []*kubo, size int, add ...string) (cid.Cid, int) {
 	tb.Helper()
-	f := filepath.Join(tb.TempDir(), "file")
-	buf := make([]byte, size)
-	rand.Read(buf)
-	if err := os.WriteFile(f, buf, 0o600); err != nil {
-		tb.Fatal(err)
-	}
+	f := providers[0].randomFile(tb, size)
 	var root string
 	for _, p := range providers {
 		r := strings.TrimSpace(p.Run(tb, append([]string{"add", "-Q"}, append(add, f)...)...))
@@ -251,18 +244,8 @@ func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multia
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for {
-		ps, err = c.GetStatusByID(ctx, ps.GetRequestId())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if s := ps.GetStatus(); s == pinclient.StatusPinned {
-			return fetchCost{time.Since(start).Seconds(), cpuSeconds(tb, proc.Process.Pid) - cpu}
-		} else if s == pinclient.StatusFailed {
-			tb.Fatalf("pin failed: %v", ps.GetInfo())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitPinned(tb, c, ps.GetRequestId(), 10*time.Millisecond)
+	return fetchCost{time.Since(start).Seconds(), cpuSeconds(tb, proc.Process.Pid) - cpu}
 }
 
 // farKubo starts a Kubo daemon with an empty store, connects it to origins,

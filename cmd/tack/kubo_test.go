@@ -125,13 +125,7 @@ func (k *kubo) RPC(tb testing.TB, path string) {
 // Add adds random bytes of size as a file with CIDv1 and returns its CID.
 func (k *kubo) Add(tb testing.TB, size int) string {
 	tb.Helper()
-	f := filepath.Join(tb.TempDir(), "file")
-	buf := make([]byte, size)
-	rand.Read(buf)
-	if err := os.WriteFile(f, buf, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return strings.TrimSpace(k.Run(tb, "add", "-Q", "--cid-version=1", f))
+	return strings.TrimSpace(k.Run(tb, "add", "-Q", "--cid-version=1", k.randomFile(tb, size)))
 }
 
 // TestKubo is what a Kubo user does: `ipfs pin remote` with tack as the
