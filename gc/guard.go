@@ -109,9 +109,12 @@ const putShared = 1 << 31
 
 // maxUndo is how many blocks one upload session remembers storing new,
 // to delete them again if the upload fails: about 60 bytes each (its
-// record in the session's newLog and its entry in Guard.fresh), 15 MiB
-// at most. Blocks past it are left to the next collection.
-const maxUndo = 1 << 18
+// record in the session's newLog and its entry in Guard.fresh), 4 MiB
+// at most; 64 MiB of 1 KiB blocks, 16 GiB of 256 KiB ones. Blocks past
+// it are left to the collection that Guard.Garbage asks for. (At 1<<18,
+// a 1 GiB CAR of 1 KiB blocks held 12 MiB more, which the heap's room
+// for garbage doubles in the peak RSS.)
+const maxUndo = 1 << 16
 
 // NewGuard returns a Guard over bs that keeps the block lists of
 // incomplete uploads in keeps.
