@@ -159,8 +159,8 @@ func hashKey(c cid.Cid) uint64 { return xxhash.Sum64(c.Hash()) }
 type Session struct {
 	g  *Guard
 	mu sync.Mutex
-	// seen and sizes grow by chunks: an upload of a million blocks
-	// records 12 MiB, without a second copy while the lists grow.
+	// seen and sizes grow by chunks, off the Go heap past the first: an
+	// upload of a million blocks records 12 MiB.
 	seen   chunked.List[uint64]
 	sizes  chunked.List[int32] // of the blocks in seen, 0 if not known
 	closed bool
@@ -352,11 +352,7 @@ const undoBatch = 4096
 func (s *Session) snapshot() []uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]uint64, 0, s.seen.Len())
-	for _, c := range s.seen.Chunks() {
-		out = append(out, c...)
-	}
-	return out
+	return s.seen.AppendTo(make([]uint64, 0, s.seen.Len()))
 }
 
 // Keep records the session's blocks in the keep list of the content key

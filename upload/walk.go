@@ -23,8 +23,8 @@ const maxIndexed = 4 << 20
 // carIndex remembers the blocks an upload stored, so that the walk that
 // follows needs no read for a raw block (which has no links) of the CAR:
 // a key, the size and the position of each, sorted by key. The lists grow
-// by chunks (16 MiB for a million blocks, and no second copy while they
-// grow).
+// by chunks, off the Go heap past the first (16 MiB for a million
+// blocks).
 //
 // A key is 64 bits of a hash of the multihash under a seed chosen for
 // each upload, so that no one can make a missing block collide with a

@@ -1,12 +1,14 @@
 package chunked
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 )
 
-// A list matches a slice fed the same entries, across chunk boundaries,
-// through At, Set, Swap and Chunks.
+// A list matches a slice fed the same entries, across chunk boundaries
+// (the first chunk on the heap, the others mapped), through At, Set,
+// Swap and AppendTo.
 func TestList(t *testing.T) {
 	for _, n := range []int{0, 1, chunkLen - 1, chunkLen, chunkLen + 1, 3*chunkLen + 17} {
 		var l List[uint64]
@@ -30,17 +32,53 @@ func TestList(t *testing.T) {
 			l.Set(n/2, 42)
 			want[n/2] = 42
 		}
-		if got := slices.Concat(l.Chunks()...); !slices.Equal(got, want) && n > 0 {
-			t.Fatalf("n=%d: Chunks differ from the slice", n)
+		if got := l.AppendTo(nil); !slices.Equal(got, want) {
+			t.Fatalf("n=%d: AppendTo differs from the slice", n)
 		}
-		for i, c := range l.Chunks() {
-			if i < len(l.Chunks())-1 && len(c) != chunkLen {
+		if mapped := n > chunkLen; (l.owner != nil) != mapped {
+			t.Errorf("n=%d: owner %v, want mapped chunks: %v", n, l.owner, mapped)
+		}
+		for i, c := range l.chunks {
+			if i < len(l.chunks)-1 && len(c) != chunkLen {
 				t.Fatalf("n=%d: chunk %d holds %d entries, want %d", n, i, len(c), chunkLen)
 			}
 		}
-		l.Reset()
-		if l.Len() != 0 || l.Chunks() != nil {
-			t.Fatalf("n=%d: Reset left %d entries", n, l.Len())
+	}
+}
+
+// Lists of every width come and go while collections run: each reads
+// back what it was given (a chunk unmapped too early would crash or
+// differ), and the chunks of lists no longer reachable are unmapped.
+func TestListCollected(t *testing.T) {
+	var gone []*mapped
+	for round := range 20 {
+		var a List[uint32]
+		var b List[int64]
+		for i := range 4*chunkLen + round {
+			a.Append(uint32(i))
+			b.Append(int64(-i))
+			if i%chunkLen == 0 {
+				runtime.GC()
+			}
+		}
+		for i := range a.Len() {
+			if a.At(i) != uint32(i) || b.At(i) != int64(-i) {
+				t.Fatalf("round %d: entry %d reads %d and %d", round, i, a.At(i), b.At(i))
+			}
+		}
+		gone = append(gone, a.owner.mapped, b.owner.mapped)
+	}
+	for range 10 {
+		runtime.GC()
+		left := 0
+		for _, m := range gone {
+			if !m.unmapped.Load() {
+				left++
+			}
+		}
+		if left == 0 {
+			return
 		}
 	}
+	t.Error("the chunks of lists no longer reachable were not unmapped")
 }
