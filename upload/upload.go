@@ -55,7 +55,10 @@ const carContentType = "application/vnd.ipld.car"
 //
 // Small arenas keep memory down: each batch of small blocks is copied
 // into a Pebble batch, then into the write-ahead log's 32 KiB blocks
-// (which the log keeps for reuse) and its memtable.
+// (which the log keeps for reuse) and its memtable. Arenas of
+// uploadArenaMax from the start raised the peak RSS of a 1 GiB CAR of
+// 1 KiB blocks by 24-29 MiB (188 and 196 MiB against 164 and 168), for
+// no more speed; arenas of 4 MiB cost 16 MiB more again.
 const (
 	uploadArena    = 512 << 10
 	uploadArenaMax = tack.MaxBlockSize + 64<<10
