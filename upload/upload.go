@@ -50,8 +50,8 @@ const carContentType = "application/vnd.ipld.car"
 // written at once, by uploadWriters goroutines beside the one reading the
 // body. A block larger than an arena grows the arena, for the rest of the
 // upload, to uploadArenaMax, which holds any block: an upload of 1 MiB
-// blocks then stores them two at a time, as before arenas were cut (one
-// at a time cost it about a sixth more CPU, and MB/s).
+// blocks then stores them two at a time, as it did before arenas were
+// cut to 512 KiB.
 //
 // Small arenas keep memory down: each batch of small blocks is copied
 // into a Pebble batch, then into the write-ahead log's 32 KiB blocks
