@@ -23,9 +23,13 @@ type Int interface {
 	~int32 | ~uint32 | ~int64 | ~uint64
 }
 
-// chunkBits sets the chunks' length: 8,192 entries, 64 KiB of uint64.
+// chunkBits sets the chunks' length: 65,536 entries, 512 KiB of uint64.
+// Each mapped chunk is a mapping of its own, and Linux allows a process
+// 65,530 by default (vm.max_map_count): a list of a million blocks takes
+// 16, where chunks of 8,192 entries took 128. A mapped chunk's pages
+// that the list has not reached yet take no memory.
 const (
-	chunkBits = 13
+	chunkBits = 16
 	chunkLen  = 1 << chunkBits
 	chunkMask = chunkLen - 1
 )
