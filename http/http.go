@@ -342,5 +342,8 @@ func (s *Server) logger() *slog.Logger {
 // formatTime formats a created time as the API emits it: UTC, 'Z', exactly
 // microsecond precision, the precision at which stores keep it.
 func formatTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+	return t.UTC().Format(timeLayout)
 }
+
+// timeLayout is formatTime's layout.
+const timeLayout = "2006-01-02T15:04:05.000000Z"

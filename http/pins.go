@@ -24,13 +24,8 @@ func (s *Server) handleListPins(w http.ResponseWriter, r *http.Request, acct *ta
 		return
 	}
 	s.queuePositions(r, reqs...)
-	delegates := s.delegates()
-	res := PinResults{Count: count, Results: make([]PinStatus, 0, len(reqs))}
-	for _, req := range reqs {
-		res.Results = append(res.Results, pinStatus(req, delegates))
-	}
 	// About 400 bytes a request, in one allocation for most pages.
-	b := res.appendJSON(make([]byte, 0, 64+512*len(reqs)))
+	b := appendPinPageJSON(make([]byte, 0, 64+512*len(reqs)), count, reqs, s.delegates())
 	writeJSONBody(w, http.StatusOK, append(b, '\n'))
 }
 
