@@ -24,6 +24,10 @@ import (
 // meta are JSON, where a control byte is escaped. The name and details
 // may hold any byte: the name is read by its length in bytes, which comes
 // before it, and details is the rest.
+//
+// pins_pinned_list_idx (migration 0012) holds this expression for each
+// pinned request, which a listing then reads from the index alone: the
+// two must stay the same (TestPinnedListFromIndex).
 const pinRecord = `concat_ws(char(31), id, account_id, cid, key, origins, meta, status, created,
 	blocks, bytes, attempts, retry_at, progress_at, turn, octet_length(name), name, details)`
 
