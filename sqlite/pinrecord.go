@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/tack-ipfs/tack"
@@ -47,12 +46,18 @@ func queryPinRecords(ctx context.Context, tx *txn, limit int, query string, args
 	var rec string
 	dest := []any{&rec}
 	out := make([]*tack.PinRequest, 0, min(limit, tack.MaxListLimit))
+	// The requests are allocated a slab at a time rather than one by one.
+	var slab []tack.PinRequest
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, unavailable(err)
 		}
-		r, err := parsePinRecord(rec)
-		if err != nil {
+		if len(slab) == 0 {
+			slab = make([]tack.PinRequest, max(min(limit-len(out), pinSlab), 1))
+		}
+		r := &slab[0]
+		slab = slab[1:]
+		if err := parsePinRecord(rec, r); err != nil {
 			return nil, fmt.Errorf("a pin request's record: %w", err)
 		}
 		out = append(out, r)
@@ -60,15 +65,19 @@ func queryPinRecords(ctx context.Context, tx *txn, limit int, query string, args
 	return out, unavailable(rows.Err())
 }
 
-// parsePinRecord parses a pinRecord.
-func parsePinRecord(rec string) (*tack.PinRequest, error) {
+// pinSlab is how many requests queryPinRecords allocates at once.
+const pinSlab = 64
+
+// parsePinRecord parses a pinRecord into r, which is zero.
+func parsePinRecord(rec string, r *tack.PinRequest) error {
 	var f [pinRecordFields]string
 	rest := rec
 	for i := range f {
-		var ok bool
-		if f[i], rest, ok = strings.Cut(rest, "\x1f"); !ok {
-			return nil, errors.New("too few fields")
+		j := strings.IndexByte(rest, '\x1f')
+		if j < 0 {
+			return errors.New("too few fields")
 		}
+		f[i], rest = rest[:j], rest[j+1:]
 	}
 	// account_id, then created … turn and the name's length.
 	var n [1 + pinRecordFields - 7]int64
@@ -77,29 +86,47 @@ func parsePinRecord(rec string) (*tack.PinRequest, error) {
 		if i == 0 {
 			j = 1
 		}
-		v, err := strconv.ParseInt(f[j], 10, 64)
-		if err != nil {
-			return nil, err
+		v, ok := parseInt(f[j])
+		if !ok {
+			return fmt.Errorf("not an integer: %q", f[j])
 		}
 		n[i] = v
 	}
 	nameLen := n[8]
 	if nameLen < 0 || nameLen >= int64(len(rest)) || rest[nameLen] != '\x1f' {
-		return nil, errors.New("a name longer than the record")
+		return errors.New("a name longer than the record")
 	}
-	r := &tack.PinRequest{
-		ID:        f[0],
-		AccountID: n[0],
-		Key:       f[3],
-		Details:   rest[nameLen+1:],
-		Blocks:    n[2],
-		Bytes:     n[3],
-		Attempts:  int(n[4]),
-		Turn:      n[7],
-	}
+	r.ID, r.AccountID, r.Key, r.Details = f[0], n[0], f[3], rest[nameLen+1:]
+	r.Blocks, r.Bytes, r.Attempts, r.Turn = n[2], n[3], int(n[4]), n[7]
 	r.Pin.CID, r.Pin.Name = f[2], rest[:nameLen]
-	if err := sqlrow.SetPinColumns(r, f[4], f[5], f[6], n[1], n[5], n[6]); err != nil {
-		return nil, err
+	return sqlrow.SetPinColumns(r, f[4], f[5], f[6], n[1], n[5], n[6])
+}
+
+// parseInt parses a decimal integer as SQLite writes one: an optional
+// minus sign and digits. strconv.ParseInt, which reads every form Go
+// knows, took a quarter of parsePinRecord's time.
+func parseInt(s string) (int64, bool) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
 	}
-	return r, nil
+	if len(s) == 0 || len(s) > 19 {
+		return 0, false
+	}
+	var u uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		u = u*10 + uint64(c)
+	}
+	// 19 digits fit in a uint64; the int64 range is asymmetric.
+	switch {
+	case neg && u <= 1<<63:
+		return -int64(u), true
+	case !neg && u < 1<<63:
+		return int64(u), true
+	}
+	return 0, false
 }
