@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/ipfs/go-cid"
@@ -215,8 +216,14 @@ func (s *Server) queuePositions(r *http.Request, reqs ...*tack.PinRequest) {
 // QueuePositions fills in, for the status_details of the queued requests
 // among reqs, where they stand in the queue (the store's QueuePositions)
 // and why none is fetched now, if the node says so (QueueNote). The web
-// pages use it too.
+// pages use it too. Without a queued request among reqs it does nothing:
+// a page of pinned requests, the default listing, then neither opens a
+// read transaction nor takes the pinner's lock for QueueNote, which its
+// fetches hold often.
 func (s *Server) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
+	if !slices.ContainsFunc(reqs, func(r *tack.PinRequest) bool { return r.Status == tack.StatusQueued }) {
+		return nil
+	}
 	if s.QueueNote != nil {
 		if why := s.QueueNote(); why != "" {
 			for _, req := range reqs {
