@@ -25,10 +25,22 @@ func (s *Server) handleListPins(w http.ResponseWriter, r *http.Request, acct *ta
 		return
 	}
 	s.queuePositions(r, reqs...)
-	// About 400 bytes a request, in one allocation for most pages.
-	b := appendPinPageJSON(make([]byte, 0, 64+512*len(reqs)), count, reqs, s.delegates())
+	// About 400 bytes a request, in a buffer the size of most pages.
+	buf, _ := s.pages.Get().(*[]byte)
+	if buf == nil || cap(*buf) < 64+512*len(reqs) {
+		buf = new(make([]byte, 0, 64+512*len(reqs)))
+	}
+	b := appendPinPageJSON((*buf)[:0], count, reqs, s.delegates())
 	writeJSONBody(w, http.StatusOK, append(b, '\n'))
+	if cap(b) <= maxPooledPage {
+		*buf = b
+		s.pages.Put(buf)
+	}
 }
+
+// maxPooledPage bounds the buffers of pages kept for the next: a page of
+// long names and meta is not kept.
+const maxPooledPage = 1 << 20
 
 // handleCreatePin serves POST /pins.
 func (s *Server) handleCreatePin(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
