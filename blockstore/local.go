@@ -73,6 +73,15 @@ type Local struct {
 	behind      *os.File
 	unflushed   atomic.Int64
 	writingBack atomic.Bool
+	// written counts the writes of large blocks, and synced is its value
+	// that the last syncfs(2) of Sync covered: a Sync with no large block
+	// written since skips it. A DAG of small blocks then costs a sync of
+	// Pebble's log, not a flush of the whole filesystem, which also
+	// writes out whatever else is dirty on it (another program's files
+	// too). Only syncLoop touches synced.
+	written     atomic.Int64
+	synced      int64
+	syncfsCalls atomic.Int64 // for tests
 
 	mu      sync.Mutex
 	pending *syncCall // the sync that callers arriving now will share
@@ -507,6 +516,7 @@ const writeBehind = 32 << 20
 // wrote counts n bytes written to flatfs and starts a write-back once
 // writeBehind bytes have accumulated and none is running.
 func (l *Local) wrote(n int) {
+	l.written.Add(1)
 	if l.unflushed.Add(int64(n)) < writeBehind || !l.writingBack.CompareAndSwap(false, true) {
 		return
 	}
@@ -675,10 +685,11 @@ func (l *Local) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {
 }
 
 // Sync makes every block written before the call durable: it syncs the
-// small blocks' log, then flushes the whole filesystem that holds the
-// large blocks with syncfs(2) (flatfs' own Sync does nothing when it was
-// opened without sync). Concurrent callers share flushes (a group
-// commit), so many pins finishing at once cost about one flush.
+// small blocks' log, then, if a large block was written since the last
+// flush, flushes the whole filesystem that holds the large blocks with
+// syncfs(2) (flatfs' own Sync does nothing when it was opened without
+// sync). Concurrent callers share flushes (a group commit), so many pins
+// finishing at once cost about one flush.
 func (l *Local) Sync(ctx context.Context) error {
 	l.mu.Lock()
 	if l.closed {
@@ -734,9 +745,15 @@ func (l *Local) flush() error {
 			return fmt.Errorf("blockstore: sync: %w", err)
 		}
 	}
+	written := l.written.Load()
+	if written == l.synced {
+		return nil // no large block since the last syncfs
+	}
 	if err := unix.Syncfs(int(l.dir.Fd())); err != nil {
 		return fmt.Errorf("blockstore: syncfs %s: %w", l.dir.Name(), err)
 	}
+	l.synced = written
+	l.syncfsCalls.Add(1)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/tack-ipfs/tack/blockstore/blockstoretest"
 	"github.com/tack-ipfs/tack/internal/diskspace"
 	"github.com/tack-ipfs/tack/internal/diskspace/diskspacetest"
@@ -82,5 +83,42 @@ func TestOpenPebbleGivesUp(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if n := strings.Count(logged.String(), "background job failed"); n > 20 {
 		t.Errorf("the abandoned open failed %d times in 3 s, want its retries slowed", n)
+	}
+}
+
+// Sync flushes the filesystem only when a large block was written since
+// the last flush: small blocks need only Pebble's log synced.
+func TestSyncSkipsSyncfsWithoutLargeBlocks(t *testing.T) {
+	ctx := context.Background()
+	l, err := OpenLocal(filepath.Join(t.TempDir(), "blocks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	small := blocks.NewBlock(bytes.Repeat([]byte{1}, 100))
+	large := blocks.NewBlock(bytes.Repeat([]byte{2}, SmallBlock+1))
+	larger := blocks.NewBlock(bytes.Repeat([]byte{3}, SmallBlock+2))
+	for i, step := range []struct {
+		put  []blocks.Block
+		want int64 // syncfs calls so far
+	}{
+		{nil, 0},
+		{[]blocks.Block{small}, 0},
+		{[]blocks.Block{large}, 1},
+		{nil, 1},
+		{[]blocks.Block{small}, 1},
+		{[]blocks.Block{small, larger}, 2},
+	} {
+		if len(step.put) > 0 {
+			if err := l.PutMany(ctx, step.put); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := l.syncfsCalls.Load(); got != step.want {
+			t.Errorf("step %d: %d syncfs calls, want %d", i, got, step.want)
+		}
 	}
 }
