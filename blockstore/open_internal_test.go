@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -120,5 +121,69 @@ func TestSyncSkipsSyncfsWithoutLargeBlocks(t *testing.T) {
 		if got := l.syncfsCalls.Load(); got != step.want {
 			t.Errorf("step %d: %d syncfs calls, want %d", i, got, step.want)
 		}
+	}
+}
+
+// Large blocks are written by files and read, listed and deleted through
+// flatfs; DiskUsage counts them across a reopen, and the count's key in
+// Pebble is never listed as a block.
+func TestLargeBlocksDiskUsage(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "blocks")
+	l, err := OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := blockstoretest.RandomBlocks(t, 8, 100<<10)
+	small := blocks.NewBlock([]byte("small"))
+	if err := l.PutMany(ctx, append(bs[:4:4], small)); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs[4:] {
+		if err := l.Put(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	du0, _ := l.DiskUsage(ctx)
+	if du0 < 8*100<<10 {
+		t.Errorf("DiskUsage %d after 8 blocks of 100 KiB", du0)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = OpenLocal(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if du, _ := l.DiskUsage(ctx); du < 8*100<<10 {
+		t.Errorf("DiskUsage %d after reopening, was %d", du, du0)
+	}
+	var listed int
+	if err := l.ForEachBlock(ctx, func(s Stored) error { listed++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if listed != 9 {
+		t.Errorf("ForEachBlock listed %d blocks, want 9", listed)
+	}
+	for _, b := range bs {
+		got, err := l.Get(ctx, b.Cid())
+		if err != nil || !bytes.Equal(got.RawData(), b.RawData()) {
+			t.Fatalf("Get: %v", err)
+		}
+	}
+	for _, b := range bs[:6] {
+		if err := l.DeleteBlock(ctx, b.Cid()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if du, _ := l.DiskUsage(ctx); du >= du0-5*100<<10 || du < 2*100<<10 {
+		t.Errorf("DiskUsage %d after deleting 6 of 8 blocks, was %d", du, du0)
+	}
+	if ok, _ := l.Has(ctx, bs[0].Cid()); ok {
+		t.Error("a deleted block is still there")
+	}
+	// Nothing is left in flatfs's temporary directory.
+	if ents, err := os.ReadDir(filepath.Join(dir, "flatfs", ".temp")); err != nil || len(ents) != 0 {
+		t.Errorf("flatfs/.temp: %v, %v", ents, err)
 	}
 }
