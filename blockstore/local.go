@@ -768,13 +768,13 @@ func (l *Local) flush() error {
 	// covers every write before it. Without a log (the cache), the small
 	// blocks not yet in a table are not made durable.
 	if added := l.files.added.Load(); added != l.addedSaved {
-		// Saved with the log synced below: an estimate, which a crash
-		// before the next flush leaves short by what came since.
+		// An estimate, saved without a sync of its own: the next one
+		// of a small block, or Close's, makes it durable, and a crash
+		// before leaves it short by what came since the last.
 		if err := l.small.Set(addedKey, binary.AppendVarint(nil, added), pebble.NoSync); err != nil {
 			return fmt.Errorf("blockstore: sync: %w", err)
 		}
 		l.addedSaved = added
-		l.smallWritten.Add(1)
 	}
 	if small := l.smallWritten.Load(); small != l.smallSynced && !l.noWAL {
 		if err := l.small.LogData(nil, pebble.Sync); err != nil {
