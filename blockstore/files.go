@@ -1,6 +1,7 @@
 package blockstore
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -94,8 +95,8 @@ func (f *files) put(b blocks.Block) error {
 
 // putMany writes blocks' files, up to fileWriters at once: the page
 // cache takes a block's bytes faster than one writer makes, names and
-// renames its file.
-func (f *files) putMany(bs []blocks.Block) error {
+// renames its file. It stops early, with ctx's error, once ctx ends.
+func (f *files) putMany(ctx context.Context, bs []blocks.Block) error {
 	if len(bs) == 1 {
 		return f.put(bs[0])
 	}
@@ -111,7 +112,7 @@ func (f *files) putMany(bs []blocks.Block) error {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(bs) {
+				if i >= len(bs) || ctx.Err() != nil {
 					return
 				}
 				if err := f.put(bs[i]); err != nil {
@@ -126,6 +127,9 @@ func (f *files) putMany(bs []blocks.Block) error {
 		}()
 	}
 	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
 	return first
 }
 

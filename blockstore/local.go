@@ -506,7 +506,7 @@ func (l *Local) PutMany(ctx context.Context, bs []blocks.Block) error {
 		l.smallWritten.Add(1)
 	}
 	if len(large) > 0 {
-		if err := l.files.putMany(large); err != nil {
+		if err := l.files.putMany(ctx, large); err != nil {
 			return err
 		}
 		n := 0
