@@ -62,8 +62,9 @@ type Local struct {
 	room  func() error // nil: always room
 	noWAL bool         // Pebble keeps no log (the cache): see options.noWAL
 
-	flat *flatfs.Datastore
-	dir  *os.File // held open for syncfs(2)
+	flat  *flatfs.Datastore
+	files *files   // writes the large blocks that flat reads
+	dir   *os.File // held open for syncfs(2)
 
 	// Write-behind: every writeBehind bytes of large blocks, a background
 	// syncfs(2) starts writing them out, so that the Sync that ends a pin
@@ -73,6 +74,22 @@ type Local struct {
 	behind      *os.File
 	unflushed   atomic.Int64
 	writingBack atomic.Bool
+	// written counts the writes of large blocks, and synced is its value
+	// that the last syncfs(2) of Sync covered: a Sync with no large block
+	// written since skips it. A DAG of small blocks then costs a sync of
+	// Pebble's log, not a flush of the whole filesystem, which also
+	// writes out whatever else is dirty on it (another program's files
+	// too). Only syncLoop touches synced.
+	written     atomic.Int64
+	synced      int64
+	syncfsCalls atomic.Int64 // for tests
+	// smallWritten and smallSynced do the same for Pebble's log: a Sync
+	// with no small block written since the last skips syncing it.
+	smallWritten atomic.Int64
+	smallSynced  int64
+	// addedSaved is the files' byte count last saved in Pebble (under
+	// addedKey), for DiskUsage across restarts. Only syncLoop touches it.
+	addedSaved int64
 
 	mu      sync.Mutex
 	pending *syncCall // the sync that callers arriving now will share
@@ -113,8 +130,14 @@ func OpenLocalContext(ctx context.Context, dir string, opts ...Option) (*Local, 
 	if err := roomToOpen(dir, o); err != nil {
 		return nil, fmt.Errorf("blockstore: %w", err)
 	}
-	flat, err := flatfs.CreateOrOpen(filepath.Join(dir, "flatfs"), flatfs.NextToLast(2), false)
+	shard := flatfs.NextToLast(2)
+	flat, err := flatfs.CreateOrOpen(filepath.Join(dir, "flatfs"), shard, false)
 	if err != nil {
+		return nil, fmt.Errorf("blockstore: open %s: %w", dir, err)
+	}
+	fls, err := newFiles(filepath.Join(dir, "flatfs"), shard)
+	if err != nil {
+		flat.Close()
 		return nil, fmt.Errorf("blockstore: open %s: %w", dir, err)
 	}
 	small, err := openPebble(ctx, filepath.Join(dir, "pebble"), o)
@@ -135,11 +158,22 @@ func OpenLocalContext(ctx context.Context, dir string, opts ...Option) (*Local, 
 		flat.Close()
 		return nil, fmt.Errorf("blockstore: %w", err)
 	}
+	added, err := loadAdded(small)
+	if err != nil {
+		behind.Close()
+		f.Close()
+		small.Close()
+		flat.Close()
+		return nil, fmt.Errorf("blockstore: open %s: %w", dir, err)
+	}
+	fls.added.Store(added)
 	return &Local{
-		small: small,
-		log:   o.log,
-		room:  o.room,
-		noWAL: o.noWAL,
+		files:      fls,
+		addedSaved: added,
+		small:      small,
+		log:        o.log,
+		room:       o.room,
+		noWAL:      o.noWAL,
 		// Write through: the pinner looks for a block before it fetches
 		// one, so checking again on every write would only cost a stat.
 		large:  blockstore.NewBlockstore(flat, blockstore.NoPrefix(), blockstore.WriteThrough(true)),
@@ -427,9 +461,10 @@ func (l *Local) Put(ctx context.Context, b blocks.Block) error {
 		if err := l.small.Set(b.Cid().Hash(), b.RawData(), pebble.NoSync); err != nil {
 			return fmt.Errorf("blockstore: put %s: %w", b.Cid(), err)
 		}
+		l.smallWritten.Add(1)
 		return nil
 	}
-	if err := l.large.Put(ctx, b); err != nil {
+	if err := l.files.put(b); err != nil {
 		return err
 	}
 	l.wrote(len(b.RawData()))
@@ -468,9 +503,10 @@ func (l *Local) PutMany(ctx context.Context, bs []blocks.Block) error {
 		if err := batch.Commit(pebble.NoSync); err != nil {
 			return fmt.Errorf("blockstore: put: %w", err)
 		}
+		l.smallWritten.Add(1)
 	}
 	if len(large) > 0 {
-		if err := l.large.PutMany(ctx, large); err != nil {
+		if err := l.files.putMany(ctx, large); err != nil {
 			return err
 		}
 		n := 0
@@ -507,6 +543,7 @@ const writeBehind = 32 << 20
 // wrote counts n bytes written to flatfs and starts a write-back once
 // writeBehind bytes have accumulated and none is running.
 func (l *Local) wrote(n int) {
+	l.written.Add(1)
 	if l.unflushed.Add(int64(n)) < writeBehind || !l.writingBack.CompareAndSwap(false, true) {
 		return
 	}
@@ -675,10 +712,11 @@ func (l *Local) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {
 }
 
 // Sync makes every block written before the call durable: it syncs the
-// small blocks' log, then flushes the whole filesystem that holds the
-// large blocks with syncfs(2) (flatfs' own Sync does nothing when it was
-// opened without sync). Concurrent callers share flushes (a group
-// commit), so many pins finishing at once cost about one flush.
+// small blocks' log, then, if a large block was written since the last
+// flush, flushes the whole filesystem that holds the large blocks with
+// syncfs(2) (flatfs' own Sync does nothing when it was opened without
+// sync). Concurrent callers share flushes (a group commit), so many pins
+// finishing at once cost about one flush.
 func (l *Local) Sync(ctx context.Context) error {
 	l.mu.Lock()
 	if l.closed {
@@ -729,24 +767,67 @@ func (l *Local) flush() error {
 	// A synced write waits for the log to be synced up to itself, so it
 	// covers every write before it. Without a log (the cache), the small
 	// blocks not yet in a table are not made durable.
-	if !l.noWAL {
+	if added := l.files.added.Load(); added != l.addedSaved {
+		// An estimate, saved without a sync of its own: the next one
+		// of a small block, or Close's, makes it durable, and a crash
+		// before leaves it short by what came since the last.
+		if err := l.small.Set(addedKey, binary.AppendVarint(nil, added), pebble.NoSync); err != nil {
+			return fmt.Errorf("blockstore: sync: %w", err)
+		}
+		l.addedSaved = added
+	}
+	if small := l.smallWritten.Load(); small != l.smallSynced && !l.noWAL {
 		if err := l.small.LogData(nil, pebble.Sync); err != nil {
 			return fmt.Errorf("blockstore: sync: %w", err)
 		}
+		l.smallSynced = small
+	}
+	written := l.written.Load()
+	if written == l.synced {
+		return nil // no large block since the last syncfs
 	}
 	if err := unix.Syncfs(int(l.dir.Fd())); err != nil {
 		return fmt.Errorf("blockstore: syncfs %s: %w", l.dir.Name(), err)
 	}
+	l.synced = written
+	l.syncfsCalls.Add(1)
 	return nil
 }
 
-// DiskUsage returns the bytes the blockstore uses on disk.
+// DiskUsage returns about the bytes the blockstore uses on disk: Pebble's
+// files, and the large blocks' files, counted as flatfs counts them
+// (flatfs deletes them, and subtracts their sizes from its own count)
+// plus what files wrote.
 func (l *Local) DiskUsage(ctx context.Context) (uint64, error) {
 	du, err := l.flat.DiskUsage(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return du + l.small.Metrics().DiskSpaceUsage(), nil
+	large := max(int64(du)+l.files.added.Load(), 0)
+	return uint64(large) + l.small.Metrics().DiskSpaceUsage(), nil
+}
+
+// addedKey is the Pebble key under which the bytes of large blocks that
+// files wrote are saved. It is not a multihash (0xff starts a varint
+// that the next byte ends, and the length that follows is more than the
+// bytes left), so the listings of blocks pass over it.
+var addedKey = []byte("\xfftack/large-blocks-written")
+
+// loadAdded reads the count saved under addedKey, or 0.
+func loadAdded(db *pebble.DB) (int64, error) {
+	v, closer, err := db.Get(addedKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	n, k := binary.Varint(v)
+	if k <= 0 {
+		return 0, fmt.Errorf("the count of large blocks' bytes under %q is not a varint", addedKey)
+	}
+	return n, nil
 }
 
 // Close flushes and closes the blockstore. Calling it again does nothing.

@@ -1,6 +1,10 @@
 package http
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/tack-ipfs/tack"
+)
 
 // Waiting returns how many API requests wait for a slot (see MaxInFlight).
 func (s *Server) Waiting() int { return int(s.inflight.waiting.Load()) }
@@ -36,5 +40,10 @@ func SignInBuckets(web *Web) int {
 // MaxLimiters is maxLimiters.
 const MaxLimiters = maxLimiters
 
-// AppendPinResultsJSON is PinResults.appendJSON, for FuzzPinResultsJSON.
-func AppendPinResultsJSON(b []byte, res *PinResults) []byte { return res.appendJSON(b) }
+// AppendPinPageJSON is appendPinPageJSON, for FuzzPinResultsJSON.
+func AppendPinPageJSON(b []byte, count int, reqs []*tack.PinRequest, delegates []string) []byte {
+	return appendPinPageJSON(b, count, reqs, delegates)
+}
+
+// PinStatusOf is pinStatus, for FuzzPinResultsJSON.
+func PinStatusOf(r *tack.PinRequest, delegates []string) PinStatus { return pinStatus(r, delegates) }

@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tack-ipfs/tack"
 	tackhttp "github.com/tack-ipfs/tack/http"
 )
 
-// pinResultsOf builds PinResults whose every string field comes from
-// parts, cycled, with nil and empty slices and maps in turn, so that one
-// input reaches every branch of the encoder.
-func pinResultsOf(count int, parts []string) *tackhttp.PinResults {
+// pinPageOf builds a page of requests whose every string field comes
+// from parts, cycled, in every status and with nil and empty origins and
+// meta in turn, and the delegates, so that one input reaches every branch
+// of the encoder.
+func pinPageOf(count int, parts []string) ([]*tack.PinRequest, []string) {
 	at := 0
 	next := func() string {
 		if len(parts) == 0 {
@@ -23,38 +25,49 @@ func pinResultsOf(count int, parts []string) *tackhttp.PinResults {
 		at++
 		return s
 	}
-	res := &tackhttp.PinResults{Count: count}
-	if count%3 == 0 {
-		return res // Results nil
+	reqs := []*tack.PinRequest{}
+	kind := (count%3 + 3) % 3
+	if kind == 0 {
+		return reqs, nil // no results, nil delegates
 	}
-	res.Results = []tackhttp.PinStatus{}
-	for i := range 4 {
-		p := tackhttp.PinStatus{
-			RequestID: next(), Status: tack.Status(next()), Created: next(),
-			Pin: tackhttp.Pin{CID: next(), Name: next()},
+	statuses := []tack.Status{tack.StatusPinned, tack.StatusQueued, tack.StatusPinning, tack.StatusFailed, tack.Status(next())}
+	for i := range 10 {
+		r := &tack.PinRequest{
+			ID: next(), Status: statuses[i%len(statuses)],
+			Created: time.UnixMicro(int64(count)*1_700_000_000_123_456 + int64(i)*1_000_001).UTC(),
+			Pin:     tack.Pin{CID: next(), Name: next()},
+			Details: next(), Blocks: int64(count * i), Bytes: int64(-count * i * 1000),
+			Attempts: i, Position: int64(i % 4), PositionOver: i == 7, OwnAhead: int64(i), Waiting: next(),
+		}
+		switch i % 3 {
+		case 1:
+			r.Pin.Origins, r.Pin.Meta = []string{}, map[string]string{}
+		case 2:
+			r.Pin.Origins = []string{next(), next(), next()}
+			r.Pin.Meta = map[string]string{next(): next(), next(): next(), "app": next()}
 		}
 		switch i {
+		case 6:
+			r.Held = true
 		case 1:
-			p.Pin.Origins, p.Pin.Meta = []string{}, map[string]string{}
-			p.Delegates, p.Info = []string{}, map[string]string{}
-		case 2, 3:
-			p.Pin.Origins = []string{next(), next(), next()}
-			p.Pin.Meta = map[string]string{next(): next(), next(): next(), "app": next()}
-			p.Delegates = []string{next()}
-			p.Info = map[string]string{next(): next(), "status_details": next()}
+			r.RetryAt = r.Created.Add(time.Minute)
 		}
-		res.Results = append(res.Results, p)
+		reqs = append(reqs, r)
 	}
-	return res
+	return reqs, []string{next(), next()}[:kind]
 }
 
-func checkPinResultsJSON(t *testing.T, res *tackhttp.PinResults) {
+func checkPinResultsJSON(t *testing.T, count int, reqs []*tack.PinRequest, delegates []string) {
 	t.Helper()
+	res := tackhttp.PinResults{Count: count, Results: []tackhttp.PinStatus{}}
+	for _, r := range reqs {
+		res.Results = append(res.Results, tackhttp.PinStatusOf(r, delegates))
+	}
 	want, err := json.Marshal(res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := tackhttp.AppendPinResultsJSON([]byte("prefix"), res)
+	got := tackhttp.AppendPinPageJSON([]byte("prefix"), count, reqs, delegates)
 	if !bytes.HasPrefix(got, []byte("prefix")) || !bytes.Equal(got[len("prefix"):], want) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
@@ -70,7 +83,8 @@ func TestPinResultsJSON(t *testing.T) {
 		{"z", "a", "m", "a"}, // keys repeat and sort
 	} {
 		for count := range 3 {
-			checkPinResultsJSON(t, pinResultsOf(count, parts))
+			reqs, delegates := pinPageOf(count, parts)
+			checkPinResultsJSON(t, count, reqs, delegates)
 		}
 	}
 }
@@ -84,6 +98,7 @@ func FuzzPinResultsJSON(f *testing.F) {
 	f.Add(2, "<>&;\u2028;\xff;\"\\;\t\n;\x00")
 	f.Add(4, strings.Repeat("x;", 20))
 	f.Fuzz(func(t *testing.T, count int, joined string) {
-		checkPinResultsJSON(t, pinResultsOf(count, strings.Split(joined, ";")))
+		reqs, delegates := pinPageOf(count, strings.Split(joined, ";"))
+		checkPinResultsJSON(t, count, reqs, delegates)
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/ipfs/go-cid"
@@ -24,15 +25,22 @@ func (s *Server) handleListPins(w http.ResponseWriter, r *http.Request, acct *ta
 		return
 	}
 	s.queuePositions(r, reqs...)
-	delegates := s.delegates()
-	res := PinResults{Count: count, Results: make([]PinStatus, 0, len(reqs))}
-	for _, req := range reqs {
-		res.Results = append(res.Results, pinStatus(req, delegates))
+	// About 400 bytes a request, in a buffer the size of most pages.
+	buf, _ := s.pages.Get().(*[]byte)
+	if buf == nil || cap(*buf) < 64+512*len(reqs) {
+		buf = new(make([]byte, 0, 64+512*len(reqs)))
 	}
-	// About 400 bytes a request, in one allocation for most pages.
-	b := res.appendJSON(make([]byte, 0, 64+512*len(reqs)))
+	b := appendPinPageJSON((*buf)[:0], count, reqs, s.delegates())
 	writeJSONBody(w, http.StatusOK, append(b, '\n'))
+	if cap(b) <= maxPooledPage {
+		*buf = b
+		s.pages.Put(buf)
+	}
 }
+
+// maxPooledPage bounds the buffers of pages kept for the next: a page of
+// long names and meta is not kept.
+const maxPooledPage = 1 << 20
 
 // handleCreatePin serves POST /pins.
 func (s *Server) handleCreatePin(w http.ResponseWriter, r *http.Request, acct *tack.Account) {
@@ -220,8 +228,14 @@ func (s *Server) queuePositions(r *http.Request, reqs ...*tack.PinRequest) {
 // QueuePositions fills in, for the status_details of the queued requests
 // among reqs, where they stand in the queue (the store's QueuePositions)
 // and why none is fetched now, if the node says so (QueueNote). The web
-// pages use it too.
+// pages use it too. Without a queued request among reqs it does nothing:
+// a page of pinned requests, the default listing, then neither opens a
+// read transaction nor takes the pinner's lock for QueueNote, which its
+// fetches hold often.
 func (s *Server) QueuePositions(ctx context.Context, reqs []*tack.PinRequest) error {
+	if !slices.ContainsFunc(reqs, func(r *tack.PinRequest) bool { return r.Status == tack.StatusQueued }) {
+		return nil
+	}
 	if s.QueueNote != nil {
 		if why := s.QueueNote(); why != "" {
 			for _, req := range reqs {

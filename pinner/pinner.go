@@ -396,8 +396,12 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 		w.Blockstore = blocks
 	}
 	err := w.Walk(ctx, p.net, j.root, &j.progress)
+	var synced time.Duration // how long the final sync took
 	if err == nil {
-		if err = p.sync(ctx); err != nil && ctx.Err() == nil {
+		start := time.Now()
+		err = p.sync(ctx)
+		synced = time.Since(start)
+		if err != nil && ctx.Err() == nil {
 			err = StorageError{fmt.Errorf("syncing blocks to disk: %w", err)}
 		}
 	}
@@ -425,7 +429,7 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 			return
 		}
 		p.counts.pinned.Add(int64(len(ids)))
-		p.log.Info("pinned", "cid", j.root, "blocks", d.Blocks, "bytes", d.Bytes, "took", time.Since(j.started).Round(time.Millisecond))
+		p.log.Info("pinned", "cid", j.root, "blocks", d.Blocks, "bytes", d.Bytes, "took", time.Since(j.started).Round(time.Millisecond), "sync", synced.Round(time.Millisecond))
 		go func() {
 			pctx, cancel := context.WithTimeout(parent, time.Minute)
 			defer cancel()

@@ -356,3 +356,47 @@ func TestWalkStoreError(t *testing.T) {
 		t.Fatalf("walk onto a full disk = %v, want the write error", err)
 	}
 }
+
+// A walk over a DAG whose blocks are partly held fetches exactly the
+// others: the lookers find the held ones, and only the rest are wanted.
+func TestWalkFetchesOnlyMissing(t *testing.T) {
+	ctx := context.Background()
+	peer := testpeer.New(t)
+	root := peer.AddFile(t, 2<<20, 4<<10, 1)
+	all, err := testpeer.AllCIDs(ctx, peer.Blockstore(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := memBlockstore()
+	held := 0
+	for i, c := range all {
+		if i%3 != 1 {
+			continue
+		}
+		b, err := peer.Blockstore().Get(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bs.Put(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		held++
+	}
+	var got pinner.Received
+	w := &pinner.Walker{Blockstore: bs, Received: &got, Lookers: 3}
+	p, err := walk(t, w, newNode(t, bs, peer), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := got.Blocks.Load(); n != int64(len(all)-held) {
+		t.Errorf("received %d blocks from the network, want the %d not held", n, len(all)-held)
+	}
+	if n := p.Blocks.Load(); n != int64(len(all)) {
+		t.Errorf("progress counts %d blocks, the DAG has %d", n, len(all))
+	}
+	for _, c := range all {
+		if ok, _ := bs.Has(ctx, c); !ok {
+			t.Fatalf("block %s missing after the walk", c)
+		}
+	}
+}

@@ -245,7 +245,7 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 	var pins []*tack.PinRequest
 	var count int
 	err = db.read(ctx, func(tx *txn) error {
-		if pins, err = queryAll(ctx, tx, sqlrow.ScanPin, list, listArgs...); err != nil {
+		if pins, err = queryPinRecords(ctx, tx, limit, list, listArgs...); err != nil {
 			return err
 		}
 		if f.OnlyStatuses() {
@@ -267,11 +267,12 @@ func (db *DB) FindPins(ctx context.Context, f tack.PinFilter) ([]*tack.PinReques
 // of that status, and the lists are merged: a status that the account has
 // few requests in costs as little as one it has many in, so Kubo's
 // `?status=failed&limit=1` is cheap in an account of a million pins. The
-// created times of an account are unique, so they order its requests.
+// created times of an account are unique, so they order its requests. The
+// query returns each request's pinRecord.
 func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []any, error) {
 	if len(f.Statuses) == 0 || len(f.Keys) > 0 {
 		return `
-			SELECT ` + sqlrow.PinColumns + ` FROM pins
+			SELECT ` + pinRecord + ` FROM pins
 			WHERE ` + where + `
 			ORDER BY created DESC, id DESC
 			LIMIT ?`, append(args, limit), nil
@@ -281,14 +282,21 @@ func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []a
 	statuses := slices.Compact(slices.Sorted(slices.Values(f.Statuses)))
 	for _, st := range statuses {
 		g := f
-		g.Statuses = []tack.Status{st}
+		g.Statuses = nil
 		w, a, err := pinWhere(g)
 		if err != nil {
 			return "", nil, err
 		}
+		// Pinned requests are read from the index that holds their
+		// records, which a query uses only if it names the status.
+		from := `pins INDEXED BY pins_account_status_idx WHERE ` + w + ` AND status = ?`
+		if st == tack.StatusPinned {
+			from = `pins INDEXED BY pins_pinned_list_idx WHERE ` + w + ` AND status = 'pinned'`
+		} else {
+			a = append(a, string(st))
+		}
 		parts = append(parts, `SELECT * FROM (
-			SELECT `+sqlrow.PinColumns+` FROM pins INDEXED BY pins_account_status_idx
-			WHERE `+w+`
+			SELECT `+pinRecord+` AS rec, created, id FROM `+from+`
 			ORDER BY created DESC
 			LIMIT ?)`)
 		all = append(append(all, a...), limit)
@@ -296,9 +304,11 @@ func pinList(f tack.PinFilter, where string, args []any, limit int) (string, []a
 	if len(statuses) == 1 {
 		// One status (the API's default, pinned) is in order as read:
 		// sorting its rows again cost a fifth of a page's CPU.
-		return strings.TrimSuffix(strings.TrimPrefix(parts[0], "SELECT * FROM ("), ")"), all, nil
+		one := strings.TrimSuffix(strings.TrimPrefix(parts[0], "SELECT * FROM ("), ")")
+		return strings.Replace(one, ` AS rec, created, id`, ``, 1), all, nil
 	}
-	return strings.Join(parts, " UNION ALL ") + ` ORDER BY created DESC, id DESC LIMIT ?`, append(all, limit), nil
+	return `SELECT rec FROM (` + strings.Join(parts, " UNION ALL ") + `)
+		ORDER BY created DESC, id DESC LIMIT ?`, append(all, limit), nil
 }
 
 // countByStatus sets count to how many of the account's requests are in

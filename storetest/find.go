@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -321,4 +322,68 @@ func testFindPinsEmpty(t *testing.T, s tack.Store) {
 	MustCreatePins(t, s, a.ID, "queued", 2)
 	checkFind(t, s, "no pinned", tack.PinFilter{AccountID: a.ID, Statuses: []tack.Status{tack.StatusPinned}, Limit: 10}, []string{})
 	checkFind(t, s, "unknown account", tack.PinFilter{AccountID: a.ID + 1000, Limit: 10}, []string{})
+}
+
+// testFindPinsAsFindPinByID checks that FindPins returns each request
+// exactly as FindPinByID does, every stored field, in every status and
+// with every byte a name, a reason, origins and meta may hold: control
+// bytes, separators, quotes, backslashes and non-ASCII text.
+func testFindPinsAsFindPinByID(t *testing.T, s tack.Store) {
+	ctx := t.Context()
+	a := MustCreateAccount(t, s, "kim@example.com")
+	names := []string{"", "plain", "a\x1fb", "\x1f", "\x1f\x1f12\x1f", "tab\tnew\nline", `"q" \ \u0041`, "ünïcödé 日本", "3\x1f"}
+	var pins []*tack.PinRequest
+	for i, name := range names {
+		r := NewPin(t, a.ID, name)
+		if i%2 == 1 {
+			r.Pin.Origins = []string{"/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf", "/dns4/x\x1f.example/tcp/1"}
+			r.Pin.Meta = map[string]string{"k\x1f": "v\x1f\"\\", name: name, "n": "1"}
+		}
+		pins = append(pins, MustCreatePin(t, s, r))
+	}
+	// 0-1 stay queued; 2-3 pinning with progress; 4 retried; 5 failed;
+	// 6-8 pinned.
+	claimed := MustClaim(t, s, "w", len(pins)-2, time.Now().Add(time.Hour))
+	if len(claimed) != len(pins)-2 {
+		t.Fatalf("claimed %d requests, want %d", len(claimed), len(pins)-2)
+	}
+	byName := map[string]string{}
+	for _, r := range claimed {
+		byName[r.Pin.Name] = r.ID
+	}
+	if err := s.ReleasePins(ctx, "w", []string{byName[names[0]], byName[names[1]]}); err != nil {
+		t.Fatalf("ReleasePins: %v", err)
+	}
+	at := time.Now().Add(-time.Second)
+	if _, err := s.RenewLeases(ctx, "w", []string{byName[names[2]], byName[names[3]]}, time.Now().Add(time.Hour), tack.Progress{Blocks: 7, Bytes: 7000, At: at}); err != nil {
+		t.Fatalf("RenewLeases: %v", err)
+	}
+	if err := s.RetryPins(ctx, "w", []tack.Retry{{ID: byName[names[4]], At: time.Now().Add(time.Hour)}}, "not\x1ffound 3\x1f", tack.Progress{}); err != nil {
+		t.Fatalf("RetryPins: %v", err)
+	}
+	if err := s.FailPins(ctx, "w", []string{byName[names[5]]}, "\x1fno \"providers\"\x1f"); err != nil {
+		t.Fatalf("FailPins: %v", err)
+	}
+	for _, r := range pins[6:] {
+		if err := s.CompleteDAG(ctx, &tack.DAG{Key: r.Key, Blocks: 3, Bytes: 300}); err != nil {
+			t.Fatalf("CompleteDAG: %v", err)
+		}
+	}
+	for _, f := range []tack.PinFilter{
+		{AccountID: a.ID},
+		{AccountID: a.ID, Statuses: []tack.Status{tack.StatusPinned}},
+		{AccountID: a.ID, Statuses: allStatuses},
+		{AccountID: a.ID, Statuses: []tack.Status{tack.StatusQueued, tack.StatusFailed}},
+	} {
+		got, _ := MustFindPins(t, s, f)
+		if f.Statuses == nil && len(got) != len(pins) {
+			t.Errorf("FindPins(any status) = %d requests, want %d", len(got), len(pins))
+		}
+		for _, r := range got {
+			want := MustFindPin(t, s, a.ID, r.ID)
+			if !reflect.DeepEqual(r, want) {
+				t.Errorf("FindPins(%v):\n got %#v\nwant %#v (FindPinByID)", f.Statuses, r, want)
+			}
+		}
+	}
 }

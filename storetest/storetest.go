@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) tack.Store) {
 		{"FindPins/Limit", testFindPinsLimit},
 		{"FindPins/Combined", testFindPinsCombined},
 		{"FindPins/Empty", testFindPinsEmpty},
+		{"FindPins/AsFindPinByID", testFindPinsAsFindPinByID},
 
 		{"Queue/Claim", testClaimPins},
 		{"Queue/Positions", testQueuePositions},

@@ -16,6 +16,10 @@ import (
 
 // unmarshalStrings reads a JSON array of strings into *out.
 func unmarshalStrings(data string, out *[]string) error {
+	if data == "null" { // what json.Marshal writes for none
+		*out = nil
+		return nil
+	}
 	if v, ok := plainStrings(data); ok {
 		*out = v
 		return nil
@@ -25,6 +29,10 @@ func unmarshalStrings(data string, out *[]string) error {
 
 // unmarshalStringMap reads a JSON object of strings into *out.
 func unmarshalStringMap(data string, out *map[string]string) error {
+	if data == "null" { // what json.Marshal writes for none
+		*out = nil
+		return nil
+	}
 	if v, ok := plainStringMap(data); ok {
 		*out = v
 		return nil

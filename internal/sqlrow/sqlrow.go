@@ -128,20 +128,31 @@ func ScanPin(row Scanner) (*tack.PinRequest, error) {
 		&s.status, &s.created, &r.Details, &r.Blocks, &r.Bytes, &r.Attempts, &s.retryAt, &s.progressAt, &r.Turn); err != nil {
 		return nil, err
 	}
-	r.ProgressAt = tack.TimeOfMicros(s.progressAt)
-	if s.retryAt < 0 {
+	if err := SetPinColumns(r, s.origins, s.meta, s.status, s.created, s.retryAt, s.progressAt); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// SetPinColumns sets the fields of r that ScanPin converts from their
+// columns: origins and meta (JSON text; the strings read are substrings
+// of it), status, created, retry_at (negative for a held request, whose
+// RetryAt stays zero) and progress_at. r.ID names the request in errors.
+func SetPinColumns(r *tack.PinRequest, origins, meta, status string, created, retryAt, progressAt int64) error {
+	r.ProgressAt = tack.TimeOfMicros(progressAt)
+	if retryAt < 0 {
 		r.Held = true
 	} else {
-		r.RetryAt = tack.TimeOfMicros(s.retryAt)
+		r.RetryAt = tack.TimeOfMicros(retryAt)
 	}
-	if err := unmarshalStrings(s.origins, &r.Pin.Origins); err != nil {
-		return nil, fmt.Errorf("pin %s: origins: %w", r.ID, err)
+	if err := unmarshalStrings(origins, &r.Pin.Origins); err != nil {
+		return fmt.Errorf("pin %s: origins: %w", r.ID, err)
 	}
-	if err := unmarshalStringMap(s.meta, &r.Pin.Meta); err != nil {
-		return nil, fmt.Errorf("pin %s: meta: %w", r.ID, err)
+	if err := unmarshalStringMap(meta, &r.Pin.Meta); err != nil {
+		return fmt.Errorf("pin %s: meta: %w", r.ID, err)
 	}
-	r.Status, r.Created = tack.Status(s.status), tack.TimeOfMicros(s.created)
-	return r, nil
+	r.Status, r.Created = tack.Status(status), tack.TimeOfMicros(created)
+	return nil
 }
 
 // QueuedPinColumns, from pins p joined to their accounts a, are the
