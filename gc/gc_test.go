@@ -648,3 +648,63 @@ func TestUndoConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// Undo takes back an upload's new blocks over several of its delete
+// batches, small and large (over blockstore.SmallBlock) alike, with
+// their sizes, and only maxUndo of them: the rest is left to a
+// collection, which it asks for.
+func TestUndoMany(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	asked := 0
+	e.guard.Garbage = func() { asked++ }
+	n := gc.UndoBatch*2 + 5
+	bs := make([]blocks.Block, n)
+	for i := range bs {
+		data := []byte(fmt.Sprintf("block %d", i))
+		if i%1000 == 0 {
+			data = append(data, make([]byte, blockstore.SmallBlock+i)...)
+		}
+		bs[i] = cartest.Raw(t, data)
+	}
+	u := e.guard.UploadSession()
+	for b := range slices.Chunk(bs, 512) {
+		if err := u.PutMany(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := u.Undo(ctx)
+	u.Close()
+	if err != nil || got != n {
+		t.Fatalf("Undo = %d, %v; want %d", got, err, n)
+	}
+	for i, b := range bs {
+		if ok, err := e.bs.Has(ctx, b.Cid()); err != nil || ok {
+			t.Fatalf("block %d: Has = %v, %v after Undo", i, ok, err)
+		}
+	}
+	if asked != 0 {
+		t.Errorf("Undo that took everything back asked for %d collections", asked)
+	}
+
+	// Past maxUndo, the rest is the collection's.
+	u = e.guard.UploadSession()
+	over := make([]blocks.Block, gc.MaxUndo+3)
+	for i := range over {
+		over[i] = cartest.Raw(t, []byte(fmt.Sprintf("over %d", i)))
+	}
+	for b := range slices.Chunk(over, 4096) {
+		if err := u.PutMany(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = u.Undo(ctx)
+	u.Close()
+	if err != nil || got != gc.MaxUndo {
+		t.Fatalf("Undo = %d, %v; want %d", got, err, gc.MaxUndo)
+	}
+	if asked != 1 {
+		t.Errorf("Undo that left blocks asked for %d collections, want 1", asked)
+	}
+}

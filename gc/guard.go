@@ -39,6 +39,7 @@ import (
 	"github.com/tack-ipfs/tack"
 
 	tackbs "github.com/tack-ipfs/tack/blockstore"
+	"github.com/tack-ipfs/tack/internal/chunked"
 )
 
 // Guard wraps the blockstore that fetches and uploads write to.
@@ -107,9 +108,13 @@ type blockHaver interface {
 const putShared = 1 << 31
 
 // maxUndo is how many blocks one upload session remembers storing new,
-// to delete them again if the upload fails: about 80 bytes each, 20 MiB
-// at most. Blocks past it are left to the next collection.
-const maxUndo = 1 << 18
+// to delete them again if the upload fails: about 60 bytes each (its
+// record in the session's newLog and its entry in Guard.fresh), 4 MiB
+// at most; 64 MiB of 1 KiB blocks, 16 GiB of 256 KiB ones. Blocks past
+// it are left to the collection that Guard.Garbage asks for. (At 1<<18,
+// a 1 GiB CAR of 1 KiB blocks held 12 MiB more, which the heap's room
+// for garbage doubles in the peak RSS.)
+const maxUndo = 1 << 16
 
 // NewGuard returns a Guard over bs that keeps the block lists of
 // incomplete uploads in keeps.
@@ -152,10 +157,12 @@ func hashKey(c cid.Cid) uint64 { return xxhash.Sum64(c.Hash()) }
 // and the blocks it finds stored, so that no collection frees them while
 // the session is open.
 type Session struct {
-	g      *Guard
-	mu     sync.Mutex
-	seen   []uint64
-	sizes  []int32 // of the blocks in seen, 0 if not known
+	g  *Guard
+	mu sync.Mutex
+	// seen and sizes grow by chunks, off the Go heap past the first: an
+	// upload of a million blocks records 12 MiB.
+	seen   chunked.List[uint64]
+	sizes  chunked.List[int32] // of the blocks in seen, 0 if not known
 	closed bool
 	fenced bool // the node was out of touch with the others while it was open
 
@@ -163,7 +170,7 @@ type Session struct {
 	// stored new, as Guard.fresh names them; fresh and leaked are under
 	// Guard.fmu.
 	undoable bool
-	fresh    []tackbs.Stored
+	fresh    newLog
 	leaked   bool // stored new blocks past maxUndo
 }
 
@@ -174,8 +181,8 @@ var _ blockstore.Blockstore = (*Session)(nil)
 func (s *Session) record(cs []cid.Cid, size func(i int) int) {
 	s.mu.Lock()
 	for i, c := range cs {
-		s.seen = append(s.seen, hashKey(c))
-		s.sizes = append(s.sizes, int32(size(i)))
+		s.seen.Append(hashKey(c))
+		s.sizes.Append(int32(size(i)))
 	}
 	s.mu.Unlock()
 	if t := s.g.touched; t != nil {
@@ -245,13 +252,13 @@ func (s *Session) forget() {
 		return
 	}
 	s.g.fmu.Lock()
-	for _, b := range s.fresh {
-		h := hashKey(b.Cid)
+	s.fresh.each(func(mh []byte, _ int) {
+		h := xxhash.Sum64(mh)
 		if o, ok := s.g.fresh[h]; ok && (o == s || o == nil) {
 			delete(s.g.fresh, h)
 		}
-	}
-	s.fresh = nil
+	})
+	s.fresh = newLog{}
 	s.g.fmu.Unlock()
 }
 
@@ -291,33 +298,61 @@ func (s *Session) Undo(ctx context.Context) (int, error) {
 	defer g.mu.Unlock()
 	g.fmu.Lock()
 	left = left || s.leaked
-	var dead []tackbs.Stored
-	for _, b := range s.fresh {
-		h := hashKey(b.Cid)
+	var dead newLog // of s.fresh, those still s's alone
+	s.fresh.each(func(mh []byte, size int) {
+		h := xxhash.Sum64(mh)
 		if g.fresh[h] == s {
-			dead = append(dead, b)
+			dead.add(mh, size)
 		} else {
 			left = true
 		}
 		delete(g.fresh, h)
-	}
-	s.fresh = nil
+	})
+	s.fresh = newLog{}
 	g.fmu.Unlock()
-	if len(dead) == 0 {
-		return 0, nil
+	// Deleted a batch at a time, so that the list of blocks to delete
+	// stays compact.
+	n := 0
+	batch := make([]tackbs.Stored, 0, min(dead.n, undoBatch))
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := g.bs.DeleteStored(ctx, batch); err != nil {
+			return err
+		}
+		n += len(batch)
+		batch = batch[:0]
+		return nil
 	}
-	if err := g.bs.DeleteStored(ctx, dead); err != nil {
+	var err error
+	dead.each(func(mh []byte, size int) {
+		if err != nil {
+			return
+		}
+		batch = append(batch, tackbs.Stored{Cid: cid.NewCidV1(cid.Raw, mh), Size: size, Small: size <= tackbs.SmallBlock})
+		if len(batch) == undoBatch {
+			err = flush()
+		}
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
 		left = true
-		return 0, fmt.Errorf("gc: deleting the blocks of a failed upload: %w", err)
+		return n, fmt.Errorf("gc: deleting the blocks of a failed upload: %w", err)
 	}
-	return len(dead), nil
+	return n, nil
 }
+
+// undoBatch is how many blocks Undo deletes at a time.
+const undoBatch = 4096
 
 // snapshot returns the blocks the session recorded so far.
 func (s *Session) snapshot() []uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]uint64(nil), s.seen...)
+	return s.seen.AppendTo(make([]uint64, 0, s.seen.Len()))
 }
 
 // Keep records the session's blocks in the keep list of the content key
@@ -329,9 +364,9 @@ func (s *Session) snapshot() []uint64 {
 // the store, or by the next collection.
 func (s *Session) Keep(ctx context.Context, accountID int64, key string) error {
 	s.mu.Lock()
-	kept := make([]tack.KeptBlock, len(s.seen))
-	for i, h := range s.seen {
-		kept[i] = tack.KeptBlock{Hash: h, Size: int64(s.sizes[i])}
+	kept := make([]tack.KeptBlock, s.seen.Len())
+	for i := range kept {
+		kept[i] = tack.KeptBlock{Hash: s.seen.At(i), Size: int64(s.sizes.At(i))}
 	}
 	s.mu.Unlock()
 	if len(kept) == 0 {
@@ -493,7 +528,7 @@ func (g *Guard) beginPut(ctx context.Context, s *Session, bs []blocks.Block) (do
 			g.fresh[h] = nil
 		}
 	}
-	room := maxUndo - len(s.fresh)
+	room := maxUndo - s.fresh.n
 	g.fmu.Unlock()
 	done = func() {
 		g.fmu.Lock()
@@ -545,8 +580,7 @@ func (g *Guard) beginPut(ctx context.Context, s *Session, bs []blocks.Block) (do
 			continue
 		}
 		g.fresh[h] = s
-		n := len(bs[i].RawData())
-		s.fresh = append(s.fresh, tackbs.Stored{Cid: cid.NewCidV1(cid.Raw, bs[i].Cid().Hash()), Size: n, Small: n <= tackbs.SmallBlock})
+		s.fresh.add(bs[i].Cid().Hash(), len(bs[i].RawData()))
 	}
 	g.fmu.Unlock()
 	return done, nil

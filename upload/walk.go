@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"slices"
 	"sort"
 
 	"github.com/ipfs/go-cid"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/dag"
+	"github.com/tack-ipfs/tack/internal/chunked"
 )
 
 // maxIndexed is how many blocks of one upload the carIndex remembers (16
@@ -22,7 +22,9 @@ const maxIndexed = 4 << 20
 
 // carIndex remembers the blocks an upload stored, so that the walk that
 // follows needs no read for a raw block (which has no links) of the CAR:
-// a key, the size and the position of each, sorted by key.
+// a key, the size and the position of each, sorted by key. The lists grow
+// by chunks, off the Go heap past the first (16 MiB for a million
+// blocks).
 //
 // A key is 64 bits of a hash of the multihash under a seed chosen for
 // each upload, so that no one can make a missing block collide with a
@@ -31,9 +33,9 @@ const maxIndexed = 4 << 20
 // only make a DAG with a missing raw block count as whole.
 type carIndex struct {
 	seed  maphash.Seed
-	keys  []uint64
-	sizes []uint32
-	pos   []uint32 // the block's index in the CAR
+	keys  chunked.List[uint64]
+	sizes chunked.List[uint32]
+	pos   chunked.List[uint32] // the block's index in the CAR
 }
 
 func newCARIndex() *carIndex { return &carIndex{seed: maphash.MakeSeed()} }
@@ -41,29 +43,30 @@ func newCARIndex() *carIndex { return &carIndex{seed: maphash.MakeSeed()} }
 func (x *carIndex) key(c cid.Cid) uint64 { return maphash.Bytes(x.seed, c.Hash()) }
 
 func (x *carIndex) add(c cid.Cid, size, pos int) {
-	if len(x.keys) >= maxIndexed {
+	if x.keys.Len() >= maxIndexed {
 		return
 	}
-	x.keys = append(x.keys, x.key(c))
-	x.sizes = append(x.sizes, uint32(size))
-	x.pos = append(x.pos, uint32(pos))
+	x.keys.Append(x.key(c))
+	x.sizes.Append(uint32(size))
+	x.pos.Append(uint32(pos))
 }
 
 func (x *carIndex) sort() { sort.Sort(x) }
 
-func (x *carIndex) Len() int           { return len(x.keys) }
-func (x *carIndex) Less(i, j int) bool { return x.keys[i] < x.keys[j] }
+func (x *carIndex) Len() int           { return x.keys.Len() }
+func (x *carIndex) Less(i, j int) bool { return x.keys.At(i) < x.keys.At(j) }
 func (x *carIndex) Swap(i, j int) {
-	x.keys[i], x.keys[j] = x.keys[j], x.keys[i]
-	x.sizes[i], x.sizes[j] = x.sizes[j], x.sizes[i]
-	x.pos[i], x.pos[j] = x.pos[j], x.pos[i]
+	x.keys.Swap(i, j)
+	x.sizes.Swap(i, j)
+	x.pos.Swap(i, j)
 }
 
 // find returns where c is in the sorted index, or -1.
 func (x *carIndex) find(c cid.Cid) int {
 	k := x.key(c)
-	i, ok := slices.BinarySearch(x.keys, k)
-	if !ok {
+	n := x.keys.Len()
+	i := sort.Search(n, func(i int) bool { return x.keys.At(i) >= k })
+	if i == n || x.keys.At(i) != k {
 		return -1
 	}
 	return i
@@ -79,8 +82,8 @@ func (x *carIndex) find(c cid.Cid) int {
 // once whatever the paths to it, and measures the longest path.
 func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 	d := &tack.DAG{Key: tack.ContentKey(root)}
-	visited := make([]uint64, (len(u.idx.keys)+63)/64) // of the index
-	seen := map[string]struct{}{}                      // of the rest
+	visited := make([]uint64, (u.idx.Len()+63)/64) // of the index
+	seen := map[string]struct{}{}                  // of the rest
 	// first says whether c is counted for the first time, and its place
 	// in the index (-1 if it has none).
 	first := func(c cid.Cid) (bool, int) {
@@ -120,12 +123,12 @@ func (u *upload) walk(ctx context.Context, root cid.Cid) (*tack.DAG, error) {
 		if i >= 0 {
 			if isNew {
 				d.Blocks++
-				d.Bytes += int64(u.idx.sizes[i])
+				d.Bytes += int64(u.idx.sizes.At(i))
 			}
 			if isRaw(c) {
 				return nil, nil
 			}
-			where = fmt.Sprintf("block #%d of the CAR", u.idx.pos[i])
+			where = fmt.Sprintf("block #%d of the CAR", u.idx.pos.At(i))
 		} else if !isNew {
 			return nil, nil // a raw block counted already
 		} else if isRaw(c) {
