@@ -85,6 +85,7 @@ func BenchmarkFarLink(b *testing.B) {
 					}
 					order = rotate(order, i)
 					for _, who := range order {
+						settle()
 						sent := blocksSent(b, providers[:np])
 						var c fetchCost
 						switch who {

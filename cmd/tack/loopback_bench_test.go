@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/multiformats/go-multiaddr"
@@ -17,7 +18,8 @@ import (
 // blocks/s of each client and tack/Kubo, and the CPU seconds per GB that
 // each client's process and the provider spent on its fetch: on loopback
 // both share this machine's cores, so what one client spends, the provider
-// lacks.
+// lacks. Before each client's turn, every dirty page of the machine is
+// written out (settle), so that none pays for another's writes.
 //
 // Sizes are set by env: TACK_LOOPBACK_BIG_MIB (256), TACK_LOOPBACK_SMALL_MIB
 // (20). TACK_BENCH_BASE_BIN, if set to another tack binary (built from main,
@@ -58,6 +60,7 @@ func BenchmarkLoopback(b *testing.B) {
 				blocks += float64(n)
 				order := rotate(clients, i)
 				for _, who := range order {
+					settle()
 					var c fetchCost
 					p := cpuSeconds(b, provider.pid)
 					switch who {
@@ -104,3 +107,12 @@ func loopbackAddr(tb testing.TB, k *kubo) multiaddr.Multiaddr {
 	id := strings.TrimSpace(k.Run(tb, "id", "-f", "<id>"))
 	return multiaddr.StringCast("/ip4/127.0.0.1/tcp/" + kuboTCPPort(tb, k) + "/p2p/" + id)
 }
+
+// settle writes out every dirty page of the machine before a client's
+// turn, so that no fetch pays for the writes of the one before it. tack
+// syncs its blocks before it calls a pin pinned, and its syncfs(2) also
+// writes out whatever else is dirty on the filesystem: without this, a
+// tack that follows Kubo (whose `pin add` returns with its blocks still
+// in the page cache) or the provider's `ipfs add` paid for their writes
+// too.
+func settle() { syscall.Sync() }
