@@ -190,6 +190,7 @@ func BenchmarkManyPins(b *testing.B) {
 				c := pinclient.NewClient("http://"+addr, readToken(b, dir))
 				waitUp(b, c)
 				origins := pinclient.PinOpts.WithOrigins(Origins(b, peer)...)
+				settle()
 				b.StartTimer()
 
 				start := time.Now()
@@ -267,6 +268,7 @@ func BenchmarkManyPinsKubo(b *testing.B) {
 		for _, a := range peer.Addrs() {
 			kubo.RPC(b, "/api/v0/swarm/connect?arg="+url.QueryEscape(a))
 		}
+		settle()
 		b.StartTimer()
 		start := time.Now()
 		work := make(chan cid.Cid)
