@@ -257,18 +257,21 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 		}()
 	}
 	// The lookers read the blocks the walk reaches from the blockstore,
-	// if it holds them, and hand the outcome to found, which has room for
-	// every lookup the window allows, so that a looker never waits on the
-	// walk.
-	lookups := make(chan cid.Cid, maxWindow)
-	found := make(chan lookup, maxWindow)
+	// if it holds them, and hand the outcome to found. Neither queue ever
+	// makes its sender wait: not the walk, which must go on receiving
+	// blocks meanwhile, nor a looker.
+	lookups, found := newQueue[cid.Cid](), newQueue[lookup]()
 	for range lookers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for c := range lookups {
+			for {
+				c, ok := lookups.pop()
+				if !ok {
+					return
+				}
 				b, err := w.Blockstore.Get(ctx, c)
-				found <- lookup{c, b, err}
+				found.put(lookup{c, b, err})
 			}
 		}()
 	}
@@ -279,7 +282,7 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 	// StorageError, or the caller's.
 	defer func() {
 		close(store)
-		close(lookups)
+		lookups.close()
 		wg.Wait()
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
@@ -303,11 +306,14 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 	checking := 0 // blocks with the lookers, which hold blocks of the budget too
 	defer func() { budget.give(inflight + checking) }()
 	// The walk's sessions, which it replaces when it asks again.
-	sessions := newWalkSessions(ctx, net, max(w.Sessions, 1))
+	sessions := newWalkSessions(ctx, net, w.Sessions)
 	defer func() { sessions.end() }()
 	rewanted := time.Time{} // when the walk last asked again
-	received := make(chan blocks.Block, maxWindow)
+	// What the sessions deliver, forwarded without waiting (see queue).
+	received := newQueue[blocks.Block]()
 	var (
+		looks   []lookup       // what the loop took from found
+		arrived []blocks.Block // what it took from received
 		batch   []blocks.Block
 		tick    = time.NewTicker(w.tick())
 		started = time.Now()
@@ -373,6 +379,43 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 		p.add(r.b)
 		return visit(r.b)
 	}
+	// got handles a block that a session delivered: one the walk asked
+	// for is checked, read for its links and added to batch; a second
+	// copy of one (asked for twice) is dropped.
+	got := func(b blocks.Block) error {
+		k := string(b.Cid().Hash())
+		wt, ok := pending[k]
+		if !ok {
+			return nil
+		}
+		delete(pending, k)
+		wt.session.inflight--
+		inflight--
+		budget.give(1)
+		now := time.Now().UnixNano()
+		p.last.Store(now)
+		p.net.Store(now)
+		if w.Received != nil {
+			w.Received.Blocks.Add(1)
+			w.Received.Bytes.Add(int64(len(b.RawData())))
+		}
+		if n := int64(len(b.RawData())); blockSize == 0 {
+			blockSize = n
+		} else {
+			blockSize += (n - blockSize) / 8
+		}
+		bound := min(int(max(windowBytes/max(blockSize, 1), minWindow)), maxWindow)
+		window = min(window+max(bound/64, 1), bound)
+		if err := checkBlock(b, !w.HashedByFetcher); err != nil {
+			return err
+		}
+		if err := visit(b); err != nil {
+			return err
+		}
+		batch = append(batch, b)
+		batched += len(b.RawData())
+		return nil
+	}
 	for len(todo) > 0 || inflight > 0 || checking > 0 {
 		// Look for more while there is room in the window and in the
 		// budget. Blocks already held are not fetched again, only read
@@ -410,7 +453,7 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 					}
 					continue
 				}
-				lookups <- c // never waits: the window bounds them
+				lookups.put(c)
 				checking++
 				sent++
 			}
@@ -421,67 +464,37 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 		}
 
 		select {
-		case r := <-found:
-			if err := looked(r); err != nil {
-				return err
-			}
+		case <-found.ready:
 			// Want every block found missing so far at once: one
 			// GetBlocks call for many costs bitswap less than many
 			// calls for one each.
-			for drained := false; !drained; {
-				select {
-				case r := <-found:
-					if err := looked(r); err != nil {
-						return err
-					}
-				default:
-					drained = true
+			looks = found.take(looks[:0])
+			for i, r := range looks {
+				looks[i] = lookup{}
+				if err := looked(r); err != nil {
+					return err
 				}
 			}
 			if len(missing) > 0 {
-				if err := sessions.want(ctx, missing, pending, received); err != nil {
+				if err := sessions.want(missing, pending, received); err != nil {
 					return err
 				}
 				inflight += len(missing)
 				missing = missing[:0]
 			}
-		case b := <-received:
-			k := string(b.Cid().Hash())
-			wt, ok := pending[k]
-			if !ok {
-				continue // asked for twice, and already here
-			}
-			delete(pending, k)
-			wt.session.inflight--
-			inflight--
-			budget.give(1)
-			now := time.Now().UnixNano()
-			p.last.Store(now)
-			p.net.Store(now)
-			if w.Received != nil {
-				w.Received.Blocks.Add(1)
-				w.Received.Bytes.Add(int64(len(b.RawData())))
-			}
-			if n := int64(len(b.RawData())); blockSize == 0 {
-				blockSize = n
-			} else {
-				blockSize += (n - blockSize) / 8
-			}
-			bound := min(int(max(windowBytes/max(blockSize, 1), minWindow)), maxWindow)
-			window = min(window+max(bound/64, 1), bound)
-			if err := checkBlock(b, !w.HashedByFetcher); err != nil {
-				return err
-			}
-			if err := visit(b); err != nil {
-				return err
-			}
-			batch = append(batch, b)
-			batched += len(b.RawData())
-			// Store in batches, but never sit on blocks while the
-			// network is quiet.
-			if len(batch) >= batchSize || batched >= batchBytes || len(received) == 0 {
-				if err := flush(); err != nil {
+		case <-received.ready:
+			arrived = received.take(arrived[:0])
+			for i, b := range arrived {
+				arrived[i] = nil
+				if err := got(b); err != nil {
 					return err
+				}
+				// Store in batches, but never sit on blocks while
+				// the network is quiet.
+				if len(batch) >= batchSize || batched >= batchBytes || i == len(arrived)-1 && received.len() == 0 {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
 			}
 		case <-tick.C:
@@ -499,8 +512,8 @@ func (w *Walker) Walk(ctx context.Context, net Sessions, root cid.Cid, p *Progre
 				wctx, cancel := context.WithTimeout(ctx, w.rewant())
 				net.Unwanted(wctx, keys)
 				cancel()
-				sessions = newWalkSessions(ctx, net, len(sessions.all))
-				if err := sessions.want(ctx, keys, pending, received); err != nil {
+				sessions = newWalkSessions(ctx, net, sessions.n)
+				if err := sessions.want(keys, pending, received); err != nil {
 					return err
 				}
 				rewanted = time.Now()
@@ -598,28 +611,37 @@ type walkSession struct {
 	inflight int // blocks asked for through it and not received
 }
 
-// walkSessions are the sessions a walk spreads its wants over.
-type walkSessions struct{ all []*walkSession }
+// walkSessions are the sessions a walk spreads its wants over, up to n of
+// them. Each is opened when a want finds every open one busy, so that the
+// thousands of DAGs of one small block pinned a second each cost one
+// session, not n.
+type walkSessions struct {
+	ctx context.Context
+	net Sessions
+	n   int
+	all []*walkSession
+}
 
 func newWalkSessions(ctx context.Context, net Sessions, n int) *walkSessions {
-	ss := &walkSessions{}
-	for range n {
-		sctx, end := context.WithCancel(ctx)
-		ss.all = append(ss.all, &walkSession{ctx: sctx, end: end, fetcher: net.NewSession(sctx)})
-	}
-	return ss
+	return &walkSessions{ctx: ctx, net: net, n: max(n, 1)}
 }
 
 // want asks for keys, each through the session with the fewest blocks in
-// flight, records them in pending, and forwards what arrives to received.
-func (ss *walkSessions) want(ctx context.Context, keys []cid.Cid, pending map[string]want, received chan<- blocks.Block) error {
-	batches := make(map[*walkSession][]cid.Cid, len(ss.all))
+// flight (a new one while fewer than n are open and each has some),
+// records them in pending, and forwards what arrives to received.
+func (ss *walkSessions) want(keys []cid.Cid, pending map[string]want, received *queue[blocks.Block]) error {
+	batches := make(map[*walkSession][]cid.Cid, ss.n)
 	for _, c := range keys {
-		s := ss.all[0]
-		for _, o := range ss.all[1:] {
-			if o.inflight < s.inflight {
+		var s *walkSession
+		for _, o := range ss.all {
+			if s == nil || o.inflight < s.inflight {
 				s = o
 			}
+		}
+		if s == nil || s.inflight > 0 && len(ss.all) < ss.n {
+			sctx, end := context.WithCancel(ss.ctx)
+			s = &walkSession{ctx: sctx, end: end, fetcher: ss.net.NewSession(sctx)}
+			ss.all = append(ss.all, s)
 		}
 		s.inflight++
 		batches[s] = append(batches[s], c)
@@ -630,7 +652,7 @@ func (ss *walkSessions) want(ctx context.Context, keys []cid.Cid, pending map[st
 		if err != nil {
 			return err
 		}
-		go forward(ctx, ch, received)
+		go forward(ch, received)
 	}
 	return nil
 }
@@ -642,14 +664,11 @@ func (ss *walkSessions) end() {
 	}
 }
 
-// forward copies blocks from a GetBlocks channel to out until it closes.
-func forward(ctx context.Context, in <-chan blocks.Block, out chan<- blocks.Block) {
+// forward copies blocks from a GetBlocks channel to out until it closes,
+// which it does once its session ends.
+func forward(in <-chan blocks.Block, out *queue[blocks.Block]) {
 	for b := range in {
-		select {
-		case out <- b:
-		case <-ctx.Done():
-			return
-		}
+		out.put(b)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -397,6 +398,55 @@ func TestWalkFetchesOnlyMissing(t *testing.T) {
 	for _, c := range all {
 		if ok, _ := bs.Has(ctx, c); !ok {
 			t.Fatalf("block %s missing after the walk", c)
+		}
+	}
+}
+
+// countingSessions counts the bitswap sessions a walk opens.
+type countingSessions struct {
+	pinner.Sessions
+	opened atomic.Int32
+}
+
+func (s *countingSessions) NewSession(ctx context.Context) exchange.Fetcher {
+	s.opened.Add(1)
+	return s.Sessions.NewSession(ctx)
+}
+
+// A walk opens its sessions as its wants need them: one for a DAG of one
+// block, all of them for a DAG of many.
+func TestWalkOpensSessionsAsNeeded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	peer := testpeer.New(t)
+	data := []byte("a DAG of one block")
+	sum, err := multihash.Sum(data, multihash.SHA2_256, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := blocks.NewBlockWithCid(data, cid.NewCidV1(cid.Raw, sum))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.AddBlocks(t, one)
+	many := peer.AddFile(t, 1<<20, 4<<10, 1)
+	for _, tc := range []struct {
+		name string
+		root cid.Cid
+		want int32
+	}{
+		{"one block", one.Cid(), 1},
+		{"256 leaves", many, 4},
+	} {
+		bs := memBlockstore()
+		net := &countingSessions{Sessions: newNode(t, bs, peer)}
+		w := &pinner.Walker{Blockstore: bs, Sessions: 4}
+		var p pinner.Progress
+		if err := w.Walk(ctx, net, tc.root, &p); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n := net.opened.Load(); n != tc.want {
+			t.Errorf("%s: the walk opened %d sessions, want %d", tc.name, n, tc.want)
 		}
 	}
 }
