@@ -135,6 +135,41 @@ func (s *Server) Pause(tb testing.TB) {
 		tb.Fatalf("miniotest: pausing MinIO: %v", err)
 	}
 	tb.Cleanup(func() { s.Resume(tb) })
+	// kill(2) returns once the signal is queued, and each thread stops
+	// on its own way out of the kernel: for a moment MinIO still
+	// answers. A request right after it was seen answered 200 OK, and
+	// TestFrozenBucket (blockstore/s3) read a block from the "frozen"
+	// bucket in about 1 run in 10. So wait until every thread has
+	// stopped.
+	deadline := time.Now().Add(10 * time.Second)
+	for !stopped(s.cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("miniotest: MinIO (pid %d) still runs 10s after SIGSTOP", s.cmd.Process.Pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stopped reports whether every thread of process pid is stopped by a
+// signal, as /proc shows each one's state (T).
+func stopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// The state follows the command's name, which is in parentheses
+		// and may itself hold spaces or parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume lets a paused server go on (SIGCONT). Resuming a server that
