@@ -64,6 +64,10 @@ func TestBrowserReadOnlyToken(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "carol@example.com"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
 		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		// Signed in once the tab is at the dashboard: the sign-in page
+		// has a nav too, and a navigation started while the form's was
+		// still under way was aborted (net::ERR_ABORTED, once in CI).
+		waitLocation(site+"/dashboard"),
 		chromedp.WaitVisible(chromedp.CSS(`nav`)),
 		chromedp.Navigate(site+"/tokens"),
 		waitText(`table.tokens`, "read-only"),
