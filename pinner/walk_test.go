@@ -51,7 +51,7 @@ func memBlockstore() blockstore.Blockstore {
 
 // walk fetches root from peer into bs and checks that every block of the
 // DAG is there afterwards.
-func walk(tb testing.TB, w *pinner.Walker, n *node.Node, root cid.Cid) (*pinner.Progress, error) {
+func walk(tb testing.TB, w *pinner.Walker, n pinner.Sessions, root cid.Cid) (*pinner.Progress, error) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -416,18 +416,8 @@ func (s *countingSessions) NewSession(ctx context.Context) exchange.Fetcher {
 // A walk opens its sessions as its wants need them: one for a DAG of one
 // block, all of them for a DAG of many.
 func TestWalkOpensSessionsAsNeeded(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	peer := testpeer.New(t)
-	data := []byte("a DAG of one block")
-	sum, err := multihash.Sum(data, multihash.SHA2_256, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	one, err := blocks.NewBlockWithCid(data, cid.NewCidV1(cid.Raw, sum))
-	if err != nil {
-		t.Fatal(err)
-	}
+	one := cartest.Raw(t, []byte("a DAG of one block"))
 	peer.AddBlocks(t, one)
 	many := peer.AddFile(t, 1<<20, 4<<10, 1)
 	for _, tc := range []struct {
@@ -440,9 +430,7 @@ func TestWalkOpensSessionsAsNeeded(t *testing.T) {
 	} {
 		bs := memBlockstore()
 		net := &countingSessions{Sessions: newNode(t, bs, peer)}
-		w := &pinner.Walker{Blockstore: bs, Sessions: 4}
-		var p pinner.Progress
-		if err := w.Walk(ctx, net, tc.root, &p); err != nil {
+		if _, err := walk(t, &pinner.Walker{Blockstore: bs, Sessions: 4}, net, tc.root); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		if n := net.opened.Load(); n != tc.want {
