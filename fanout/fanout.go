@@ -13,11 +13,13 @@
 // of want-blocks outstanding (what the peer's bitswap server sends at a
 // time, and what is on the way, so that it never waits for a want), and
 // holds the rest back. A want goes to the peer with the fewest wants
-// outstanding, so a faster peer gets more. Once nothing is held back, a
-// peer with room takes over the wants that the busiest peer would serve
-// last (its lowest priority ones), and the busiest peer is told to cancel
-// them: the end of a DAG comes from every peer at once, and a provider
-// that vanishes or stops answering holds up only what it was last asked.
+// outstanding, so a faster peer gets more, and each peer serves its wants
+// in the order they were asked. Once nothing is held back, a peer with
+// room takes over the wants overdue at another (waiting there four times
+// as long as blocks usually take, and at least a second), which is told
+// to cancel them: a provider that vanishes without closing its
+// connection, or stops answering, holds up the end of the DAG by that
+// much, not for good.
 // A want that every peer answers DONT_HAVE, or whose peers are all gone,
 // is asked through a bitswap session instead, which looks further.
 //
@@ -58,6 +60,10 @@ const (
 	minDepth = 4
 	maxDepth = 512
 )
+
+// minOverdue is the least time a want waits at a peer before a peer with
+// room takes it over (more if blocks usually take longer).
+const minOverdue = time.Second
 
 // firstBlockSize is the block size a session assumes until it has
 // received blocks: bitswap's usual chunk.
@@ -171,14 +177,18 @@ func appendOnce(ss []*Session, s *Session) []*Session {
 // Session fetches blocks from a fixed set of peers. It implements
 // exchange.Fetcher; it ends with the context it was made with.
 type Session struct {
-	n        *Network
-	ctx      context.Context
-	peers    []*sessionPeer
-	wants    map[string]*want // multihash → outstanding want
-	held     []*want          // not yet asked of any peer, in order
-	avg      float64          // moving average of received block sizes
+	n     *Network
+	ctx   context.Context
+	peers []*sessionPeer
+	wants map[string]*want // multihash → outstanding want
+	held  []*want          // not yet asked of any peer, in order
+	avg   float64          // moving average of received block sizes
+	// latency is a moving average of the time from asking a peer for a
+	// block to receiving it from that peer.
+	latency  time.Duration
 	fallback func(context.Context) exchange.Fetcher
 	fb       exchange.Fetcher // opened on first need
+	recheck  *time.Timer      // runs schedule again; nil if none is set
 	closed   bool
 }
 
@@ -192,6 +202,8 @@ type sessionPeer struct {
 	// asked (wants moved or answered since are skipped), and n how many.
 	asked []*want
 	n     int
+	// got counts the blocks the peer delivered, lacked its DONT_HAVEs.
+	got, lacked int
 }
 
 // want is a block a session wants.
@@ -200,6 +212,7 @@ type want struct {
 	key       string
 	calls     []*call
 	at        *sessionPeer // the peer it was asked of; nil if held
+	asked     time.Time    // when it was asked of at
 	lack      uint64       // peers that answered DONT_HAVE
 	exhausted bool         // asked through the fallback session
 }
@@ -310,6 +323,9 @@ func (s *Session) close() {
 		return
 	}
 	s.closed = true
+	if s.recheck != nil {
+		s.recheck.Stop()
+	}
 	for _, w := range s.wants {
 		s.forget(w, true)
 		for _, c := range w.calls {
@@ -375,6 +391,14 @@ func (s *Session) received(b blocks.Block, from peer.ID) {
 	// Asked of another peer (moved since, or fetched by the fallback):
 	// that peer is told to cancel.
 	cancel := w.at == nil || w.at.id != from
+	for _, p := range s.peers {
+		if p.id == from {
+			p.got++
+		}
+	}
+	if !cancel {
+		s.latency = ewma(s.latency, time.Since(w.asked))
+	}
 	s.forget(w, cancel)
 	delete(s.wants, key)
 	// The multihash matches, so the data is the block's; the CID is the
@@ -408,11 +432,14 @@ func (s *Session) dontHave(c cid.Cid, from peer.ID) {
 	for _, p := range s.peers {
 		if p.id == from {
 			w.lack |= p.bit
+			p.lacked++
 		}
 	}
 	if w.at != nil && w.at.id == from {
+		// A boxo server keeps a want it answered DONT_HAVE to, to send
+		// the block if it gets it: it is cancelled, as the want moves on.
 		w.at.n--
-		w.at.q.release(w.c, false)
+		w.at.q.release(w.c, true)
 		w.at = nil
 		s.held = append([]*want{w}, s.held...)
 	}
@@ -440,6 +467,13 @@ func (s *Session) setUp(id peer.ID, up bool) bool {
 		return true
 	}
 	return false
+}
+
+func ewma(avg, x time.Duration) time.Duration {
+	if avg == 0 {
+		return x
+	}
+	return avg + (x-avg)/8
 }
 
 // depth is how many wants each peer gets at once.
@@ -495,37 +529,50 @@ func (s *Session) schedule() {
 	}
 	clear(s.held[len(kept):])
 	s.held = kept
-	// Nothing held that a peer with room could take: peers with room take
-	// the busiest peer's last wants.
+	// Nothing held that a peer with room could take: peers with room
+	// take the wants that are overdue at another peer, one that vanished
+	// without closing its connection, or stopped answering. Only those:
+	// a want moved while its block is on its way comes twice, and on a
+	// near link every outstanding block soon is.
 	if len(s.held) == 0 {
+		overdue := time.Now().Add(-max(4*s.latency, minOverdue))
 		for _, p := range up {
-			for p.n < depth {
-				busiest := p
-				for _, o := range up {
-					if o.n > busiest.n {
-						busiest = o
+			// Not to a peer that has only ever answered DONT_HAVE: it
+			// would most likely send the wants back.
+			if p.got == 0 && p.lacked > 0 {
+				continue
+			}
+			for _, q := range up {
+				if q == p {
+					continue
+				}
+				for _, w := range q.asked {
+					if p.n >= depth {
+						break
 					}
+					if w.at != q || !w.asked.Before(overdue) || w.lack&p.bit != 0 {
+						continue
+					}
+					q.n--
+					q.q.release(w.c, true)
+					w.at = nil
+					s.ask(w, p)
 				}
-				// A peer's wants come and go in bursts: a gap under
-				// an eighth of the depth is left alone, so that peers
-				// as fast as each other do not trade wants back and
-				// forth, each trade a block perhaps sent twice.
-				if busiest.n-p.n < max(2, depth/8) {
-					break
-				}
-				w := busiest.last(p)
-				if w == nil {
-					break
-				}
-				busiest.n--
-				busiest.q.release(w.c, true)
-				w.at = nil
-				s.ask(w, p)
 			}
 		}
 	}
 	if len(fallback) > 0 {
 		s.askFallback(fallback)
+	}
+	// Wants become overdue with time alone: look again while there are
+	// any.
+	if len(s.wants) > 0 && s.recheck == nil {
+		s.recheck = time.AfterFunc(minOverdue/4, func() {
+			s.n.mu.Lock()
+			defer s.n.mu.Unlock()
+			s.recheck = nil
+			s.schedule()
+		})
 	}
 }
 
@@ -541,29 +588,13 @@ func allFull(ps []*sessionPeer, depth int) bool {
 // ask asks p for w.
 func (s *Session) ask(w *want, p *sessionPeer) {
 	w.at = p
+	w.asked = time.Now()
 	p.n++
 	if len(p.asked) > 2*p.n+64 {
 		p.asked = slices.DeleteFunc(p.asked, func(o *want) bool { return o.at != p })
 	}
 	p.asked = append(p.asked, w)
 	p.q.want(w.c)
-}
-
-// last removes and returns the newest want asked of p that other may
-// have, or nil.
-func (p *sessionPeer) last(other *sessionPeer) *want {
-	for i := len(p.asked) - 1; i >= 0; i-- {
-		w := p.asked[i]
-		if w.at != p {
-			p.asked = p.asked[:i]
-			continue
-		}
-		if w.lack&other.bit == 0 {
-			p.asked = slices.Delete(p.asked, i, i+1)
-			return w
-		}
-	}
-	return nil
 }
 
 // askFallback asks the fallback session for ws, and hands what it
@@ -670,7 +701,14 @@ func (q *peerQueue) wake() {
 // few tries is moved to another peer.
 var senderOpts = &bsnetwork.MessageSenderOpts{MaxRetries: 2, SendTimeout: 30 * time.Second, SendErrorBackoff: 100 * time.Millisecond}
 
-// run sends what is pending until nothing is and no session has the peer.
+// linger is how long a peer's sender stays after its last session ended:
+// the next session of the peer (the next pin from the same origins) uses
+// the same stream, and the stream is reset only long after its last
+// cancels were read (a reset can drop what the peer has not read yet).
+const linger = 30 * time.Second
+
+// run sends what is pending until nothing has been for linger and no
+// session has the peer.
 func (q *peerQueue) run() {
 	n := q.n
 	var sender bsnetwork.MessageSender
@@ -679,10 +717,13 @@ func (q *peerQueue) run() {
 			sender.Reset()
 		}
 	}()
+	idle := time.NewTimer(linger)
+	defer idle.Stop()
+	lingered := false
 	for {
 		n.mu.Lock()
 		if len(q.pending) == 0 {
-			if q.users == 0 || n.ctx.Err() != nil {
+			if q.users == 0 && lingered || n.ctx.Err() != nil {
 				if n.peers[q.id] == q {
 					delete(n.peers, q.id)
 				}
@@ -690,9 +731,17 @@ func (q *peerQueue) run() {
 				n.mu.Unlock()
 				return
 			}
+			users := q.users
 			n.mu.Unlock()
+			if users > 0 {
+				lingered = false
+			} else if !lingered {
+				idle.Reset(linger)
+			}
 			select {
 			case <-q.signal:
+			case <-idle.C:
+				lingered = true
 			case <-n.ctx.Done():
 			}
 			continue
