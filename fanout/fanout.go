@@ -19,9 +19,10 @@
 // as long as blocks usually take, and at least a second), which is told
 // to cancel them: a provider that vanishes without closing its
 // connection, or stops answering, holds up the end of the DAG by that
-// much, not for good.
-// A want that every peer answers DONT_HAVE, or whose peers are all gone,
-// is asked through a bitswap session instead, which looks further.
+// much, not for good. A want that every peer answers DONT_HAVE, or whose
+// peers are all gone, is asked through a bitswap session instead, which
+// looks further; so is one still unanswered four times as long after it
+// was first asked (every peer silent).
 //
 // Network wraps the bitswap network that bitswap.New is given: it adds a
 // receiver of its own, which sees every message bitswap sees. Wants go
@@ -213,6 +214,7 @@ type want struct {
 	calls     []*call
 	at        *sessionPeer // the peer it was asked of; nil if held
 	asked     time.Time    // when it was asked of at
+	since     time.Time    // when it was first asked of a peer
 	lack      uint64       // peers that answered DONT_HAVE
 	exhausted bool         // asked through the fallback session
 }
@@ -529,38 +531,6 @@ func (s *Session) schedule() {
 	}
 	clear(s.held[len(kept):])
 	s.held = kept
-	// Nothing held that a peer with room could take: peers with room
-	// take the wants that are overdue at another peer, one that vanished
-	// without closing its connection, or stopped answering. Only those:
-	// a want moved while its block is on its way comes twice, and on a
-	// near link every outstanding block soon is.
-	if len(s.held) == 0 {
-		overdue := time.Now().Add(-max(4*s.latency, minOverdue))
-		for _, p := range up {
-			// Not to a peer that has only ever answered DONT_HAVE: it
-			// would most likely send the wants back.
-			if p.got == 0 && p.lacked > 0 {
-				continue
-			}
-			for _, q := range up {
-				if q == p {
-					continue
-				}
-				for _, w := range q.asked {
-					if p.n >= depth {
-						break
-					}
-					if w.at != q || !w.asked.Before(overdue) || w.lack&p.bit != 0 {
-						continue
-					}
-					q.n--
-					q.q.release(w.c, true)
-					w.at = nil
-					s.ask(w, p)
-				}
-			}
-		}
-	}
 	if len(fallback) > 0 {
 		s.askFallback(fallback)
 	}
@@ -571,9 +541,68 @@ func (s *Session) schedule() {
 			s.n.mu.Lock()
 			defer s.n.mu.Unlock()
 			s.recheck = nil
+			s.overdue()
 			s.schedule()
 		})
 	}
+}
+
+// overdue moves the wants overdue at a peer (one that vanished without
+// closing its connection, or stopped answering) to peers with room, once
+// nothing is held that they could take. Only those: a want moved while
+// its block is on its way comes twice, and on a near link every
+// outstanding block soon is. Wants that stay overdue four times as long
+// are also asked through the fallback session, which asks other peers.
+func (s *Session) overdue() {
+	if s.closed {
+		return
+	}
+	depth := s.depth()
+	wait := max(4*s.latency, minOverdue)
+	now := time.Now()
+	var fallback []*want
+	for _, q := range s.peers {
+		if !q.up {
+			continue
+		}
+		for _, w := range q.asked {
+			if w.at != q || now.Sub(w.asked) < wait {
+				continue
+			}
+			if len(s.held) == 0 {
+				if p := s.room(w, depth); p != nil {
+					q.n--
+					q.q.release(w.c, true)
+					w.at = nil
+					s.ask(w, p)
+					continue
+				}
+			}
+			if !w.exhausted && now.Sub(w.since) >= 4*wait {
+				w.exhausted = true
+				fallback = append(fallback, w)
+			}
+		}
+	}
+	if len(fallback) > 0 {
+		s.askFallback(fallback)
+	}
+}
+
+// room returns the least busy peer with room for w other than the one it
+// is asked of, that may have it and has delivered blocks (one that has
+// not may be as silent, or send the want back with a DONT_HAVE), or nil.
+func (s *Session) room(w *want, depth int) *sessionPeer {
+	var best *sessionPeer
+	for _, p := range s.peers {
+		if !p.up || p == w.at || p.n >= depth || w.lack&p.bit != 0 || p.got == 0 {
+			continue
+		}
+		if best == nil || p.n < best.n {
+			best = p
+		}
+	}
+	return best
 }
 
 func allFull(ps []*sessionPeer, depth int) bool {
@@ -589,6 +618,9 @@ func allFull(ps []*sessionPeer, depth int) bool {
 func (s *Session) ask(w *want, p *sessionPeer) {
 	w.at = p
 	w.asked = time.Now()
+	if w.since.IsZero() {
+		w.since = w.asked
+	}
 	p.n++
 	if len(p.asked) > 2*p.n+64 {
 		p.asked = slices.DeleteFunc(p.asked, func(o *want) bool { return o.at != p })

@@ -334,6 +334,31 @@ func TestSessionSilentPeer(t *testing.T) {
 	}
 }
 
+// TestSessionAllSilent: when every peer of the session takes wants and
+// never answers, the wants long overdue are asked through the fallback
+// session too, which finds another peer that has the blocks.
+func TestSessionAllSilent(t *testing.T) {
+	a, b, other := newRecorder(t), newRecorder(t), testpeer.New(t)
+	bs, _ := randomBlocks(t, 5, 4<<10)
+	other.AddBlocks(t, bs...)
+	c := newClient(t)
+	var ids []peer.ID
+	for _, r := range []*recorder{a, b} {
+		ai := peer.AddrInfo{ID: r.host.ID(), Addrs: r.host.Addrs()}
+		if err := c.host.Connect(context.Background(), ai); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ai.ID)
+	}
+	c.connect(t, other)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	fetchAll(t, ctx, c.session(ctx, ids), bs)
+	t.Logf("5 blocks in %s", time.Since(start))
+}
+
 func keysOf(bs []blocks.Block) []cid.Cid {
 	keys := make([]cid.Cid, len(bs))
 	for i, b := range bs {
