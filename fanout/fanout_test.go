@@ -16,11 +16,9 @@ import (
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-msgio"
 	"github.com/multiformats/go-multihash"
 	"github.com/tack-ipfs/tack/fanout"
@@ -37,13 +35,7 @@ type client struct {
 
 func newClient(t *testing.T) *client {
 	t.Helper()
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-	)
+	h, err := testpeer.NewHost()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,9 +54,19 @@ func newClient(t *testing.T) *client {
 // connect connects c to each peer.
 func (c *client) connect(t *testing.T, peers ...*testpeer.Peer) []peer.ID {
 	t.Helper()
-	var ids []peer.ID
+	var hs []host.Host
 	for _, p := range peers {
-		ai := peer.AddrInfo{ID: p.Host().ID(), Addrs: p.Host().Addrs()}
+		hs = append(hs, p.Host())
+	}
+	return c.connectHosts(t, hs...)
+}
+
+// connectHosts connects c to each host and returns their IDs.
+func (c *client) connectHosts(t *testing.T, hs ...host.Host) []peer.ID {
+	t.Helper()
+	var ids []peer.ID
+	for _, h := range hs {
+		ai := peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
 		if err := c.host.Connect(context.Background(), ai); err != nil {
 			t.Fatal(err)
 		}
@@ -235,13 +237,7 @@ type recorder struct {
 
 func newRecorder(t *testing.T) *recorder {
 	t.Helper()
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-	)
+	h, err := testpeer.NewHost()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,12 +303,7 @@ func TestSessionSilentPeer(t *testing.T) {
 	bs, _ := randomBlocks(t, 100, 16<<10)
 	full.AddBlocks(t, bs...)
 	c := newClient(t)
-	ids := c.connect(t, full)
-	ai := peer.AddrInfo{ID: silent.host.ID(), Addrs: silent.host.Addrs()}
-	if err := c.host.Connect(context.Background(), ai); err != nil {
-		t.Fatal(err)
-	}
-	ids = append([]peer.ID{ai.ID}, ids...)
+	ids := append(c.connectHosts(t, silent.host), c.connect(t, full)...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -342,14 +333,7 @@ func TestSessionAllSilent(t *testing.T) {
 	bs, _ := randomBlocks(t, 5, 4<<10)
 	other.AddBlocks(t, bs...)
 	c := newClient(t)
-	var ids []peer.ID
-	for _, r := range []*recorder{a, b} {
-		ai := peer.AddrInfo{ID: r.host.ID(), Addrs: r.host.Addrs()}
-		if err := c.host.Connect(context.Background(), ai); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, ai.ID)
-	}
+	ids := c.connectHosts(t, a.host, b.host)
 	c.connect(t, other)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -374,14 +358,7 @@ func keysOf(bs []blocks.Block) []cid.Cid {
 func TestSessionCancels(t *testing.T) {
 	a, b := newRecorder(t), newRecorder(t)
 	c := newClient(t)
-	var ids []peer.ID
-	for _, r := range []*recorder{a, b} {
-		ai := peer.AddrInfo{ID: r.host.ID(), Addrs: r.host.Addrs()}
-		if err := c.host.Connect(context.Background(), ai); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, ai.ID)
-	}
+	ids := c.connectHosts(t, a.host, b.host)
 	_, keys := randomBlocks(t, 8, 1<<10)
 	closes := func(ch <-chan blocks.Block) {
 		t.Helper()
