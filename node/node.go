@@ -31,6 +31,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/multiformats/go-multiaddr"
 	"github.com/multiformats/go-multihash"
+	"github.com/tack-ipfs/tack/fanout"
 )
 
 // The DHT modes Config.DHT accepts.
@@ -125,6 +126,7 @@ type Node struct {
 	dht      *dht.IpfsDHT // nil when the DHT is off
 	provide  *providing   // nil when the DHT is off
 	bitswap  *bitswap.Bitswap
+	fanout   *fanout.Network
 	announce []multiaddr.Multiaddr
 	cfg      Config
 
@@ -219,7 +221,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		providers = n.dht
 	}
 	bsOpts := append(bitswapOptions(), cfg.Bitswap...)
-	n.bitswap = bitswap.New(n.ctx, bsnet.NewFromIpfsHost(h), providers, cfg.Blockstore, bsOpts...)
+	n.fanout = fanout.New(bsnet.NewFromIpfsHost(h))
+	n.bitswap = bitswap.New(n.ctx, n.fanout, providers, cfg.Blockstore, bsOpts...)
 
 	if n.dht != nil {
 		if n.provide, err = newProviding(ctx, cfg, n.dht); err != nil {
@@ -291,6 +294,13 @@ func (n *Node) Host() host.Host { return n.host }
 // It ends with ctx.
 func (n *Node) NewSession(ctx context.Context) exchange.Fetcher {
 	return n.bitswap.NewSession(ctx)
+}
+
+// NewPeerSession returns a session that fetches from peers at once,
+// spreading its wants over them (see package fanout), and asks a bitswap
+// session for the blocks none of them has. It ends with ctx.
+func (n *Node) NewPeerSession(ctx context.Context, peers []peer.ID) exchange.Fetcher {
+	return n.fanout.NewSession(ctx, peers, n.NewSession)
 }
 
 // Unwanted returns once bitswap wants none of keys from any peer, or when

@@ -17,7 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipfs/boxo/exchange"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/tack-ipfs/tack"
 	"github.com/tack-ipfs/tack/gc"
 	"github.com/tack-ipfs/tack/internal/diskspace"
@@ -387,7 +389,11 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	peers := min(max(originPeers(j.origins), 1), 4)
 	w.Window *= peers
 	w.WindowBytes *= peers
-	if peers > 1 {
+	var sessions Sessions = p.net
+	if ps, ok := p.net.(PeerSessions); ok && peers > 1 && len(originIDs(j.origins)) > 1 {
+		// One session that spreads the wants over the origins itself.
+		sessions = peerSessions{p.net, ps, originIDs(j.origins)}
+	} else if peers > 1 {
 		w.Sessions = sessionsPerPeer * peers
 	}
 	if p.cfg.Guard != nil {
@@ -395,7 +401,7 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 		defer blocks.Close() // after the outcome is recorded, below
 		w.Blockstore = blocks
 	}
-	err := w.Walk(ctx, p.net, j.root, &j.progress)
+	err := w.Walk(ctx, sessions, j.root, &j.progress)
 	var synced time.Duration // how long the final sync took
 	if err == nil {
 		start := time.Now()
@@ -578,6 +584,42 @@ func (p *Pinner) renew(ctx context.Context) {
 // sessionsPerPeer is how many bitswap sessions a walk opens for each peer
 // its origins name, when they name several (Walker.Sessions).
 const sessionsPerPeer = 4
+
+// PeerSessions is what a Network offers, if it can, to fetch from given
+// peers at once.
+type PeerSessions interface {
+	// NewPeerSession returns a session that asks peers for blocks,
+	// spreading its wants over them, and asks the network at large for
+	// those none of them has. It ends with ctx.
+	NewPeerSession(ctx context.Context, peers []peer.ID) exchange.Fetcher
+}
+
+// peerSessions opens a walk's sessions as PeerSessions over the peers of
+// its origins.
+type peerSessions struct {
+	Sessions
+	ps    PeerSessions
+	peers []peer.ID
+}
+
+func (s peerSessions) NewSession(ctx context.Context) exchange.Fetcher {
+	return s.ps.NewPeerSession(ctx, s.peers)
+}
+
+// originIDs returns the distinct peer IDs of origins, in order.
+func originIDs(origins []string) []peer.ID {
+	var ids []peer.ID
+	for _, o := range origins {
+		_, s, ok := strings.Cut(o, "/p2p/")
+		if !ok {
+			continue
+		}
+		if id, err := peer.Decode(strings.Split(s, "/")[0]); err == nil && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
 
 func originPeers(origins []string) int {
 	peers := map[string]bool{}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	pinclient "github.com/ipfs/boxo/pinning/remote/client"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -201,6 +202,61 @@ func TestKubo(t *testing.T) {
 		root, _ := cid.Decode(c)
 		if _, err := m.DB.FindDAG(context.Background(), tack.ContentKey(root)); err != nil {
 			t.Errorf("after the migration tack does not hold %s: %v\n%s", c, err, out.String())
+		}
+	}
+}
+
+// TestKuboTwoProviders: a pin whose origins are two Kubo providers
+// fetches from both at once (package fanout), and a block one of them
+// lacks comes from the other.
+func TestKuboTwoProviders(t *testing.T) {
+	bin := kuboBin(t)
+	a, b := startKubo(t, bin), startKubo(t, bin)
+	m := MustOpenMain(t, tempData(t))
+	c := pinclient.NewClient("http://"+m.HTTPAddr(), m.AdminToken)
+	var origins []multiaddr.Multiaddr
+	for _, k := range []*kubo{a, b} {
+		for _, s := range strings.Fields(k.Run(t, "id", "-f", "<addrs>\n")) {
+			if ma, err := multiaddr.NewMultiaddr(s); err == nil && strings.Contains(s, "/ip4/127.0.0.1/tcp/") && !strings.Contains(s, "/ws") {
+				origins = append(origins, ma)
+			}
+		}
+	}
+	// Both hold a 16 MiB file; only b holds a directory of it and
+	// another file.
+	shared, n := addToAll(t, []*kubo{a, b}, 16<<20, "--cid-version=1")
+	dirPath := filepath.Join(t.TempDir(), "dir")
+	os.MkdirAll(dirPath, 0o700)
+	f := a.randomFile(t, 16<<20)
+	os.Rename(f, filepath.Join(dirPath, "shared"))
+	b.Run(t, "add", "-Q", "--cid-version=1", filepath.Join(dirPath, "shared"))
+	os.WriteFile(filepath.Join(dirPath, "own"), []byte("only b has this"), 0o600)
+	onlyB, err := cid.Decode(strings.TrimSpace(b.Run(t, "add", "-r", "-Q", "--cid-version=1", dirPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := context.Background()
+	sent := blocksSent(t, []*kubo{a, b})
+	for _, root := range []cid.Cid{shared, onlyB} {
+		ps, err := c.Add(ctx, root, pinclient.PinOpts.WithOrigins(origins...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitPinned(t, c, ps.GetRequestId(), 20*time.Millisecond)
+		if _, err := m.DB.FindDAG(ctx, tack.ContentKey(root)); err != nil {
+			t.Fatalf("tack does not hold %s whole: %v", root, err)
+		}
+		if root == shared {
+			after := blocksSent(t, []*kubo{a, b})
+			fromA, fromB := after[0]-sent[0], after[1]-sent[1]
+			t.Logf("%d blocks: %d from a, %d from b", n, fromA, fromB)
+			if fromA < n/4 || fromB < n/4 {
+				t.Errorf("%d blocks came %d from a and %d from b: want each to send a fair share", n, fromA, fromB)
+			}
+			if fromA+fromB > n+n/10 {
+				t.Errorf("%d blocks sent for %d", fromA+fromB, n)
+			}
 		}
 	}
 }

@@ -49,18 +49,7 @@ func New(tb testing.TB) *Peer {
 // Start is New for a program rather than a test: the caller closes the
 // peer.
 func Start() (*Peer, error) {
-	sk, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		return nil, err
-	}
-	h, err := libp2p.New(
-		libp2p.Identity(sk),
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-	)
+	h, err := NewHost()
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +61,24 @@ func Start() (*Peer, error) {
 	// as tack does with origins.
 	bsw := bitswap.New(ctx, bsnet.NewFromIpfsHost(h), nil, bs)
 	return &Peer{host: h, bstore: bs, bitswap: bsw, cancel: cancel}, nil
+}
+
+// NewHost returns a libp2p host as a Peer's: a new Ed25519 identity,
+// TCP on 127.0.0.1 only, no resource limits, relay or metrics. The caller
+// closes it.
+func NewHost() (host.Host, error) {
+	sk, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return nil, err
+	}
+	return libp2p.New(
+		libp2p.Identity(sk),
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.ResourceManager(&network.NullResourceManager{}),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+	)
 }
 
 func (p *Peer) close() {
