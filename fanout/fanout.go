@@ -120,13 +120,13 @@ type receiver struct{ n *Network }
 // sessions that want them. It is called on the stream's goroutine, and
 // does not wait for anything but the Network's lock.
 func (r receiver) ReceiveMessage(_ context.Context, from peer.ID, msg bsmsg.BitSwapMessage) {
-	blks, dontHaves := msg.Blocks(), msg.DontHaves()
-	if len(blks) == 0 && len(dontHaves) == 0 {
-		return
-	}
 	n := r.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if len(n.wanted) == 0 {
+		return // no session wants anything: every other fetch's messages
+	}
+	blks, dontHaves := msg.Blocks(), msg.DontHaves()
 	var touched []*Session
 	for _, b := range blks {
 		for _, s := range n.wanted[string(b.Cid().Hash())] {
@@ -377,10 +377,16 @@ func (s *Session) forget(w *want, cancel bool) {
 		delete(n.wanted, w.key)
 	}
 	if w.at != nil {
-		w.at.n--
-		w.at.q.release(w.c, cancel)
-		w.at = nil
+		s.unask(w, cancel)
 	}
+}
+
+// unask takes w back from the peer it was asked of; with cancel, the peer
+// is told to cancel it.
+func (s *Session) unask(w *want, cancel bool) {
+	w.at.n--
+	w.at.q.release(w.c, cancel)
+	w.at = nil
 }
 
 // received hands b to the calls that want it.
@@ -393,10 +399,8 @@ func (s *Session) received(b blocks.Block, from peer.ID) {
 	// Asked of another peer (moved since, or fetched by the fallback):
 	// that peer is told to cancel.
 	cancel := w.at == nil || w.at.id != from
-	for _, p := range s.peers {
-		if p.id == from {
-			p.got++
-		}
+	if p := s.peer(from); p != nil {
+		p.got++
 	}
 	if !cancel {
 		s.latency = ewma(s.latency, time.Since(w.asked))
@@ -431,44 +435,50 @@ func (s *Session) dontHave(c cid.Cid, from peer.ID) {
 	if w == nil {
 		return
 	}
-	for _, p := range s.peers {
-		if p.id == from {
-			w.lack |= p.bit
-			p.lacked++
-		}
+	p := s.peer(from)
+	if p == nil {
+		return
 	}
-	if w.at != nil && w.at.id == from {
+	w.lack |= p.bit
+	p.lacked++
+	if w.at == p {
 		// A boxo server keeps a want it answered DONT_HAVE to, to send
 		// the block if it gets it: it is cancelled, as the want moves on.
-		w.at.n--
-		w.at.q.release(w.c, true)
-		w.at = nil
+		s.unask(w, true)
 		s.held = append([]*want{w}, s.held...)
 	}
+}
+
+// peer returns the session's peer id, or nil.
+func (s *Session) peer(id peer.ID) *sessionPeer {
+	for _, p := range s.peers {
+		if p.id == id {
+			return p
+		}
+	}
+	return nil
 }
 
 // setUp marks p up or down, and holds again what was asked of it when it
 // went down. It reports whether p is one of the session's peers.
 func (s *Session) setUp(id peer.ID, up bool) bool {
-	for _, p := range s.peers {
-		if p.id != id || p.up == up {
-			continue
-		}
-		p.up = up
-		if !up {
-			var again []*want
-			for _, w := range p.asked {
-				if w.at == p {
-					w.at = nil
-					again = append(again, w)
-				}
-			}
-			p.asked, p.n = nil, 0
-			s.held = append(again, s.held...)
-		}
-		return true
+	p := s.peer(id)
+	if p == nil || p.up == up {
+		return false
 	}
-	return false
+	p.up = up
+	if !up {
+		var again []*want
+		for _, w := range p.asked {
+			if w.at == p {
+				w.at = nil
+				again = append(again, w)
+			}
+		}
+		p.asked, p.n = nil, 0
+		s.held = append(again, s.held...)
+	}
+	return true
 }
 
 func ewma(avg, x time.Duration) time.Duration {
@@ -483,23 +493,21 @@ func (s *Session) depth() int {
 	return min(max(int(Depth/max(s.avg, 1)), minDepth), maxDepth)
 }
 
-// schedule asks peers with room for held wants, then moves wants from the
-// busiest peer to peers with room, then sends the wants no peer can
-// answer to the fallback session.
+// schedule asks peers with room for held wants and sends the wants no
+// peer can answer to the fallback session; while wants are outstanding, it
+// sets a timer that runs overdue.
 func (s *Session) schedule() {
 	if s.closed {
 		return
 	}
 	depth := s.depth()
 	var up []*sessionPeer
+	var upBits uint64
 	for _, p := range s.peers {
 		if p.up {
 			up = append(up, p)
+			upBits |= p.bit
 		}
-	}
-	var upBits uint64
-	for _, p := range up {
-		upBits |= p.bit
 	}
 	var fallback []*want
 	// Held wants, in order, each to the least busy peer that may have it.
@@ -571,9 +579,7 @@ func (s *Session) overdue() {
 			}
 			if len(s.held) == 0 {
 				if p := s.room(w, depth); p != nil {
-					q.n--
-					q.q.release(w.c, true)
-					w.at = nil
+					s.unask(w, true)
 					s.ask(w, p)
 					continue
 				}

@@ -107,13 +107,11 @@ func randomBlocks(t *testing.T, n, size int) ([]blocks.Block, []cid.Cid) {
 // a block is not one of keys, comes twice, or has the wrong data.
 func fetchAll(t *testing.T, ctx context.Context, s *fanout.Session, want []blocks.Block) {
 	t.Helper()
-	keys := make([]cid.Cid, len(want))
 	byCID := map[cid.Cid]blocks.Block{}
-	for i, b := range want {
-		keys[i] = b.Cid()
+	for _, b := range want {
 		byCID[b.Cid()] = b
 	}
-	ch, err := s.GetBlocks(ctx, keys)
+	ch, err := s.GetBlocks(ctx, keysOf(want))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +133,18 @@ func fetchAll(t *testing.T, ctx context.Context, s *fanout.Session, want []block
 	}
 }
 
+// twoProviders starts two peers that hold the same n random blocks of
+// size bytes, and a client connected to both.
+func twoProviders(t *testing.T, n, size int) (a, b *testpeer.Peer, bs []blocks.Block, c *client, ids []peer.ID) {
+	t.Helper()
+	a, b = testpeer.New(t), testpeer.New(t)
+	bs, _ = randomBlocks(t, n, size)
+	a.AddBlocks(t, bs...)
+	b.AddBlocks(t, bs...)
+	c = newClient(t)
+	return a, b, bs, c, c.connect(t, a, b)
+}
+
 func blocksSent(t *testing.T, p *testpeer.Peer) uint64 {
 	t.Helper()
 	st, err := p.Bitswap().Stat()
@@ -147,12 +157,7 @@ func blocksSent(t *testing.T, p *testpeer.Peer) uint64 {
 // TestSessionSpreadsWants: two providers of the same blocks both serve a
 // fair share, no block comes twice to the caller, and few are sent twice.
 func TestSessionSpreadsWants(t *testing.T) {
-	a, b := testpeer.New(t), testpeer.New(t)
-	bs, _ := randomBlocks(t, 400, 16<<10)
-	a.AddBlocks(t, bs...)
-	b.AddBlocks(t, bs...)
-	c := newClient(t)
-	ids := c.connect(t, a, b)
+	a, b, bs, c, ids := twoProviders(t, 400, 16<<10)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -210,12 +215,7 @@ func TestSessionFallback(t *testing.T) {
 // TestSessionPeerGone: a provider that goes away mid-fetch costs nothing
 // but its wants, which go to the provider that stays.
 func TestSessionPeerGone(t *testing.T) {
-	a, b := testpeer.New(t), testpeer.New(t)
-	bs, _ := randomBlocks(t, 300, 16<<10)
-	a.AddBlocks(t, bs...)
-	b.AddBlocks(t, bs...)
-	c := newClient(t)
-	ids := c.connect(t, a, b)
+	a, _, bs, c, ids := twoProviders(t, 300, 16<<10)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

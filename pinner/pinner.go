@@ -390,9 +390,13 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	w.Window *= peers
 	w.WindowBytes *= peers
 	var sessions Sessions = p.net
-	if ps, ok := p.net.(PeerSessions); ok && peers > 1 && len(originIDs(j.origins)) > 1 {
+	var originIDs []peer.ID
+	if peers > 1 {
+		originIDs = originPeerIDs(j.origins)
+	}
+	if ps, ok := p.net.(PeerSessions); ok && len(originIDs) > 1 {
 		// One session that spreads the wants over the origins itself.
-		sessions = peerSessions{p.net, ps, originIDs(j.origins)}
+		sessions = peerSessions{p.net, ps, originIDs}
 	} else if peers > 1 {
 		w.Sessions = sessionsPerPeer * peers
 	}
@@ -579,8 +583,6 @@ func (p *Pinner) renew(ctx context.Context) {
 	}
 }
 
-// originPeers counts the distinct peers among origins (multiaddrs ending in
-// /p2p/ID); an address without a peer ID counts as a peer of its own.
 // sessionsPerPeer is how many bitswap sessions a walk opens for each peer
 // its origins name, when they name several (Walker.Sessions).
 const sessionsPerPeer = 4
@@ -606,8 +608,8 @@ func (s peerSessions) NewSession(ctx context.Context) exchange.Fetcher {
 	return s.ps.NewPeerSession(ctx, s.peers)
 }
 
-// originIDs returns the distinct peer IDs of origins, in order.
-func originIDs(origins []string) []peer.ID {
+// originPeerIDs returns the distinct peer IDs of origins, in order.
+func originPeerIDs(origins []string) []peer.ID {
 	var ids []peer.ID
 	for _, o := range origins {
 		_, s, ok := strings.Cut(o, "/p2p/")
@@ -621,6 +623,8 @@ func originIDs(origins []string) []peer.ID {
 	return ids
 }
 
+// originPeers counts the distinct peers among origins (multiaddrs ending in
+// /p2p/ID); an address without a peer ID counts as a peer of its own.
 func originPeers(origins []string) int {
 	peers := map[string]bool{}
 	for _, o := range origins {
