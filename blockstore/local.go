@@ -258,6 +258,11 @@ func openPebble(ctx context.Context, dir string, o options) (*pebble.DB, error) 
 		db  *pebble.DB
 		err error
 	}
+	// An open that starts with an ended context would only be abandoned
+	// half-way, still writing in dir after this returns.
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("opening pebble in %s: %w", dir, context.Cause(ctx))
+	}
 	done := make(chan opened, 1)
 	abandoned := make(chan struct{})
 	go func() {
