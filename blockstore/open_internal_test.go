@@ -182,8 +182,16 @@ func TestLargeBlocksDiskUsage(t *testing.T) {
 	if ok, _ := l.Has(ctx, bs[0].Cid()); ok {
 		t.Error("a deleted block is still there")
 	}
-	// Nothing is left in flatfs's temporary directory.
-	if ents, err := os.ReadDir(filepath.Join(dir, "flatfs", ".temp")); err != nil || len(ents) != 0 {
-		t.Errorf("flatfs/.temp: %v, %v", ents, err)
+	// None of the puts' temporary files is left in flatfs's temporary
+	// directory. flatfs's own ("temp-…", its disk usage file) come and go
+	// as its checkpoint goroutine writes them.
+	ents, err := os.ReadDir(filepath.Join(dir, "flatfs", ".temp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "put-") {
+			t.Errorf("flatfs/.temp holds %s", e.Name())
+		}
 	}
 }
