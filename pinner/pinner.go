@@ -390,12 +390,16 @@ func (p *Pinner) fetch(ctx, parent context.Context, j *job) {
 	w.Window *= peers
 	w.WindowBytes *= peers
 	var sessions Sessions = p.net
+	ps, ok := p.net.(PeerSessions)
 	var originIDs []peer.ID
-	if peers > 1 {
+	if ok {
 		originIDs = originPeerIDs(j.origins)
 	}
-	if ps, ok := p.net.(PeerSessions); ok && len(originIDs) > 1 {
-		// One session that spreads the wants over the origins itself.
+	if len(originIDs) > 0 {
+		// One session that spreads the wants over the origins' peers
+		// itself. Even for one peer: from one Kubo provider on loopback,
+		// 1 KiB blocks came 1.28-1.37x as fast as through a bitswap
+		// session, for 28% less CPU a GB (BenchmarkLoopback in cmd/tack).
 		sessions = peerSessions{p.net, ps, originIDs}
 	} else if peers > 1 {
 		w.Sessions = sessionsPerPeer * peers
