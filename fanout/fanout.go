@@ -129,13 +129,13 @@ func (r receiver) ReceiveMessage(_ context.Context, from peer.ID, msg bsmsg.BitS
 	blks, dontHaves := msg.Blocks(), msg.DontHaves()
 	var touched []*Session
 	for _, b := range blks {
-		for _, s := range n.wanted[string(b.Cid().Hash())] {
+		for _, s := range n.wanting(string(b.Cid().Hash())) {
 			s.received(b, from)
 			touched = appendOnce(touched, s)
 		}
 	}
 	for _, c := range dontHaves {
-		for _, s := range n.wanted[string(c.Hash())] {
+		for _, s := range n.wanting(string(c.Hash())) {
 			s.dontHave(c, from)
 			touched = appendOnce(touched, s)
 		}
@@ -143,6 +143,18 @@ func (r receiver) ReceiveMessage(_ context.Context, from peer.ID, msg bsmsg.BitS
 	for _, s := range touched {
 		s.schedule()
 	}
+}
+
+// wanting returns the sessions that want key, as a slice of its own when
+// there are several: a session that takes its block takes itself out of
+// n.wanted[key] in place (slices.DeleteFunc), which would shift the next
+// session past a loop over it and leave nil at its end.
+func (n *Network) wanting(key string) []*Session {
+	ss := n.wanted[key]
+	if len(ss) > 1 {
+		ss = slices.Clone(ss)
+	}
+	return ss
 }
 
 // ReceiveError is bitswap's to log.

@@ -173,6 +173,32 @@ func TestSessionSpreadsWants(t *testing.T) {
 	}
 }
 
+// TestSessionsWantSameBlocks: sessions that want the same blocks of the
+// same peer each get every block, mostly from the one message that
+// brings it to all of them. (A session that asks for a block after it
+// came for the others asks again.)
+func TestSessionsWantSameBlocks(t *testing.T) {
+	p := testpeer.New(t)
+	bs, _ := randomBlocks(t, 100, 4<<10)
+	p.AddBlocks(t, bs...)
+	c := newClient(t)
+	ids := c.connect(t, p)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 3 {
+		s := c.session(ctx, ids)
+		wg.Go(func() { fetchAll(t, ctx, s, bs) })
+	}
+	wg.Wait()
+	n := blocksSent(t, p)
+	t.Logf("the peer sent %d blocks for %d wanted by 3 sessions", n, len(bs))
+	if n > uint64(len(bs))*3/2 {
+		t.Errorf("the peer sent %d blocks for %d wanted by 3 sessions: want most sent once, for all three", n, len(bs))
+	}
+}
+
 // TestSessionDontHave: a peer that has none of the blocks answers
 // DONT_HAVE, and its wants go to the peer that has them at once, not
 // after a timeout.
