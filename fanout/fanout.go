@@ -24,6 +24,10 @@
 // looks further; so is one still unanswered four times as long after it
 // was first asked (every peer silent).
 //
+// All of a Network's sessions together keep at most maxPeerWants wants
+// outstanding at one peer: a boxo server queues 1,024 a peer and leaves
+// the rest unanswered.
+//
 // Network wraps the bitswap network that bitswap.New is given: it adds a
 // receiver of its own, which sees every message bitswap sees. Wants go
 // out on a stream of their own to each peer, as bitswap's do; a block
@@ -61,6 +65,13 @@ const (
 	minDepth = 4
 	maxDepth = 512
 )
+
+// maxPeerWants bounds the distinct wants that all of a Network's
+// sessions keep outstanding at one peer together. A boxo server queues
+// 1,024 entries a peer (MaxQueuedWantlistEntriesPerPeer) and drops or
+// crowds out the rest, unanswered; this leaves room for the wants of
+// bitswap's own sessions at the same peer, which share that list.
+const maxPeerWants = 768
 
 // minOverdue is the least time a want waits at a peer before a peer with
 // room takes it over (more if blocks usually take longer).
@@ -143,6 +154,23 @@ func (r receiver) ReceiveMessage(_ context.Context, from peer.ID, msg bsmsg.BitS
 	for _, s := range touched {
 		s.schedule()
 	}
+	if q := n.peers[from]; q != nil {
+		n.unstarve(q)
+	}
+}
+
+// unstarve schedules again the sessions of q's peer once it has room for
+// the wants they held back because it had none.
+func (n *Network) unstarve(q *peerQueue) {
+	if !q.starved || q.full() {
+		return
+	}
+	q.starved = false
+	for s := range n.live {
+		if len(s.held) > 0 && s.peer(q.id) != nil {
+			s.schedule()
+		}
+	}
 }
 
 // wanting returns the sessions that want key, as a slice of its own when
@@ -217,6 +245,13 @@ type sessionPeer struct {
 	n     int
 	// got counts the blocks the peer delivered, lacked its DONT_HAVEs.
 	got, lacked int
+}
+
+// fits reports whether p may be asked for w now: the session has fewer
+// than depth wants there, and the peer has room for one more, or has w's
+// block wanted already by another session.
+func (p *sessionPeer) fits(w *want, depth int) bool {
+	return p.n < depth && (!p.q.full() || p.q.refs[w.key] > 0)
 }
 
 // want is a block a session wants.
@@ -350,11 +385,12 @@ func (s *Session) close() {
 		}
 	}
 	s.wants, s.held = nil, nil
+	delete(n.live, s)
 	for _, p := range s.peers {
 		p.q.users--
 		p.q.wake()
+		n.unstarve(p.q)
 	}
-	delete(n.live, s)
 }
 
 // drop ends a call whose context ended: its blocks that no other call
@@ -535,11 +571,16 @@ func (s *Session) schedule() {
 		}
 		var best *sessionPeer
 		for _, p := range up {
-			if w.lack&p.bit == 0 && p.n < depth && (best == nil || p.n < best.n) {
+			if w.lack&p.bit == 0 && p.fits(w, depth) && (best == nil || p.n < best.n) {
 				best = p
 			}
 		}
 		if best == nil {
+			for _, p := range up {
+				if p.q.full() {
+					p.q.starved = true
+				}
+			}
 			if len(up) > 0 && allFull(up, depth) {
 				kept = append(kept, s.held[i:]...)
 				break
@@ -613,7 +654,7 @@ func (s *Session) overdue() {
 func (s *Session) room(w *want, depth int) *sessionPeer {
 	var best *sessionPeer
 	for _, p := range s.peers {
-		if !p.up || p == w.at || p.n >= depth || w.lack&p.bit != 0 || p.got == 0 {
+		if !p.up || p == w.at || !p.fits(w, depth) || w.lack&p.bit != 0 || p.got == 0 {
 			continue
 		}
 		if best == nil || p.n < best.n {
@@ -625,7 +666,7 @@ func (s *Session) room(w *want, depth int) *sessionPeer {
 
 func allFull(ps []*sessionPeer, depth int) bool {
 	for _, p := range ps {
-		if p.n < depth {
+		if p.n < depth && !p.q.full() {
 			return false
 		}
 	}
@@ -692,7 +733,13 @@ type peerQueue struct {
 	prio    int32 // the next want's priority: earlier wants come first
 	signal  chan struct{}
 	running bool
+	// starved says that a session held wants back because the peer had
+	// maxPeerWants: it is scheduled again once there is room.
+	starved bool
 }
+
+// full reports whether the peer has maxPeerWants outstanding.
+func (q *peerQueue) full() bool { return len(q.refs) >= maxPeerWants }
 
 func newPeerQueue(n *Network, id peer.ID) *peerQueue {
 	return &peerQueue{n: n, id: id, refs: map[string]int{}, pending: map[cid.Cid]bool{}, prio: math.MaxInt32, signal: make(chan struct{}, 1)}
