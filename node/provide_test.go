@@ -180,13 +180,15 @@ func TestProvideReprovide(t *testing.T) {
 	// A control key, announced once by another peer.
 	control := testpeer.RandomRawCID(t)
 	announcer := swarm[1]
+	// Taken before the announcement: a server stores the record, and
+	// counts its lifetime, at some time after this.
+	announced := time.Now()
 	if err := announcer.d.Provide(context.Background(), control, true); err != nil {
 		t.Fatal(err)
 	}
 	if !swarm[0].findsProvider(control, announcer.h.ID()) {
 		t.Fatal("FindProviders does not find the control key")
 	}
-	announced := time.Now()
 
 	// Past the records' lifetime, the control key's records have expired
 	// everywhere, and the root's are there: announced again.
