@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -185,10 +186,7 @@ func BenchmarkManyPins(b *testing.B) {
 						findable--
 					}
 				}
-				dir, addr := tempData(b), freeAddr(b)
-				proc := startProcess(b, bin, dir, addr, append([]string{"--rate-limit", "off"}, benchFlags()...)...)
-				c := pinclient.NewClient("http://"+addr, readToken(b, dir))
-				waitUp(b, c)
+				proc, c := startBenchTack(b, bin)
 				origins := pinclient.PinOpts.WithOrigins(Origins(b, peer)...)
 				settle()
 				b.StartTimer()
@@ -246,10 +244,34 @@ func BenchmarkManyPins(b *testing.B) {
 	}
 }
 
+// startBenchTack starts a tack process on a new data directory, without
+// rate limits and with benchFlags, and returns it with a client of its
+// admin token once it answers.
+func startBenchTack(b *testing.B, bin string) (*exec.Cmd, *pinclient.Client) {
+	b.Helper()
+	dir, addr := tempData(b), freeAddr(b)
+	proc := startProcess(b, bin, dir, addr, append([]string{"--rate-limit", "off"}, benchFlags()...)...)
+	c := pinclient.NewClient("http://"+addr, readToken(b, dir))
+	waitUp(b, c)
+	return proc, c
+}
+
 // benchFlags returns extra flags for the tack process of a benchmark, from
 // TACK_BENCH_FLAGS (space-separated), such as "--pprof 127.0.0.1:6060" to
 // profile it while it runs.
 func benchFlags() []string { return strings.Fields(os.Getenv("TACK_BENCH_FLAGS")) }
+
+// startKuboFor starts a fresh Kubo connected to peer, with every dirty
+// page of the machine written out, for a benchmark's round.
+func startKuboFor(b *testing.B, bin string, peer *testpeer.Peer) *kubo {
+	b.Helper()
+	k := startKubo(b, bin)
+	for _, a := range peer.Addrs() {
+		k.RPC(b, "/api/v0/swarm/connect?arg="+url.QueryEscape(a))
+	}
+	settle()
+	return k
+}
 
 // BenchmarkManyPinsKubo is the baseline of BenchmarkManyPins: a fresh Kubo
 // pins the same kind of 1,000 single-block DAGs from the same kind of peer,
@@ -264,11 +286,7 @@ func BenchmarkManyPinsKubo(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		roots := addSmallDAGs(b, peer, 1000, 64<<10)
-		kubo := startKubo(b, bin)
-		for _, a := range peer.Addrs() {
-			kubo.RPC(b, "/api/v0/swarm/connect?arg="+url.QueryEscape(a))
-		}
-		settle()
+		kubo := startKuboFor(b, bin, peer)
 		b.StartTimer()
 		start := time.Now()
 		work := make(chan cid.Cid)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -22,27 +21,15 @@ import (
 //
 //	go test ./cmd/tack -run '^$' -bench ConcurrentDAGs -benchtime 3x
 func BenchmarkConcurrentDAGs(b *testing.B) {
-	const dags, size = 8, 4 << 20
 	bin := buildBinary(b)
 	peer := testpeer.New(b)
 	ctx := context.Background()
 	var secs, blocks float64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		roots := make([]cid.Cid, dags)
-		for j := range roots {
-			root := peer.AddFile(b, size, 1<<10, 1)
-			all, err := testpeer.AllCIDs(ctx, peer.Blockstore(), root)
-			if err != nil {
-				b.Fatal(err)
-			}
-			blocks += float64(len(all))
-			roots[j] = root
-		}
-		dir, addr := tempData(b), freeAddr(b)
-		proc := startProcess(b, bin, dir, addr, append([]string{"--rate-limit", "off"}, benchFlags()...)...)
-		c := pinclient.NewClient("http://"+addr, readToken(b, dir))
-		waitUp(b, c)
+		roots, n := concurrentDAGs(b, peer)
+		blocks += float64(n)
+		proc, c := startBenchTack(b, bin)
 		origins := pinclient.PinOpts.WithOrigins(Origins(b, peer)...)
 		settle()
 		b.StartTimer()
@@ -61,7 +48,7 @@ func BenchmarkConcurrentDAGs(b *testing.B) {
 		}
 		elapsed := time.Since(start)
 		b.StopTimer()
-		b.Logf("%d DAGs of %d KiB in 1 KiB blocks: %s", dags, size>>10, elapsed.Round(time.Millisecond))
+		b.Logf("%d DAGs of %d blocks in all: %s", len(roots), n, elapsed.Round(time.Millisecond))
 		secs += elapsed.Seconds()
 		proc.Process.Kill()
 		proc.Wait()
@@ -76,27 +63,14 @@ func BenchmarkConcurrentDAGs(b *testing.B) {
 //
 //	TACK_KUBO=/path/to/ipfs go test ./cmd/tack -run '^$' -bench ConcurrentDAGs -benchtime 3x
 func BenchmarkConcurrentDAGsKubo(b *testing.B) {
-	const dags, size = 8, 4 << 20
 	bin := kuboBin(b)
 	peer := testpeer.New(b)
-	ctx := context.Background()
 	var secs, blocks float64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		roots := make([]cid.Cid, dags)
-		for j := range roots {
-			roots[j] = peer.AddFile(b, size, 1<<10, 1)
-			all, err := testpeer.AllCIDs(ctx, peer.Blockstore(), roots[j])
-			if err != nil {
-				b.Fatal(err)
-			}
-			blocks += float64(len(all))
-		}
-		kubo := startKubo(b, bin)
-		for _, a := range peer.Addrs() {
-			kubo.RPC(b, "/api/v0/swarm/connect?arg="+url.QueryEscape(a))
-		}
-		settle()
+		roots, n := concurrentDAGs(b, peer)
+		blocks += float64(n)
+		kubo := startKuboFor(b, bin, peer)
 		b.StartTimer()
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -110,4 +84,21 @@ func BenchmarkConcurrentDAGsKubo(b *testing.B) {
 	}
 	b.ReportMetric(blocks/secs, "blocks/s")
 	b.ReportMetric(0, "ns/op")
+}
+
+// concurrentDAGs adds the 8 DAGs of 4 MiB in 1 KiB blocks of one round to
+// peer, and returns their roots and how many blocks they have in all.
+func concurrentDAGs(b *testing.B, peer *testpeer.Peer) ([]cid.Cid, int) {
+	b.Helper()
+	roots := make([]cid.Cid, 8)
+	n := 0
+	for i := range roots {
+		roots[i] = peer.AddFile(b, 4<<20, 1<<10, 1)
+		all, err := testpeer.AllCIDs(context.Background(), peer.Blockstore(), roots[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(all)
+	}
+	return roots, n
 }
