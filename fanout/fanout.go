@@ -576,11 +576,6 @@ func (s *Session) schedule() {
 			}
 		}
 		if best == nil {
-			for _, p := range up {
-				if p.q.full() {
-					p.q.starved = true
-				}
-			}
 			if len(up) > 0 && allFull(up, depth) {
 				kept = append(kept, s.held[i:]...)
 				break
@@ -592,6 +587,15 @@ func (s *Session) schedule() {
 	}
 	clear(s.held[len(kept):])
 	s.held = kept
+	if len(kept) > 0 {
+		// Held back, perhaps by a peer's bound on wants: those peers
+		// schedule the session again once they have room (unstarve).
+		for _, p := range up {
+			if p.q.full() {
+				p.q.starved = true
+			}
+		}
+	}
 	if len(fallback) > 0 {
 		s.askFallback(fallback)
 	}
