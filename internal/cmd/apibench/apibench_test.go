@@ -195,3 +195,17 @@ func TestBusy(t *testing.T) {
 		t.Fatalf("results %+v", results)
 	}
 }
+
+// TestBusyNote: a pinner that runs out of requests before the scenario
+// ends is said to, since its rate is then only a floor.
+func TestBusyNote(t *testing.T) {
+	working := busyNote(100, 300, 1000, 10)
+	if working != "the pinner pinned 200 meanwhile (20/s), 300 of 1000 at the end" {
+		t.Errorf("still working: %q", working)
+	}
+	done := busyNote(100, 1000, 1000, 10)
+	if !strings.HasPrefix(done, "the pinner pinned 900 meanwhile (90/s), 1000 of 1000 at the end; ") ||
+		!strings.Contains(done, "ran out of requests") || !strings.Contains(done, "-busy") {
+		t.Errorf("ran out: %q", done)
+	}
+}

@@ -160,7 +160,20 @@ func (r *runner) listBusy(ctx context.Context) *Result {
 		res.Note = "pinned count: " + err.Error()
 		return res
 	}
-	res.Note = fmt.Sprintf("the pinner pinned %d meanwhile (%.0f/s), %d of %d at the end", after-before,
-		float64(after-before)/time.Since(start).Seconds(), after, a.Pins)
+	res.Note = busyNote(before, after, a.Pins, time.Since(start).Seconds())
 	return res
+}
+
+// busyNote says how many of the busy account's total requests the pinner
+// pinned in the scenario's secs (from before to after), and whether it ran
+// out of them before the end: then part of the scenario listed with the
+// pinner idle, and the rate is only a floor (a faster pinner pinned more
+// before the scenario began, and so shows less meanwhile).
+func busyNote(before, after, total int, secs float64) string {
+	note := fmt.Sprintf("the pinner pinned %d meanwhile (%.0f/s), %d of %d at the end", after-before,
+		float64(after-before)/secs, after, total)
+	if after >= total {
+		note += "; it ran out of requests before the end, so the rate is a floor and part of the scenario ran with the pinner idle: give a larger -busy"
+	}
+	return note
 }
