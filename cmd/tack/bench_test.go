@@ -192,28 +192,7 @@ func BenchmarkManyPins(b *testing.B) {
 				b.StartTimer()
 
 				start := time.Now()
-				work := make(chan cid.Cid)
-				errs := make(chan error, 8)
-				for range 8 {
-					go func() {
-						for root := range work {
-							if _, err := c.Add(ctx, root, origins); err != nil {
-								errs <- err
-								return
-							}
-						}
-						errs <- nil
-					}()
-				}
-				for _, root := range roots {
-					work <- root
-				}
-				close(work)
-				for range 8 {
-					if err := <-errs; err != nil {
-						b.Fatal(err)
-					}
-				}
+				addAll(b, c, roots, 8, origins)
 				posted := time.Since(start)
 				for {
 					_, n, err := c.LsBatchSync(ctx, pinclient.PinOpts.FilterStatus(pinclient.StatusPinned), pinclient.PinOpts.Limit(1))

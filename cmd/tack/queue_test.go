@@ -39,6 +39,33 @@ func addSmallDAGs(tb testing.TB, peer *testpeer.Peer, n, size int) []cid.Cid {
 	return roots
 }
 
+// addAll posts a pin of each root, with opts, from workers goroutines at
+// once, each taking the next root, and fails tb if any post failed.
+func addAll(tb testing.TB, c *pinclient.Client, roots []cid.Cid, workers int, opts ...pinclient.AddOption) {
+	tb.Helper()
+	work := make(chan cid.Cid)
+	errs := make(chan error, len(roots))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for root := range work {
+				if _, err := c.Add(context.Background(), root, opts...); err != nil {
+					errs <- fmt.Errorf("pin %s: %w", root, err)
+				}
+			}
+		})
+	}
+	for _, root := range roots {
+		work <- root
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
+}
+
 // postAll posts a pin of each root, named name-i, with opts, and returns
 // the requestids in the same order.
 func postAll(tb testing.TB, c *pinclient.Client, name string, roots []cid.Cid, opts ...pinclient.AddOption) []string {
@@ -131,22 +158,7 @@ func TestFairAcrossAccounts(t *testing.T) {
 	backlog := addSmallDAGs(t, peer, 150, 64<<10)
 	// Posted 8 at a time, so that most of them are still queued when b
 	// posts: the pinner works on them meanwhile.
-	var wg sync.WaitGroup
-	errs := make(chan error, len(backlog))
-	for w := range 8 {
-		wg.Go(func() {
-			for i := w; i < len(backlog); i += 8 {
-				if _, err := a.Add(context.Background(), backlog[i], origins); err != nil {
-					errs <- fmt.Errorf("pin a-%d: %w", i, err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	addAll(t, a, backlog, 8, origins)
 	before := countStatus(t, m, "backlog@example.com", tack.StatusPinned)
 	left := len(backlog) - before
 	if left < 50 {
