@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +25,13 @@ import (
 // Sizes are set by env: TACK_LOOPBACK_BIG_MIB (256), TACK_LOOPBACK_SMALL_MIB
 // (20). TACK_BENCH_BASE_BIN, if set to another tack binary (built from main,
 // say), adds it to the same rounds ("base-" metrics and tack/base).
+//
+// tack/kubo is the ratio of the summed times. Each round's own ratio is
+// also kept, and their median and range are reported (tack/kubo-median,
+// -min, -max): on a shared machine a slow spell weighs on the sum by its
+// length, and falls on whoever is fetching, while one round's two fetches
+// run a few seconds apart, so the median of the rounds is the steadier
+// figure, and the range says how far to trust either.
 //
 //	TACK_KUBO=~/.cache/tack/kubo-v0.42.0/ipfs go test ./cmd/tack -run '^$' -bench Loopback -benchtime 3x
 func BenchmarkLoopback(b *testing.B) {
@@ -53,12 +61,14 @@ func BenchmarkLoopback(b *testing.B) {
 			}
 			secs, cpu, served := map[string]float64{}, map[string]float64{}, map[string]float64{}
 			var bytes, blocks float64
+			var rounds, baseRounds []float64 // each round's kubo/tack and base/tack
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				root, n := addToAll(b, []*kubo{provider}, d.mib<<20, d.add...)
 				bytes += float64(d.mib << 20)
 				blocks += float64(n)
 				order := rotate(clients, i)
+				round := map[string]float64{}
 				for _, who := range order {
 					settle()
 					var c fetchCost
@@ -74,8 +84,13 @@ func BenchmarkLoopback(b *testing.B) {
 					p = cpuSeconds(b, provider.pid) - p
 					b.Logf("%s: %.2f s, %.2f s of CPU, the provider %.2f s", who, c.secs, c.cpu, p)
 					secs[who] += c.secs
+					round[who] = c.secs
 					cpu[who] += c.cpu
 					served[who] += p
+				}
+				rounds = append(rounds, round["kubo"]/round["tack"])
+				if base != "" {
+					baseRounds = append(baseRounds, round["base"]/round["tack"])
 				}
 			}
 			for _, who := range clients {
@@ -85,12 +100,31 @@ func BenchmarkLoopback(b *testing.B) {
 				b.ReportMetric(served[who]/(bytes/1e9), who+"-provider-cpu-s/GB")
 			}
 			b.ReportMetric(secs["kubo"]/secs["tack"], "tack/kubo")
+			reportRounds(b, "tack/kubo", rounds)
 			if base != "" {
 				b.ReportMetric(secs["base"]/secs["tack"], "tack/base")
+				reportRounds(b, "tack/base", baseRounds)
 			}
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// reportRounds reports the median, least and greatest of the rounds'
+// ratios, as name-median, name-min and name-max.
+func reportRounds(b *testing.B, name string, ratios []float64) {
+	if len(ratios) == 0 {
+		return
+	}
+	r := slices.Clone(ratios)
+	slices.Sort(r)
+	med := r[len(r)/2]
+	if len(r)%2 == 0 {
+		med = (r[len(r)/2-1] + med) / 2
+	}
+	b.ReportMetric(med, name+"-median")
+	b.ReportMetric(r[0], name+"-min")
+	b.ReportMetric(r[len(r)-1], name+"-max")
 }
 
 // rotate returns s turned left by i, so that each client goes first in
