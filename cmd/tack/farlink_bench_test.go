@@ -26,7 +26,8 @@ import (
 // measures, interleaved and each from an empty store, tack and Kubo from one
 // provider, then tack and Kubo from two providers holding the same DAG. It
 // reports MB/s (file bytes) and blocks/s of each, the tack/Kubo ratios, and
-// what the second provider gained each client (2p/1p).
+// what the second provider gained each client (2p/1p), and the median and
+// range of each round's tack/Kubo (see BenchmarkLoopback).
 //
 // Sizes and the link are set by env: TACK_FARLINK_BIG_MIB (64),
 // TACK_FARLINK_SMALL_MIB (8, in 1 KiB blocks), TACK_FARLINK_RTT_MS (80),
@@ -65,7 +66,8 @@ func BenchmarkFarLink(b *testing.B) {
 		{"1KiB-blocks", envInt(b, "TACK_FARLINK_SMALL_MIB", 8), "size-1024"},
 	} {
 		b.Run(fmt.Sprintf("%s-%dMiB", d.name, d.mib), func(b *testing.B) {
-			sum := map[string]float64{} // client and providers: seconds
+			sum := map[string]float64{}      // client and providers: seconds
+			rounds := map[string][]float64{} // "kubo-1p": each round's kubo/tack from one provider
 			var bytes, blocks float64
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
@@ -84,6 +86,7 @@ func BenchmarkFarLink(b *testing.B) {
 						order = append(order, "base")
 					}
 					order = rotate(order, i)
+					round := map[string]float64{}
 					for _, who := range order {
 						settle()
 						sent := blocksSent(b, providers[:np])
@@ -102,6 +105,13 @@ func BenchmarkFarLink(b *testing.B) {
 						}
 						b.Logf("%s from %d provider(s): %.2f s; blocks each sent: %v", who, np, c.secs, after)
 						sum[fmt.Sprintf("%s-%dp", who, np)] += c.secs
+						round[who] = c.secs
+					}
+					for _, who := range order {
+						if who != "tack" {
+							k := fmt.Sprintf("%s-%dp", who, np)
+							rounds[k] = append(rounds[k], round[who]/round["tack"])
+						}
 					}
 				}
 			}
@@ -119,8 +129,10 @@ func BenchmarkFarLink(b *testing.B) {
 			}
 			for _, np := range []int{1, 2} {
 				b.ReportMetric(sum[fmt.Sprintf("kubo-%dp", np)]/sum[fmt.Sprintf("tack-%dp", np)], fmt.Sprintf("tack/kubo-%dp", np))
+				reportRounds(b, fmt.Sprintf("tack/kubo-%dp", np), rounds[fmt.Sprintf("kubo-%dp", np)])
 				if base != "" {
 					b.ReportMetric(sum[fmt.Sprintf("base-%dp", np)]/sum[fmt.Sprintf("tack-%dp", np)], fmt.Sprintf("tack/base-%dp", np))
+					reportRounds(b, fmt.Sprintf("tack/base-%dp", np), rounds[fmt.Sprintf("base-%dp", np)])
 				}
 			}
 			b.ReportMetric(0, "ns/op")
