@@ -226,12 +226,12 @@ func BenchmarkManyPins(b *testing.B) {
 // startBenchTack starts a tack process on a new data directory, without
 // rate limits and with benchFlags, and returns it with a client of its
 // admin token once it answers.
-func startBenchTack(b *testing.B, bin string) (*exec.Cmd, *pinclient.Client) {
-	b.Helper()
-	dir, addr := tempData(b), freeAddr(b)
-	proc := startProcess(b, bin, dir, addr, append([]string{"--rate-limit", "off"}, benchFlags()...)...)
-	c := pinclient.NewClient("http://"+addr, readToken(b, dir))
-	waitUp(b, c)
+func startBenchTack(tb testing.TB, bin string) (*exec.Cmd, *pinclient.Client) {
+	tb.Helper()
+	dir, addr := tempData(tb), freeAddr(tb)
+	proc := startProcess(tb, bin, dir, addr, append([]string{"--rate-limit", "off"}, benchFlags()...)...)
+	c := pinclient.NewClient("http://"+addr, readToken(tb, dir))
+	waitUp(tb, c)
 	return proc, c
 }
 

@@ -246,11 +246,8 @@ type fetchCost struct{ secs, cpu float64 }
 func farTack(tb testing.TB, bin string, root cid.Cid, origins []multiaddr.Multiaddr) fetchCost {
 	tb.Helper()
 	ctx := context.Background()
-	dir, addr := tempData(tb), freeAddr(tb)
-	proc := startProcess(tb, bin, dir, addr, append([]string{"--rate-limit", "off"}, benchFlags()...)...)
+	proc, c := startBenchTack(tb, bin)
 	defer func() { proc.Process.Kill(); proc.Wait() }()
-	c := pinclient.NewClient("http://"+addr, readToken(tb, dir))
-	waitUp(tb, c)
 	cpu := cpuSeconds(tb, proc.Process.Pid)
 	start := time.Now()
 	ps, err := c.Add(ctx, root, pinclient.PinOpts.WithOrigins(origins...))
